@@ -1,0 +1,100 @@
+//! rapport's engine: contacts, interaction templates, segments and the interaction log of
+//! `spec/interactions.md`, kept in one redb file.
+//!
+//! Data flows one way: callers open a [`Database`], run workflows in a write transaction
+//! ([`Database::write`] gives a [`Tx`]) or read a snapshot ([`Database::read`] gives a [`View`]).
+//! The workflows (`ops`) check the spec's rules in the spec's order and either change everything
+//! or nothing; `store` is the only module that knows redb.
+
+mod clock;
+pub mod demo;
+mod error;
+pub mod model;
+pub mod ops;
+pub mod store;
+
+pub use clock::Clock;
+pub use error::{Error, Result};
+pub use ops::{Context, Tx, View};
+
+use std::path::Path;
+
+use store::Store;
+
+/// An open rapport database: the file, the clock and the user the workflows use.
+pub struct Database {
+    store: Store,
+    ctx: Context,
+}
+
+impl Database {
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self {
+            store: Store::open(path.as_ref())?,
+            ctx: Context::default(),
+        })
+    }
+
+    /// A database held in memory only.
+    pub fn in_memory() -> Result<Self> {
+        Ok(Self {
+            store: Store::in_memory()?,
+            ctx: Context::default(),
+        })
+    }
+
+    /// The clock and user the workflows see.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Changes the clock or the user.
+    pub fn context_mut(&mut self) -> &mut Context {
+        &mut self.ctx
+    }
+
+    /// Runs `work` in one write transaction: committed if it returns `Ok`, dropped whole if it
+    /// returns `Err` (nothing of it is ever visible).
+    pub fn write<T>(&self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut txn = self.store.begin_write()?;
+        let outcome = work(&mut Tx::new(&mut txn, &self.ctx));
+        match outcome {
+            Ok(value) => {
+                txn.commit()?;
+                Ok(value)
+            }
+            Err(e) => {
+                txn.abort()?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Every key and value of every table, in order: two equal fingerprints mean two equal
+    /// databases (tests use it to prove that a refused operation wrote nothing).
+    pub fn fingerprint(&self) -> Result<Vec<(&'static str, Vec<u8>, Vec<u8>)>> {
+        let txn = self.store.begin_read()?;
+        let mut out = Vec::new();
+        for table in store::Table::ALL {
+            store::KvRead::scan(
+                &txn,
+                table,
+                &[],
+                &[0xFF; 64],
+                store::Order::Ascending,
+                &mut |k, v| {
+                    out.push((table.name(), k.to_vec(), v.to_vec()));
+                    Ok(true)
+                },
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// Runs `work` on a snapshot of the last commit; it never blocks a writer.
+    pub fn read<T>(&self, work: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
+        let txn = self.store.begin_read()?;
+        work(&View::new(&txn, &self.ctx))
+    }
+}

@@ -1,0 +1,50 @@
+//! Dates and times as small integers in stored records (days since 0001-01-01, seconds since
+//! midnight): compact, and independent of chrono's own serde format.
+#![allow(clippy::trivially_copy_pass_by_ref, clippy::ref_option)] // serde's `with` passes references
+
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+use serde::{Deserialize, Deserializer, Serializer};
+
+pub fn serialize<S: Serializer>(d: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i32(d.num_days_from_ce())
+}
+
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let days = i32::deserialize(d)?;
+    NaiveDate::from_num_days_from_ce_opt(days)
+        .ok_or_else(|| serde::de::Error::custom("date out of range"))
+}
+
+pub mod option {
+    use super::{Datelike, Deserialize, Deserializer, NaiveDate, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.num_days_from_ce()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        match Option::<i32>::deserialize(d)? {
+            Some(days) => NaiveDate::from_num_days_from_ce_opt(days)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom("date out of range")),
+            None => Ok(None),
+        }
+    }
+}
+
+pub mod time {
+    use super::{Deserialize, Deserializer, NaiveTime, Serializer, Timelike};
+
+    pub fn serialize<S: Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(t.num_seconds_from_midnight())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+        let secs = u32::deserialize(d)?;
+        NaiveTime::from_num_seconds_from_midnight_opt(secs, 0)
+            .ok_or_else(|| serde::de::Error::custom("time out of range"))
+    }
+}

@@ -1,0 +1,73 @@
+//! Values of contact fields, built-in or custom, as filters and scripts see them.
+
+use std::cmp::Ordering;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// One field's value. Custom fields are stored as these in a map on the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FieldValue {
+    /// No value.
+    Empty,
+    /// Text.
+    Text(String),
+    /// A number (integers and floats alike).
+    Number(f64),
+    /// Yes or no.
+    Bool(bool),
+    /// A calendar date.
+    Date(#[serde(with = "super::serde_date")] NaiveDate),
+}
+
+impl FieldValue {
+    /// Compares two values of one kind; text compares without regard to case.
+    /// Values of different kinds do not compare.
+    pub fn compare(&self, other: &FieldValue) -> Option<Ordering> {
+        match (self, other) {
+            (FieldValue::Text(a), FieldValue::Text(b)) => {
+                Some(a.to_lowercase().cmp(&b.to_lowercase()))
+            }
+            (FieldValue::Number(a), FieldValue::Number(b)) => a.partial_cmp(b),
+            (FieldValue::Bool(a), FieldValue::Bool(b)) => Some(a.cmp(b)),
+            (FieldValue::Date(a), FieldValue::Date(b)) => Some(a.cmp(b)),
+            (FieldValue::Empty, FieldValue::Empty) => Some(Ordering::Equal),
+            (FieldValue::Empty, FieldValue::Text(t)) | (FieldValue::Text(t), FieldValue::Empty)
+                if t.is_empty() =>
+            {
+                Some(Ordering::Equal)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldValue::Empty => Ok(()),
+            FieldValue::Text(t) => f.write_str(t),
+            FieldValue::Number(n) => write!(f, "{n}"),
+            FieldValue::Bool(b) => write!(f, "{b}"),
+            FieldValue::Date(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(s: &str) -> Self {
+        FieldValue::Text(s.to_string())
+    }
+}
+
+impl From<f64> for FieldValue {
+    fn from(n: f64) -> Self {
+        FieldValue::Number(n)
+    }
+}
+
+impl From<bool> for FieldValue {
+    fn from(b: bool) -> Self {
+        FieldValue::Bool(b)
+    }
+}

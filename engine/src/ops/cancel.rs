@@ -1,0 +1,211 @@
+//! Cancel (spec 3): on entries (with the parent rules), on logged segments and campaign entries;
+//! and evaluating entries.
+
+use super::Tx;
+use super::layout::{self, entry_tag, no_key};
+use crate::error::{Error, Result};
+use crate::model::{CampaignEntry, Evaluation, LoggedSegment};
+use crate::store::key::Key;
+use crate::store::{Order, Table};
+
+/// What to do to the canceled flag of selected entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelMode {
+    /// Set it.
+    Cancel,
+    /// Clear it.
+    Uncancel,
+    /// The negation of the first entry's flag, applied to all.
+    Toggle,
+}
+
+impl Tx<'_> {
+    /// Cancels, un-cancels or toggles the selected entries; returns the new flag. Un-canceling is
+    /// refused while an entry's logged segment or campaign entry is canceled. With
+    /// `remove_unique_attachments`, canceling drops an attachment that only this entry uses.
+    pub fn set_entries_canceled(
+        &mut self,
+        entry_nos: &[u64],
+        mode: CancelMode,
+        remove_unique_attachments: bool,
+    ) -> Result<bool> {
+        let mut entries = Vec::with_capacity(entry_nos.len());
+        for &no in entry_nos {
+            entries.push(self.require_entry(no)?);
+        }
+        let Some(first) = entries.first() else {
+            return Err(Error::required(
+                "cancel",
+                "entries",
+                "select at least one interaction log entry",
+            ));
+        };
+        let canceled = match mode {
+            CancelMode::Cancel => true,
+            CancelMode::Uncancel => false,
+            CancelMode::Toggle => !first.canceled,
+        };
+        if !canceled {
+            for e in &entries {
+                self.check_parents_not_canceled(
+                    e.entry_no,
+                    e.logged_segment_no,
+                    e.campaign_entry_no,
+                )?;
+            }
+        }
+        for old in entries {
+            if old.canceled == canceled {
+                continue;
+            }
+            let mut new = old.clone();
+            new.canceled = canceled;
+            if canceled && remove_unique_attachments && new.attachment_no != 0 {
+                let unique = self
+                    .view()
+                    .attachment(new.attachment_no)?
+                    .is_some_and(|a| a.references <= 1);
+                if unique {
+                    self.release_attachment(new.attachment_no)?;
+                    new.attachment_no = 0;
+                }
+            }
+            self.update_entry(&old, &new)?;
+        }
+        Ok(canceled)
+    }
+
+    fn check_parents_not_canceled(
+        &self,
+        entry_no: u64,
+        logged_segment_no: u64,
+        campaign_entry_no: u64,
+    ) -> Result<()> {
+        let view = self.view();
+        if logged_segment_no != 0
+            && view
+                .logged_segment(logged_segment_no)?
+                .is_some_and(|l| l.canceled)
+        {
+            return Err(Error::refused(
+                format!("interaction log entry {entry_no}"),
+                format!(
+                    "it cannot be un-canceled while its logged segment {logged_segment_no} is canceled"
+                ),
+                format!("un-cancel logged segment {logged_segment_no} instead"),
+            ));
+        }
+        if campaign_entry_no != 0
+            && view
+                .campaign_entry(campaign_entry_no)?
+                .is_some_and(|c| c.canceled)
+        {
+            return Err(Error::refused(
+                format!("interaction log entry {entry_no}"),
+                format!(
+                    "it cannot be un-canceled while its campaign entry {campaign_entry_no} is canceled"
+                ),
+                format!("un-cancel campaign entry {campaign_entry_no} instead"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Cancels or un-cancels a logged segment, its campaign entries and all its entries.
+    pub fn set_logged_segment_canceled(
+        &mut self,
+        logged_segment_no: u64,
+        canceled: bool,
+    ) -> Result<()> {
+        let mut ls: LoggedSegment = self
+            .view()
+            .logged_segment(logged_segment_no)?
+            .ok_or_else(|| Error::not_found("logged segment", logged_segment_no.to_string()))?;
+        ls.canceled = canceled;
+        layout::put(
+            self.kv,
+            Table::LoggedSegments,
+            &no_key(logged_segment_no),
+            &ls,
+        )?;
+        for ce_no in self
+            .view()
+            .campaign_entries_of_logged_segment(logged_segment_no)?
+        {
+            if let Some(mut ce) = self.view().campaign_entry(ce_no)? {
+                ce.canceled = canceled;
+                layout::put(self.kv, Table::CampaignEntries, &no_key(ce_no), &ce)?;
+            }
+        }
+        let prefix = Key::new()
+            .tag(entry_tag::LOGGED_SEGMENT)
+            .u64(logged_segment_no);
+        self.set_canceled_under(&prefix, canceled)
+    }
+
+    /// Cancels or un-cancels a campaign entry and all its entries. Un-canceling is refused while
+    /// its logged segment is canceled.
+    pub fn set_campaign_entry_canceled(
+        &mut self,
+        campaign_entry_no: u64,
+        canceled: bool,
+    ) -> Result<()> {
+        let mut ce: CampaignEntry = self
+            .view()
+            .campaign_entry(campaign_entry_no)?
+            .ok_or_else(|| Error::not_found("campaign entry", campaign_entry_no.to_string()))?;
+        if !canceled
+            && ce.logged_segment_no != 0
+            && self
+                .view()
+                .logged_segment(ce.logged_segment_no)?
+                .is_some_and(|l| l.canceled)
+        {
+            return Err(Error::refused(
+                format!("campaign entry {campaign_entry_no}"),
+                format!(
+                    "it cannot be un-canceled while its logged segment {} is canceled",
+                    ce.logged_segment_no
+                ),
+                format!("un-cancel logged segment {} instead", ce.logged_segment_no),
+            ));
+        }
+        ce.canceled = canceled;
+        layout::put(
+            self.kv,
+            Table::CampaignEntries,
+            &no_key(campaign_entry_no),
+            &ce,
+        )?;
+        let prefix = Key::new()
+            .tag(entry_tag::CAMPAIGN_ENTRY)
+            .u64(campaign_entry_no);
+        self.set_canceled_under(&prefix, canceled)
+    }
+
+    fn set_canceled_under(&mut self, prefix: &Key, canceled: bool) -> Result<()> {
+        for no in self.view().entry_nos(prefix, Order::Ascending)? {
+            let old = self.require_entry(no)?;
+            if old.canceled != canceled {
+                let mut new = old.clone();
+                new.canceled = canceled;
+                self.update_entry(&old, &new)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the evaluation of the selected entries.
+    pub fn evaluate(&mut self, entry_nos: &[u64], evaluation: Evaluation) -> Result<()> {
+        let mut entries = Vec::with_capacity(entry_nos.len());
+        for &no in entry_nos {
+            entries.push(self.require_entry(no)?);
+        }
+        for old in entries {
+            let mut new = old.clone();
+            new.evaluation = evaluation;
+            self.update_entry(&old, &new)?;
+        }
+        Ok(())
+    }
+}

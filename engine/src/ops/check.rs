@@ -1,0 +1,167 @@
+//! The integrity check: recomputes the entry indexes, the statistics and the attachment
+//! reference counts from the records, and reports every difference. Index checks run in constant
+//! memory (a point lookup per expected key, then a pass over the index); statistics are
+//! recomputed in memory, one counter per key.
+
+use std::collections::BTreeMap;
+
+use super::View;
+use super::catalogue::Blob;
+use super::entries::index_keys;
+use super::layout::{self, no_key};
+use super::stats::{self, Counters};
+use crate::error::Result;
+use crate::model::{Attachment, InteractionLogEntry};
+use crate::store::{Order, Table, codec};
+
+/// What the integrity check found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrityReport {
+    /// Entries read.
+    pub entries_checked: u64,
+    /// Every difference, in words; empty when all is well.
+    pub differences: Vec<String>,
+}
+
+impl IntegrityReport {
+    /// Whether nothing differs.
+    pub fn is_ok(&self) -> bool {
+        self.differences.is_empty()
+    }
+}
+
+fn counters_text(c: Option<&Counters>) -> String {
+    c.map_or_else(
+        || "nothing".to_string(),
+        |c| format!("count {} cost {} duration {}", c.count, c.cost, c.duration),
+    )
+}
+
+impl View<'_> {
+    /// Recomputes indexes, statistics and attachment references from the records and compares.
+    pub fn integrity_check(&self) -> Result<IntegrityReport> {
+        let mut report = IntegrityReport::default();
+        let mut totals = BTreeMap::new();
+        let mut daily = BTreeMap::new();
+        let mut attachment_refs: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut missing = Vec::new();
+        self.each_entry(&mut |e: InteractionLogEntry| {
+            report.entries_checked += 1;
+            for key in index_keys(&e) {
+                if !layout::exists(self.kv, Table::EntryIndex, &key)? {
+                    missing.push(format!(
+                        "entry {}: index key {:02x?} is missing",
+                        e.entry_no,
+                        key.as_bytes()
+                    ));
+                }
+            }
+            stats::recompute(std::iter::once(&e), &mut totals, &mut daily);
+            if e.attachment_no != 0 {
+                *attachment_refs.entry(e.attachment_no).or_default() += 1;
+            }
+            Ok(true)
+        })?;
+        report.differences.extend(missing);
+        let mut extra = Vec::new();
+        self.kv.scan(
+            Table::EntryIndex,
+            &[],
+            &[0xFF],
+            Order::Ascending,
+            &mut |k, _| {
+                let entry_no = layout::trailing_u64(k);
+                let expected = match layout::get::<InteractionLogEntry>(
+                    self.kv,
+                    Table::Entries,
+                    &no_key(entry_no),
+                )? {
+                    Some(e) => index_keys(&e).iter().any(|key| key.as_bytes() == k),
+                    None => false,
+                };
+                if !expected {
+                    extra.push(format!(
+                        "index key {k:02x?} names entry {entry_no}, which does not produce it"
+                    ));
+                }
+                Ok(true)
+            },
+        )?;
+        report.differences.extend(extra);
+        for (table, expected) in [(Table::Stats, &totals), (Table::StatsDaily, &daily)] {
+            let stored = stats::stored(self.kv, table)?;
+            for (key, want) in expected {
+                if stored.get(key) != Some(want) {
+                    report.differences.push(format!(
+                        "{} {key:02x?}: stored {}, recomputed {}",
+                        table.name(),
+                        counters_text(stored.get(key)),
+                        counters_text(Some(want))
+                    ));
+                }
+            }
+            for (key, have) in &stored {
+                if !expected.contains_key(key) {
+                    report.differences.push(format!(
+                        "{} {key:02x?}: stored {}, recomputed nothing",
+                        table.name(),
+                        counters_text(Some(have))
+                    ));
+                }
+            }
+        }
+        for t in self.templates()? {
+            for row in t.languages.iter().filter(|r| r.attachment_no != 0) {
+                *attachment_refs.entry(row.attachment_no).or_default() += 1;
+            }
+        }
+        let mut blob_refs: BTreeMap<String, u64> = BTreeMap::new();
+        let mut attachments = Vec::new();
+        self.kv.scan(
+            Table::Attachments,
+            &[],
+            &[0xFF],
+            Order::Ascending,
+            &mut |_, v| {
+                attachments.push(codec::decode::<Attachment>(v, "attachment")?);
+                Ok(true)
+            },
+        )?;
+        for a in &attachments {
+            let want = attachment_refs.remove(&a.no).unwrap_or(0);
+            if a.references != want {
+                report.differences.push(format!(
+                    "attachment {}: {} references stored, {want} found",
+                    a.no, a.references
+                ));
+            }
+            *blob_refs.entry(a.content_hash.clone()).or_default() += 1;
+        }
+        for (no, n) in attachment_refs {
+            report.differences.push(format!(
+                "attachment {no}: referenced {n} time(s) but missing"
+            ));
+        }
+        self.kv
+            .scan(Table::Blobs, &[], &[0xFF], Order::Ascending, &mut |k, v| {
+                let blob: Blob = codec::decode(v, "attachment content")?;
+                let hash = crate::store::key::KeyReader::new(k)
+                    .str()
+                    .unwrap_or_default();
+                let want = blob_refs.remove(&hash).unwrap_or(0);
+                if blob.references != want {
+                    report.differences.push(format!(
+                        "attachment content {hash}: {} references stored, {want} found",
+                        blob.references
+                    ));
+                }
+                Ok(true)
+            })?;
+        for hash in blob_refs.keys() {
+            report
+                .differences
+                .push(format!("attachment content {hash} is missing"));
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,457 @@
+//! Contacts (spec 1, Contact): create, change, delete with the spec's rules, business relations,
+//! and the contact indexes (by name, by company).
+
+use super::layout::{self, code_key, contact_tag, entry_tag};
+use super::{Tx, View};
+use crate::error::{Error, Result};
+use crate::model::{
+    AccountKind, BusinessRelation, Contact, ContactFilter, ContactKind, ContactSelector,
+    Correspondence, FieldTest, FieldValue, normalize_code,
+};
+use crate::store::key::Key;
+use crate::store::{Order, Table};
+
+fn name_key(c: &Contact) -> Key {
+    Key::new()
+        .tag(contact_tag::NAME)
+        .str(&c.name.to_uppercase())
+        .str(&c.no)
+}
+
+fn company_key(c: &Contact) -> Option<Key> {
+    (!c.company_no.is_empty()).then(|| {
+        Key::new()
+            .tag(contact_tag::COMPANY)
+            .str(&c.company_no)
+            .str(&c.no)
+    })
+}
+
+fn relation_key(kind: AccountKind, account_no: &str) -> Key {
+    Key::new().str(kind.as_str()).str(account_no)
+}
+
+impl Tx<'_> {
+    /// Creates a contact and returns its no (from the series `CT000001`, … unless given).
+    pub fn contact_create(&mut self, contact: Contact) -> Result<String> {
+        let mut c = contact;
+        c.no = normalize_code(&c.no);
+        if c.no.is_empty() {
+            c.no = self.next_free_no("contact", Table::Contacts, |n| format!("CT{n:06}"))?;
+        } else if self.view().contact(&c.no)?.is_some() {
+            return Err(Error::AlreadyExists {
+                record: "contact",
+                key: c.no,
+                field: "no",
+            });
+        }
+        if c.correspondence == Correspondence::Blank {
+            c.correspondence = Correspondence::Email;
+        }
+        self.check_contact(&mut c)?;
+        self.write_contact(None, &c)?;
+        Ok(c.no)
+    }
+
+    /// Replaces a contact's fields. Changing `kind` is refused once an entry names the contact.
+    pub fn contact_update(&mut self, contact: Contact) -> Result<()> {
+        let mut c = contact;
+        c.no = normalize_code(&c.no);
+        let old = self
+            .view()
+            .contact(&c.no)?
+            .ok_or_else(|| Error::not_found("contact", &c.no))?;
+        if old.kind != c.kind {
+            if self.view().contact_is_logged(&c.no)? {
+                return Err(Error::refused(
+                    format!("contact {}", c.no),
+                    format!(
+                        "its kind cannot change from {} to {}: interaction log entries name it",
+                        old.kind, c.kind
+                    ),
+                    "create a new contact of the other kind instead",
+                ));
+            }
+            if old.kind == ContactKind::Company && !self.view().persons_of(&c.no)?.is_empty() {
+                return Err(Error::refused(
+                    format!("contact {}", c.no),
+                    "it cannot become a person while persons belong to it",
+                    "move its persons to another company first",
+                ));
+            }
+        }
+        self.check_contact(&mut c)?;
+        self.write_contact(Some(&old), &c)
+    }
+
+    /// Deletes a contact. Refused while an unlogged segment line names it, or while persons belong
+    /// to the company. A person's entries move to its company; a company's entries keep their data
+    /// with the contact fields cleared. Its business relations go.
+    pub fn contact_delete(&mut self, no: &str) -> Result<()> {
+        let no = normalize_code(no);
+        let contact = self
+            .view()
+            .contact(&no)?
+            .ok_or_else(|| Error::not_found("contact", &no))?;
+        let record = format!("contact {no}");
+        let lines = Key::new().tag(contact_tag::SEGMENT_LINE).str(&no);
+        let mut segment = None;
+        layout::scan_prefix(
+            &*self.kv,
+            Table::ContactIndex,
+            &lines,
+            Order::Ascending,
+            &mut |k, _| {
+                let mut r = crate::store::key::KeyReader::new(k).skip(lines.as_bytes().len());
+                segment = r.str();
+                Ok(false)
+            },
+        )?;
+        if let Some(segment) = segment {
+            return Err(Error::refused(
+                &record,
+                format!("it is on a line of segment {segment}, which is not logged"),
+                format!("remove it from segment {segment} first"),
+            ));
+        }
+        if !contact.is_person() {
+            let persons = self.view().persons_of(&no)?;
+            if !persons.is_empty() {
+                return Err(Error::refused(
+                    &record,
+                    format!(
+                        "{} person(s) belong to this company, starting with {}",
+                        persons.len(),
+                        persons[0].no
+                    ),
+                    "delete its persons or move them to another company first",
+                ));
+            }
+        }
+        let tag = if contact.is_person() {
+            entry_tag::CONTACT
+        } else {
+            entry_tag::COMPANY
+        };
+        for entry_no in self
+            .view()
+            .entry_nos(&Key::new().tag(tag).str(&no), Order::Ascending)?
+        {
+            let old = self.require_entry(entry_no)?;
+            let mut new = old.clone();
+            if contact.is_person() && !contact.company_no.is_empty() {
+                new.contact_no.clone_from(&contact.company_no);
+            } else {
+                new.contact_no.clear();
+                new.contact_company_no.clear();
+            }
+            self.update_entry(&old, &new)?;
+        }
+        for relation in self.view().relations_of(&no)? {
+            self.kv.delete(
+                Table::Relations,
+                relation_key(relation.kind, &relation.account_no).as_bytes(),
+            )?;
+            let by_contact = Key::new()
+                .tag(contact_tag::RELATION)
+                .str(&no)
+                .str(relation.kind.as_str())
+                .str(&relation.account_no);
+            self.kv.delete(Table::ContactIndex, by_contact.as_bytes())?;
+        }
+        self.kv
+            .delete(Table::ContactIndex, name_key(&contact).as_bytes())?;
+        if let Some(k) = company_key(&contact) {
+            self.kv.delete(Table::ContactIndex, k.as_bytes())?;
+        }
+        self.kv.delete(Table::Contacts, code_key(&no).as_bytes())?;
+        Ok(())
+    }
+
+    /// Links an outside account (`customer` or `vendor` + its no) to a contact.
+    pub fn relation_link(
+        &mut self,
+        contact_no: &str,
+        kind: AccountKind,
+        account_no: &str,
+    ) -> Result<()> {
+        let contact_no = normalize_code(contact_no);
+        let account_no = normalize_code(account_no);
+        let record = format!("business relation {kind} {account_no}");
+        if kind == AccountKind::Contact {
+            return Err(Error::invalid(
+                &record,
+                "kind",
+                "is \"contact\"",
+                "link a \"customer\" or a \"vendor\"",
+            ));
+        }
+        if account_no.is_empty() {
+            return Err(Error::required(
+                &record,
+                "account_no",
+                format!("give the {kind}'s no"),
+            ));
+        }
+        if self.view().contact(&contact_no)?.is_none() {
+            return Err(Error::not_found("contact", &contact_no));
+        }
+        if let Some(existing) = self.view().relation(kind, &account_no)? {
+            if existing.contact_no != contact_no {
+                return Err(Error::refused(
+                    &record,
+                    format!("it is linked to contact {} already", existing.contact_no),
+                    "unlink it first",
+                ));
+            }
+            return Ok(());
+        }
+        let relation = BusinessRelation {
+            kind,
+            account_no: account_no.clone(),
+            contact_no: contact_no.clone(),
+        };
+        layout::put(
+            self.kv,
+            Table::Relations,
+            &relation_key(kind, &account_no),
+            &relation,
+        )?;
+        let by_contact = Key::new()
+            .tag(contact_tag::RELATION)
+            .str(&contact_no)
+            .str(kind.as_str())
+            .str(&account_no);
+        layout::mark(self.kv, Table::ContactIndex, &by_contact)
+    }
+
+    fn check_contact(&self, c: &mut Contact) -> Result<()> {
+        let record = format!("contact {}", c.no);
+        if c.name.trim().is_empty() {
+            return Err(Error::required(&record, "name", "give the contact a name"));
+        }
+        c.company_no = normalize_code(&c.company_no);
+        c.salesperson = normalize_code(&c.salesperson);
+        c.language = normalize_code(&c.language);
+        match c.kind {
+            ContactKind::Company => {
+                if !c.company_no.is_empty() && c.company_no != c.no {
+                    return Err(Error::invalid(
+                        &record,
+                        "company_no",
+                        format!("is {}, but a company is its own company", c.company_no),
+                        "leave company_no blank for a company, or make the contact a person",
+                    ));
+                }
+                c.company_no.clone_from(&c.no);
+            }
+            ContactKind::Person if !c.company_no.is_empty() => {
+                let company = self
+                    .view()
+                    .contact(&c.company_no)?
+                    .ok_or_else(|| Error::not_found("contact", &c.company_no))?;
+                if company.is_person() {
+                    return Err(Error::invalid(
+                        &record,
+                        "company_no",
+                        format!("names {}, which is a person", c.company_no),
+                        "name a company contact",
+                    ));
+                }
+            }
+            ContactKind::Person => {}
+        }
+        if !c.salesperson.is_empty() && self.view().salesperson(&c.salesperson)?.is_none() {
+            return Err(Error::not_found("salesperson", &c.salesperson));
+        }
+        Ok(())
+    }
+
+    fn write_contact(&mut self, old: Option<&Contact>, c: &Contact) -> Result<()> {
+        if let Some(old) = old {
+            self.kv
+                .delete(Table::ContactIndex, name_key(old).as_bytes())?;
+            if let Some(k) = company_key(old) {
+                self.kv.delete(Table::ContactIndex, k.as_bytes())?;
+            }
+        }
+        layout::mark(self.kv, Table::ContactIndex, &name_key(c))?;
+        if let Some(k) = company_key(c) {
+            layout::mark(self.kv, Table::ContactIndex, &k)?;
+        }
+        layout::put(self.kv, Table::Contacts, &code_key(&c.no), c)
+    }
+
+    /// The next number of `series` whose formatted key is not taken yet in `table`.
+    pub(crate) fn next_free_no(
+        &mut self,
+        series: &str,
+        table: Table,
+        format: impl Fn(u64) -> String,
+    ) -> Result<String> {
+        loop {
+            let no = format(layout::next_number(self.kv, series)?);
+            if !layout::exists(&*self.kv, table, &code_key(&no))? {
+                return Ok(no);
+            }
+        }
+    }
+}
+
+impl View<'_> {
+    /// A contact by no.
+    pub fn contact(&self, no: &str) -> Result<Option<Contact>> {
+        layout::get(self.kv, Table::Contacts, &code_key(&normalize_code(no)))
+    }
+
+    /// Visits every contact in no order until `visit` returns `false`.
+    pub fn each_contact(&self, visit: &mut dyn FnMut(Contact) -> Result<bool>) -> Result<()> {
+        self.kv.scan(
+            Table::Contacts,
+            &[],
+            &[0xFF],
+            Order::Ascending,
+            &mut |_, v| visit(crate::store::codec::decode(v, "contact")?),
+        )
+    }
+
+    /// Contacts whose name is `name` (without regard to case), from the name index.
+    pub fn contacts_named(&self, name: &str) -> Result<Vec<Contact>> {
+        self.contacts_under(&Key::new().tag(contact_tag::NAME).str(&name.to_uppercase()))
+    }
+
+    /// The persons of a company, from the company index.
+    pub fn persons_of(&self, company_no: &str) -> Result<Vec<Contact>> {
+        let company_no = normalize_code(company_no);
+        let mut all =
+            self.contacts_under(&Key::new().tag(contact_tag::COMPANY).str(&company_no))?;
+        all.retain(|c| c.no != company_no);
+        Ok(all)
+    }
+
+    fn contacts_under(&self, prefix: &Key) -> Result<Vec<Contact>> {
+        let mut nos = Vec::new();
+        layout::scan_prefix(
+            self.kv,
+            Table::ContactIndex,
+            prefix,
+            Order::Ascending,
+            &mut |k, _| {
+                let mut r = crate::store::key::KeyReader::new(k).skip(prefix.as_bytes().len());
+                nos.extend(r.str());
+                Ok(true)
+            },
+        )?;
+        let mut out = Vec::with_capacity(nos.len());
+        for no in nos {
+            out.extend(self.contact(&no)?);
+        }
+        Ok(out)
+    }
+
+    /// The contacts a selector names, in no order (a filter on `company_no` or `name` equality
+    /// reads the index; any other filter reads every contact).
+    pub fn select_contacts(&self, selector: &ContactSelector) -> Result<Vec<Contact>> {
+        match selector {
+            ContactSelector::Contacts(nos) => nos
+                .iter()
+                .map(|no| {
+                    self.contact(no)?
+                        .ok_or_else(|| Error::not_found("contact", normalize_code(no)))
+                })
+                .collect(),
+            ContactSelector::Filter(filter) => {
+                let mut out = match indexed_equality(filter) {
+                    Some(("company_no", v)) => self.contacts_under(
+                        &Key::new()
+                            .tag(contact_tag::COMPANY)
+                            .str(&normalize_code(&v)),
+                    )?,
+                    Some((_, v)) => self.contacts_named(&v)?,
+                    None => {
+                        let mut all = Vec::new();
+                        self.each_contact(&mut |c| {
+                            if filter.matches(&c) {
+                                all.push(c);
+                            }
+                            Ok(true)
+                        })?;
+                        return Ok(all);
+                    }
+                };
+                out.retain(|c| filter.matches(c));
+                out.sort_by(|a, b| a.no.cmp(&b.no));
+                Ok(out)
+            }
+        }
+    }
+
+    /// Whether an interaction log entry names the contact (as contact or as company).
+    pub fn contact_is_logged(&self, no: &str) -> Result<bool> {
+        let no = normalize_code(no);
+        Ok(layout::any_under(
+            self.kv,
+            Table::EntryIndex,
+            &Key::new().tag(entry_tag::CONTACT).str(&no),
+        )? || layout::any_under(
+            self.kv,
+            Table::EntryIndex,
+            &Key::new().tag(entry_tag::COMPANY).str(&no),
+        )?)
+    }
+
+    /// The business relation of an account, if any.
+    pub fn relation(
+        &self,
+        kind: AccountKind,
+        account_no: &str,
+    ) -> Result<Option<BusinessRelation>> {
+        layout::get(
+            self.kv,
+            Table::Relations,
+            &relation_key(kind, &normalize_code(account_no)),
+        )
+    }
+
+    /// The business relations of a contact.
+    pub fn relations_of(&self, contact_no: &str) -> Result<Vec<BusinessRelation>> {
+        let prefix = Key::new()
+            .tag(contact_tag::RELATION)
+            .str(&normalize_code(contact_no));
+        let mut keys = Vec::new();
+        layout::scan_prefix(
+            self.kv,
+            Table::ContactIndex,
+            &prefix,
+            Order::Ascending,
+            &mut |k, _| {
+                let mut r = crate::store::key::KeyReader::new(k).skip(prefix.as_bytes().len());
+                if let (Some(kind), Some(account)) = (r.str(), r.str()) {
+                    keys.push((kind, account));
+                }
+                Ok(true)
+            },
+        )?;
+        let mut out = Vec::new();
+        for (kind, account) in keys {
+            if let Ok(kind) = kind.parse::<AccountKind>() {
+                out.extend(self.relation(kind, &account)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An equality on an indexed contact field (`company_no` or `name`), if the filter has one.
+fn indexed_equality(filter: &ContactFilter) -> Option<(&'static str, String)> {
+    filter
+        .conditions
+        .iter()
+        .find_map(|c| match (&c.test, c.field.as_str()) {
+            (FieldTest::Equals(FieldValue::Text(v)), "company_no") => {
+                Some(("company_no", v.clone()))
+            }
+            (FieldTest::Equals(FieldValue::Text(v)), "name") => Some(("name", v.clone())),
+            _ => None,
+        })
+}

@@ -1,0 +1,86 @@
+//! The workflows of the spec. Each public method of [`Tx`] is one operation: it checks the spec's
+//! rules in the spec's order before it writes, and runs inside the caller's transaction, so an
+//! error leaves nothing behind. [`View`] holds the reads, usable on a snapshot or inside a [`Tx`].
+
+mod campaigns;
+mod cancel;
+mod catalogue;
+mod check;
+mod contacts;
+mod documents;
+mod entries;
+pub(crate) mod layout;
+mod purge;
+mod segments;
+mod stats;
+
+pub use cancel::CancelMode;
+pub use check::IntegrityReport;
+pub use documents::DocumentOutcome;
+pub use entries::{InteractionDraft, ResumeChanges};
+pub use purge::{CanceledEntryFilter, PurgeReport};
+pub use segments::{LogSegmentOptions, LoggedSegmentOutcome, SegmentChanges};
+pub use stats::{ContactSummary, Counters, StatKind, Statistics};
+
+use crate::clock::Clock;
+use crate::store::{KvRead, KvWrite};
+
+/// What the workflows need besides the data: the clock and who is working.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Work date and today.
+    pub clock: Clock,
+    /// Written into entries, logged segments and campaign entries.
+    pub user: String,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        let user = std::env::var("RAPPORT_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "rapport".to_string());
+        Self {
+            clock: Clock::system(),
+            user: user.to_uppercase(),
+        }
+    }
+}
+
+/// Reads, on a snapshot or inside a write transaction.
+pub struct View<'a> {
+    pub(crate) kv: &'a dyn KvRead,
+    pub(crate) ctx: &'a Context,
+}
+
+impl<'a> View<'a> {
+    /// Reads through `kv` (any backend) with `ctx`.
+    pub fn new(kv: &'a dyn KvRead, ctx: &'a Context) -> Self {
+        Self { kv, ctx }
+    }
+
+    /// The context.
+    pub fn context(&self) -> &Context {
+        self.ctx
+    }
+}
+
+/// One write transaction's workflows.
+pub struct Tx<'a> {
+    pub(crate) kv: &'a mut dyn KvWrite,
+    pub(crate) ctx: &'a Context,
+}
+
+impl<'a> Tx<'a> {
+    /// Writes through `kv` (any backend) with `ctx`.
+    pub fn new(kv: &'a mut dyn KvWrite, ctx: &'a Context) -> Self {
+        Self { kv, ctx }
+    }
+
+    /// Reads inside this transaction (they see its own writes).
+    pub fn view(&self) -> View<'_> {
+        View {
+            kv: &*self.kv,
+            ctx: self.ctx,
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Statistics (spec 3): count, cost and duration per template, group, contact, salesperson,
+//! campaign entry and logged segment. They are kept up to date in the same transaction as the
+//! entries: an all-time total per key (read in O(1)) and a daily bucket per key and date (a date
+//! range reads one bucket per day).
+//!
+//! Campaign entries and logged segments count "entries whose canceled equals theirs", so their
+//! counters are kept in two buckets, by the entry's canceled flag, and a read picks the bucket
+//! that matches the parent's flag now.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::layout::{self, code_key, no_key};
+use super::{Tx, View};
+use crate::error::{Error, Result};
+use crate::model::{
+    Amount, CampaignEntry, InteractionLogEntry, LoggedSegment, normalize_code, spec_enum,
+};
+use crate::store::key::Key;
+use crate::store::{KvRead, KvWrite, Order, Table};
+
+spec_enum! {
+    /// What statistics are kept for.
+    StatKind {
+        /// Per interaction template.
+        #[default]
+        Template = "template",
+        /// Per interaction group.
+        Group = "group",
+        /// Per contact (a company counts itself and all its persons).
+        Contact = "contact",
+        /// Per salesperson.
+        Salesperson = "salesperson",
+        /// Per campaign entry.
+        CampaignEntry = "campaign_entry",
+        /// Per logged segment.
+        LoggedSegment = "logged_segment",
+    }
+}
+
+/// Count, cost and duration of a set of entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Counters {
+    /// Number of entries.
+    pub count: u64,
+    /// Total cost.
+    pub cost: Amount,
+    /// Total duration in minutes.
+    pub duration: Amount,
+}
+
+impl Counters {
+    fn add(&mut self, entry: &InteractionLogEntry, sign: i64) {
+        self.count = self.count.wrapping_add_signed(sign);
+        self.cost.0 += sign * entry.cost.0;
+        self.duration.0 += sign * entry.duration.0;
+    }
+
+    fn merge(&mut self, other: Counters) {
+        self.count += other.count;
+        self.cost += other.cost;
+        self.duration += other.duration;
+    }
+
+    fn is_zero(&self) -> bool {
+        *self == Counters::default()
+    }
+}
+
+/// Statistics as read: totals and averages (total ÷ count, 0 when count is 0).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Statistics {
+    /// Number of entries.
+    pub count: u64,
+    /// Total cost.
+    pub cost: Amount,
+    /// Total duration in minutes.
+    pub duration: Amount,
+    /// Cost ÷ count.
+    pub avg_cost: f64,
+    /// Duration ÷ count.
+    pub avg_duration: f64,
+}
+
+impl From<Counters> for Statistics {
+    fn from(c: Counters) -> Self {
+        let avg = |a: Amount| {
+            if c.count == 0 {
+                0.0
+            } else {
+                a.to_f64() / c.count as f64
+            }
+        };
+        Statistics {
+            count: c.count,
+            cost: c.cost,
+            duration: c.duration,
+            avg_cost: avg(c.cost),
+            avg_duration: avg(c.duration),
+        }
+    }
+}
+
+/// Bucket of plain statistics; campaign entry and logged segment use the two flag buckets.
+const PLAIN: u8 = 0;
+const NOT_CANCELED: u8 = 1;
+const CANCELED: u8 = 2;
+
+/// One statistics key: kind, code and bucket.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct StatKey {
+    kind: StatKind,
+    code: String,
+    bucket: u8,
+}
+
+impl StatKey {
+    fn prefix(&self) -> Key {
+        Key::new()
+            .tag(self.kind as u8)
+            .str(&self.code)
+            .tag(self.bucket)
+    }
+
+    fn total_key(&self) -> Key {
+        self.prefix()
+    }
+
+    fn day_key(&self, date: NaiveDate) -> Key {
+        self.prefix().i32(date.num_days_from_ce())
+    }
+}
+
+/// The statistics an entry contributes to (spec 3: canceled and postponed entries count nowhere,
+/// but campaign entry and logged segment buckets by the canceled flag).
+pub(crate) fn stat_keys(entry: &InteractionLogEntry) -> Vec<StatKey> {
+    let mut keys = Vec::with_capacity(7);
+    if entry.postponed {
+        return keys;
+    }
+    let plain = |kind, code: &str| StatKey {
+        kind,
+        code: code.to_string(),
+        bucket: PLAIN,
+    };
+    if !entry.canceled {
+        keys.push(plain(StatKind::Template, &entry.template));
+        keys.push(plain(StatKind::Group, &entry.group));
+        if !entry.contact_no.is_empty() {
+            keys.push(plain(StatKind::Contact, &entry.contact_no));
+        }
+        if !entry.contact_company_no.is_empty() && entry.contact_company_no != entry.contact_no {
+            keys.push(plain(StatKind::Contact, &entry.contact_company_no));
+        }
+        if !entry.salesperson.is_empty() {
+            keys.push(plain(StatKind::Salesperson, &entry.salesperson));
+        }
+    }
+    let bucket = if entry.canceled {
+        CANCELED
+    } else {
+        NOT_CANCELED
+    };
+    if entry.campaign_entry_no != 0 {
+        keys.push(StatKey {
+            kind: StatKind::CampaignEntry,
+            code: entry.campaign_entry_no.to_string(),
+            bucket,
+        });
+    }
+    if entry.logged_segment_no != 0 {
+        keys.push(StatKey {
+            kind: StatKind::LoggedSegment,
+            code: entry.logged_segment_no.to_string(),
+            bucket,
+        });
+    }
+    keys
+}
+
+fn bump(
+    kv: &mut dyn KvWrite,
+    table: Table,
+    key: &Key,
+    entry: &InteractionLogEntry,
+    sign: i64,
+) -> Result<()> {
+    let mut counters: Counters = layout::get(&*kv, table, key)?.unwrap_or_default();
+    counters.add(entry, sign);
+    if counters.is_zero() {
+        kv.delete(table, key.as_bytes())?;
+        Ok(())
+    } else {
+        layout::put(kv, table, key, &counters)
+    }
+}
+
+impl Tx<'_> {
+    /// Adds (`sign` 1) or takes away (`sign` -1) an entry's share of every statistic.
+    pub(crate) fn apply_statistics(
+        &mut self,
+        entry: &InteractionLogEntry,
+        sign: i64,
+    ) -> Result<()> {
+        for key in stat_keys(entry) {
+            bump(self.kv, Table::Stats, &key.total_key(), entry, sign)?;
+            bump(
+                self.kv,
+                Table::StatsDaily,
+                &key.day_key(entry.date),
+                entry,
+                sign,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Every statistic recomputed from `entries` (for the integrity check): totals and daily buckets.
+pub(crate) fn recompute<'e>(
+    entries: impl Iterator<Item = &'e InteractionLogEntry>,
+    totals: &mut BTreeMap<Vec<u8>, Counters>,
+    daily: &mut BTreeMap<Vec<u8>, Counters>,
+) {
+    for entry in entries {
+        for key in stat_keys(entry) {
+            totals
+                .entry(key.total_key().into_bytes())
+                .or_default()
+                .add(entry, 1);
+            daily
+                .entry(key.day_key(entry.date).into_bytes())
+                .or_default()
+                .add(entry, 1);
+        }
+    }
+}
+
+impl View<'_> {
+    /// Statistics of one template, group, contact, salesperson, campaign entry or logged segment,
+    /// for all time (`range` `None`, O(1)) or for the days `from..=to`.
+    pub fn statistics(
+        &self,
+        kind: StatKind,
+        code: &str,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<Statistics> {
+        let key = self.stat_key(kind, code)?;
+        let counters = match range {
+            None => layout::get(self.kv, Table::Stats, &key.total_key())?.unwrap_or_default(),
+            Some((from, to)) => {
+                let mut sum = Counters::default();
+                if from <= to {
+                    let end = key.day_key(to.succ_opt().unwrap_or(to));
+                    self.kv.scan(
+                        Table::StatsDaily,
+                        key.day_key(from).as_bytes(),
+                        end.as_bytes(),
+                        Order::Ascending,
+                        &mut |_, v| {
+                            sum.merge(crate::store::codec::decode(v, "statistics")?);
+                            Ok(true)
+                        },
+                    )?;
+                }
+                sum
+            }
+        };
+        Ok(counters.into())
+    }
+
+    fn stat_key(&self, kind: StatKind, code: &str) -> Result<StatKey> {
+        let code = normalize_code(code);
+        let exists = |table: Table| layout::exists(self.kv, table, &code_key(&code));
+        let parent_bucket = |canceled: bool| if canceled { CANCELED } else { NOT_CANCELED };
+        let entry_no = || {
+            code.parse::<u64>().map_err(|_| {
+                Error::invalid(
+                    "statistics",
+                    "code",
+                    format!("\"{code}\" is not an entry number"),
+                    format!("give the {kind}'s entry no"),
+                )
+            })
+        };
+        let (found, bucket) = match kind {
+            StatKind::Template => (
+                exists(Table::Templates)? || self.has_plain_stats(kind, &code)?,
+                PLAIN,
+            ),
+            StatKind::Group => (exists(Table::Groups)?, PLAIN),
+            StatKind::Contact => (exists(Table::Contacts)?, PLAIN),
+            StatKind::Salesperson => (exists(Table::Salespeople)?, PLAIN),
+            StatKind::CampaignEntry => {
+                let parent: Option<CampaignEntry> =
+                    layout::get(self.kv, Table::CampaignEntries, &no_key(entry_no()?))?;
+                (
+                    parent.is_some(),
+                    parent.map_or(NOT_CANCELED, |p| parent_bucket(p.canceled)),
+                )
+            }
+            StatKind::LoggedSegment => {
+                let parent: Option<LoggedSegment> =
+                    layout::get(self.kv, Table::LoggedSegments, &no_key(entry_no()?))?;
+                (
+                    parent.is_some(),
+                    parent.map_or(NOT_CANCELED, |p| parent_bucket(p.canceled)),
+                )
+            }
+        };
+        if !found {
+            return Err(Error::not_found(kind_record(kind), code));
+        }
+        Ok(StatKey { kind, code, bucket })
+    }
+
+    /// A deleted template's entries keep its code, so its statistics can outlive it.
+    fn has_plain_stats(&self, kind: StatKind, code: &str) -> Result<bool> {
+        let key = StatKey {
+            kind,
+            code: code.to_string(),
+            bucket: PLAIN,
+        };
+        layout::exists(self.kv, Table::Stats, &key.total_key())
+    }
+}
+
+fn kind_record(kind: StatKind) -> &'static str {
+    match kind {
+        StatKind::Template => "template",
+        StatKind::Group => "group",
+        StatKind::Contact => "contact",
+        StatKind::Salesperson => "salesperson",
+        StatKind::CampaignEntry => "campaign entry",
+        StatKind::LoggedSegment => "logged segment",
+    }
+}
+
+/// Reads every stored counter of `table` (for the integrity check).
+pub(crate) fn stored(kv: &dyn KvRead, table: Table) -> Result<BTreeMap<Vec<u8>, Counters>> {
+    let mut out = BTreeMap::new();
+    kv.scan(table, &[], &[0xFF; 16], Order::Ascending, &mut |k, v| {
+        out.insert(k.to_vec(), crate::store::codec::decode(v, table.name())?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// The values the spec derives per contact (spec 1, Contact): a company covers itself and all
+/// its persons, a person only itself.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ContactSummary {
+    /// Number, cost and duration of its entries that are not canceled and not postponed.
+    pub statistics: Statistics,
+    /// Date of its last entry that did not fail and is not postponed (canceled ones count).
+    pub last_interaction: Option<NaiveDate>,
+    /// Date of its last entry initiated by us that is not postponed.
+    pub last_attempted: Option<NaiveDate>,
+}
+
+impl View<'_> {
+    /// The derived values of a contact. The dates come from a backward walk of its timeline
+    /// index, which stops at the first entry that qualifies for each.
+    pub fn contact_summary(&self, contact_no: &str) -> Result<ContactSummary> {
+        let no = normalize_code(contact_no);
+        let contact = self
+            .contact(&no)?
+            .ok_or_else(|| Error::not_found("contact", &no))?;
+        let statistics = self.statistics(StatKind::Contact, &no, None)?;
+        let tag = if contact.is_person() {
+            layout::entry_tag::CONTACT
+        } else {
+            layout::entry_tag::COMPANY
+        };
+        let prefix = Key::new().tag(tag).str(&no);
+        let (mut last_interaction, mut last_attempted) = (None, None);
+        let mut failure = None;
+        layout::scan_prefix(
+            self.kv,
+            Table::EntryIndex,
+            &prefix,
+            Order::Descending,
+            &mut |k, _| {
+                let entry_no = layout::trailing_u64(k);
+                match layout::get::<InteractionLogEntry>(self.kv, Table::Entries, &no_key(entry_no))
+                {
+                    Ok(Some(e)) if !e.postponed => {
+                        if last_interaction.is_none() && !e.attempt_failed {
+                            last_interaction = Some(e.date);
+                        }
+                        if last_attempted.is_none()
+                            && e.initiated_by == crate::model::InitiatedBy::Us
+                        {
+                            last_attempted = Some(e.date);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => failure = Some(err),
+                }
+                Ok(failure.is_none() && (last_interaction.is_none() || last_attempted.is_none()))
+            },
+        )?;
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        Ok(ContactSummary {
+            statistics,
+            last_interaction,
+            last_attempted,
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! Record values: postcard bytes behind one schema-version byte, so a later layout can be told
+//! apart from this one and old files stay readable (see the golden-bytes test).
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::error::{Error, Result};
+
+/// The schema version written in front of every value.
+pub const SCHEMA_VERSION: u8 = 1;
+
+/// Encodes a record: the version byte, then postcard.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    let out = vec![SCHEMA_VERSION];
+    postcard::to_extend(value, out)
+        .map_err(|e| Error::Storage(format!("cannot encode a record: {e}")))
+}
+
+/// Decodes a record written by [`encode`]; `what` names the record in the error.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    match bytes.split_first() {
+        Some((&SCHEMA_VERSION, rest)) => postcard::from_bytes(rest).map_err(|e| Error::Corrupt {
+            record: what.to_string(),
+            detail: e.to_string(),
+        }),
+        Some((&version, _)) => Err(Error::Corrupt {
+            record: what.to_string(),
+            detail: format!(
+                "schema version {version} is not known to this rapport (it reads version {SCHEMA_VERSION}); use the rapport that wrote it"
+            ),
+        }),
+        None => Err(Error::Corrupt {
+            record: what.to_string(),
+            detail: "empty value".into(),
+        }),
+    }
+}

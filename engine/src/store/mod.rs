@@ -1,0 +1,325 @@
+//! Storage: the only module that names redb. Everything above it sees an ordered byte-key /
+//! byte-value store per [`Table`], read through [`KvRead`] and written through [`KvWrite`], so
+//! another ordered key-value backend can be added without touching the workflows.
+
+pub mod codec;
+pub mod key;
+
+use std::ops::Bound;
+use std::path::Path;
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::error::{Error, Result};
+
+/// The tables of a rapport database. Keys are [`key::Key`]s, values are [`codec`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// Counters of the number series, the template setup, the demo marker.
+    Meta,
+    /// Contacts by no.
+    Contacts,
+    /// Contact indexes: by name, by company, business relations by contact, segment lines by contact.
+    ContactIndex,
+    /// Salespeople by code.
+    Salespeople,
+    /// Interaction groups by code.
+    Groups,
+    /// Interaction templates by code.
+    Templates,
+    /// Attachment records by no.
+    Attachments,
+    /// Attachment contents by content hash, with their reference counts.
+    Blobs,
+    /// Business relations: (kind, account no) → contact no.
+    Relations,
+    /// Campaigns by no.
+    Campaigns,
+    /// Campaign entries by entry no.
+    CampaignEntries,
+    /// Interaction log entries by entry no.
+    Entries,
+    /// Interaction log entry indexes (contact, company, template, …).
+    EntryIndex,
+    /// Lookups from natural keys to entry numbers (campaign entry per campaign/segment/type, …).
+    Lookup,
+    /// Segment headers by no.
+    Segments,
+    /// Segment lines by (segment no, line no).
+    SegmentLines,
+    /// Criteria steps by (segment no, step no).
+    SegmentSteps,
+    /// Saved criteria by name.
+    SavedCriteria,
+    /// Logged segments by entry no.
+    LoggedSegments,
+    /// All-time statistics by (kind, code).
+    Stats,
+    /// Daily statistics by (kind, code, date).
+    StatsDaily,
+}
+
+impl Table {
+    /// Every table, in declaration order.
+    pub const ALL: [Table; 21] = [
+        Table::Meta,
+        Table::Contacts,
+        Table::ContactIndex,
+        Table::Salespeople,
+        Table::Groups,
+        Table::Templates,
+        Table::Attachments,
+        Table::Blobs,
+        Table::Relations,
+        Table::Campaigns,
+        Table::CampaignEntries,
+        Table::Entries,
+        Table::EntryIndex,
+        Table::Lookup,
+        Table::Segments,
+        Table::SegmentLines,
+        Table::SegmentSteps,
+        Table::SavedCriteria,
+        Table::LoggedSegments,
+        Table::Stats,
+        Table::StatsDaily,
+    ];
+
+    /// The table's name in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Meta => "meta",
+            Table::Contacts => "contacts",
+            Table::ContactIndex => "contact_index",
+            Table::Salespeople => "salespeople",
+            Table::Groups => "groups",
+            Table::Templates => "templates",
+            Table::Attachments => "attachments",
+            Table::Blobs => "blobs",
+            Table::Relations => "relations",
+            Table::Campaigns => "campaigns",
+            Table::CampaignEntries => "campaign_entries",
+            Table::Entries => "entries",
+            Table::EntryIndex => "entry_index",
+            Table::Lookup => "lookup",
+            Table::Segments => "segments",
+            Table::SegmentLines => "segment_lines",
+            Table::SegmentSteps => "segment_steps",
+            Table::SavedCriteria => "saved_criteria",
+            Table::LoggedSegments => "logged_segments",
+            Table::Stats => "stats",
+            Table::StatsDaily => "stats_daily",
+        }
+    }
+
+    fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        TableDefinition::new(self.name())
+    }
+}
+
+/// Scan direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Smallest key first.
+    Ascending,
+    /// Largest key first.
+    Descending,
+}
+
+/// A scan visitor: gets each key and value, returns `Ok(true)` to go on, `Ok(false)` to stop.
+pub type Visit<'f> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'f;
+
+/// Reading an ordered key-value store.
+pub trait KvRead {
+    /// The value under `key`, if any.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Visits the keys in `[from, to)` in `order` until the visitor says stop.
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: &[u8],
+        order: Order,
+        visit: &mut Visit<'_>,
+    ) -> Result<()>;
+}
+
+/// Writing an ordered key-value store, inside one transaction.
+pub trait KvWrite: KvRead {
+    /// Stores `value` under `key`.
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()>;
+    /// Removes `key`; says whether it was there.
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool>;
+}
+
+fn storage<E: std::fmt::Display>(e: E) -> Error {
+    Error::Storage(e.to_string())
+}
+
+/// A rapport database file.
+pub struct Store {
+    db: redb::Database,
+}
+
+impl Store {
+    /// Opens the file at `path`, creating it (and every table) if it does not exist.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = redb::Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::DatabaseInUse {
+                path: path.display().to_string(),
+            },
+            other => Error::Storage(format!("cannot open {}: {other}", path.display())),
+        })?;
+        Self::with_tables(db)
+    }
+
+    /// A database that lives in memory only (tests, dry runs).
+    pub fn in_memory() -> Result<Self> {
+        let db = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(storage)?;
+        Self::with_tables(db)
+    }
+
+    fn with_tables(db: redb::Database) -> Result<Self> {
+        let txn = db.begin_write().map_err(storage)?;
+        for table in Table::ALL {
+            txn.open_table(table.definition()).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        Ok(Self { db })
+    }
+
+    /// Starts the one write transaction.
+    pub fn begin_write(&self) -> Result<WriteTxn> {
+        Ok(WriteTxn {
+            txn: self.db.begin_write().map_err(storage)?,
+        })
+    }
+
+    /// Starts a read transaction on the latest committed state; it never blocks a writer.
+    pub fn begin_read(&self) -> Result<ReadTxn> {
+        Ok(ReadTxn {
+            txn: self.db.begin_read().map_err(storage)?,
+        })
+    }
+}
+
+/// A read transaction: a consistent snapshot.
+pub struct ReadTxn {
+    txn: redb::ReadTransaction,
+}
+
+/// A write transaction: nothing is visible to others until [`WriteTxn::commit`].
+pub struct WriteTxn {
+    txn: redb::WriteTransaction,
+}
+
+impl WriteTxn {
+    /// Makes every change durable and visible, at once.
+    pub fn commit(self) -> Result<()> {
+        self.txn.commit().map_err(storage)
+    }
+
+    /// Drops every change.
+    pub fn abort(self) -> Result<()> {
+        self.txn.abort().map_err(storage)
+    }
+}
+
+fn bounds<'a>(from: &'a [u8], to: &'a [u8]) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    (Bound::Included(from), Bound::Excluded(to))
+}
+
+type RangeItem<'a> = std::result::Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
+fn visit_range<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    from: &[u8],
+    to: &[u8],
+    order: Order,
+    visit: &mut Visit<'_>,
+) -> Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    let range = table.range::<&[u8]>(bounds(from, to)).map_err(storage)?;
+    let mut step = |item: RangeItem<'_>| -> Result<bool> {
+        let (k, v) = item.map_err(storage)?;
+        visit(k.value(), v.value())
+    };
+    match order {
+        Order::Ascending => {
+            for item in range {
+                if !step(item)? {
+                    break;
+                }
+            }
+        }
+        Order::Descending => {
+            for item in range.rev() {
+                if !step(item)? {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl KvRead for ReadTxn {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let t = self.txn.open_table(table.definition()).map_err(storage)?;
+        Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: &[u8],
+        order: Order,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        let t = self.txn.open_table(table.definition()).map_err(storage)?;
+        visit_range(&t, from, to, order, visit)
+    }
+}
+
+impl KvRead for WriteTxn {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let t = self.txn.open_table(table.definition()).map_err(storage)?;
+        Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: &[u8],
+        order: Order,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        let t = self.txn.open_table(table.definition()).map_err(storage)?;
+        visit_range(&t, from, to, order, visit)
+    }
+}
+
+impl KvWrite for WriteTxn {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut t = self.txn.open_table(table.definition()).map_err(storage)?;
+        t.insert(key, value).map_err(storage)?;
+        Ok(())
+    }
+
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool> {
+        let mut t = self.txn.open_table(table.definition()).map_err(storage)?;
+        Ok(t.remove(key).map_err(storage)?.is_some())
+    }
+}
