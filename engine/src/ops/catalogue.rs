@@ -84,7 +84,8 @@ impl Tx<'_> {
     }
 
     /// Defines an interaction template: creates it, or changes an existing one (its language rows
-    /// are kept; they are managed with [`Tx::template_attach`]). Logged entries never change.
+    /// are kept, they are managed with [`Tx::template_attach`]; a blank default language keeps the
+    /// existing one). Logged entries never change.
     pub fn template_define(&mut self, template: InteractionTemplate) -> Result<()> {
         let mut t = template;
         t.code = normalize_code(&t.code);
@@ -108,7 +109,9 @@ impl Tx<'_> {
             return Err(Error::not_found("campaign", &t.campaign_no));
         }
         let existing = self.view().template(&t.code)?;
-        let existing_languages = existing.map(|e| e.languages).unwrap_or_default();
+        let (existing_languages, existing_default) = existing
+            .map(|e| (e.languages, e.default_language))
+            .unwrap_or_default();
         if !t.languages.is_empty() && t.languages != existing_languages {
             return Err(Error::invalid(
                 &record,
@@ -118,7 +121,11 @@ impl Tx<'_> {
             ));
         }
         t.languages = existing_languages;
-        t.default_language = normalize_code(&t.default_language);
+        // Like the language rows, a blank default language keeps the one the template has.
+        t.default_language = match normalize_code(&t.default_language) {
+            d if d.is_empty() => existing_default,
+            d => d,
+        };
         self.check_template_languages(&t)?;
         layout::put(self.kv, Table::Templates, &code_key(&t.code), &t)
     }
