@@ -21,6 +21,9 @@ use std::path::Path;
 
 use store::Store;
 
+/// Every (table, key, value) of a database, in order; see [`Database::fingerprint`].
+pub type Fingerprint = Vec<(&'static str, Vec<u8>, Vec<u8>)>;
+
 /// An open rapport database: the file, the clock and the user the workflows use.
 pub struct Database {
     store: Store,
@@ -73,7 +76,7 @@ impl Database {
 
     /// Every key and value of every table, in order: two equal fingerprints mean two equal
     /// databases (tests use it to prove that a refused operation wrote nothing).
-    pub fn fingerprint(&self) -> Result<Vec<(&'static str, Vec<u8>, Vec<u8>)>> {
+    pub fn fingerprint(&self) -> Result<Fingerprint> {
         let txn = self.store.begin_read()?;
         let mut out = Vec::new();
         for table in store::Table::ALL {

@@ -13,8 +13,8 @@ fn cancel(db: &Database, nos: &[u64]) {
         .unwrap();
 }
 
-fn purge(db: &Database, filter: CanceledEntryFilter) -> Vec<u64> {
-    db.write(|tx| tx.delete_canceled_entries(&filter, false))
+fn purge(db: &Database, filter: &CanceledEntryFilter) -> Vec<u64> {
+    db.write(|tx| tx.delete_canceled_entries(filter, false))
         .unwrap()
         .entry_nos
 }
@@ -283,7 +283,7 @@ fn delete_canceled_entries_never_touches_an_entry_that_is_not_canceled() {
     assert_eq!(
         purge(
             &db,
-            CanceledEntryFilter {
+            &CanceledEntryFilter {
                 entry_from: Some(a),
                 entry_to: Some(b),
                 ..Default::default()

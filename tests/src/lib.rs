@@ -1,1 +1,101 @@
+//! Helpers for end-to-end tests: run the real `rapport` binary against a database in a fresh
+//! temporary folder, as a user would, and look at what it printed.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `rapport` binary that `cargo test` built beside this test (target/<profile>/rapport).
+pub fn rapport_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join(format!("rapport{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the whole workspace's tests (cargo test), or build it first with cargo build -p rapport",
+        bin.display()
+    );
+    bin
+}
+
+/// A temporary folder with one database file in it.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+/// What one run printed.
+pub struct Run {
+    /// Exit status was 0.
+    pub success: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Workspace {
+    /// A new empty folder.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    /// The database file the runs use.
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("rapport.redb")
+    }
+
+    /// Runs `rapport --db <db> args…` in the folder.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out: Output = Command::new(rapport_bin())
+            .current_dir(self.dir.path())
+            .env_remove("RAPPORT_DB")
+            .arg("--db")
+            .arg(self.db())
+            .args(args)
+            .output()
+            .expect("rapport runs");
+        Run {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and requires success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert!(run.success, "rapport {args:?} failed:\n{}", run.stderr);
+        run.stdout
+    }
+
+    /// A hash of every record in the database (to prove a command changed nothing). The file's
+    /// bytes are no good for that: redb rewrites its header on every commit.
+    pub fn content_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let db = rapport_engine::Database::open(self.db()).expect("the database opens");
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        db.fingerprint().expect("the database reads").hash(&mut h);
+        h.finish()
+    }
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Compares whole outputs and prints both, line by line, when they differ.
+pub fn assert_output(expected: &str, actual: &str) {
+    if expected != actual {
+        let mut report = String::from("outputs differ\n--- expected\n");
+        report.push_str(expected);
+        report.push_str("\n--- actual\n");
+        report.push_str(actual);
+        panic!("{report}");
+    }
+}

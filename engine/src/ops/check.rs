@@ -165,3 +165,138 @@ impl View<'_> {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Contact, InteractionGroup, InteractionTemplate, Salesperson};
+    use crate::ops::InteractionDraft;
+    use crate::ops::layout::{self, entry_tag};
+    use crate::store::key::Key;
+    use crate::store::{KvRead, KvWrite, Order, Table};
+    use crate::{Database, Result};
+
+    fn logged_db() -> Database {
+        let db = Database::in_memory().unwrap();
+        db.write(|tx| {
+            tx.group_define(InteractionGroup {
+                code: "G".into(),
+                description: String::new(),
+            })?;
+            tx.template_define(InteractionTemplate {
+                code: "T".into(),
+                group: "G".into(),
+                description: "Call".into(),
+                ..Default::default()
+            })?;
+            tx.salesperson_create(Salesperson {
+                code: "S".into(),
+                ..Default::default()
+            })?;
+            tx.contact_create(Contact {
+                no: "C".into(),
+                name: "C".into(),
+                salesperson: "S".into(),
+                ..Default::default()
+            })?;
+            let attachment = crate::model::AttachmentContent {
+                file_name: "a.txt".into(),
+                content: b"x".to_vec(),
+            };
+            tx.log_interaction(InteractionDraft {
+                contact: "C".into(),
+                template: "T".into(),
+                attachment: Some(attachment),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+        assert!(db.read(|v| v.integrity_check()).unwrap().is_ok());
+        db
+    }
+
+    /// Changes raw storage behind the workflows' back.
+    fn tamper(db: &Database, change: impl FnOnce(&mut dyn KvWrite) -> Result<()>) -> Vec<String> {
+        let mut txn = db.store.begin_write().unwrap();
+        change(&mut txn).unwrap();
+        txn.commit().unwrap();
+        db.read(|v| v.integrity_check()).unwrap().differences
+    }
+
+    fn first_key(kv: &dyn KvRead, table: Table) -> Vec<u8> {
+        let mut key = Vec::new();
+        kv.scan(table, &[], &[0xFF], Order::Ascending, &mut |k, _| {
+            key = k.to_vec();
+            Ok(false)
+        })
+        .unwrap();
+        key
+    }
+
+    #[test]
+    fn a_wrong_statistic_is_reported() {
+        let db = logged_db();
+        let diff = tamper(&db, |kv| {
+            let key = first_key(&*kv, Table::Stats);
+            kv.put(
+                Table::Stats,
+                &key,
+                &crate::store::codec::encode(&super::Counters {
+                    count: 9,
+                    ..Default::default()
+                })?,
+            )
+        });
+        assert!(
+            diff.iter()
+                .any(|d| d.starts_with("stats ") && d.contains("count 9")),
+            "{diff:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_index_key_is_reported() {
+        let db = logged_db();
+        let diff = tamper(&db, |kv| {
+            let key = Key::new().tag(entry_tag::TEMPLATE).str("T").u64(1);
+            assert!(kv.delete(Table::EntryIndex, key.as_bytes())?);
+            Ok(())
+        });
+        assert!(diff.iter().any(|d| d.contains("is missing")), "{diff:?}");
+    }
+
+    #[test]
+    fn an_extra_index_key_is_reported() {
+        let db = logged_db();
+        let diff = tamper(&db, |kv| {
+            layout::mark(
+                kv,
+                Table::EntryIndex,
+                &Key::new().tag(entry_tag::CANCELED).u64(1),
+            )
+        });
+        assert!(
+            diff.iter().any(|d| d.contains("does not produce it")),
+            "{diff:?}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_attachment_reference_count_is_reported() {
+        let db = logged_db();
+        let diff = tamper(&db, |kv| {
+            let mut a = layout::get::<crate::model::Attachment>(
+                &*kv,
+                Table::Attachments,
+                &layout::no_key(1),
+            )?
+            .unwrap();
+            a.references = 5;
+            layout::put(kv, Table::Attachments, &layout::no_key(1), &a)
+        });
+        assert!(
+            diff.iter()
+                .any(|d| d.contains("attachment 1: 5 references stored, 1 found")),
+            "{diff:?}"
+        );
+    }
+}

@@ -23,7 +23,7 @@ pub fn empty_db() -> Database {
 
 /// A database with: groups LETTER, PHONE, SALES; templates BUS (letter, hard copy), CALL (phone,
 /// outbound), INCOME (inbound), INV (sales documents); salespeople JO, PS; company C1 with
-/// persons P1 (e-mail, hard_copy), P2 (no e-mail); company C2; customer 10000 → C1.
+/// persons P1 (e-mail, `hard_copy`), P2 (no e-mail); company C2; customer 10000 → C1.
 pub fn db() -> Database {
     let db = empty_db();
     db.write(|tx| {
