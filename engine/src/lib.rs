@@ -5,6 +5,25 @@
 //! ([`Database::write`] gives a [`Tx`]) or read a snapshot ([`Database::read`] gives a [`View`]).
 //! The workflows (`ops`) check the spec's rules in the spec's order and either change everything
 //! or nothing; `store` is the only module that knows redb.
+//!
+//! ```
+//! use rapport_engine::{Database, demo, ops::*};
+//!
+//! let db = Database::in_memory()?;
+//! db.write(|tx| demo::load(tx))?;
+//! let entry_no = db.write(|tx| {
+//!     tx.log_interaction(InteractionDraft {
+//!         contact: "CT000002".into(),
+//!         template: "OUTGOING".into(),
+//!         description: "Asked about the spring offer".into(),
+//!         ..Default::default()
+//!     })
+//! })?; // committed; on Err nothing at all is written
+//! let calls = db.read(|v| v.statistics(StatKind::Template, "OUTGOING", None))?;
+//! assert_eq!(calls.count, 11);
+//! assert_eq!(db.read(|v| v.entry(entry_no))?.unwrap().salesperson, "JO");
+//! # Ok::<(), rapport_engine::Error>(())
+//! ```
 
 mod clock;
 pub mod demo;

@@ -176,6 +176,12 @@ fn canceling_a_logged_segment_cancels_its_campaign_entries_and_all_its_entries()
     let ce = entry(&db, out.entry_nos[0]).campaign_entry_no;
     assert!(db.read(|v| v.campaign_entry(ce)).unwrap().unwrap().canceled);
     assert!(out.entry_nos.iter().all(|n| entry(&db, *n).canceled));
+    assert_eq!(
+        db.read(|v| v.logged_segment_entry_count(out.logged_segment_no))
+            .unwrap(),
+        2,
+        "entries whose canceled equals its own"
+    );
     assert_consistent(&db);
 }
 
