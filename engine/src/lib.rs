@@ -30,6 +30,7 @@ pub mod demo;
 mod error;
 pub mod model;
 pub mod ops;
+pub mod script;
 pub mod store;
 
 pub use clock::Clock;
@@ -37,6 +38,7 @@ pub use error::{Error, Result};
 pub use ops::{Context, Tx, View};
 
 use std::path::Path;
+use std::sync::Arc;
 
 use store::Store;
 
@@ -45,7 +47,7 @@ pub type Fingerprint = Vec<(&'static str, Vec<u8>, Vec<u8>)>;
 
 /// An open rapport database: the file, the clock and the user the workflows use.
 pub struct Database {
-    store: Store,
+    store: Arc<Store>,
     ctx: Context,
 }
 
@@ -53,7 +55,7 @@ impl Database {
     /// Opens (or creates) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Ok(Self {
-            store: Store::open(path.as_ref())?,
+            store: Arc::new(Store::open(path.as_ref())?),
             ctx: Context::default(),
         })
     }
@@ -61,7 +63,7 @@ impl Database {
     /// A database held in memory only.
     pub fn in_memory() -> Result<Self> {
         Ok(Self {
-            store: Store::in_memory()?,
+            store: Arc::new(Store::in_memory()?),
             ctx: Context::default(),
         })
     }
@@ -103,7 +105,7 @@ impl Database {
                 &txn,
                 table,
                 &[],
-                &[0xFF; 64],
+                store::KEY_SPACE_END,
                 store::Order::Ascending,
                 &mut |k, v| {
                     out.push((table.name(), k.to_vec(), v.to_vec()));

@@ -67,7 +67,7 @@ impl View<'_> {
         self.kv.scan(
             Table::EntryIndex,
             &[],
-            &[0xFF],
+            crate::store::KEY_SPACE_END,
             Order::Ascending,
             &mut |k, _| {
                 let entry_no = layout::trailing_u64(k);
@@ -120,7 +120,7 @@ impl View<'_> {
         self.kv.scan(
             Table::Attachments,
             &[],
-            &[0xFF],
+            crate::store::KEY_SPACE_END,
             Order::Ascending,
             &mut |_, v| {
                 attachments.push(codec::decode::<Attachment>(v, "attachment")?);
@@ -142,8 +142,12 @@ impl View<'_> {
                 "attachment {no}: referenced {n} time(s) but missing"
             ));
         }
-        self.kv
-            .scan(Table::Blobs, &[], &[0xFF], Order::Ascending, &mut |k, v| {
+        self.kv.scan(
+            Table::Blobs,
+            &[],
+            crate::store::KEY_SPACE_END,
+            Order::Ascending,
+            &mut |k, v| {
                 let blob: Blob = codec::decode(v, "attachment content")?;
                 let hash = crate::store::key::KeyReader::new(k)
                     .str()
@@ -156,7 +160,8 @@ impl View<'_> {
                     ));
                 }
                 Ok(true)
-            })?;
+            },
+        )?;
         for hash in blob_refs.keys() {
             report
                 .differences
@@ -224,10 +229,16 @@ mod tests {
 
     fn first_key(kv: &dyn KvRead, table: Table) -> Vec<u8> {
         let mut key = Vec::new();
-        kv.scan(table, &[], &[0xFF], Order::Ascending, &mut |k, _| {
-            key = k.to_vec();
-            Ok(false)
-        })
+        kv.scan(
+            table,
+            &[],
+            crate::store::KEY_SPACE_END,
+            Order::Ascending,
+            &mut |k, _| {
+                key = k.to_vec();
+                Ok(false)
+            },
+        )
         .unwrap();
         key
     }

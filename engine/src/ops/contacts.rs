@@ -309,7 +309,7 @@ impl View<'_> {
         self.kv.scan(
             Table::Contacts,
             &[],
-            &[0xFF],
+            crate::store::KEY_SPACE_END,
             Order::Ascending,
             &mut |_, v| visit(crate::store::codec::decode(v, "contact")?),
         )

@@ -512,7 +512,7 @@ impl View<'_> {
         self.kv.scan(
             Table::Entries,
             &[],
-            &[0xFF; 9],
+            crate::store::KEY_SPACE_END,
             Order::Ascending,
             &mut |_, v| visit(crate::store::codec::decode(v, "interaction log entry")?),
         )

@@ -36,7 +36,8 @@ pub struct CanceledEntryFilter {
 }
 
 impl CanceledEntryFilter {
-    fn matches(&self, e: &InteractionLogEntry) -> bool {
+    /// Whether an entry passes the filter (its canceled flag aside).
+    pub fn matches(&self, e: &InteractionLogEntry) -> bool {
         let code = |want: &str, have: &str| want.is_empty() || normalize_code(want) == have;
         self.entry_from.is_none_or(|n| e.entry_no >= n)
             && self.entry_to.is_none_or(|n| e.entry_no <= n)

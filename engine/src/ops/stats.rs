@@ -341,10 +341,16 @@ fn kind_record(kind: StatKind) -> &'static str {
 /// Reads every stored counter of `table` (for the integrity check).
 pub(crate) fn stored(kv: &dyn KvRead, table: Table) -> Result<BTreeMap<Vec<u8>, Counters>> {
     let mut out = BTreeMap::new();
-    kv.scan(table, &[], &[0xFF; 16], Order::Ascending, &mut |k, v| {
-        out.insert(k.to_vec(), crate::store::codec::decode(v, table.name())?);
-        Ok(true)
-    })?;
+    kv.scan(
+        table,
+        &[],
+        crate::store::KEY_SPACE_END,
+        Order::Ascending,
+        &mut |k, v| {
+            out.insert(k.to_vec(), crate::store::codec::decode(v, table.name())?);
+            Ok(true)
+        },
+    )?;
     Ok(out)
 }
 

@@ -3,6 +3,7 @@
 //! another ordered key-value backend can be added without touching the workflows.
 
 pub mod codec;
+pub mod journal;
 pub mod key;
 
 use std::ops::Bound;
@@ -125,6 +126,10 @@ pub enum Order {
     /// Largest key first.
     Descending,
 }
+
+/// The end of the key space: every key the engine writes sorts before it (keys start with a tag
+/// or a UTF-8 string, and no UTF-8 text or tag has the byte 0xFF first).
+pub const KEY_SPACE_END: &[u8] = &[0xFF; 16];
 
 /// A scan visitor: gets each key and value, returns `Ok(true)` to go on, `Ok(false)` to stop.
 pub type Visit<'f> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'f;

@@ -1,0 +1,103 @@
+//! The reference of the language: every function with its signature and one line of
+//! description. The REPL's `:help` and the README's language reference come from here, and a test
+//! keeps it equal to what the engine registers.
+
+/// One function (or method) of the language.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionDoc {
+    /// The name.
+    pub name: &'static str,
+    /// How it is called.
+    pub signature: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+}
+
+macro_rules! docs {
+    ($($name:literal, $sig:literal, $summary:literal;)+) => {
+        /// Every function of the language, by area.
+        pub const FUNCTIONS: &[FunctionDoc] = &[$(FunctionDoc { name: $name, signature: $sig, summary: $summary }),+];
+    };
+}
+
+docs! {
+    "contact_create", "contact_create(#{no, name, kind, company_no, salesperson, …custom}) -> no", "Creates a contact (number from the series unless given); unknown fields become custom fields.";
+    "contact", "contact(no) -> map | ()", "A contact as a map, or () if there is none.";
+    "contact_update", "contact_update(no, #{field: value, …})", "Changes the given fields of a contact (a custom field set to () is removed).";
+    "contact_delete", "contact_delete(no)", "Deletes a contact (a person's entries move to its company; a company's keep their data).";
+    "contact_summary", "contact_summary(no) -> #{count, cost, duration, avg_cost, avg_duration, last_interaction, last_attempted}", "A contact's derived figures (a company covers all its persons).";
+    "contacts", "contacts() -> query", "All contacts, as a lazy query.";
+    "salesperson_create", "salesperson_create(#{code, name, email, phone, blocked}) -> code", "Creates a salesperson.";
+    "salesperson", "salesperson(code) -> map | ()", "A salesperson as a map.";
+    "salespeople", "salespeople() -> query", "All salespeople, as a lazy query.";
+    "group_define", "group_define(#{code, description}) -> code", "Creates an interaction group or changes its description.";
+    "group", "group(code) -> map | ()", "An interaction group as a map.";
+    "groups", "groups() -> query", "All interaction groups, as a lazy query.";
+    "template_define", "template_define(#{code, group, description, unit_cost, unit_duration, flow, initiated_by, correspondence, ignore_contact_correspondence, wizard_action, …}) -> code", "Creates or redefines an interaction template (its languages are kept).";
+    "template", "template(code) -> map | ()", "An interaction template as a map, with its languages.";
+    "templates", "templates() -> query", "All interaction templates, as a lazy query.";
+    "template_delete", "template_delete(code)", "Deletes a template with its languages and their attachments; entries keep the code.";
+    "template_attach", "template_attach(code, language, file_path | blob [, file_name]) -> attachment no", "Sets a template language's attachment; reads the file the user names (the only file access scripts have).";
+    "template_setup", "template_setup() -> map  /  template_setup(#{sales_invoice: \"S_INVOICE\", …})", "Reads, or sets, which template records each document type (blank: do not record).";
+    "relation_link", "relation_link(contact_no, \"customer\" | \"vendor\", account_no)", "Links an outside account to a contact (documents find their contact this way).";
+    "record_document", "record_document(#{type, no, customer | vendor | contact, action, salesperson, campaign, description, version_no}) -> #{recorded, entry_no, reason}", "Records a printed, e-mailed or posted document; says exactly why when it does not.";
+    "campaign_create", "campaign_create(#{no, description, starting_date, ending_date, salesperson, active}) -> no", "Creates a campaign.";
+    "campaign", "campaign(no) -> map | ()", "A campaign as a map.";
+    "campaigns", "campaigns() -> query", "All campaigns, as a lazy query.";
+    "campaign_entries", "campaign_entries() -> query", "All campaign entries, as a lazy query.";
+    "cancel_campaign_entry", "cancel_campaign_entry(entry_no)", "Cancels a campaign entry and all its entries.";
+    "uncancel_campaign_entry", "uncancel_campaign_entry(entry_no)", "Un-cancels a campaign entry and all its entries.";
+    "delete_canceled_campaign_entries", "delete_canceled_campaign_entries(#{campaign}) -> count", "Deletes canceled campaign entries and their entries.";
+    "log_interaction", "log_interaction(#{contact, template, salesperson, description, date, time, cost, duration, evaluation, attempt_failed, campaign, comments, attachment, postponed, deliver, correspondence}) -> entry no", "Logs one interaction by hand (the spec's checks, in order).";
+    "resume_interaction", "resume_interaction(entry_no, #{description, cost, duration, evaluation, attempt_failed, comments, correspondence, deliver})", "Finishes a postponed interaction in the same entry.";
+    "entry", "entry(no) -> map | ()", "An interaction log entry as a map.";
+    "entries", "entries() -> query  /  logged_segment.entries() -> query", "Interaction log entries (postponed ones only when a filter names postponed), as a lazy query.";
+    "timeline", "timeline(contact_no) -> array", "A contact's entries, newest first, each with its title.";
+    "cancel", "cancel(selection [, #{dry_run, remove_attachments}]) -> count  /  logged_segment.cancel()", "Cancels entries (a number, an array, or a query); a logged segment cancels with its entries and campaign entries.";
+    "uncancel", "uncancel(selection [, #{dry_run}]) -> count  /  logged_segment.uncancel()", "Un-cancels entries (refused while their logged segment or campaign entry is canceled).";
+    "toggle_canceled", "toggle_canceled(selection [, #{dry_run}]) -> canceled", "Sets every selected entry to the opposite of the first one's canceled flag.";
+    "evaluate", "evaluate(selection, \"positive\" | …) -> count", "Sets the evaluation of the selected entries.";
+    "purge_canceled", "purge_canceled([#{entry_from, entry_to, contact, date_from, date_to, campaign, group, template, salesperson, dry_run}]) -> count | #{dry_run, count, entry_nos, more}", "Deletes canceled entries that match; with dry_run, lists what would go and deletes nothing.";
+    "delete_postponed", "delete_postponed(selection) -> count", "Deletes postponed entries.";
+    "segment_create", "segment_create(#{no, description, template, salesperson, campaign, date, correspondence, …}) -> segment", "Creates a segment (number from the series unless given).";
+    "segment", "segment(no) -> segment | ()", "A segment: its fields read like a map's, and it has the segment methods.";
+    "segments", "segments() -> query", "All segments, as a lazy query.";
+    "add", "segment.add(selection [, #{ignore_exclusion, allow_existing, expand_companies}]) -> lines added", "Adds the contacts selected (a filter map or filter query is saved as replayable criteria).";
+    "reduce", "segment.reduce(selection) -> lines removed", "Removes the lines whose contact is selected.";
+    "refine", "segment.refine(selection) -> lines removed", "Keeps only the lines whose contact is selected.";
+    "go_back", "segment.go_back() -> lines changed", "Undoes the last criteria step exactly.";
+    "lines", "segment.lines() -> array", "The segment's lines as maps.";
+    "set_template", "segment.set_template(code [, to_lines])", "Sets the template; with to_lines, its defaults go to every line too.";
+    "update", "segment.update(#{description, salesperson, campaign, correspondence, …})", "Changes header fields; lines sharing the header's template follow.";
+    "log", "segment.log([#{deliver, follow_up}]) -> logged segment no", "Logs the segment: one entry per line, all or nothing; the segment goes.";
+    "save_criteria", "segment.save_criteria(name)", "Saves the segment's criteria steps under a name.";
+    "reuse_criteria", "reuse_criteria(segment_no, name) -> lines changed", "Replays saved criteria on a segment.";
+    "delete", "segment.delete()", "Deletes a segment that was not logged.";
+    "logged_segment", "logged_segment(no) -> logged_segment | ()", "A logged segment, with .cancel(), .uncancel() and .entries().";
+    "logged_segments", "logged_segments() -> query", "All logged segments, as a lazy query.";
+    "delete_canceled_logged_segments", "delete_canceled_logged_segments(#{from, to}) -> count", "Deletes canceled logged segments; their entries stay, unlinked.";
+    "stats", "stats(kind, code [, from, to]) -> #{count, cost, duration, avg_cost, avg_duration}", "Statistics of a template, group, contact, salesperson, campaign_entry or logged_segment.";
+    "today", "today() -> date", "Today (documents and logged segments are dated with it).";
+    "work_date", "work_date() -> date", "The work date (manual interactions are dated with it).";
+    "set_work_date", "set_work_date(date)", "Sets the work date for this session.";
+    "date", "date(\"YYYY-MM-DD\") -> date", "A date; dates compare with < == > and take day arithmetic (d + 7, d - days(30), d1 - d2).";
+    "days", "days(n) -> n", "A number of days, for readable date arithmetic: today() - days(30).";
+    "where", "query.where(|record| condition) -> query", "Keeps the records for which the closure returns true.";
+    "filter", "query.filter(#{field: value, other: #{from, to} | #{gt, ge, lt, le} | #{ne} | #{one_of: [..]}}) -> query", "Keeps the records whose fields match; an indexed field is read from its index.";
+    "order_by", "query.order_by(field [, \"desc\"]) -> query", "Sorts by a field (the matching records are held in memory to sort).";
+    "limit", "query.limit(n) -> query", "At most n records; reading stops there.";
+    "skip", "query.skip(n) -> query", "Leaves out the first n records.";
+    "count", "query.count() -> int", "How many records match (streams; nothing is held).";
+    "first", "query.first() -> record | ()", "The first matching record.";
+    "list", "query.list() -> array", "Every matching record.";
+    "each", "query.each(|record| …) -> count", "Calls the closure for each record (streams; the closure may change data).";
+    "sum", "query.sum(field) -> number", "The sum of a numeric field.";
+    "group_count", "query.group_count(field) -> map", "How many records per value of a field.";
+    "uses_index", "query.uses_index() -> bool", "Whether the query reads an index rather than every record.";
+    "to_json", "to_json(value) -> string", "Records, maps, arrays and dates as JSON.";
+}
+
+/// The documentation of a function, by name.
+pub fn lookup(name: &str) -> Option<&'static FunctionDoc> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}

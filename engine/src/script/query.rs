@@ -1,0 +1,779 @@
+//! Lazy queries: `contacts()`, `entries()`, … build a value that describes what to read;
+//! `.count()`, `.each()`, `.list()`, … run it. A run streams the store in chunks (a bounded number
+//! of records in memory, and no borrow of the transaction while a closure runs, so closures may
+//! call any engine function), pushes each record through the steps in order, and stops reading as
+//! soon as a `.limit` or `.first` has what it needs. A `.filter` on an indexed field reads the
+//! index instead of every record.
+
+use std::cmp::Ordering;
+
+use rhai::{Array, Dynamic, Engine, FnPtr, INT, Map, NativeCallContext};
+
+use super::session::Shared;
+use super::value::{
+    LoggedSegmentHandle, SegmentHandle, campaign_entry_map, campaign_map, compare, contact_map,
+    entry_map, group_map, logged_segment_map, salesperson_map, segment_map, template_map,
+};
+use super::{RhaiResult, engine_error, with_read};
+use crate::error::{Error, Result};
+use crate::model::{
+    Campaign, CampaignEntry, Contact, InteractionGroup, InteractionLogEntry, InteractionTemplate,
+    LoggedSegment, Salesperson, Segment, normalize_code,
+};
+use crate::ops::View;
+use crate::ops::layout::{contact_tag, entry_tag};
+use crate::store::key::{Key, KeyReader};
+use crate::store::{KEY_SPACE_END, Order, Table, codec};
+
+/// Records read from the store per chunk.
+const CHUNK: usize = 256;
+
+/// What a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `contacts()`
+    Contacts,
+    /// `entries()` (postponed entries only when a filter names `postponed`)
+    Entries,
+    /// `templates()`
+    Templates,
+    /// `groups()`
+    Groups,
+    /// `segments()`
+    Segments,
+    /// `logged_segments()`
+    LoggedSegments,
+    /// `campaigns()`
+    Campaigns,
+    /// `campaign_entries()`
+    CampaignEntries,
+    /// `salespeople()`
+    Salespeople,
+}
+
+impl Source {
+    /// The function that starts such a query.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Contacts => "contacts",
+            Source::Entries => "entries",
+            Source::Templates => "templates",
+            Source::Groups => "groups",
+            Source::Segments => "segments",
+            Source::LoggedSegments => "logged_segments",
+            Source::Campaigns => "campaigns",
+            Source::CampaignEntries => "campaign_entries",
+            Source::Salespeople => "salespeople",
+        }
+    }
+
+    fn table(self) -> Table {
+        match self {
+            Source::Contacts => Table::Contacts,
+            Source::Entries => Table::Entries,
+            Source::Templates => Table::Templates,
+            Source::Groups => Table::Groups,
+            Source::Segments => Table::Segments,
+            Source::LoggedSegments => Table::LoggedSegments,
+            Source::Campaigns => Table::Campaigns,
+            Source::CampaignEntries => Table::CampaignEntries,
+            Source::Salespeople => Table::Salespeople,
+        }
+    }
+
+    /// The record as the script sees it: a map, or a handle with methods for segments.
+    pub fn wrap(self, map: Map) -> Dynamic {
+        match self {
+            Source::Segments => {
+                let no = map.get("no").map(ToString::to_string).unwrap_or_default();
+                Dynamic::from(SegmentHandle { no, fields: map })
+            }
+            Source::LoggedSegments => {
+                let entry_no = map
+                    .get("entry_no")
+                    .and_then(|v| v.as_int().ok())
+                    .unwrap_or(0) as u64;
+                Dynamic::from(LoggedSegmentHandle {
+                    entry_no,
+                    fields: map,
+                })
+            }
+            _ => Dynamic::from_map(map),
+        }
+    }
+
+    /// Decodes one stored value as a map; `None` when the query leaves it out.
+    fn decode(self, bytes: &[u8], include_postponed: bool) -> Result<Option<Map>> {
+        let name = self.name();
+        Ok(Some(match self {
+            Source::Contacts => contact_map(&codec::decode::<Contact>(bytes, name)?),
+            Source::Entries => {
+                let e: InteractionLogEntry = codec::decode(bytes, name)?;
+                if e.postponed && !include_postponed {
+                    return Ok(None);
+                }
+                entry_map(&e)
+            }
+            Source::Templates => template_map(&codec::decode::<InteractionTemplate>(bytes, name)?),
+            Source::Groups => group_map(&codec::decode::<InteractionGroup>(bytes, name)?),
+            Source::Segments => segment_map(&codec::decode::<Segment>(bytes, name)?),
+            Source::LoggedSegments => {
+                logged_segment_map(&codec::decode::<LoggedSegment>(bytes, name)?)
+            }
+            Source::Campaigns => campaign_map(&codec::decode::<Campaign>(bytes, name)?),
+            Source::CampaignEntries => {
+                campaign_entry_map(&codec::decode::<CampaignEntry>(bytes, name)?)
+            }
+            Source::Salespeople => salesperson_map(&codec::decode::<Salesperson>(bytes, name)?),
+        }))
+    }
+}
+
+/// A query: a source and the steps to apply, in order.
+#[derive(Clone)]
+pub struct Query {
+    pub(crate) source: Source,
+    pub(crate) steps: Vec<Step>,
+}
+
+impl std::fmt::Debug for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}()", self.source.name())?;
+        for step in &self.steps {
+            match step {
+                Step::Where(_) => write!(f, ".where(…)")?,
+                Step::Filter(c) => write!(f, ".filter({} condition(s))", c.len())?,
+                Step::OrderBy(field, desc) => write!(
+                    f,
+                    ".order_by(\"{field}\"{})",
+                    if *desc { ", \"desc\"" } else { "" }
+                )?,
+                Step::Limit(n) => write!(f, ".limit({n})")?,
+                Step::Skip(n) => write!(f, ".skip({n})")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One step of a query.
+#[derive(Clone)]
+pub(crate) enum Step {
+    Where(FnPtr),
+    Filter(Vec<Cond>),
+    OrderBy(String, bool),
+    Limit(usize),
+    Skip(usize),
+}
+
+/// A condition of `.filter`: a field and a test.
+#[derive(Debug, Clone)]
+pub(crate) struct Cond {
+    pub field: String,
+    pub test: Test,
+}
+
+/// Equality, inequality, a range with open or closed ends, or membership.
+#[derive(Debug, Clone)]
+pub(crate) enum Test {
+    Eq(Dynamic),
+    Ne(Dynamic),
+    Range {
+        low: Option<(Dynamic, bool)>,
+        high: Option<(Dynamic, bool)>,
+    },
+    In(Vec<Dynamic>),
+}
+
+impl Cond {
+    fn holds(&self, record: &Map) -> bool {
+        let value = record
+            .get(self.field.as_str())
+            .cloned()
+            .unwrap_or(Dynamic::UNIT);
+        let eq = |want: &Dynamic| compare(&value, want) == Some(Ordering::Equal);
+        match &self.test {
+            Test::Eq(want) => eq(want),
+            Test::Ne(want) => !eq(want),
+            Test::In(values) => values.iter().any(eq),
+            Test::Range { low, high } => {
+                low.as_ref().is_none_or(|(bound, closed)| {
+                    compare(&value, bound).is_some_and(|o| {
+                        o == Ordering::Greater || (*closed && o == Ordering::Equal)
+                    })
+                }) && high.as_ref().is_none_or(|(bound, closed)| {
+                    compare(&value, bound)
+                        .is_some_and(|o| o == Ordering::Less || (*closed && o == Ordering::Equal))
+                })
+            }
+        }
+    }
+}
+
+/// Reads a filter map: `#{field: value}` is equality; a map value is a range or another test:
+/// `#{from, to}` (both ends included), `#{gt, ge, lt, le}`, `#{ne}`, `#{one_of: [..]}`.
+pub(crate) fn parse_filter(map: &Map) -> Result<Vec<Cond>> {
+    let mut conds = Vec::with_capacity(map.len());
+    for (field, value) in map {
+        let field = field.to_string();
+        let test = match value.read_lock::<Map>() {
+            None => Test::Eq(value.clone()),
+            Some(spec) => {
+                let mut low = None;
+                let mut high = None;
+                let mut other = None;
+                for (k, v) in spec.iter() {
+                    match k.as_str() {
+                        "from" | "ge" => low = Some((v.clone(), true)),
+                        "gt" => low = Some((v.clone(), false)),
+                        "to" | "le" => high = Some((v.clone(), true)),
+                        "lt" => high = Some((v.clone(), false)),
+                        "ne" => other = Some(Test::Ne(v.clone())),
+                        // `in` is a Rhai keyword, so it must be quoted: #{"in": [..]}; one_of reads better.
+                        "one_of" | "in" => match v.read_lock::<Array>() {
+                            Some(a) => other = Some(Test::In(a.to_vec())),
+                            None => {
+                                return Err(Error::invalid(
+                                    "filter",
+                                    "one_of",
+                                    format!("of {field} is not an array"),
+                                    "give an array: #{one_of: [\"A\", \"B\"]}",
+                                ));
+                            }
+                        },
+                        other_key => {
+                            return Err(Error::invalid(
+                                "filter",
+                                "condition",
+                                format!("\"{other_key}\" on {field} is not a test"),
+                                "use from, to, gt, ge, lt, le, ne or one_of",
+                            ));
+                        }
+                    }
+                }
+                match other {
+                    Some(t) if low.is_none() && high.is_none() => t,
+                    Some(_) => {
+                        return Err(Error::invalid(
+                            "filter",
+                            "condition",
+                            format!("on {field} mixes a range with ne/one_of"),
+                            "write them as two filters",
+                        ));
+                    }
+                    None => Test::Range { low, high },
+                }
+            }
+        };
+        conds.push(Cond { field, test });
+    }
+    Ok(conds)
+}
+
+/// How the source is read: a whole table, or an index prefix.
+enum Plan {
+    Table,
+    EntryIndex(Key),
+    ContactIndex(Key),
+}
+
+fn eq_text(conds: &[Cond], field: &str) -> Option<String> {
+    conds.iter().find_map(|c| match &c.test {
+        Test::Eq(v) if c.field == field && v.is_string() => Some(normalize_code(&v.to_string())),
+        _ => None,
+    })
+}
+
+fn eq_int(conds: &[Cond], field: &str) -> Option<u64> {
+    conds.iter().find_map(|c| match &c.test {
+        Test::Eq(v) if c.field == field => v.as_int().ok().map(|n| n as u64),
+        _ => None,
+    })
+}
+
+fn eq_bool(conds: &[Cond], field: &str) -> Option<bool> {
+    conds.iter().find_map(|c| match &c.test {
+        Test::Eq(v) if c.field == field => v.as_bool().ok(),
+        _ => None,
+    })
+}
+
+impl Query {
+    /// The filter conditions that hold for every record the query yields (those before any
+    /// order, skip or limit step).
+    fn leading_conditions(&self) -> Vec<Cond> {
+        let mut out = Vec::new();
+        for step in &self.steps {
+            match step {
+                Step::Filter(c) => out.extend(c.iter().cloned()),
+                Step::Where(_) => {}
+                _ => break,
+            }
+        }
+        out
+    }
+
+    fn plan(&self) -> (Plan, bool) {
+        let conds = self.leading_conditions();
+        let names_postponed = self
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Filter(c) if c.iter().any(|c| c.field == "postponed")));
+        let entry = |tag: u8| Key::new().tag(tag);
+        let plan = match self.source {
+            Source::Entries => {
+                if let Some(v) = eq_text(&conds, "contact_no") {
+                    Plan::EntryIndex(entry(entry_tag::CONTACT).str(&v))
+                } else if let Some(v) = eq_text(&conds, "contact_company_no") {
+                    Plan::EntryIndex(entry(entry_tag::COMPANY).str(&v))
+                } else if let Some(n) = eq_int(&conds, "logged_segment_no").filter(|n| *n != 0) {
+                    Plan::EntryIndex(entry(entry_tag::LOGGED_SEGMENT).u64(n))
+                } else if let Some(n) = eq_int(&conds, "campaign_entry_no").filter(|n| *n != 0) {
+                    Plan::EntryIndex(entry(entry_tag::CAMPAIGN_ENTRY).u64(n))
+                } else if let Some(t) = eq_text(&conds, "document_type").filter(|t| !t.is_empty()) {
+                    let prefix = entry(entry_tag::DOCUMENT).str(&t.to_lowercase());
+                    match eq_text(&conds, "document_no") {
+                        Some(no) => Plan::EntryIndex(prefix.str(&no)),
+                        None => Plan::EntryIndex(prefix),
+                    }
+                } else if let Some(v) = eq_text(&conds, "template") {
+                    Plan::EntryIndex(entry(entry_tag::TEMPLATE).str(&v))
+                } else if let Some(v) = eq_text(&conds, "salesperson").filter(|v| !v.is_empty()) {
+                    Plan::EntryIndex(entry(entry_tag::SALESPERSON).str(&v))
+                } else if let Some(v) = eq_text(&conds, "group") {
+                    Plan::EntryIndex(entry(entry_tag::GROUP).str(&v))
+                } else if eq_bool(&conds, "canceled") == Some(true) {
+                    Plan::EntryIndex(entry(entry_tag::CANCELED))
+                } else if eq_bool(&conds, "postponed") == Some(true) {
+                    Plan::EntryIndex(entry(entry_tag::POSTPONED))
+                } else {
+                    Plan::Table
+                }
+            }
+            Source::Contacts => {
+                if let Some(v) = eq_text(&conds, "company_no") {
+                    Plan::ContactIndex(Key::new().tag(contact_tag::COMPANY).str(&v))
+                } else if let Some(v) = conds.iter().find_map(|c| match &c.test {
+                    Test::Eq(v) if c.field == "name" && v.is_string() => {
+                        Some(v.to_string().to_uppercase())
+                    }
+                    _ => None,
+                }) {
+                    Plan::ContactIndex(Key::new().tag(contact_tag::NAME).str(&v))
+                } else {
+                    Plan::Table
+                }
+            }
+            _ => Plan::Table,
+        };
+        (plan, names_postponed)
+    }
+
+    /// Whether the query reads an index rather than every record (for tests and `:explain`).
+    pub fn uses_index(&self) -> bool {
+        !matches!(self.plan().0, Plan::Table)
+    }
+}
+
+/// One chunk of records after `after` (exclusive), and the key to continue from.
+fn fetch(
+    view: &View<'_>,
+    source: Source,
+    plan: &Plan,
+    include_postponed: bool,
+    after: Option<&[u8]>,
+) -> Result<(Vec<Map>, Option<Vec<u8>>)> {
+    let next = |prefix: &[u8]| -> Vec<u8> {
+        match after {
+            Some(k) => {
+                let mut v = k.to_vec();
+                v.push(0);
+                v.max(prefix.to_vec())
+            }
+            None => prefix.to_vec(),
+        }
+    };
+    let mut out = Vec::new();
+    let mut last = None;
+    match plan {
+        Plan::Table => {
+            let table = source.table();
+            view.kv.scan(
+                table,
+                &next(&[]),
+                KEY_SPACE_END,
+                Order::Ascending,
+                &mut |k, v| {
+                    last = Some(k.to_vec());
+                    out.extend(source.decode(v, include_postponed)?);
+                    Ok(out.len() < CHUNK)
+                },
+            )?;
+        }
+        Plan::EntryIndex(prefix) | Plan::ContactIndex(prefix) => {
+            let table = if matches!(plan, Plan::EntryIndex(_)) {
+                Table::EntryIndex
+            } else {
+                Table::ContactIndex
+            };
+            let mut keys = Vec::new();
+            view.kv.scan(
+                table,
+                &next(prefix.as_bytes()),
+                &prefix.prefix_end(),
+                Order::Ascending,
+                &mut |k, _| {
+                    keys.push(k.to_vec());
+                    Ok(keys.len() < CHUNK)
+                },
+            )?;
+            last.clone_from(&keys.last().cloned());
+            for k in &keys {
+                let record_key = if matches!(plan, Plan::EntryIndex(_)) {
+                    crate::ops::layout::no_key(crate::ops::layout::trailing_u64(k))
+                } else {
+                    let no = KeyReader::new(k)
+                        .skip(prefix.as_bytes().len())
+                        .str()
+                        .unwrap_or_default();
+                    crate::ops::layout::code_key(&no)
+                };
+                if let Some(bytes) = view.kv.get(source.table(), record_key.as_bytes())? {
+                    out.extend(source.decode(&bytes, include_postponed)?);
+                }
+            }
+        }
+    }
+    Ok((out, last))
+}
+
+/// Runs a query, giving each result to `sink` (which returns `false` to stop).
+pub(crate) fn run(
+    ctx: &NativeCallContext,
+    shared: &Shared,
+    q: &Query,
+    sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
+) -> RhaiResult<()> {
+    let (plan, include_postponed) = q.plan();
+    let mut pipeline = Pipeline::new(&q.steps, q.source);
+    let mut after: Option<Vec<u8>> = None;
+    'chunks: loop {
+        let (records, last) = with_read(shared, |v| {
+            fetch(v, q.source, &plan, include_postponed, after.as_deref())
+        })?;
+        if last.is_none() {
+            break;
+        }
+        for record in records {
+            if !pipeline.push(ctx, 0, record, sink)? {
+                break 'chunks;
+            }
+        }
+        after = last;
+    }
+    pipeline.finish(ctx, sink)
+}
+
+/// The steps as a push pipeline: each record goes through the steps from a given one on;
+/// `order_by` holds its records until the source is done.
+struct Pipeline<'q> {
+    steps: &'q [Step],
+    source: Source,
+    counts: Vec<usize>,
+    held: Vec<Vec<Map>>,
+}
+
+impl<'q> Pipeline<'q> {
+    fn new(steps: &'q [Step], source: Source) -> Self {
+        Self {
+            steps,
+            source,
+            counts: vec![0; steps.len()],
+            held: vec![Vec::new(); steps.len()],
+        }
+    }
+
+    /// Returns `false` when nothing more is wanted.
+    fn push(
+        &mut self,
+        ctx: &NativeCallContext,
+        from: usize,
+        record: Map,
+        sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
+    ) -> RhaiResult<bool> {
+        for i in from..self.steps.len() {
+            match &self.steps[i] {
+                Step::Where(f) => {
+                    let keep =
+                        f.call_within_context::<Dynamic>(ctx, (self.source.wrap(record.clone()),))?;
+                    match keep.as_bool() {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(true),
+                        Err(t) => {
+                            return Err(engine_error(Error::invalid(
+                                "where",
+                                "closure",
+                                format!("returned {t}, not true or false"),
+                                "end the closure with a comparison",
+                            )));
+                        }
+                    }
+                }
+                Step::Filter(conds) => {
+                    if !conds.iter().all(|c| c.holds(&record)) {
+                        return Ok(true);
+                    }
+                }
+                Step::Skip(n) => {
+                    if self.counts[i] < *n {
+                        self.counts[i] += 1;
+                        return Ok(true);
+                    }
+                }
+                Step::Limit(n) => {
+                    if self.counts[i] >= *n {
+                        return Ok(false);
+                    }
+                    self.counts[i] += 1;
+                    let last = self.counts[i] == *n;
+                    let more = self.push(ctx, i + 1, record, sink)?;
+                    return Ok(more && !last);
+                }
+                Step::OrderBy(..) => {
+                    self.held[i].push(record);
+                    return Ok(true);
+                }
+            }
+        }
+        sink(self.source.wrap(record))
+    }
+
+    fn finish(
+        &mut self,
+        ctx: &NativeCallContext,
+        sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
+    ) -> RhaiResult<()> {
+        for i in 0..self.steps.len() {
+            if let Step::OrderBy(field, desc) = &self.steps[i] {
+                let mut held = std::mem::take(&mut self.held[i]);
+                let key = |m: &Map| m.get(field.as_str()).cloned().unwrap_or(Dynamic::UNIT);
+                held.sort_by(|a, b| {
+                    let o = compare(&key(a), &key(b)).unwrap_or(Ordering::Equal);
+                    if *desc { o.reverse() } else { o }
+                });
+                for record in held {
+                    if !self.push(ctx, i + 1, record, sink)? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The field of a result, for `sum`, `group_count` and selections.
+pub(crate) fn field_of(item: &Dynamic, field: &str) -> Dynamic {
+    if let Some(m) = item.read_lock::<Map>() {
+        return m.get(field).cloned().unwrap_or(Dynamic::UNIT);
+    }
+    if let Some(s) = item.read_lock::<SegmentHandle>() {
+        return s.fields.get(field).cloned().unwrap_or(Dynamic::UNIT);
+    }
+    if let Some(l) = item.read_lock::<LoggedSegmentHandle>() {
+        return l.fields.get(field).cloned().unwrap_or(Dynamic::UNIT);
+    }
+    Dynamic::UNIT
+}
+
+/// Registers the query functions and methods.
+pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
+    engine.register_type_with_name::<Query>("query");
+    engine.register_fn("to_string", |q: &mut Query| format!("{q:?}"));
+    engine.register_fn("to_debug", |q: &mut Query| format!("{q:?}"));
+    for source in [
+        Source::Contacts,
+        Source::Entries,
+        Source::Templates,
+        Source::Groups,
+        Source::Segments,
+        Source::LoggedSegments,
+        Source::Campaigns,
+        Source::CampaignEntries,
+        Source::Salespeople,
+    ] {
+        engine.register_fn(source.name(), move || Query {
+            source,
+            steps: Vec::new(),
+        });
+    }
+    engine.register_fn("where", |q: &mut Query, f: FnPtr| {
+        let mut q = q.clone();
+        q.steps.push(Step::Where(f));
+        q
+    });
+    engine.register_fn("filter", |q: &mut Query, m: Map| -> RhaiResult<Query> {
+        let mut q = q.clone();
+        q.steps
+            .push(Step::Filter(parse_filter(&m).map_err(engine_error)?));
+        Ok(q)
+    });
+    engine.register_fn("order_by", |q: &mut Query, field: &str| {
+        let mut q = q.clone();
+        q.steps.push(Step::OrderBy(field.to_string(), false));
+        q
+    });
+    engine.register_fn(
+        "order_by",
+        |q: &mut Query, field: &str, direction: &str| -> RhaiResult<Query> {
+            let desc = match direction.to_ascii_lowercase().as_str() {
+                "desc" | "descending" => true,
+                "asc" | "ascending" => false,
+                other => {
+                    return Err(engine_error(Error::invalid(
+                        "order_by",
+                        "direction",
+                        format!("\"{other}\" is not a direction"),
+                        "use \"asc\" or \"desc\"",
+                    )));
+                }
+            };
+            let mut q = q.clone();
+            q.steps.push(Step::OrderBy(field.to_string(), desc));
+            Ok(q)
+        },
+    );
+    engine.register_fn("limit", |q: &mut Query, n: INT| -> RhaiResult<Query> {
+        let mut q = q.clone();
+        q.steps.push(Step::Limit(non_negative("limit", n)?));
+        Ok(q)
+    });
+    engine.register_fn("skip", |q: &mut Query, n: INT| -> RhaiResult<Query> {
+        let mut q = q.clone();
+        q.steps.push(Step::Skip(non_negative("skip", n)?));
+        Ok(q)
+    });
+    let s = shared.clone();
+    engine.register_fn(
+        "count",
+        move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<INT> {
+            let mut n: INT = 0;
+            run(&ctx, &s, q, &mut |_| {
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "first",
+        move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<Dynamic> {
+            let mut first = Dynamic::UNIT;
+            run(&ctx, &s, q, &mut |item| {
+                first = item;
+                Ok(false)
+            })?;
+            Ok(first)
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "list",
+        move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<Array> {
+            let mut all = Array::new();
+            run(&ctx, &s, q, &mut |item| {
+                all.push(item);
+                Ok(true)
+            })?;
+            Ok(all)
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "each",
+        move |ctx: NativeCallContext, q: &mut Query, f: FnPtr| -> RhaiResult<INT> {
+            let mut n: INT = 0;
+            run(&ctx, &s, q, &mut |item| {
+                let _ = f.call_within_context::<Dynamic>(&ctx, (item,))?;
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "sum",
+        move |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Dynamic> {
+            let (mut ints, mut floats, mut any_float) = (0 as INT, 0.0_f64, false);
+            run(&ctx, &s, q, &mut |item| {
+                let v = field_of(&item, field);
+                if let Ok(n) = v.as_int() {
+                    ints += n;
+                } else if let Ok(f) = v.as_float() {
+                    floats += f;
+                    any_float = true;
+                } else if !v.is_unit() {
+                    return Err(engine_error(Error::invalid(
+                        "sum",
+                        "field",
+                        format!("{field} is not a number"),
+                        "sum a numeric field such as cost or duration",
+                    )));
+                }
+                Ok(true)
+            })?;
+            Ok(if any_float {
+                Dynamic::from_float(floats + ints as f64)
+            } else {
+                Dynamic::from_int(ints)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "group_count",
+        move |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Map> {
+            let mut groups = Map::new();
+            run(&ctx, &s, q, &mut |item| {
+                let key = field_of(&item, field);
+                let key = if key.is_unit() {
+                    String::new()
+                } else {
+                    key.to_string()
+                };
+                let n = groups.entry(key.into()).or_insert(Dynamic::from_int(0));
+                *n = Dynamic::from_int(n.as_int().unwrap_or(0) + 1);
+                Ok(true)
+            })?;
+            Ok(groups)
+        },
+    );
+    engine.register_fn("uses_index", |q: &mut Query| q.uses_index());
+}
+
+fn non_negative(what: &'static str, n: INT) -> RhaiResult<usize> {
+    usize::try_from(n).map_err(|_| {
+        engine_error(Error::invalid(
+            what,
+            "count",
+            format!("{n} is below zero"),
+            "give 0 or more",
+        ))
+    })
+}
+
+/// The results of a query, collected (for selections).
+pub(crate) fn collect(
+    ctx: &NativeCallContext,
+    shared: &Shared,
+    q: &Query,
+) -> RhaiResult<Vec<Dynamic>> {
+    let mut all = Vec::new();
+    run(ctx, shared, q, &mut |item| {
+        all.push(item);
+        Ok(true)
+    })?;
+    Ok(all)
+}
