@@ -407,7 +407,7 @@ fn cancel_accepts_an_entry_no_an_array_or_a_query() {
     assert_eq!(int(&run(&db, "cancel(1)")), 1);
     assert_eq!(int(&run(&db, "cancel([2, entry(3)])")), 2);
     assert_eq!(
-        int(&run(&db, r#"cancel(entries().filter(#{canceled: false}))"#)),
+        int(&run(&db, r"cancel(entries().filter(#{canceled: false}))")),
         2
     );
     assert!((1..=5).all(|n| entry(&db, n).canceled));
@@ -438,7 +438,7 @@ fn cancel_with_dry_run_reports_and_changes_nothing() {
     log(&db, draft("P1", "CALL"));
     log(&db, draft("P2", "CALL"));
     let before = db.fingerprint().unwrap();
-    let m = map(run(&db, r#"cancel(entries(), #{dry_run: true})"#));
+    let m = map(run(&db, r"cancel(entries(), #{dry_run: true})"));
     assert_eq!(int(&m["count"]), 2);
     assert_eq!(m["entry_nos"].clone().try_cast::<Array>().unwrap().len(), 2);
     assert_eq!(before, db.fingerprint().unwrap());
@@ -581,7 +581,7 @@ fn segment_reads_a_segment_with_fields_and_methods_and_segments_lists_them() {
         r#"segment_create(#{no: "S1", description: "Mailing", template: "BUS"})"#,
     );
     assert_eq!(text(&run(&db, r#"segment("s1").description"#)), "Mailing");
-    assert_eq!(text(&run(&db, r#"segments().first().template"#)), "BUS");
+    assert_eq!(text(&run(&db, r"segments().first().template")), "BUS");
     assert!(run(&db, r#"segment("NOPE")"#).is_unit());
 }
 
@@ -707,7 +707,7 @@ fn today_work_date_set_work_date_and_date() {
     assert!(
         run(
             &db,
-            r#"today() - days(30) < today() && (today() + 1).day == 30"#
+            r"today() - days(30) < today() && (today() + 1).day == 30"
         )
         .as_bool()
         .unwrap()
@@ -771,7 +771,7 @@ fn filter_matches_equality_and_ranges_and_reads_an_index_when_it_can() {
         10
     );
     assert_eq!(
-        int(&run(&db, r#"entries().filter(#{cost: #{gt: 8}}).count()"#)),
+        int(&run(&db, r"entries().filter(#{cost: #{gt: 8}}).count()")),
         20
     );
     assert_eq!(
@@ -809,7 +809,7 @@ fn filter_matches_equality_and_ranges_and_reads_an_index_when_it_can() {
             .as_bool()
             .unwrap()
     );
-    let err = fails(&db, r#"entries().filter(#{cost: #{above: 8}}).count()"#);
+    let err = fails(&db, r"entries().filter(#{cost: #{above: 8}}).count()");
     assert!(
         err.message
             .contains("use from, to, gt, ge, lt, le, ne or one_of"),
@@ -914,7 +914,7 @@ fn each_may_change_data_while_it_streams() {
     );
     assert_eq!(int(&n), 10);
     assert_eq!(
-        int(&run(&db, r#"entries().filter(#{canceled: true}).count()"#)),
+        int(&run(&db, r"entries().filter(#{canceled: true}).count()")),
         10
     );
     assert_consistent(&db);
@@ -947,7 +947,7 @@ fn records_print_their_fields_and_to_json_works_on_records_arrays_and_maps() {
         "{}",
         out.printed[1]
     );
-    let json = text(&run(&db, r#"to_json(groups().list())"#));
+    let json = text(&run(&db, r"to_json(groups().list())"));
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed[0]["code"], "LETTER");
     let json = text(&run(
@@ -1020,7 +1020,7 @@ fn a_read_only_script_never_blocks_a_writer() {
     let db = db();
     let host = ScriptHost::new(Limits::user());
     let out = host
-        .run(&db, "t", r#"contacts().count()"#, RunOptions::default())
+        .run(&db, "t", r"contacts().count()", RunOptions::default())
         .unwrap();
     assert!(!out.committed);
     // A read-only run holds only a snapshot: a write from Rust in the middle of a read script works.
@@ -1028,7 +1028,7 @@ fn a_read_only_script_never_blocks_a_writer() {
         .run(
             &db,
             "t",
-            r#"let n = contacts().count(); n"#,
+            r"let n = contacts().count(); n",
             RunOptions::default(),
         )
         .unwrap();

@@ -106,8 +106,8 @@ fn contact_selection(
         }
         Some(filter)
     };
-    if let Some(m) = sel.read_lock::<Map>() {
-        if !m.contains_key("no") || m.len() > 1 {
+    if let Some(m) = sel.read_lock::<Map>()
+        && (!m.contains_key("no") || m.len() > 1) {
             let conds = query::parse_filter(&m).map_err(engine_error)?;
             if let Some(filter) = as_filter(&conds) {
                 return Ok(ContactSelector::Filter(filter));
@@ -118,7 +118,6 @@ fn contact_selection(
             };
             return listed(ctx, shared, &q);
         }
-    }
     if let Some(q) = sel.read_lock::<Query>() {
         if q.source != Source::Contacts {
             return Err(engine_error(Error::invalid(
@@ -208,38 +207,19 @@ fn comments(f: &mut Fields<'_>) -> Result<Vec<String>> {
     }
 }
 
-fn attachment(f: &mut Fields<'_>) -> Result<Option<AttachmentContent>> {
-    let Some(v) = f.raw("attachment") else {
-        return Ok(None);
+fn attachment(fields: &mut Fields<'_>) -> Result<Option<AttachmentContent>> {
+    let Some(given) = fields.raw("attachment") else { return Ok(None) };
+    let Some(spec) = given.read_lock::<Map>() else {
+        return Err(Error::invalid("interaction", "attachment", format!("is {}", super::value::type_name(given)), "give #{file_name: \"offer.txt\", content: \"…\"}"));
     };
-    let Some(m) = v.read_lock::<Map>() else {
-        return Err(Error::invalid(
-            "interaction",
-            "attachment",
-            format!("is {}", super::value::type_name(v)),
-            "give #{file_name: \"offer.txt\", content: \"…\"}",
-        ));
+    let mut inner = Fields::new("attachment", &spec);
+    let file_name = inner.text("file_name")?.ok_or_else(|| Error::required("attachment", "file_name", "name the file, with its extension"))?;
+    let content = match inner.raw("content") {
+        Some(text) if text.is_string() => text.to_string().into_bytes(),
+        Some(blob) if blob.is_blob() => blob.clone().cast::<rhai::Blob>(),
+        _ => return Err(Error::required("attachment", "content", "give the content as a string or a blob")),
     };
-    let mut a = Fields::new("attachment", &m);
-    let file_name = a.text("file_name")?.ok_or_else(|| {
-        Error::required(
-            "attachment",
-            "file_name",
-            "name the file, with its extension",
-        )
-    })?;
-    let content = match a.raw("content") {
-        Some(c) if c.is_string() => c.to_string().into_bytes(),
-        Some(c) if c.is_blob() => c.clone().cast::<rhai::Blob>(),
-        _ => {
-            return Err(Error::required(
-                "attachment",
-                "content",
-                "give the content as a string or a blob",
-            ));
-        }
-    };
-    a.finish()?;
+    inner.finish()?;
     Ok(Some(AttachmentContent { file_name, content }))
 }
 
@@ -387,6 +367,9 @@ fn date_arg(v: &Dynamic, what: &'static str) -> RhaiResult<chrono::NaiveDate> {
     })
 }
 
+/// A criteria step as the segment methods call it.
+type Step = fn(&mut crate::ops::Tx<'_>, &str, &ContactSelector, StepOptions) -> Result<usize>;
+
 #[allow(clippy::too_many_lines)]
 pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     // Interactions.
@@ -514,11 +497,10 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     &crate::store::key::Key::new().tag(crate::ops::layout::entry_tag::CANCELED),
                     crate::store::Order::Ascending,
                 )? {
-                    if let Some(e) = v.entry(no)? {
-                        if e.canceled && filter.matches(&e) {
+                    if let Some(e) = v.entry(no)?
+                        && e.canceled && filter.matches(&e) {
                             nos.push(no);
                         }
-                    }
                 }
                 Ok(nos)
             })?;
@@ -596,7 +578,6 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("segment", move |no: &str| -> RhaiResult<Dynamic> {
         Ok(segment_handle(&s, no)?.map_or(Dynamic::UNIT, Dynamic::from))
     });
-    type Step = fn(&mut crate::ops::Tx<'_>, &str, &ContactSelector, StepOptions) -> Result<usize>;
     let steps: [(&str, Step); 3] = [
         ("add", |tx, no, sel, o| tx.segment_add(no, sel, o)),
         ("reduce", |tx, no, sel, _| tx.segment_reduce(no, sel)),

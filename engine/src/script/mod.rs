@@ -114,8 +114,11 @@ pub struct ScriptHost {
     started: Rc<Cell<Instant>>,
     printed: Rc<RefCell<Vec<String>>>,
     context: RefCell<Option<Context>>,
-    memory: Rc<Cell<Option<(fn() -> usize, usize)>>>,
+    memory: MemoryProbe,
 }
+
+/// The probe of allocated bytes, and its reading when the run started.
+type MemoryProbe = Rc<Cell<Option<(fn() -> usize, usize)>>>;
 
 const STOP_CANCELLED: &str = "cancelled";
 const STOP_TIME: &str = "time";
@@ -127,7 +130,7 @@ impl ScriptHost {
         let shared: Shared = Rc::new(RefCell::new(None));
         let cancel = Arc::new(AtomicBool::new(false));
         let started = Rc::new(Cell::new(Instant::now()));
-        let memory: Rc<Cell<Option<(fn() -> usize, usize)>>> = Rc::new(Cell::new(None));
+        let memory: MemoryProbe = Rc::new(Cell::new(None));
         let printed = Rc::new(RefCell::new(Vec::new()));
         let mut engine = Engine::new();
         engine
@@ -155,11 +158,10 @@ impl ScriptHost {
                 if cancel.load(Ordering::Relaxed) {
                     return Some(STOP_CANCELLED.into());
                 }
-                if let Some((probe, at_start)) = memory.get() {
-                    if max_memory > 0 && probe().saturating_sub(at_start) > max_memory {
+                if let Some((probe, at_start)) = memory.get()
+                    && max_memory > 0 && probe().saturating_sub(at_start) > max_memory {
                         return Some(STOP_MEMORY.into());
                     }
-                }
                 (started.get().elapsed() > max_time).then(|| STOP_TIME.into())
             });
         }
@@ -243,8 +245,8 @@ impl ScriptHost {
         }
         self.printed.borrow_mut().clear();
         let mut result = self.engine.eval_ast_with_scope::<Dynamic>(scope, &ast);
-        if let Ok(value) = &result {
-            if value.is::<query::Query>() {
+        if let Ok(value) = &result
+            && value.is::<query::Query>() {
                 // A query as the result: run it while the transaction is still open.
                 scope.push_constant("__rapport_result", value.clone());
                 result = self
@@ -252,7 +254,6 @@ impl ScriptHost {
                     .eval_expression_with_scope::<Dynamic>(scope, "__rapport_result.list()");
                 let _ = scope.remove::<Dynamic>("__rapport_result");
             }
-        }
         let session = self
             .shared
             .borrow_mut()
@@ -292,10 +293,13 @@ fn mentions_try(source: &str) -> bool {
 }
 
 /// An engine error as a script error (the message names the record, the field and the fix).
+/// Rhai's errors are always boxed, and `map_err` hands the error over by value.
+#[allow(clippy::unnecessary_box_returns, clippy::needless_pass_by_value)]
 pub(crate) fn engine_error(e: Error) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(Dynamic::from(e.to_string()), Position::NONE).into()
 }
 
+#[allow(clippy::unnecessary_box_returns)] // Rhai's errors are always boxed
 fn no_session() -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(
         "the database is not open for this script".into(),

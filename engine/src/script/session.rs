@@ -12,7 +12,7 @@ use crate::store::{KvRead, ReadTxn, Store, WriteTxn};
 
 enum Txn {
     Read(ReadTxn),
-    Write(WriteTxn),
+    Write(Box<WriteTxn>),
 }
 
 /// The state of one run.
@@ -46,7 +46,7 @@ impl Session {
     fn kv(&self) -> &dyn KvRead {
         match &self.txn {
             Txn::Read(r) => r,
-            Txn::Write(w) => w,
+            Txn::Write(w) => &**w,
         }
     }
 
@@ -59,15 +59,15 @@ impl Session {
     /// while the run goes on.
     pub fn write<T>(&mut self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         if let Txn::Read(_) = self.txn {
-            self.txn = Txn::Write(self.store.begin_write()?);
+            self.txn = Txn::Write(Box::new(self.store.begin_write()?));
         }
         let Txn::Write(w) = &mut self.txn else {
             unreachable!("upgraded above")
         };
         if !self.journal {
-            return work(&mut Tx::new(w, &self.ctx));
+            return work(&mut Tx::new(&mut **w, &self.ctx));
         }
-        let mut journal = Journal::new(w);
+        let mut journal = Journal::new(&mut **w);
         let outcome = work(&mut Tx::new(&mut journal, &self.ctx));
         if outcome.is_err() {
             journal.roll_back()?;

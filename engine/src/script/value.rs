@@ -89,11 +89,11 @@ pub fn to_field_value(v: &Dynamic) -> Option<FieldValue> {
         Some(FieldValue::Empty)
     } else if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {
         Some(FieldValue::Text(s.to_string()))
-    } else if let Some(n) = v.as_int().ok() {
+    } else if let Ok(n) = v.as_int() {
         Some(FieldValue::Number(n as f64))
-    } else if let Some(f) = v.as_float().ok() {
+    } else if let Ok(f) = v.as_float() {
         Some(FieldValue::Number(f))
-    } else if let Some(b) = v.as_bool().ok() {
+    } else if let Ok(b) = v.as_bool() {
         Some(FieldValue::Bool(b))
     } else {
         v.clone().try_cast::<Date>().map(|d| FieldValue::Date(d.0))
