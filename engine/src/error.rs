@@ -117,6 +117,9 @@ pub enum Error {
         /// Why it failed.
         detail: String,
     },
+    /// A script the engine runs itself (the demo) failed.
+    #[error("script {0}")]
+    Script(String),
     /// The storage layer failed (disk, file, transaction).
     #[error("storage error: {0}")]
     Storage(String),

@@ -10,7 +10,7 @@
 //! use rapport_engine::{Database, demo, ops::*};
 //!
 //! let db = Database::in_memory()?;
-//! db.write(|tx| demo::load(tx))?;
+//! demo::load(&db)?;
 //! let entry_no = db.write(|tx| {
 //!     tx.log_interaction(InteractionDraft {
 //!         contact: "CT000002".into(),

@@ -538,3 +538,16 @@ fn postponed_entries_can_be_deleted_and_others_are_refused() {
     assert!(db.read(|v| v.entry(postponed)).unwrap().is_none());
     assert!(db.read(|v| v.entry(logged)).unwrap().is_some());
 }
+
+#[test]
+fn canceling_an_empty_selection_changes_nothing_but_toggling_one_is_refused() {
+    let db = db();
+    let before = db.fingerprint().unwrap();
+    db.write(|tx| tx.set_entries_canceled(&[], CancelMode::Cancel, false))
+        .unwrap();
+    assert_eq!(before, db.fingerprint().unwrap());
+    let err = refused(&db, |tx| {
+        tx.set_entries_canceled(&[], CancelMode::Toggle, false)
+    });
+    assert!(matches!(err, Error::Required { .. }), "{err}");
+}

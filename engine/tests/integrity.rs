@@ -21,7 +21,7 @@ impl Seq {
 #[test]
 fn the_integrity_check_passes_after_a_long_mixed_sequence_of_workflows() {
     let db = empty_db();
-    db.write(|tx| demo::load(tx).map(|_| ())).unwrap();
+    demo::load(&db).unwrap();
     let contacts: Vec<String> = db
         .read(|v| {
             let mut all = Vec::new();
@@ -176,7 +176,7 @@ fn the_integrity_check_passes_after_a_long_mixed_sequence_of_workflows() {
 #[test]
 fn the_demo_company_has_the_spec_4_catalogue_contacts_segments_and_history() {
     let db = empty_db();
-    let DemoOutcome::Loaded(summary) = db.write(|tx| demo::load(tx)).unwrap() else {
+    let DemoOutcome::Loaded(summary) = demo::load(&db).unwrap() else {
         panic!("first load")
     };
     assert_eq!(summary.groups, 6);
@@ -251,19 +251,16 @@ fn the_demo_company_has_the_spec_4_catalogue_contacts_segments_and_history() {
 #[test]
 fn loading_the_demo_again_changes_nothing() {
     let db = empty_db();
-    db.write(|tx| demo::load(tx)).unwrap();
+    demo::load(&db).unwrap();
     let before = db.fingerprint().unwrap();
-    assert_eq!(
-        db.write(|tx| demo::load(tx)).unwrap(),
-        DemoOutcome::AlreadyLoaded
-    );
+    assert_eq!(demo::load(&db).unwrap(), DemoOutcome::AlreadyLoaded);
     assert_eq!(before, db.fingerprint().unwrap());
 }
 
 #[test]
 fn the_demo_increase_sale_segment_can_be_logged_canceled_and_purged() {
     let db = empty_db();
-    db.write(|tx| demo::load(tx)).unwrap();
+    demo::load(&db).unwrap();
     let no = db
         .read(|v| v.segments())
         .unwrap()

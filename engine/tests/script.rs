@@ -747,7 +747,7 @@ fn dates_work_in_filters_and_closures() {
 
 fn demo_db() -> Database {
     let db = empty_db();
-    db.write(|tx| rapport_engine::demo::load(tx)).unwrap();
+    rapport_engine::demo::load(&db).unwrap();
     db
 }
 

@@ -87,7 +87,7 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
     let db = Database::open(&cli.db)?;
     match &cli.command {
         Command::Demo => {
-            match db.write(|tx| demo::load(tx))? {
+            match demo::load(&db)? {
                 DemoOutcome::Loaded(s) => say!(
                     out,
                     "Loaded the demo company into {}: {} groups, {} templates, {} salespeople, {} contacts, {} segments, {} interactions.",

@@ -20,7 +20,8 @@ pub enum CancelMode {
 }
 
 impl Tx<'_> {
-    /// Cancels, un-cancels or toggles the selected entries; returns the new flag. Un-canceling is
+    /// Cancels, un-cancels or toggles the selected entries (an empty selection cancels nothing);
+    /// returns the new flag. Un-canceling is
     /// refused while an entry's logged segment or campaign entry is canceled. With
     /// `remove_unique_attachments`, canceling drops an attachment that only this entry uses.
     pub fn set_entries_canceled(
@@ -33,17 +34,17 @@ impl Tx<'_> {
         for &no in entry_nos {
             entries.push(self.require_entry(no)?);
         }
-        let Some(first) = entries.first() else {
-            return Err(Error::required(
-                "cancel",
-                "entries",
-                "select at least one interaction log entry",
-            ));
-        };
-        let canceled = match mode {
-            CancelMode::Cancel => true,
-            CancelMode::Uncancel => false,
-            CancelMode::Toggle => !first.canceled,
+        let canceled = match (mode, entries.first()) {
+            (CancelMode::Cancel, _) => true,
+            (CancelMode::Uncancel, _) => false,
+            (CancelMode::Toggle, Some(first)) => !first.canceled,
+            (CancelMode::Toggle, None) => {
+                return Err(Error::required(
+                    "toggle canceled",
+                    "entries",
+                    "select at least one interaction log entry to take the new flag from",
+                ));
+            }
         };
         if !canceled {
             for e in &entries {

@@ -107,17 +107,18 @@ fn contact_selection(
         Some(filter)
     };
     if let Some(m) = sel.read_lock::<Map>()
-        && (!m.contains_key("no") || m.len() > 1) {
-            let conds = query::parse_filter(&m).map_err(engine_error)?;
-            if let Some(filter) = as_filter(&conds) {
-                return Ok(ContactSelector::Filter(filter));
-            }
-            let q = Query {
-                source: Source::Contacts,
-                steps: vec![query::Step::Filter(conds)],
-            };
-            return listed(ctx, shared, &q);
+        && (!m.contains_key("no") || m.len() > 1)
+    {
+        let conds = query::parse_filter(&m).map_err(engine_error)?;
+        if let Some(filter) = as_filter(&conds) {
+            return Ok(ContactSelector::Filter(filter));
         }
+        let q = Query {
+            source: Source::Contacts,
+            steps: vec![query::Step::Filter(conds)],
+        };
+        return listed(ctx, shared, &q);
+    }
     if let Some(q) = sel.read_lock::<Query>() {
         if q.source != Source::Contacts {
             return Err(engine_error(Error::invalid(
@@ -208,16 +209,35 @@ fn comments(f: &mut Fields<'_>) -> Result<Vec<String>> {
 }
 
 fn attachment(fields: &mut Fields<'_>) -> Result<Option<AttachmentContent>> {
-    let Some(given) = fields.raw("attachment") else { return Ok(None) };
+    let Some(given) = fields.raw("attachment") else {
+        return Ok(None);
+    };
     let Some(spec) = given.read_lock::<Map>() else {
-        return Err(Error::invalid("interaction", "attachment", format!("is {}", super::value::type_name(given)), "give #{file_name: \"offer.txt\", content: \"…\"}"));
+        return Err(Error::invalid(
+            "interaction",
+            "attachment",
+            format!("is {}", super::value::type_name(given)),
+            "give #{file_name: \"offer.txt\", content: \"…\"}",
+        ));
     };
     let mut inner = Fields::new("attachment", &spec);
-    let file_name = inner.text("file_name")?.ok_or_else(|| Error::required("attachment", "file_name", "name the file, with its extension"))?;
+    let file_name = inner.text("file_name")?.ok_or_else(|| {
+        Error::required(
+            "attachment",
+            "file_name",
+            "name the file, with its extension",
+        )
+    })?;
     let content = match inner.raw("content") {
         Some(text) if text.is_string() => text.to_string().into_bytes(),
         Some(blob) if blob.is_blob() => blob.clone().cast::<rhai::Blob>(),
-        _ => return Err(Error::required("attachment", "content", "give the content as a string or a blob")),
+        _ => {
+            return Err(Error::required(
+                "attachment",
+                "content",
+                "give the content as a string or a blob",
+            ));
+        }
     };
     inner.finish()?;
     Ok(Some(AttachmentContent { file_name, content }))
@@ -498,9 +518,11 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     crate::store::Order::Ascending,
                 )? {
                     if let Some(e) = v.entry(no)?
-                        && e.canceled && filter.matches(&e) {
-                            nos.push(no);
-                        }
+                        && e.canceled
+                        && filter.matches(&e)
+                    {
+                        nos.push(no);
+                    }
                 }
                 Ok(nos)
             })?;

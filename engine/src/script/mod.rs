@@ -117,6 +117,9 @@ pub struct ScriptHost {
     memory: MemoryProbe,
 }
 
+/// A Rust step run in a script's transaction after the script.
+type Finish<'f> = Box<dyn FnOnce(&mut Tx<'_>, &Dynamic) -> Result<()> + 'f>;
+
 /// The probe of allocated bytes, and its reading when the run started.
 type MemoryProbe = Rc<Cell<Option<(fn() -> usize, usize)>>>;
 
@@ -159,9 +162,11 @@ impl ScriptHost {
                     return Some(STOP_CANCELLED.into());
                 }
                 if let Some((probe, at_start)) = memory.get()
-                    && max_memory > 0 && probe().saturating_sub(at_start) > max_memory {
-                        return Some(STOP_MEMORY.into());
-                    }
+                    && max_memory > 0
+                    && probe().saturating_sub(at_start) > max_memory
+                {
+                    return Some(STOP_MEMORY.into());
+                }
                 (started.get().elapsed() > max_time).then(|| STOP_TIME.into())
             });
         }
@@ -230,6 +235,37 @@ impl ScriptHost {
         scope: &mut Scope<'static>,
         options: RunOptions,
     ) -> Result<ScriptOutput, ScriptError> {
+        self.execute(db, name, source, scope, options, None)
+    }
+
+    /// Runs `source`, then `finish` in the same transaction: both are kept, or neither.
+    pub fn run_then(
+        &self,
+        db: &Database,
+        name: &str,
+        source: &str,
+        options: RunOptions,
+        finish: impl FnOnce(&mut Tx<'_>, &Dynamic) -> Result<()>,
+    ) -> Result<ScriptOutput, ScriptError> {
+        self.execute(
+            db,
+            name,
+            source,
+            &mut Scope::new(),
+            options,
+            Some(Box::new(finish)),
+        )
+    }
+
+    fn execute(
+        &self,
+        db: &Database,
+        name: &str,
+        source: &str,
+        scope: &mut Scope<'static>,
+        options: RunOptions,
+        finish: Option<Finish<'_>>,
+    ) -> Result<ScriptOutput, ScriptError> {
         let mut ast = self
             .engine
             .compile_with_scope(scope, source)
@@ -246,14 +282,20 @@ impl ScriptHost {
         self.printed.borrow_mut().clear();
         let mut result = self.engine.eval_ast_with_scope::<Dynamic>(scope, &ast);
         if let Ok(value) = &result
-            && value.is::<query::Query>() {
-                // A query as the result: run it while the transaction is still open.
-                scope.push_constant("__rapport_result", value.clone());
-                result = self
-                    .engine
-                    .eval_expression_with_scope::<Dynamic>(scope, "__rapport_result.list()");
-                let _ = scope.remove::<Dynamic>("__rapport_result");
-            }
+            && value.is::<query::Query>()
+        {
+            // A query as the result: run it while the transaction is still open.
+            scope.push_constant("__rapport_result", value.clone());
+            result = self
+                .engine
+                .eval_expression_with_scope::<Dynamic>(scope, "__rapport_result.list()");
+            let _ = scope.remove::<Dynamic>("__rapport_result");
+        }
+        if let (Ok(value), Some(finish)) = (&result, finish)
+            && let Err(e) = with_write(&self.shared, |tx| finish(tx, value))
+        {
+            result = Err(e);
+        }
         let session = self
             .shared
             .borrow_mut()
