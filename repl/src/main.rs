@@ -6,11 +6,19 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod output;
+
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
+use output::Format;
 use rapport_engine::demo::{self, DemoOutcome};
 use rapport_engine::ops::StatKind;
+use rapport_engine::script::{Limits, RunOptions, ScriptHost};
 use rapport_engine::{Database, Error};
+
+/// Counts the process's allocations, so scripts can have a memory limit.
+#[global_allocator]
+static ALLOCATED: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
 /// rapport: relationship management you drive with scripts.
 ///
@@ -26,17 +34,75 @@ struct Cli {
         default_value = "rapport.redb"
     )]
     db: PathBuf,
+    /// How results are printed.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    format: Format,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Limits of a script run (the defaults suit bulk work on millions of records).
+#[derive(clap::Args, Clone, Copy)]
+#[allow(clippy::struct_field_names)] // the fields are the flags' names
+struct ScriptLimits {
+    /// Stop a script after this many operations (0: no limit).
+    #[arg(long, default_value_t = Limits::user().max_operations)]
+    max_operations: u64,
+    /// Stop a script after this many seconds.
+    #[arg(long, default_value_t = Limits::user().max_time.as_secs())]
+    max_seconds: u64,
+    /// Stop a script that allocates more than this many MiB.
+    #[arg(long, default_value_t = Limits::user().max_memory / (1024 * 1024))]
+    max_memory_mib: usize,
+}
+
+impl ScriptLimits {
+    fn host(self) -> ScriptHost {
+        let limits = Limits {
+            max_operations: self.max_operations,
+            max_time: std::time::Duration::from_secs(self.max_seconds),
+            max_memory: self.max_memory_mib * 1024 * 1024,
+            ..Limits::user()
+        };
+        let host = ScriptHost::new(limits);
+        host.set_memory_probe(|| ALLOCATED.allocated());
+        host
+    }
+}
+
 #[derive(Subcommand)]
+#[allow(clippy::doc_markdown)] // these doc comments are --help text for people
 enum Command {
     /// Load the demo company (groups, templates, setup, salespeople, 50 contacts, segments and
     /// history) and print its statistics per template. Running it again changes nothing.
     ///
     /// Example: rapport --db demo.redb demo
     Demo,
+    /// Run a Rhai script in one transaction and print its result. If the script fails, nothing
+    /// it did is kept.
+    ///
+    /// Example: rapport run scripts/campaign.rhai
+    Run {
+        /// The script file.
+        file: PathBuf,
+        /// Run it, then keep nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        limits: ScriptLimits,
+    },
+    /// Evaluate Rhai code in one transaction and print its result.
+    ///
+    /// Example: rapport eval 'contacts().filter(#{city: "Oslo"}).count()'
+    Eval {
+        /// The code.
+        code: String,
+        /// Run it, then keep nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        limits: ScriptLimits,
+    },
     /// Verify indexes, statistics and attachment references against the entries; exits non-zero
     /// on any difference.
     ///
@@ -110,6 +176,42 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             print_template_statistics(&db, out)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run {
+            file,
+            dry_run,
+            limits,
+        } => {
+            let source = std::fs::read_to_string(file).map_err(|e| {
+                Error::invalid(
+                    "run",
+                    "file",
+                    format!("{} cannot be read: {e}", file.display()),
+                    "give the path of a Rhai script",
+                )
+            })?;
+            Ok(script(
+                &db,
+                &limits.host(),
+                &file.display().to_string(),
+                &source,
+                *dry_run,
+                cli.format,
+                out,
+            ))
+        }
+        Command::Eval {
+            code,
+            dry_run,
+            limits,
+        } => Ok(script(
+            &db,
+            &limits.host(),
+            "eval",
+            code,
+            *dry_run,
+            cli.format,
+            out,
+        )),
         Command::Check => {
             let report = db.read(|v| v.integrity_check())?;
             if report.is_ok() {
@@ -154,6 +256,40 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             say!(out, "avg_cost      {:.2}", s.avg_cost);
             say!(out, "avg_duration  {:.2}", s.avg_duration);
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs a script; prints what it printed, then its result; on error, the position with a caret.
+fn script(
+    db: &Database,
+    host: &ScriptHost,
+    name: &str,
+    source: &str,
+    dry_run: bool,
+    format: Format,
+    out: &mut String,
+) -> ExitCode {
+    match host.run(db, name, source, RunOptions { dry_run }) {
+        Ok(result) => {
+            for line in &result.printed {
+                say!(out, "{line}");
+            }
+            let shown = output::render(&result.value, format);
+            if !shown.is_empty() {
+                say!(out, "{shown}");
+            }
+            if dry_run {
+                eprintln!("dry run: nothing was changed");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(caret) = output::caret(source, e.line, e.column) {
+                eprintln!("{caret}");
+            }
+            ExitCode::FAILURE
         }
     }
 }

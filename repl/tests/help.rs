@@ -9,7 +9,7 @@ fn help_lists_every_command_with_an_example() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for command in ["demo", "check", "stats"] {
+    for command in ["demo", "run", "eval", "check", "stats"] {
         assert!(text.contains(command), "--help lacks {command}:\n{text}");
     }
 }

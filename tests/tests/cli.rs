@@ -102,3 +102,84 @@ fn no_command_prints_help_and_fails() {
     assert!(!run.success);
     assert!(run.stderr.contains("Usage:"), "{}", run.stderr);
 }
+
+#[test]
+fn eval_prints_a_value() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    assert_output(
+        "10\n",
+        &ws.ok(&["eval", r#"contacts().filter(#{city: "Oslo"}).count()"#]),
+    );
+}
+
+#[test]
+fn eval_prints_records_as_a_table_or_as_json() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let table = ws.ok(&["eval", "groups().limit(2).list()"]);
+    assert!(
+        table.contains("LETTER") && table.contains("Meetings") && table.ends_with("(2 rows)\n"),
+        "{table}"
+    );
+    let json = ws.ok(&["--format", "json", "eval", r#"group("LETTER")"#]);
+    assert_output(
+        "{\n  \"code\": \"LETTER\",\n  \"description\": \"Letters\"\n}\n",
+        &json,
+    );
+}
+
+#[test]
+fn run_executes_a_script_file_in_one_transaction() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/record_documents.rhai");
+    let out = ws.ok(&["run", script.to_str().unwrap()]);
+    assert!(out.starts_with("sales_quote 1020: not recorded: no business relation links customer 99999 to a contact\n"), "{out}");
+    assert!(out.contains("recorded     ┆ 4"), "{out}");
+    assert_output("78\n", &ws.ok(&["eval", "entries().count()"]));
+}
+
+#[test]
+fn run_dry_run_changes_nothing() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let before = ws.content_hash();
+    let run = ws.run(&[
+        "eval",
+        "--dry-run",
+        r#"log_interaction(#{contact: "CT000002", template: "OUTGOING"})"#,
+    ]);
+    assert!(run.success, "{}", run.stderr);
+    assert_output("75\n", &run.stdout);
+    assert_output("dry run: nothing was changed\n", &run.stderr);
+    assert_eq!(before, ws.content_hash());
+}
+
+#[test]
+fn a_script_error_exits_non_zero_shows_a_caret_and_changes_nothing() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let before = ws.content_hash();
+    let run = ws.run(&["eval", "log_interaction(#{contact: \"CT000002\", template: \"OUTGOING\"});\nlog_interaction(#{contact: \"CT000002\", template: \"NOPE\"})"]);
+    assert!(!run.success);
+    assert_output(
+        "error: eval:2:1: template NOPE does not exist; check the template code or number, or create the template first\n   2 | log_interaction(#{contact: \"CT000002\", template: \"NOPE\"})\n     | ^\n",
+        &run.stderr,
+    );
+    assert_eq!(before, ws.content_hash());
+}
+
+#[test]
+fn a_script_over_its_operation_limit_is_stopped_and_says_which_limit() {
+    let ws = Workspace::new();
+    let run = ws.run(&["eval", "--max-operations", "5000", "loop {}"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .contains("went over its limit of 5000 operations"),
+        "{}",
+        run.stderr
+    );
+}

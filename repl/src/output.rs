@@ -1,0 +1,124 @@
+//! Showing script values to people: records and arrays of records as tables, a record or map as
+//! a key/value list, everything else as text; or JSON with `--format json`. Records (maps and
+//! segment handles alike) go through their JSON form, so every kind shows the same way.
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use rapport_engine::script::value::{show, to_json};
+use rhai::{Array, Dynamic};
+use serde_json::Value;
+
+/// A record as JSON fields.
+type Object = serde_json::Map<String, Value>;
+
+/// How values are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Tables for records, text for the rest.
+    Table,
+    /// JSON (records as objects with the spec's field names).
+    Json,
+}
+
+/// Fields that lead a record's columns, when it has them; the rest follow alphabetically.
+const LEADING: &[&str] = &[
+    "entry_no",
+    "no",
+    "code",
+    "name",
+    "description",
+    "date",
+    "contact_no",
+    "template",
+];
+
+fn columns(rows: &[Object]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for row in rows {
+        for k in row.keys() {
+            if !all.contains(k) {
+                all.push(k.clone());
+            }
+        }
+    }
+    let mut ordered: Vec<String> = LEADING
+        .iter()
+        .filter(|l| all.iter().any(|c| c == *l))
+        .map(|l| (*l).to_string())
+        .collect();
+    all.sort();
+    ordered.extend(all.into_iter().filter(|c| !LEADING.contains(&c.as_str())));
+    ordered
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The text to print for a script's result (empty for `()`).
+pub fn render(value: &Dynamic, format: Format) -> String {
+    if value.is_unit() {
+        return String::new();
+    }
+    let json = to_json(value);
+    if format == Format::Json {
+        return serde_json::to_string_pretty(&json).unwrap_or_default();
+    }
+    match json {
+        Value::Array(items)
+            if value.is::<Array>() && !items.is_empty() && items.iter().all(Value::is_object) =>
+        {
+            let rows: Vec<Object> = items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::Object(o) => Some(o),
+                    _ => None,
+                })
+                .collect();
+            table(&rows)
+        }
+        Value::Object(fields) => {
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED);
+            for (k, v) in &fields {
+                t.add_row(vec![k.clone(), cell(v)]);
+            }
+            t.to_string()
+        }
+        Value::String(s) if value.is_string() => s,
+        _ => show(value),
+    }
+}
+
+fn table(rows: &[Object]) -> String {
+    let cols = columns(rows);
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(cols.clone());
+    for row in rows {
+        t.add_row(
+            cols.iter()
+                .map(|c| row.get(c).map(cell).unwrap_or_default())
+                .collect::<Vec<_>>(),
+        );
+    }
+    format!(
+        "{t}\n({} row{})",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    )
+}
+
+/// The failing source line with a caret under the column, for error messages.
+pub fn caret(source: &str, line: Option<usize>, column: Option<usize>) -> Option<String> {
+    let line_no = line?;
+    let text = source.lines().nth(line_no.checked_sub(1)?)?;
+    let col = column.unwrap_or(1).max(1);
+    Some(format!(
+        "{line_no:>4} | {text}\n     | {}^",
+        " ".repeat(col - 1)
+    ))
+}
