@@ -1018,28 +1018,38 @@ fn an_error_that_escapes_after_a_caught_one_still_rolls_everything_back() {
 #[test]
 fn a_read_only_script_never_blocks_a_writer() {
     let db = db();
-    let host = ScriptHost::new(Limits::user());
-    let out = host
-        .run(&db, "t", r"contacts().count()", RunOptions::default())
-        .unwrap();
-    assert!(!out.committed);
-    // A read-only run holds only a snapshot: a write from Rust in the middle of a read script works.
-    let out = host
-        .run(
-            &db,
+    // The script reads until it is cancelled; a writer thread commits, then cancels it. Were the
+    // writer blocked by the script, the script would run into its time limit instead.
+    let host = limited(|l| l.max_time = std::time::Duration::from_secs(20));
+    let flag = host.cancel_flag();
+    let err = std::thread::scope(|scope| {
+        let db = &db;
+        scope.spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            db.write(|tx| {
+                tx.contact_create(Contact {
+                    name: "Written meanwhile".into(),
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        host.run(
+            db,
             "t",
-            r"let n = contacts().count(); n",
+            "let n = 0; loop { n = contacts().count(); }",
             RunOptions::default(),
         )
-        .unwrap();
-    assert_eq!(int(&out.value), 4);
-    db.write(|tx| {
-        tx.contact_create(Contact {
-            name: "New".into(),
-            ..Default::default()
-        })
-    })
-    .unwrap();
+        .expect_err("cancelled")
+    });
+    assert_eq!(err.kind, ScriptErrorKind::Cancelled, "{err}");
+    assert_eq!(
+        db.read(|v| v.contacts_named("Written meanwhile"))
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
