@@ -1,18 +1,22 @@
 //! `rapport`: the command line. It parses arguments, opens the database, calls the engine and
 //! prints; every rule lives in `rapport-engine`.
 
+mod cli;
+mod output;
+mod repl;
+mod transfer;
+
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-mod output;
-
-use chrono::NaiveDate;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command, ExportKind, ImportKind, ScriptLimits};
 use output::Format;
 use rapport_engine::demo::{self, DemoOutcome};
+use rapport_engine::model::{AccountKind, DocumentEvent, DocumentParty, DocumentType};
 use rapport_engine::ops::StatKind;
+use rapport_engine::script::value::entry_map;
 use rapport_engine::script::{Limits, RunOptions, ScriptHost};
 use rapport_engine::{Database, Error};
 
@@ -20,110 +24,11 @@ use rapport_engine::{Database, Error};
 #[global_allocator]
 static ALLOCATED: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
-/// rapport: relationship management you drive with scripts.
-///
-/// Every command works on one embedded database file (`--db`, default ./rapport.redb).
-#[derive(Parser)]
-#[command(name = "rapport", version, arg_required_else_help = true)]
-struct Cli {
-    /// The database file (created if missing).
-    #[arg(
-        long,
-        global = true,
-        env = "RAPPORT_DB",
-        default_value = "rapport.redb"
-    )]
-    db: PathBuf,
-    /// How results are printed.
-    #[arg(long, global = true, value_enum, default_value = "table")]
-    format: Format,
-    #[command(subcommand)]
-    command: Command,
-}
-
-/// Limits of a script run (the defaults suit bulk work on millions of records).
-#[derive(clap::Args, Clone, Copy)]
-#[allow(clippy::struct_field_names)] // the fields are the flags' names
-struct ScriptLimits {
-    /// Stop a script after this many operations (0: no limit).
-    #[arg(long, default_value_t = Limits::user().max_operations)]
-    max_operations: u64,
-    /// Stop a script after this many seconds.
-    #[arg(long, default_value_t = Limits::user().max_time.as_secs())]
-    max_seconds: u64,
-    /// Stop a script that allocates more than this many MiB.
-    #[arg(long, default_value_t = Limits::user().max_memory / (1024 * 1024))]
-    max_memory_mib: usize,
-}
-
-impl ScriptLimits {
-    fn host(self) -> ScriptHost {
-        let limits = Limits {
-            max_operations: self.max_operations,
-            max_time: std::time::Duration::from_secs(self.max_seconds),
-            max_memory: self.max_memory_mib * 1024 * 1024,
-            ..Limits::user()
-        };
-        let host = ScriptHost::new(limits);
-        host.set_memory_probe(|| ALLOCATED.allocated());
-        host
-    }
-}
-
-#[derive(Subcommand)]
-#[allow(clippy::doc_markdown)] // these doc comments are --help text for people
-enum Command {
-    /// Load the demo company (groups, templates, setup, salespeople, 50 contacts, segments and
-    /// history) and print its statistics per template. Running it again changes nothing.
-    ///
-    /// Example: rapport --db demo.redb demo
-    Demo,
-    /// Run a Rhai script in one transaction and print its result. If the script fails, nothing
-    /// it did is kept.
-    ///
-    /// Example: rapport run scripts/campaign.rhai
-    Run {
-        /// The script file.
-        file: PathBuf,
-        /// Run it, then keep nothing.
-        #[arg(long)]
-        dry_run: bool,
-        #[command(flatten)]
-        limits: ScriptLimits,
-    },
-    /// Evaluate Rhai code in one transaction and print its result.
-    ///
-    /// Example: rapport eval 'contacts().filter(#{city: "Oslo"}).count()'
-    Eval {
-        /// The code.
-        code: String,
-        /// Run it, then keep nothing.
-        #[arg(long)]
-        dry_run: bool,
-        #[command(flatten)]
-        limits: ScriptLimits,
-    },
-    /// Verify indexes, statistics and attachment references against the entries; exits non-zero
-    /// on any difference.
-    ///
-    /// Example: rapport check
-    Check,
-    /// Print the statistics of one template, group, contact, salesperson, campaign entry or
-    /// logged segment, for all time or between two dates.
-    ///
-    /// Example: rapport stats template BUS --from 2026-01-01 --to 2026-12-31
-    Stats {
-        /// `template`, `group`, `contact`, `salesperson`, `campaign_entry` or `logged_segment`.
-        kind: String,
-        /// Its code or number.
-        code: String,
-        /// First day (YYYY-MM-DD).
-        #[arg(long, requires = "to")]
-        from: Option<NaiveDate>,
-        /// Last day (YYYY-MM-DD).
-        #[arg(long, requires = "from")]
-        to: Option<NaiveDate>,
-    },
+/// Appends a line to the output (writing to a `String` cannot fail).
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
 }
 
 fn main() -> ExitCode {
@@ -141,39 +46,33 @@ fn main() -> ExitCode {
     }
 }
 
-/// Appends a line to the output (writing to a `String` cannot fail).
-macro_rules! say {
-    ($out:expr, $($arg:tt)*) => {{
-        let _ = writeln!($out, $($arg)*);
-    }};
+fn host(limits: ScriptLimits) -> ScriptHost {
+    let host = ScriptHost::new(Limits {
+        max_operations: limits.max_operations,
+        max_time: std::time::Duration::from_secs(limits.max_seconds),
+        max_memory: limits.max_memory_mib * 1024 * 1024,
+        ..Limits::user()
+    });
+    host.set_memory_probe(|| ALLOCATED.allocated());
+    host
 }
 
 /// Runs one command, appending what it prints to `out`.
 fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
+    if let Some(Command::Completions { shell }) = &cli.command {
+        let mut buf = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "rapport", &mut buf);
+        out.push_str(&String::from_utf8_lossy(&buf));
+        return Ok(ExitCode::SUCCESS);
+    }
     let db = Database::open(&cli.db)?;
-    match &cli.command {
-        Command::Demo => {
-            match demo::load(&db)? {
-                DemoOutcome::Loaded(s) => say!(
-                    out,
-                    "Loaded the demo company into {}: {} groups, {} templates, {} salespeople, {} contacts, {} segments, {} interactions.",
-                    cli.db.display(),
-                    s.groups,
-                    s.templates,
-                    s.salespeople,
-                    s.contacts,
-                    s.segments,
-                    s.entries
-                ),
-                DemoOutcome::AlreadyLoaded => {
-                    say!(
-                        out,
-                        "The demo company is already in {}; nothing changed.",
-                        cli.db.display()
-                    );
-                }
-            }
-            print_template_statistics(&db, out)?;
+    match cli.command.as_ref().unwrap_or(&Command::Repl {
+        limits: ScriptLimits::default(),
+    }) {
+        Command::Repl { limits } => {
+            repl::Repl::new(&db, host(*limits), cli.format)
+                .run_loop()
+                .map_err(|e| Error::Storage(format!("the terminal failed: {e}")))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
@@ -191,7 +90,7 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             })?;
             Ok(script(
                 &db,
-                &limits.host(),
+                &host(*limits),
                 &file.display().to_string(),
                 &source,
                 *dry_run,
@@ -205,12 +104,150 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             limits,
         } => Ok(script(
             &db,
-            &limits.host(),
+            &host(*limits),
             "eval",
             code,
             *dry_run,
             cli.format,
             out,
+        )),
+        Command::Demo => {
+            match demo::load(&db)? {
+                DemoOutcome::Loaded(s) => say!(
+                    out,
+                    "Loaded the demo company into {}: {} groups, {} templates, {} salespeople, {} contacts, {} segments, {} interactions.",
+                    cli.db.display(),
+                    s.groups,
+                    s.templates,
+                    s.salespeople,
+                    s.contacts,
+                    s.segments,
+                    s.entries
+                ),
+                DemoOutcome::AlreadyLoaded => say!(
+                    out,
+                    "The demo company is already in {}; nothing changed.",
+                    cli.db.display()
+                ),
+            }
+            print_template_statistics(&db, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Document {
+            document_type,
+            no,
+            customer,
+            vendor,
+            contact,
+            action,
+            salesperson,
+            campaign,
+            description,
+        } => {
+            let document_type: DocumentType = document_type.parse().map_err(|problem| {
+                Error::invalid(
+                    "document",
+                    "type",
+                    problem,
+                    "use a document type of the spec",
+                )
+            })?;
+            let party = match (customer, vendor, contact) {
+                (Some(c), _, _) => DocumentParty {
+                    kind: AccountKind::Customer,
+                    no: c.clone(),
+                },
+                (_, Some(v), _) => DocumentParty {
+                    kind: AccountKind::Vendor,
+                    no: v.clone(),
+                },
+                (_, _, Some(c)) => DocumentParty {
+                    kind: AccountKind::Contact,
+                    no: c.clone(),
+                },
+                _ => {
+                    return Err(Error::required(
+                        format!("document {document_type} {no}"),
+                        "party",
+                        "give --customer, --vendor or --contact",
+                    ));
+                }
+            };
+            let event = DocumentEvent {
+                document_type,
+                document_no: no.clone(),
+                party,
+                action: action.parse().map_err(|problem| {
+                    Error::invalid(
+                        "document",
+                        "action",
+                        problem,
+                        "use printed, emailed, posted or preview",
+                    )
+                })?,
+                salesperson: salesperson.clone(),
+                campaign: campaign.clone().unwrap_or_default(),
+                description: description.clone().unwrap_or_default(),
+                version_no: 0,
+            };
+            let outcome = db.write(|tx| tx.record_document(&event))?;
+            match outcome.entry_no {
+                Some(entry_no) => {
+                    let entry = db.read(|v| v.entry(entry_no))?.ok_or_else(|| {
+                        Error::not_found("interaction log entry", entry_no.to_string())
+                    })?;
+                    say!(out, "recorded as interaction log entry {entry_no}");
+                    say!(
+                        out,
+                        "{}",
+                        output::render(&rhai::Dynamic::from_map(entry_map(&entry)), cli.format)
+                    );
+                }
+                None => say!(out, "{}", outcome.reason),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            what: ImportKind::Contacts,
+            file,
+        } => {
+            let n = transfer::import_contacts(&db, file)?;
+            say!(out, "imported {n} contact{}", if n == 1 { "" } else { "s" });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { what, out: file } => {
+            let format = if cli.format == Format::Json {
+                transfer::ExportFormat::Json
+            } else {
+                transfer::ExportFormat::Csv
+            };
+            let entries = matches!(what, ExportKind::Entries);
+            if let Some(path) = file {
+                let mut f = std::fs::File::create(path).map_err(|e| {
+                    Error::invalid(
+                        "export",
+                        "out",
+                        format!("{} cannot be written: {e}", path.display()),
+                        "give a path in a folder you can write",
+                    )
+                })?;
+                let n = transfer::export(&db, entries, format, &mut f)?;
+                eprintln!(
+                    "exported {n} record{} to {}",
+                    if n == 1 { "" } else { "s" },
+                    path.display()
+                );
+            } else {
+                let mut buf = Vec::new();
+                transfer::export(&db, entries, format, &mut buf)?;
+                out.push_str(&String::from_utf8_lossy(&buf));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugins { .. } => Err(Error::refused(
+            "plugins",
+            "plugins are not available yet: they arrive with the plugin issue",
+            "use rapport run with a script for now",
         )),
         Command::Check => {
             let report = db.read(|v| v.integrity_check())?;
@@ -257,6 +294,7 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             say!(out, "avg_duration  {:.2}", s.avg_duration);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions { .. } => unreachable!("handled before the database opens"),
     }
 }
 

@@ -17,6 +17,8 @@ pub enum Format {
     Table,
     /// JSON (records as objects with the spec's field names).
     Json,
+    /// CSV: a header of field names and a row per record.
+    Csv,
 }
 
 /// Fields that lead a record's columns, when it has them; the rest follow alphabetically.
@@ -67,6 +69,9 @@ pub fn render(value: &Dynamic, format: Format) -> String {
     if format == Format::Json {
         return serde_json::to_string_pretty(&json).unwrap_or_default();
     }
+    if format == Format::Csv {
+        return csv_text(&json);
+    }
     match json {
         Value::Array(items)
             if value.is::<Array>() && !items.is_empty() && items.iter().all(Value::is_object) =>
@@ -110,6 +115,29 @@ fn table(rows: &[Object]) -> String {
         rows.len(),
         if rows.len() == 1 { "" } else { "s" }
     )
+}
+
+/// Records as CSV rows (a single record is one row; anything else is one cell).
+fn csv_text(json: &Value) -> String {
+    let rows: Vec<Object> = match json {
+        Value::Array(items) if items.iter().all(Value::is_object) => items
+            .iter()
+            .filter_map(|v| v.as_object().cloned())
+            .collect(),
+        Value::Object(o) => vec![o.clone()],
+        other => return cell(other),
+    };
+    let cols = columns(&rows);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(&cols);
+    for row in &rows {
+        let _ = w.write_record(
+            cols.iter()
+                .map(|c| row.get(c).map(cell).unwrap_or_default()),
+        );
+    }
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim_end().to_string()
 }
 
 /// The failing source line with a caret under the column, for error messages.

@@ -65,6 +65,43 @@ impl Workspace {
         }
     }
 
+    /// Runs `rapport --db <db> args…` with `stdin` as its standard input.
+    pub fn run_with_input(&self, args: &[&str], stdin: &str) -> Run {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = Command::new(rapport_bin())
+            .current_dir(self.dir.path())
+            .env_remove("RAPPORT_DB")
+            .env("XDG_DATA_HOME", self.dir.path())
+            .arg("--db")
+            .arg(self.db())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rapport starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("input written");
+        let out = child.wait_with_output().expect("rapport ends");
+        Run {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Writes a file into the folder and returns its path.
+    pub fn file(&self, name: &str, content: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).expect("the file is written");
+        path
+    }
+
     /// Runs and requires success.
     pub fn ok(&self, args: &[&str]) -> String {
         let run = self.run(args);

@@ -96,11 +96,27 @@ fn an_unknown_statistics_kind_names_the_kinds_that_exist() {
 }
 
 #[test]
-fn no_command_prints_help_and_fails() {
+fn help_gives_an_example_for_every_command() {
     let ws = Workspace::new();
-    let run = ws.run(&[]);
-    assert!(!run.success);
-    assert!(run.stderr.contains("Usage:"), "{}", run.stderr);
+    for command in [
+        "repl",
+        "run",
+        "eval",
+        "demo",
+        "document",
+        "import",
+        "export",
+        "plugins",
+        "check",
+        "stats",
+        "completions",
+    ] {
+        let out = ws.ok(&[command, "--help"]);
+        assert!(
+            out.contains("Example: rapport"),
+            "{command} --help has no example:\n{out}"
+        );
+    }
 }
 
 #[test]
@@ -182,4 +198,223 @@ fn a_script_over_its_operation_limit_is_stopped_and_says_which_limit() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn document_prints_the_entry_it_recorded() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let out = ws.ok(&[
+        "document",
+        "sales_invoice",
+        "103017",
+        "--customer",
+        "10000",
+        "--action",
+        "emailed",
+    ]);
+    assert!(
+        out.starts_with("recorded as interaction log entry 75\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("document_no") && out.contains("103017"),
+        "{out}"
+    );
+}
+
+#[test]
+fn document_says_why_nothing_was_recorded() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let before = ws.content_hash();
+    assert_output(
+        "not recorded: no business relation links customer 99999 to a contact\n",
+        &ws.ok(&["document", "sales_quote", "1", "--customer", "99999"]),
+    );
+    assert_output(
+        "not recorded: previews are never recorded\n",
+        &ws.ok(&[
+            "document",
+            "sales_quote",
+            "1",
+            "--customer",
+            "10000",
+            "--action",
+            "preview",
+        ]),
+    );
+    assert_eq!(before, ws.content_hash());
+}
+
+#[test]
+fn document_with_an_unknown_type_is_an_error() {
+    let ws = Workspace::new();
+    let run = ws.run(&["document", "sales_bill", "1", "--customer", "10000"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .starts_with("error: document: type \"sales_bill\" is not one of"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn import_contacts_reads_a_csv_with_custom_columns() {
+    let ws = Workspace::new();
+    let csv = ws.file(
+        "contacts.csv",
+        b"name,kind,city,revenue,zip\nAcme,company,Oslo,600,00123\nBeta,company,Bergen,12.5,5000\n",
+    );
+    assert_output(
+        "imported 2 contacts\n",
+        &ws.ok(&["import", "contacts", csv.to_str().unwrap()]),
+    );
+    assert_output(
+        "600.0\n",
+        &ws.ok(&[
+            "eval",
+            r#"contacts().filter(#{name: "Acme"}).first().revenue"#,
+        ]),
+    );
+    assert_output(
+        "00123\n",
+        &ws.ok(&["eval", r#"contacts().filter(#{name: "Acme"}).first().zip"#]),
+    );
+}
+
+#[test]
+fn a_bad_csv_row_aborts_the_whole_import_naming_the_line() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let before = ws.content_hash();
+    for (content, message) in [
+        (
+            &b"name,kind\nGood,company\nBad,robot\n"[..],
+            "error: line 3: column kind: \"robot\" is not one of \"company\", \"person\"; use one of those words\n",
+        ),
+        (
+            &b"name,kind\nGood,company\n,company\n"[..],
+            "error: line 3: row contact CT000052: name is required; give the contact a name; fix that row; nothing was imported\n",
+        ),
+        (
+            &b"name,kind\nGood,company,extra\n"[..],
+            "error: line 2: row has 3 columns, but the header has 2; fix that row; nothing was imported\n",
+        ),
+        (
+            &b"name,city\nGood,\xff\xfe\n"[..],
+            "error: line 2: row is not valid UTF-8; fix that row; nothing was imported\n",
+        ),
+    ] {
+        let csv = ws.file("bad.csv", content);
+        let run = ws.run(&["import", "contacts", csv.to_str().unwrap()]);
+        assert!(!run.success);
+        assert_output(message, &run.stderr);
+        assert_eq!(before, ws.content_hash());
+    }
+}
+
+#[test]
+fn export_writes_contacts_as_csv_and_entries_as_json() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let csv = ws.ok(&["--format", "csv", "export", "contacts"]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "no,name,kind,company_no,salesperson,language,correspondence,email,phone,mobile,city,country,exclude_from_segment,privacy_blocked"
+        )
+    );
+    assert_eq!(csv.lines().count(), 51);
+    let json = ws.ok(&["--format", "json", "export", "entries"]);
+    assert!(
+        json.starts_with("[\n{") && json.ends_with("}\n]\n"),
+        "{json}"
+    );
+    assert_eq!(json.matches("\"entry_no\":").count(), 74);
+}
+
+#[test]
+fn export_to_a_file_round_trips_through_import() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let out = ws.file("contacts.csv", b"");
+    ws.ok(&[
+        "--format",
+        "csv",
+        "export",
+        "contacts",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let other = Workspace::new();
+    let missing = other.run(&["import", "contacts", out.to_str().unwrap()]);
+    assert!(
+        missing.stderr.contains("salesperson JO does not exist"),
+        "contacts name their salesperson: {}",
+        missing.stderr
+    );
+    other.ok(&[
+        "eval",
+        r#"for sp in ["JO", "PS", "BC", "HR", "OF"] { salesperson_create(#{code: sp}); }"#,
+    ]);
+    let imported = other.ok(&["import", "contacts", out.to_str().unwrap()]);
+    assert!(imported.starts_with("imported 50 contacts"), "{imported}");
+}
+
+#[test]
+fn plugins_say_they_are_not_available_yet() {
+    let ws = Workspace::new();
+    let run = ws.run(&["plugins", "list"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("plugins are not available yet"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn completions_print_a_shell_script() {
+    let ws = Workspace::new();
+    let out = ws.ok(&["completions", "bash"]);
+    assert!(out.contains("_rapport()"), "{out}");
+}
+
+#[test]
+fn the_repl_takes_multi_line_input_help_and_shows_errors_with_a_caret() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let run = ws.run_with_input(&["repl"], "let n = contacts().filter(#{\n  city: \"Oslo\"\n}).count();\nn\n:help count\nfoo(1)\n:quit\n");
+    assert!(run.success, "{}", run.stderr);
+    assert_output(
+        "rapport: type :help for the functions, Ctrl-D to leave.\n10\nquery.count() -> int\n  How many records match (streams; nothing is held).\nerror: repl:1:1: no function foo(int); :help lists the functions there are\n   1 | foo(1)\n     | ^\n",
+        &run.stdout,
+    );
+}
+
+#[test]
+fn the_repl_greets_an_empty_database_with_one_line_of_help() {
+    let ws = Workspace::new();
+    let run = ws.run_with_input(&[], "");
+    assert_output(
+        "rapport: this database is empty. Type :load scripts/demo.rhai for the demo company, or :help for the functions.\n",
+        &run.stdout,
+    );
+}
+
+#[test]
+fn the_repl_keeps_variables_between_inputs_and_each_input_is_its_own_transaction() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let run = ws.run_with_input(&[], "let s = segment(\"SM00001\");\nlog_interaction(#{contact: \"CT000002\", template: \"NOPE\"})\ns.lines().len()\n");
+    assert!(
+        run.stdout
+            .contains("error: repl:1:1: template NOPE does not exist"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.ends_with("10\n"), "{}", run.stdout);
 }

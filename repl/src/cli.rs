@@ -1,0 +1,203 @@
+//! The command line, as clap parses it. The doc comments are the `--help` text.
+#![allow(clippy::doc_markdown)] // doc comments here are --help text for people, not Rust docs
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+use rapport_engine::script::Limits;
+
+use crate::output::Format;
+
+/// rapport: relationship management you drive with scripts.
+///
+/// Every command works on one embedded database file (--db, default ./rapport.redb). Without a
+/// command, rapport opens the REPL.
+#[derive(Parser)]
+#[command(name = "rapport", version)]
+pub struct Cli {
+    /// The database file (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "RAPPORT_DB",
+        default_value = "rapport.redb"
+    )]
+    pub db: PathBuf,
+    /// How results are printed.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Limits of a script run (the defaults suit bulk work on millions of records).
+#[derive(clap::Args, Clone, Copy)]
+#[allow(clippy::struct_field_names)] // the fields are the flags' names
+pub struct ScriptLimits {
+    /// Stop a script after this many operations (0: no limit).
+    #[arg(long, default_value_t = Limits::user().max_operations)]
+    pub max_operations: u64,
+    /// Stop a script after this many seconds.
+    #[arg(long, default_value_t = Limits::user().max_time.as_secs())]
+    pub max_seconds: u64,
+    /// Stop a script that allocates more than this many MiB.
+    #[arg(long, default_value_t = Limits::user().max_memory / (1024 * 1024))]
+    pub max_memory_mib: usize,
+}
+
+impl Default for ScriptLimits {
+    fn default() -> Self {
+        let l = Limits::user();
+        Self {
+            max_operations: l.max_operations,
+            max_seconds: l.max_time.as_secs(),
+            max_memory_mib: l.max_memory / (1024 * 1024),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// The interactive REPL: history, completion, multi-line input, :help, tables (the default).
+    ///
+    /// Example: rapport repl
+    Repl {
+        #[command(flatten)]
+        limits: ScriptLimits,
+    },
+    /// Run a Rhai script in one transaction and print its result. If the script fails, nothing
+    /// it did is kept.
+    ///
+    /// Example: rapport run scripts/campaign.rhai
+    Run {
+        /// The script file.
+        file: PathBuf,
+        /// Run it, then keep nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        limits: ScriptLimits,
+    },
+    /// Evaluate Rhai code in one transaction and print its result.
+    ///
+    /// Example: rapport eval 'contacts().filter(#{city: "Oslo"}).count()'
+    Eval {
+        /// The code.
+        code: String,
+        /// Run it, then keep nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        limits: ScriptLimits,
+    },
+    /// Load the demo company (groups, templates, setup, salespeople, 50 contacts, segments and
+    /// history) and print its statistics per template. Running it again changes nothing.
+    ///
+    /// Example: rapport --db demo.redb demo
+    Demo,
+    /// Record a document event (automatic recording) and print the entry, or why nothing was
+    /// recorded.
+    ///
+    /// Example: rapport document sales_invoice 103017 --customer 10000 --action emailed
+    Document {
+        /// The document type (sales_invoice, purchase_order, cover_sheet, …).
+        #[arg(value_name = "TYPE")]
+        document_type: String,
+        /// The document's number.
+        no: String,
+        /// The customer it is for (found through its business relation).
+        #[arg(long, group = "party")]
+        customer: Option<String>,
+        /// The vendor it is for (found through its business relation).
+        #[arg(long, group = "party")]
+        vendor: Option<String>,
+        /// The contact it is for.
+        #[arg(long, group = "party")]
+        contact: Option<String>,
+        /// What happened to it.
+        #[arg(long, default_value = "printed", value_parser = ["printed", "emailed", "posted", "preview"])]
+        action: String,
+        /// The salesperson (default: the contact's).
+        #[arg(long)]
+        salesperson: Option<String>,
+        /// The campaign (overrides the template's).
+        #[arg(long)]
+        campaign: Option<String>,
+        /// The description (default: the template's).
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Import records from a CSV file with a header row of field names; unknown columns become
+    /// custom fields. A bad row aborts the whole import, naming its line; nothing is written.
+    ///
+    /// Example: rapport import contacts contacts.csv
+    Import {
+        /// What to import.
+        what: ImportKind,
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Export contacts or interaction log entries as CSV or JSON (--format), to a file or stdout.
+    ///
+    /// Example: rapport --format csv export entries --out entries.csv
+    Export {
+        /// What to export.
+        what: ExportKind,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Plugins of this database (list, enable NAME, disable NAME).
+    ///
+    /// Example: rapport plugins list
+    Plugins {
+        /// list, enable NAME or disable NAME.
+        #[arg(num_args = 0..=2)]
+        args: Vec<String>,
+    },
+    /// Verify indexes, statistics and attachment references against the entries; exits
+    /// non-zero on any difference.
+    ///
+    /// Example: rapport check
+    Check,
+    /// Print the statistics of one template, group, contact, salesperson, campaign entry or
+    /// logged segment, for all time or between two dates.
+    ///
+    /// Example: rapport stats template BUS --from 2026-01-01 --to 2026-12-31
+    Stats {
+        /// template, group, contact, salesperson, campaign_entry or logged_segment.
+        kind: String,
+        /// Its code or number.
+        code: String,
+        /// First day (YYYY-MM-DD).
+        #[arg(long, requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last day (YYYY-MM-DD).
+        #[arg(long, requires = "from")]
+        to: Option<NaiveDate>,
+    },
+    /// Print a shell completion script.
+    ///
+    /// Example: rapport completions bash > /etc/bash_completion.d/rapport
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// What `import` reads.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ImportKind {
+    /// Contacts.
+    Contacts,
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportKind {
+    /// Contacts.
+    Contacts,
+    /// Interaction log entries.
+    Entries,
+}

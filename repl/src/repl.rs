@@ -1,0 +1,395 @@
+//! The REPL: one line (or one multi-line block) at a time, each its own transaction, with
+//! variables kept between lines. Ctrl-C cancels the running script (not the REPL), Ctrl-D exits.
+//! When stdin is not a terminal it reads plain lines with the same continuation rules.
+
+use std::borrow::Cow;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use rapport_engine::Database;
+use rapport_engine::script::docs::{FUNCTIONS, lookup};
+use rapport_engine::script::{RunOptions, ScriptHost};
+use rhai::Scope;
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::{CmdKind, Highlighter};
+use rustyline::history::DefaultHistory;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Editor, Helper, Hinter};
+
+use crate::output::{self, Format};
+
+const COMMANDS: &[(&str, &str)] = &[
+    (
+        ":help",
+        "this list; :help NAME shows a function's signature and what it does",
+    ),
+    (":load FILE", "run a script file in this session"),
+    (":time", "switch timing of each input on or off"),
+    (":quit", "leave (Ctrl-D too)"),
+];
+
+/// Whether `input` is a complete piece of code: every bracket closed, no string left open.
+pub fn is_complete(input: &str) -> bool {
+    let mut depth: i64 = 0;
+    let mut chars = input.chars().peekable();
+    let mut in_string: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match in_string {
+            Some(q) => {
+                if c == '\\' {
+                    chars.next();
+                } else if c == q {
+                    in_string = None;
+                }
+            }
+            None => match c {
+                '"' | '`' => in_string = Some(c),
+                '\'' => {
+                    // a character literal: 'x' or '\n'
+                    if chars.next() == Some('\\') {
+                        chars.next();
+                    }
+                    chars.next();
+                }
+                '/' if chars.peek() == Some(&'/') => {
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                }
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                _ => {}
+            },
+        }
+    }
+    depth <= 0 && in_string.is_none()
+}
+
+/// Completion, highlighting and multi-line validation for rustyline.
+#[derive(Helper, Hinter)]
+struct ReplHelper {
+    functions: Vec<String>,
+    codes: Vec<String>,
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let in_string = before.matches('"').count() % 2 == 1;
+        let start = before
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .map_or(0, |i| i + 1);
+        let word = &before[start..];
+        let pool: Box<dyn Iterator<Item = &String>> = if in_string {
+            Box::new(self.codes.iter())
+        } else {
+            Box::new(self.functions.iter())
+        };
+        let upper = word.to_uppercase();
+        let mut out: Vec<Pair> = pool
+            .filter(|c| {
+                if in_string {
+                    c.starts_with(&upper)
+                } else {
+                    c.starts_with(word)
+                }
+            })
+            .map(|c| Pair {
+                display: c.clone(),
+                replacement: c.clone(),
+            })
+            .collect();
+        out.dedup_by(|a, b| a.replacement == b.replacement);
+        Ok((start, out))
+    }
+}
+
+impl Highlighter for ReplHelper {
+    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
+        if line.starts_with(':') {
+            return Cow::Owned(format!("\x1b[36m{line}\x1b[0m"));
+        }
+        // Strings in green, everything else as typed.
+        let mut out = String::with_capacity(line.len() + 16);
+        let mut quote: Option<char> = None;
+        for c in line.chars() {
+            match quote {
+                None if c == '"' || c == '`' => {
+                    quote = Some(c);
+                    out.push_str("\x1b[32m");
+                    out.push(c);
+                }
+                Some(q) if c == q => {
+                    quote = None;
+                    out.push(c);
+                    out.push_str("\x1b[0m");
+                }
+                _ => out.push(c),
+            }
+        }
+        if quote.is_some() {
+            out.push_str("\x1b[0m");
+        }
+        Cow::Owned(out)
+    }
+
+    fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
+        true
+    }
+}
+
+impl Validator for ReplHelper {
+    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        let input = ctx.input();
+        Ok(
+            if input.trim_start().starts_with(':') || is_complete(input) {
+                ValidationResult::Valid(None)
+            } else {
+                ValidationResult::Incomplete
+            },
+        )
+    }
+}
+
+/// The REPL's state.
+pub struct Repl<'a> {
+    db: &'a Database,
+    host: ScriptHost,
+    scope: Scope<'static>,
+    timing: bool,
+    format: Format,
+}
+
+fn history_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    let dir = base.join("rapport");
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir.join("history"))
+}
+
+impl<'a> Repl<'a> {
+    /// A REPL on `db`.
+    pub fn new(db: &'a Database, host: ScriptHost, format: Format) -> Self {
+        Self {
+            db,
+            host,
+            scope: Scope::new(),
+            timing: false,
+            format,
+        }
+    }
+
+    fn codes(&self) -> Vec<String> {
+        self.db
+            .read(|v| {
+                let mut codes: Vec<String> = v.templates()?.into_iter().map(|t| t.code).collect();
+                codes.extend(v.groups()?.into_iter().map(|g| g.code));
+                codes.extend(v.salespeople()?.into_iter().map(|s| s.code));
+                codes.extend(v.segments()?.into_iter().map(|s| s.no));
+                Ok(codes)
+            })
+            .unwrap_or_default()
+    }
+
+    fn greeting(&self) -> String {
+        let empty = self
+            .db
+            .read(|v| Ok(v.templates()?.is_empty() && v.last_entry_no()? == 0))
+            .unwrap_or(false);
+        if empty {
+            "rapport: this database is empty. Type :load scripts/demo.rhai for the demo company, or :help for the functions.".into()
+        } else {
+            "rapport: type :help for the functions, Ctrl-D to leave.".into()
+        }
+    }
+
+    /// Handles one input; returns false to leave.
+    pub fn handle(&mut self, input: &str, out: &mut dyn Write) -> bool {
+        let trimmed = input.trim();
+        let mut say = |text: &str| {
+            let _ = writeln!(out, "{text}");
+        };
+        match trimmed.split_whitespace().next() {
+            None => return true,
+            Some(":quit" | ":q" | ":exit") => return false,
+            Some(":help") => {
+                if let Some(name) = trimmed.split_whitespace().nth(1) {
+                    match lookup(name) {
+                        Some(doc) => say(&format!("{}\n  {}", doc.signature, doc.summary)),
+                        None => say(&format!("no function {name}; :help lists them")),
+                    }
+                } else {
+                    for (cmd, what) in COMMANDS {
+                        say(&format!("{cmd:<12} {what}"));
+                    }
+                    say("");
+                    for f in FUNCTIONS {
+                        say(&format!("{:<34} {}", f.name, f.summary));
+                    }
+                }
+                return true;
+            }
+            Some(":time") => {
+                self.timing = !self.timing;
+                say(if self.timing {
+                    "timing on"
+                } else {
+                    "timing off"
+                });
+                return true;
+            }
+            Some(":load") => {
+                let Some(path) = trimmed.split_once(' ').map(|(_, p)| p.trim()) else {
+                    say("error: :load needs a file, e.g. :load scripts/campaign.rhai");
+                    return true;
+                };
+                match std::fs::read_to_string(path) {
+                    Ok(source) => self.run(path, &source, out),
+                    Err(e) => say(&format!("error: {path} cannot be read: {e}")),
+                }
+                return true;
+            }
+            Some(cmd) if cmd.starts_with(':') => {
+                say(&format!("error: no command {cmd}; :help lists them"));
+                return true;
+            }
+            Some(_) => {}
+        }
+        self.run("repl", input, out);
+        true
+    }
+
+    fn run(&mut self, name: &str, source: &str, out: &mut dyn Write) {
+        let started = Instant::now();
+        let result = self.host.run_in_scope(
+            self.db,
+            name,
+            source,
+            &mut self.scope,
+            RunOptions::default(),
+        );
+        match result {
+            Ok(result) => {
+                for line in &result.printed {
+                    let _ = writeln!(out, "{line}");
+                }
+                let shown = output::render(&result.value, self.format);
+                if !shown.is_empty() {
+                    let _ = writeln!(out, "{shown}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "error: {e}");
+                if let Some(caret) = output::caret(source, e.line, e.column) {
+                    let _ = writeln!(out, "{caret}");
+                }
+            }
+        }
+        if self.timing {
+            let _ = writeln!(out, "({:.3} s)", started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Runs the REPL until `:quit` or end of input.
+    pub fn run_loop(mut self) -> std::io::Result<()> {
+        let cancel = self.host.cancel_flag();
+        install_ctrl_c(&cancel);
+        let stdout = std::io::stdout();
+        if !std::io::stdin().is_terminal() {
+            let _ = writeln!(stdout.lock(), "{}", self.greeting());
+            let mut pending = String::new();
+            for line in std::io::stdin().lock().lines() {
+                let line = line?;
+                pending.push_str(&line);
+                pending.push('\n');
+                if pending.trim_start().starts_with(':') || is_complete(&pending) {
+                    let input = std::mem::take(&mut pending);
+                    if !self.handle(&input, &mut stdout.lock()) {
+                        return Ok(());
+                    }
+                }
+            }
+            if !pending.trim().is_empty() {
+                self.handle(&pending, &mut stdout.lock());
+            }
+            return Ok(());
+        }
+        let mut functions: Vec<String> = FUNCTIONS.iter().map(|f| f.name.to_string()).collect();
+        functions.extend(
+            COMMANDS
+                .iter()
+                .map(|(c, _)| c.split(' ').next().unwrap_or(c).to_string()),
+        );
+        functions.sort();
+        let mut editor: Editor<ReplHelper, DefaultHistory> =
+            Editor::new().map_err(std::io::Error::other)?;
+        editor.set_helper(Some(ReplHelper {
+            functions,
+            codes: self.codes(),
+        }));
+        let history = history_file();
+        if let Some(h) = &history {
+            let _ = editor.load_history(h);
+        }
+        println!("{}", self.greeting());
+        loop {
+            match editor.readline("rapport> ") {
+                Ok(input) => {
+                    let _ = editor.add_history_entry(input.as_str());
+                    if !self.handle(&input, &mut stdout.lock()) {
+                        break;
+                    }
+                    let codes = self.codes();
+                    if let Some(helper) = editor.helper_mut() {
+                        helper.codes = codes;
+                    }
+                }
+                Err(ReadlineError::Interrupted) => {}
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+        }
+        if let Some(h) = &history {
+            let _ = editor.save_history(h);
+        }
+        Ok(())
+    }
+}
+
+/// Ctrl-C while a script runs sets its cancel flag: the script stops and changes nothing, and the
+/// REPL goes on. (At the prompt, the line editor reads Ctrl-C itself.)
+fn install_ctrl_c(cancel: &Arc<AtomicBool>) {
+    let cancel = cancel.clone();
+    let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::Relaxed));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_complete;
+
+    #[test]
+    fn input_continues_while_a_bracket_or_string_is_open() {
+        assert!(is_complete("contacts().count()"));
+        assert!(!is_complete("let s = segment_create(#{"));
+        assert!(!is_complete("print(\"open"));
+        assert!(is_complete("print(\"a ) in a string\")"));
+        assert!(is_complete("let x = 1; // a comment with ("));
+        assert!(!is_complete("fn f() {\n  1"));
+        assert!(is_complete("fn f() {\n  1\n}"));
+    }
+}
