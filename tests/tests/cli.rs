@@ -418,3 +418,38 @@ fn the_repl_keeps_variables_between_inputs_and_each_input_is_its_own_transaction
     );
     assert!(run.stdout.ends_with("10\n"), "{}", run.stdout);
 }
+
+#[test]
+fn the_readme_tour_runs_in_the_repl_as_written() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    let tour = readme
+        .split("<!-- tour:start -->")
+        .nth(1)
+        .and_then(|t| t.split("<!-- tour:end -->").next())
+        .expect("README.md has the tour");
+    let lines: Vec<&str> = tour.lines().filter(|l| !l.starts_with("```")).collect();
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let run = ws.run_with_input(&[], &lines.join("\n"));
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        !run.stdout.contains("error"),
+        "the tour failed:\n{}",
+        run.stdout
+    );
+    let answers: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty())
+        .collect();
+    // new entry no, timeline length, lines added, entries logged, dry-run count, purged, BUS count after
+    assert_eq!(
+        answers,
+        ["75", "3", "8", "8", "8", "8", "0"],
+        "{}",
+        run.stdout
+    );
+}
