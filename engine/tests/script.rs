@@ -1250,3 +1250,26 @@ fn the_reference_documents_every_registered_function() {
         .collect();
     assert_eq!(registered, documented);
 }
+
+#[test]
+fn a_function_defined_in_one_repl_input_is_there_in_the_next() {
+    let db = db();
+    let host = ScriptHost::new(Limits::user());
+    let mut scope = rhai::Scope::new();
+    host.run_in_scope(
+        &db,
+        "repl",
+        "fn double(x) { x * 2 }",
+        &mut scope,
+        RunOptions::default(),
+    )
+    .unwrap();
+    let out = host
+        .run_in_scope(&db, "repl", "double(21)", &mut scope, RunOptions::default())
+        .unwrap();
+    assert_eq!(int(&out.value), 42);
+    let err = host
+        .run(&db, "script", "double(1)", RunOptions::default())
+        .expect_err("a plain run starts clean");
+    assert!(err.message.contains("no function double"), "{err}");
+}

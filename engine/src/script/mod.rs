@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, Position, Scope};
 
 pub use error::{ScriptError, ScriptErrorKind};
 use session::{Session, Shared};
@@ -115,6 +115,8 @@ pub struct ScriptHost {
     printed: Rc<RefCell<Vec<String>>>,
     context: RefCell<Option<Context>>,
     memory: MemoryProbe,
+    /// Functions defined by earlier `run_in_scope` runs (the REPL's).
+    functions: RefCell<AST>,
 }
 
 /// A Rust step run in a script's transaction after the script.
@@ -188,6 +190,7 @@ impl ScriptHost {
             printed,
             context: RefCell::new(None),
             memory,
+            functions: RefCell::new(AST::empty()),
         }
     }
 
@@ -223,10 +226,10 @@ impl ScriptHost {
         source: &str,
         options: RunOptions,
     ) -> Result<ScriptOutput, ScriptError> {
-        self.run_in_scope(db, name, source, &mut Scope::new(), options)
+        self.execute(db, name, source, &mut Scope::new(), options, None, false)
     }
 
-    /// Runs `source` with variables that outlive the run (the REPL's).
+    /// Runs `source` with variables, and functions it defines, that outlive the run (the REPL's).
     pub fn run_in_scope(
         &self,
         db: &Database,
@@ -235,7 +238,7 @@ impl ScriptHost {
         scope: &mut Scope<'static>,
         options: RunOptions,
     ) -> Result<ScriptOutput, ScriptError> {
-        self.execute(db, name, source, scope, options, None)
+        self.execute(db, name, source, scope, options, None, true)
     }
 
     /// Runs `source`, then `finish` in the same transaction: both are kept, or neither.
@@ -254,6 +257,7 @@ impl ScriptHost {
             &mut Scope::new(),
             options,
             Some(Box::new(finish)),
+            false,
         )
     }
 
@@ -265,12 +269,17 @@ impl ScriptHost {
         scope: &mut Scope<'static>,
         options: RunOptions,
         finish: Option<Finish<'_>>,
+        keep_functions: bool,
     ) -> Result<ScriptOutput, ScriptError> {
         let mut ast = self
             .engine
             .compile_with_scope(scope, source)
             .map_err(|e| error::parse(name, &e))?;
         ast.set_source(name);
+        let defined = ast.clone_functions_only();
+        if keep_functions {
+            ast = self.functions.borrow().merge(&ast);
+        }
         let session = Session::begin(db.store.clone(), self.context(db), mentions_try(source))
             .map_err(|e| ScriptError::engine(name, &e))?;
         *self.shared.borrow_mut() = Some(session);
@@ -310,6 +319,10 @@ impl ScriptHost {
                     .finish(!options.dry_run)
                     .map_err(|e| ScriptError::engine(name, &e))?;
                 *self.context.borrow_mut() = Some(ctx);
+                if keep_functions {
+                    let merged = self.functions.borrow().merge(&defined);
+                    *self.functions.borrow_mut() = merged;
+                }
                 Ok(ScriptOutput {
                     value,
                     printed,
