@@ -758,3 +758,29 @@ fn segment_line_language_picks_the_contacts_language_when_the_template_has_it() 
         b"Liebe"
     );
 }
+
+#[test]
+fn logging_a_segment_reports_its_progress_to_the_caller() {
+    use std::sync::{Arc, Mutex};
+    let mut db = db();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    db.context_mut().progress = Some(rapport_engine::ops::Progress(Arc::new(
+        move |what: &str, done, total| {
+            sink.lock().unwrap().push((what.to_string(), done, total));
+        },
+    )));
+    let no = segment(&db, "BUS");
+    add(
+        &db,
+        &no,
+        &contacts(&["P1", "P2", "C2"]),
+        StepOptions::default(),
+    );
+    db.write(|tx| tx.log_segment(&no, LogSegmentOptions::default()))
+        .unwrap();
+    assert_eq!(
+        seen.lock().unwrap().last(),
+        Some(&("logging segment".to_string(), 3, 3))
+    );
+}

@@ -65,7 +65,11 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
         out.push_str(&String::from_utf8_lossy(&buf));
         return Ok(ExitCode::SUCCESS);
     }
-    let db = Database::open(&cli.db)?;
+    let mut db = Database::open(&cli.db)?;
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        db.context_mut().progress = Some(progress_bar());
+    }
+    let db = db;
     match cli.command.as_ref().unwrap_or(&Command::Repl {
         limits: ScriptLimits::default(),
     }) {
@@ -296,6 +300,34 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
         }
         Command::Completions { .. } => unreachable!("handled before the database opens"),
     }
+}
+
+/// A progress bar on stderr for long engine work (logging a large segment, purging, canceling).
+fn progress_bar() -> rapport_engine::ops::Progress {
+    let bar: std::sync::Mutex<Option<(String, indicatif::ProgressBar)>> =
+        std::sync::Mutex::new(None);
+    rapport_engine::ops::Progress(std::sync::Arc::new(
+        move |what: &str, done: u64, total: u64| {
+            let Ok(mut slot) = bar.lock() else { return };
+            if slot.as_ref().is_none_or(|(w, _)| w != what) {
+                let b = indicatif::ProgressBar::new(total);
+                if let Ok(style) =
+                    indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})")
+                {
+                    b.set_style(style);
+                }
+                b.set_message(what.to_string());
+                *slot = Some((what.to_string(), b));
+            }
+            if let Some((_, b)) = slot.as_ref() {
+                b.set_position(done);
+                if done >= total {
+                    b.finish_and_clear();
+                    *slot = None;
+                }
+            }
+        },
+    ))
 }
 
 /// Runs a script; prints what it printed, then its result; on error, the position with a caret.

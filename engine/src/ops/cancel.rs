@@ -185,7 +185,18 @@ impl Tx<'_> {
     }
 
     fn set_canceled_under(&mut self, prefix: &Key, canceled: bool) -> Result<()> {
-        for no in self.view().entry_nos(prefix, Order::Ascending)? {
+        let nos = self.view().entry_nos(prefix, Order::Ascending)?;
+        let total = nos.len() as u64;
+        for (done, no) in (1_u64..).zip(nos) {
+            self.ctx.report(
+                if canceled {
+                    "canceling"
+                } else {
+                    "un-canceling"
+                },
+                done,
+                total,
+            );
             let old = self.require_entry(no)?;
             if old.canceled != canceled {
                 let mut new = old.clone();

@@ -25,13 +25,42 @@ pub use stats::{ContactSummary, Counters, StatKind, Statistics};
 use crate::clock::Clock;
 use crate::store::{KvRead, KvWrite};
 
-/// What the workflows need besides the data: the clock and who is working.
+/// A progress callback: what the work is, how much is done, and of how much.
+pub type ReportProgress = dyn Fn(&str, u64, u64) + Send + Sync;
+
+/// Receives progress of long work.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<ReportProgress>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
+/// How often long work reports (every this many records, and at the end).
+const PROGRESS_STEP: u64 = 1000;
+
+/// What the workflows need besides the data: the clock, who is working, and where progress goes.
 #[derive(Debug, Clone)]
 pub struct Context {
     /// Work date and today.
     pub clock: Clock,
     /// Written into entries, logged segments and campaign entries.
     pub user: String,
+    /// Told how long work (logging a segment, purging, canceling many entries) advances.
+    pub progress: Option<Progress>,
+}
+
+impl Context {
+    /// Reports `done` of `total` for `what`, every [`PROGRESS_STEP`] records and at the end.
+    pub(crate) fn report(&self, what: &str, done: u64, total: u64) {
+        if let Some(Progress(report)) = &self.progress
+            && (done.is_multiple_of(PROGRESS_STEP) || done == total)
+        {
+            report(what, done, total);
+        }
+    }
 }
 
 impl Default for Context {
@@ -42,6 +71,7 @@ impl Default for Context {
         Self {
             clock: Clock::system(),
             user: user.to_uppercase(),
+            progress: None,
         }
     }
 }

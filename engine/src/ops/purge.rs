@@ -70,7 +70,10 @@ impl Tx<'_> {
     ) -> Result<PurgeReport> {
         let mut report = PurgeReport::default();
         let prefix = Key::new().tag(entry_tag::CANCELED);
-        for no in self.view().entry_nos(&prefix, Order::Ascending)? {
+        let canceled = self.view().entry_nos(&prefix, Order::Ascending)?;
+        let total = canceled.len() as u64;
+        for (done, no) in (1_u64..).zip(canceled) {
+            self.ctx.report("purging canceled entries", done, total);
             let entry = self.require_entry(no)?;
             if !entry.canceled || !filter.matches(&entry) {
                 continue;

@@ -538,7 +538,8 @@ impl Tx<'_> {
         let mut shared_attachments: BTreeMap<(String, String), u64> = BTreeMap::new();
         let mut entry_nos = Vec::with_capacity(lines.len());
         let mut contacts_logged = Vec::new();
-        for line in &lines {
+        let total = lines.len() as u64;
+        for (done, line) in (1_u64..).zip(&lines) {
             let line_record = format!("segment {} line {}", s.no, line.line_no);
             let contact = self
                 .view()
@@ -662,6 +663,7 @@ impl Tx<'_> {
             }
             self.insert_entry(&e)?;
             entry_nos.push(entry_no);
+            self.ctx.report("logging segment", done, total);
             contacts_logged.push(contact);
         }
         // 6. The segment itself is removed.

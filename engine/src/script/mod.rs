@@ -119,6 +119,13 @@ pub struct ScriptHost {
     functions: RefCell<AST>,
 }
 
+/// How one run goes: its options, a Rust step after it, whether it keeps the functions it defines.
+struct How<'f> {
+    options: RunOptions,
+    finish: Option<Finish<'f>>,
+    keep_functions: bool,
+}
+
 /// A Rust step run in a script's transaction after the script.
 type Finish<'f> = Box<dyn FnOnce(&mut Tx<'_>, &Dynamic) -> Result<()> + 'f>;
 
@@ -226,7 +233,17 @@ impl ScriptHost {
         source: &str,
         options: RunOptions,
     ) -> Result<ScriptOutput, ScriptError> {
-        self.execute(db, name, source, &mut Scope::new(), options, None, false)
+        self.execute(
+            db,
+            name,
+            source,
+            &mut Scope::new(),
+            How {
+                options,
+                finish: None,
+                keep_functions: false,
+            },
+        )
     }
 
     /// Runs `source` with variables, and functions it defines, that outlive the run (the REPL's).
@@ -238,7 +255,17 @@ impl ScriptHost {
         scope: &mut Scope<'static>,
         options: RunOptions,
     ) -> Result<ScriptOutput, ScriptError> {
-        self.execute(db, name, source, scope, options, None, true)
+        self.execute(
+            db,
+            name,
+            source,
+            scope,
+            How {
+                options,
+                finish: None,
+                keep_functions: true,
+            },
+        )
     }
 
     /// Runs `source`, then `finish` in the same transaction: both are kept, or neither.
@@ -255,9 +282,11 @@ impl ScriptHost {
             name,
             source,
             &mut Scope::new(),
-            options,
-            Some(Box::new(finish)),
-            false,
+            How {
+                options,
+                finish: Some(Box::new(finish)),
+                keep_functions: false,
+            },
         )
     }
 
@@ -267,10 +296,13 @@ impl ScriptHost {
         name: &str,
         source: &str,
         scope: &mut Scope<'static>,
-        options: RunOptions,
-        finish: Option<Finish<'_>>,
-        keep_functions: bool,
+        how: How<'_>,
     ) -> Result<ScriptOutput, ScriptError> {
+        let How {
+            options,
+            finish,
+            keep_functions,
+        } = how;
         let mut ast = self
             .engine
             .compile_with_scope(scope, source)
