@@ -430,7 +430,7 @@ mod value_types {
     use chrono::{Datelike, Days};
     use rhai::{Array, Dynamic, Engine, INT, Map};
 
-    use super::value::{Date, LoggedSegmentHandle, SegmentHandle, show_map, to_json};
+    use super::value::{Date, LoggedSegmentHandle, RecordHandle, SegmentHandle, show_map, to_json};
     use super::{RhaiResult, engine_error};
     use crate::error::Error;
 
@@ -448,6 +448,20 @@ mod value_types {
                 "use a date between years 1 and 262143",
             ))
         })
+    }
+
+    /// A record handle type: fields through the indexer (so `x.field` works), printing.
+    fn register_handle<T: RecordHandle>(engine: &mut Engine, name: &str) {
+        engine.register_type_with_name::<T>(name);
+        engine.register_indexer_get(|h: &mut T, field: &str| {
+            h.fields().get(field).cloned().unwrap_or(Dynamic::UNIT)
+        });
+        engine.register_fn("to_string", |h: &mut T| {
+            format!("{} {}", T::LABEL, show_map(h.fields()))
+        });
+        engine.register_fn("to_debug", |h: &mut T| {
+            format!("{} {}", T::LABEL, show_map(h.fields()))
+        });
     }
 
     pub fn register(engine: &mut Engine) {
@@ -468,26 +482,8 @@ mod value_types {
         engine.register_get("day", |d: &mut Date| INT::from(d.0.day()));
         engine.register_fn("days", |n: INT| n);
 
-        engine.register_type_with_name::<SegmentHandle>("segment");
-        engine.register_indexer_get(|s: &mut SegmentHandle, field: &str| {
-            s.fields.get(field).cloned().unwrap_or(Dynamic::UNIT)
-        });
-        engine.register_fn("to_string", |s: &mut SegmentHandle| {
-            format!("segment {}", show_map(&s.fields))
-        });
-        engine.register_fn("to_debug", |s: &mut SegmentHandle| {
-            format!("segment {}", show_map(&s.fields))
-        });
-        engine.register_type_with_name::<LoggedSegmentHandle>("logged_segment");
-        engine.register_indexer_get(|l: &mut LoggedSegmentHandle, field: &str| {
-            l.fields.get(field).cloned().unwrap_or(Dynamic::UNIT)
-        });
-        engine.register_fn("to_string", |l: &mut LoggedSegmentHandle| {
-            format!("logged segment {}", show_map(&l.fields))
-        });
-        engine.register_fn("to_debug", |l: &mut LoggedSegmentHandle| {
-            format!("logged segment {}", show_map(&l.fields))
-        });
+        register_handle::<SegmentHandle>(engine, "segment");
+        register_handle::<LoggedSegmentHandle>(engine, "logged_segment");
 
         engine.register_fn("to_json", |v: Dynamic| to_json(&v).to_string());
         engine.register_fn("to_json", |m: &mut Map| {

@@ -577,13 +577,9 @@ pub(crate) fn field_of(item: &Dynamic, field: &str) -> Dynamic {
     if let Some(m) = item.read_lock::<Map>() {
         return m.get(field).cloned().unwrap_or(Dynamic::UNIT);
     }
-    if let Some(s) = item.read_lock::<SegmentHandle>() {
-        return s.fields.get(field).cloned().unwrap_or(Dynamic::UNIT);
-    }
-    if let Some(l) = item.read_lock::<LoggedSegmentHandle>() {
-        return l.fields.get(field).cloned().unwrap_or(Dynamic::UNIT);
-    }
-    Dynamic::UNIT
+    super::value::handle_fields(item)
+        .and_then(|f| f.get(field).cloned())
+        .unwrap_or(Dynamic::UNIT)
 }
 
 /// Registers the query functions and methods.

@@ -25,6 +25,38 @@ impl std::fmt::Display for Date {
     }
 }
 
+/// A record handle: a custom type whose fields read like a map's (`x.field`, `x["field"]`) and
+/// which prints as its label and fields.
+pub trait RecordHandle: Clone + 'static {
+    /// How it prints before its fields (`segment`, `logged segment`).
+    const LABEL: &'static str;
+    /// Its fields when read.
+    fn fields(&self) -> &Map;
+}
+
+impl RecordHandle for SegmentHandle {
+    const LABEL: &'static str = "segment";
+    fn fields(&self) -> &Map {
+        &self.fields
+    }
+}
+
+impl RecordHandle for LoggedSegmentHandle {
+    const LABEL: &'static str = "logged segment";
+    fn fields(&self) -> &Map {
+        &self.fields
+    }
+}
+
+/// The fields of a record handle held in a value, if it holds one.
+pub fn handle_fields(v: &Dynamic) -> Option<Map> {
+    if let Some(s) = v.read_lock::<SegmentHandle>() {
+        return Some(s.fields.clone());
+    }
+    v.read_lock::<LoggedSegmentHandle>()
+        .map(|l| l.fields.clone())
+}
+
 /// A segment in scripts: its fields read like a map's (`s.description`), and it has the segment
 /// methods (`s.add(q)`, `s.log(#{})`, …).
 #[derive(Debug, Clone)]
@@ -557,10 +589,8 @@ pub fn to_json(v: &Dynamic) -> serde_json::Value {
         map_json(&m)
     } else if let Some(d) = v.read_lock::<Date>() {
         J::String(d.to_string())
-    } else if let Some(s) = v.read_lock::<SegmentHandle>() {
-        map_json(&s.fields)
-    } else if let Some(l) = v.read_lock::<LoggedSegmentHandle>() {
-        map_json(&l.fields)
+    } else if let Some(fields) = handle_fields(v) {
+        map_json(&fields)
     } else if let Some(b) = v.read_lock::<rhai::Blob>() {
         J::Array(b.iter().map(|x| J::from(*x)).collect())
     } else {
@@ -592,9 +622,9 @@ pub fn show(v: &Dynamic) -> String {
     } else if let Some(d) = v.read_lock::<Date>() {
         d.to_string()
     } else if let Some(s) = v.read_lock::<SegmentHandle>() {
-        format!("segment {}", show_map(&s.fields))
+        format!("{} {}", SegmentHandle::LABEL, show_map(&s.fields))
     } else if let Some(l) = v.read_lock::<LoggedSegmentHandle>() {
-        format!("logged segment {}", show_map(&l.fields))
+        format!("{} {}", LoggedSegmentHandle::LABEL, show_map(&l.fields))
     } else {
         v.to_string()
     }

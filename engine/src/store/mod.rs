@@ -278,43 +278,33 @@ fn visit_range<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(())
 }
 
-impl KvRead for ReadTxn {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let t = self.txn.open_table(table.definition()).map_err(storage)?;
-        Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
-    }
+/// Both transaction kinds read the same way (redb opens a read-only table on one, a writable
+/// one on the other).
+macro_rules! impl_kv_read {
+    ($txn:ty) => {
+        impl KvRead for $txn {
+            fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+                let t = self.txn.open_table(table.definition()).map_err(storage)?;
+                Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
+            }
 
-    fn scan(
-        &self,
-        table: Table,
-        from: &[u8],
-        to: &[u8],
-        order: Order,
-        visit: &mut Visit<'_>,
-    ) -> Result<()> {
-        let t = self.txn.open_table(table.definition()).map_err(storage)?;
-        visit_range(&t, from, to, order, visit)
-    }
+            fn scan(
+                &self,
+                table: Table,
+                from: &[u8],
+                to: &[u8],
+                order: Order,
+                visit: &mut Visit<'_>,
+            ) -> Result<()> {
+                let t = self.txn.open_table(table.definition()).map_err(storage)?;
+                visit_range(&t, from, to, order, visit)
+            }
+        }
+    };
 }
 
-impl KvRead for WriteTxn {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let t = self.txn.open_table(table.definition()).map_err(storage)?;
-        Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
-    }
-
-    fn scan(
-        &self,
-        table: Table,
-        from: &[u8],
-        to: &[u8],
-        order: Order,
-        visit: &mut Visit<'_>,
-    ) -> Result<()> {
-        let t = self.txn.open_table(table.definition()).map_err(storage)?;
-        visit_range(&t, from, to, order, visit)
-    }
-}
+impl_kv_read!(ReadTxn);
+impl_kv_read!(WriteTxn);
 
 impl KvWrite for WriteTxn {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
