@@ -30,6 +30,7 @@ pub mod demo;
 mod error;
 pub mod model;
 pub mod ops;
+pub mod plugin;
 pub mod script;
 pub mod store;
 

@@ -71,6 +71,11 @@ pub mod meta_key {
     pub fn demo_loaded() -> Key {
         Key::new().tag(3)
     }
+
+    /// The plugin settings.
+    pub fn plugin_settings() -> Key {
+        Key::new().tag(4)
+    }
 }
 
 /// The key of a record keyed by a code or number string.

@@ -4,12 +4,13 @@
 
 use rhai::{Blob, Dynamic, Engine, INT, Map};
 
+use super::capability::{Access, Kind};
 use super::session::Shared;
 use super::value::{
     Fields, campaign_map, contact_map, group_map, salesperson_map, template_map,
     template_setup_map, to_field_value,
 };
-use super::{RhaiResult, engine_error, with_read, with_write};
+use super::{RhaiResult, engine_error, fire, group, notify, with_read, with_write};
 use crate::error::{Error, Result};
 use crate::model::{
     AccountKind, AttachmentContent, Campaign, Contact, DocumentAction, DocumentEvent,
@@ -164,6 +165,8 @@ fn document_event(map: &Map) -> Result<DocumentEvent> {
             )
         })?,
     };
+    // Data for plugin rules, not stored: the document's amount and the person it names.
+    let _ = (f.raw("amount"), f.raw("person"));
     f.finish()?;
     Ok(event)
 }
@@ -174,7 +177,10 @@ fn template_attach(
     language: &str,
     content: &AttachmentContent,
 ) -> RhaiResult<INT> {
-    with_write(shared, |tx| tx.template_attach(code, language, "", content)).map(|n| n as INT)
+    with_write(shared, Access::write(Kind::Catalogue), |tx| {
+        tx.template_attach(code, language, "", content)
+    })
+    .map(|n| n as INT)
 }
 
 pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
@@ -183,11 +189,18 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("contact_create", move |map: Map| -> RhaiResult<String> {
         let mut c = Contact::default();
         apply_contact(&mut c, &map, "contact_create").map_err(engine_error)?;
-        with_write(&s, |tx| tx.contact_create(c))
+        group(&s, || {
+            let no = with_write(&s, Access::write(Kind::Contacts), |tx| tx.contact_create(c))?;
+            let created = with_read(&s, Access::read(Kind::Contacts), |v| {
+                Ok(v.contact(&no)?.as_ref().map(contact_map))
+            })?;
+            notify(&s, "on_contact_created", map_or_unit(created))?;
+            Ok(no)
+        })
     });
     let s = shared.clone();
     engine.register_fn("contact", move |no: &str| -> RhaiResult<Dynamic> {
-        with_read(&s, |v| {
+        with_read(&s, Access::read(Kind::Contacts), |v| {
             Ok(map_or_unit(v.contact(no)?.as_ref().map(contact_map)))
         })
     });
@@ -195,7 +208,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "contact_update",
         move |no: &str, map: Map| -> RhaiResult<()> {
-            with_write(&s, |tx| {
+            with_write(&s, Access::write(Kind::Contacts), |tx| {
                 let mut c = tx
                     .view()
                     .contact(no)?
@@ -216,11 +229,13 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     );
     let s = shared.clone();
     engine.register_fn("contact_delete", move |no: &str| -> RhaiResult<()> {
-        with_write(&s, |tx| tx.contact_delete(no))
+        with_write(&s, Access::write(Kind::Contacts), |tx| {
+            tx.contact_delete(no)
+        })
     });
     let s = shared.clone();
     engine.register_fn("contact_summary", move |no: &str| -> RhaiResult<Map> {
-        with_read(&s, |v| {
+        with_read(&s, Access::read(Kind::Statistics), |v| {
             let sum = v.contact_summary(no)?;
             let mut m = super::value::statistics_map(&sum.statistics);
             m.insert(
@@ -252,13 +267,15 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             };
             f.finish().map_err(engine_error)?;
             let code = normalize_code(&sp.code);
-            with_write(&s, |tx| tx.salesperson_create(sp))?;
+            with_write(&s, Access::write(Kind::Salespeople), |tx| {
+                tx.salesperson_create(sp)
+            })?;
             Ok(code)
         },
     );
     let s = shared.clone();
     engine.register_fn("salesperson", move |code: &str| -> RhaiResult<Dynamic> {
-        with_read(&s, |v| {
+        with_read(&s, Access::read(Kind::Salespeople), |v| {
             Ok(map_or_unit(
                 v.salesperson(code)?.as_ref().map(salesperson_map),
             ))
@@ -278,12 +295,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         };
         f.finish().map_err(engine_error)?;
         let code = normalize_code(&g.code);
-        with_write(&s, |tx| tx.group_define(g))?;
+        with_write(&s, Access::write(Kind::Catalogue), |tx| tx.group_define(g))?;
         Ok(code)
     });
     let s = shared.clone();
     engine.register_fn("group", move |code: &str| -> RhaiResult<Dynamic> {
-        with_read(&s, |v| {
+        with_read(&s, Access::read(Kind::Catalogue), |v| {
             Ok(map_or_unit(v.group(code)?.as_ref().map(group_map)))
         })
     });
@@ -291,18 +308,22 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("template_define", move |map: Map| -> RhaiResult<String> {
         let t = template_from(&map).map_err(engine_error)?;
         let code = normalize_code(&t.code);
-        with_write(&s, |tx| tx.template_define(t))?;
+        with_write(&s, Access::write(Kind::Catalogue), |tx| {
+            tx.template_define(t)
+        })?;
         Ok(code)
     });
     let s = shared.clone();
     engine.register_fn("template", move |code: &str| -> RhaiResult<Dynamic> {
-        with_read(&s, |v| {
+        with_read(&s, Access::read(Kind::Catalogue), |v| {
             Ok(map_or_unit(v.template(code)?.as_ref().map(template_map)))
         })
     });
     let s = shared.clone();
     engine.register_fn("template_delete", move |code: &str| -> RhaiResult<()> {
-        with_write(&s, |tx| tx.template_delete(code))
+        with_write(&s, Access::write(Kind::Catalogue), |tx| {
+            tx.template_delete(code)
+        })
     });
     let s = shared.clone();
     engine.register_fn(
@@ -363,7 +384,9 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     // Automatic recording.
     let s = shared.clone();
     engine.register_fn("template_setup", move || -> RhaiResult<Map> {
-        with_read(&s, |v| Ok(template_setup_map(&v.template_setup()?)))
+        with_read(&s, Access::read(Kind::Catalogue), |v| {
+            Ok(template_setup_map(&v.template_setup()?))
+        })
     });
     let s = shared.clone();
     engine.register_fn("template_setup", move |map: Map| -> RhaiResult<()> {
@@ -384,7 +407,9 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             };
             pairs.push((t, code));
         }
-        with_write(&s, |tx| tx.template_setup_set(&pairs))
+        with_write(&s, Access::write(Kind::Catalogue), |tx| {
+            tx.template_setup_set(&pairs)
+        })
     });
     let s = shared.clone();
     engine.register_fn(
@@ -398,22 +423,61 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     "use \"customer\" or \"vendor\"",
                 ))
             })?;
-            with_write(&s, |tx| tx.relation_link(contact_no, kind, account_no))
+            with_write(&s, Access::write(Kind::Contacts), |tx| {
+                tx.relation_link(contact_no, kind, account_no)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "relation_contact",
+        move |kind: &str, account_no: &str| -> RhaiResult<Dynamic> {
+            let kind: AccountKind = kind.parse().map_err(|problem: String| {
+                engine_error(Error::invalid(
+                    "relation_contact",
+                    "kind",
+                    problem,
+                    "use \"customer\" or \"vendor\"",
+                ))
+            })?;
+            with_read(&s, Access::read(Kind::Contacts), |v| {
+                Ok(v.relation(kind, account_no)?
+                    .map_or(Dynamic::UNIT, |r| r.contact_no.into()))
+            })
         },
     );
     let s = shared.clone();
     engine.register_fn("record_document", move |map: Map| -> RhaiResult<Map> {
-        let event = document_event(&map).map_err(engine_error)?;
-        let out = with_write(&s, |tx| tx.record_document(&event))?;
-        let mut m = Map::new();
-        m.insert("recorded".into(), Dynamic::from_bool(out.recorded));
-        m.insert(
-            "entry_no".into(),
-            out.entry_no
-                .map_or(Dynamic::UNIT, |n| Dynamic::from_int(n as INT)),
-        );
-        m.insert("reason".into(), out.reason.into());
-        Ok(m)
+        group(&s, || {
+            // before_document may amend the event, or skip it with a reason.
+            let event_map = fire(&s, "before_document", Dynamic::from_map(map.clone()))?
+                .try_cast::<Map>()
+                .unwrap_or(map.clone());
+            let mut m = Map::new();
+            if let Some(reason) = event_map.get("skip").filter(|r| !r.is_unit()) {
+                m.insert("recorded".into(), Dynamic::FALSE);
+                m.insert("entry_no".into(), Dynamic::UNIT);
+                m.insert("reason".into(), format!("not recorded: {reason}").into());
+                return Ok(m);
+            }
+            let mut event_map = event_map;
+            event_map.remove("skip");
+            let event = document_event(&event_map).map_err(engine_error)?;
+            let out = with_write(&s, Access::write(Kind::Entries), |tx| {
+                tx.record_document(&event)
+            })?;
+            m.insert("recorded".into(), Dynamic::from_bool(out.recorded));
+            m.insert(
+                "entry_no".into(),
+                out.entry_no
+                    .map_or(Dynamic::UNIT, |n| Dynamic::from_int(n as INT)),
+            );
+            m.insert("reason".into(), out.reason.into());
+            let mut payload = event_map;
+            payload.extend(m.clone());
+            notify(&s, "after_document", Dynamic::from_map(payload))?;
+            Ok(m)
+        })
     });
 
     // Campaigns.
@@ -435,11 +499,13 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             active: f.flag("active").map_err(engine_error)?.unwrap_or(true),
         };
         f.finish().map_err(engine_error)?;
-        with_write(&s, |tx| tx.campaign_create(c))
+        with_write(&s, Access::write(Kind::Campaigns), |tx| {
+            tx.campaign_create(c)
+        })
     });
     let s = shared.clone();
     engine.register_fn("campaign", move |no: &str| -> RhaiResult<Dynamic> {
-        with_read(&s, |v| {
+        with_read(&s, Access::read(Kind::Campaigns), |v| {
             Ok(map_or_unit(v.campaign(no)?.as_ref().map(campaign_map)))
         })
     });

@@ -5,13 +5,14 @@
 use chrono::NaiveTime;
 use rhai::{Array, Dynamic, Engine, INT, Map, NativeCallContext};
 
+use super::capability::{Access, Kind};
 use super::query::{self, Query, Source, Test};
 use super::session::Shared;
 use super::value::{
     Date, Fields, LoggedSegmentHandle, SegmentHandle, entry_map, logged_segment_map,
     segment_line_map, segment_map, statistics_map, to_date, to_field_value,
 };
-use super::{RhaiResult, engine_error, with_context, with_read, with_write};
+use super::{RhaiResult, engine_error, fire, group, notify, with_context, with_read, with_write};
 use crate::error::{Error, Result};
 use crate::model::{
     AttachmentContent, ContactFilter, ContactSelector, Evaluation, FieldCondition, FieldTest,
@@ -339,7 +340,7 @@ fn segment_changes(f: &mut Fields<'_>) -> Result<SegmentChanges> {
 }
 
 fn segment_handle(shared: &Shared, no: &str) -> RhaiResult<Option<SegmentHandle>> {
-    with_read(shared, |v| {
+    with_read(shared, Access::read(Kind::Segments), |v| {
         Ok(v.segment(no)?.map(|s| SegmentHandle {
             no: s.no.clone(),
             fields: segment_map(&s),
@@ -387,6 +388,41 @@ fn date_arg(v: &Dynamic, what: &'static str) -> RhaiResult<chrono::NaiveDate> {
     })
 }
 
+/// Cancels, un-cancels or toggles entries, then tells the plugins (`on_cancel_toggled`).
+fn set_canceled(s: &Shared, nos: &[u64], mode: CancelMode, remove: bool) -> RhaiResult<bool> {
+    group(s, || {
+        let canceled = with_write(s, Access::write(Kind::Entries), |tx| {
+            tx.set_entries_canceled(nos, mode, remove)
+        })?;
+        let mut payload = Map::new();
+        payload.insert(
+            "entry_nos".into(),
+            Dynamic::from_array(nos.iter().map(|n| Dynamic::from_int(*n as INT)).collect()),
+        );
+        payload.insert("canceled".into(), Dynamic::from_bool(canceled));
+        notify(s, "on_cancel_toggled", Dynamic::from_map(payload))?;
+        Ok(canceled)
+    })
+}
+
+/// Logs a segment, then tells the plugins (`after_segment_logged`).
+fn log_segment(s: &Shared, no: &str, options: LogSegmentOptions) -> RhaiResult<INT> {
+    group(s, || {
+        let out = with_write(s, Access::write(Kind::Segments), |tx| {
+            tx.log_segment(no, options)
+        })?;
+        let logged = with_read(s, Access::read(Kind::Segments), |v| {
+            v.logged_segment(out.logged_segment_no)
+        })?;
+        notify(
+            s,
+            "after_segment_logged",
+            logged.map_or(Dynamic::UNIT, |l| Dynamic::from_map(logged_segment_map(&l))),
+        )?;
+        Ok(out.logged_segment_no as INT)
+    })
+}
+
 /// A criteria step as the segment methods call it.
 type Step = fn(&mut crate::ops::Tx<'_>, &str, &ContactSelector, StepOptions) -> Result<usize>;
 
@@ -395,27 +431,44 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     // Interactions.
     let s = shared.clone();
     engine.register_fn("log_interaction", move |map: Map| -> RhaiResult<INT> {
-        let draft = draft_from(&map).map_err(engine_error)?;
-        with_write(&s, |tx| tx.log_interaction(draft)).map(|n| n as INT)
+        group(&s, || {
+            // before_log may amend the draft (or veto by throwing).
+            let map = fire(&s, "before_log", Dynamic::from_map(map.clone()))?
+                .try_cast::<Map>()
+                .unwrap_or(map.clone());
+            let draft = draft_from(&map).map_err(engine_error)?;
+            let no = with_write(&s, Access::write(Kind::Entries), |tx| {
+                tx.log_interaction(draft)
+            })?;
+            let entry = with_read(&s, Access::read(Kind::Entries), |v| v.entry(no))?;
+            notify(
+                &s,
+                "after_log",
+                entry.map_or(Dynamic::UNIT, |e| Dynamic::from_map(entry_map(&e))),
+            )?;
+            Ok(no as INT)
+        })
     });
     let s = shared.clone();
     engine.register_fn(
         "resume_interaction",
         move |entry_no: INT, map: Map| -> RhaiResult<()> {
             let changes = resume_from(&map).map_err(engine_error)?;
-            with_write(&s, |tx| tx.resume_interaction(entry_no as u64, changes))
+            with_write(&s, Access::write(Kind::Entries), |tx| {
+                tx.resume_interaction(entry_no as u64, changes)
+            })
         },
     );
     let s = shared.clone();
     engine.register_fn("entry", move |no: INT| -> RhaiResult<Dynamic> {
-        with_read(&s, |v| {
+        with_read(&s, Access::read(Kind::Entries), |v| {
             Ok(v.entry(no as u64)?
                 .map_or(Dynamic::UNIT, |e| Dynamic::from_map(entry_map(&e))))
         })
     });
     let s = shared.clone();
     engine.register_fn("timeline", move |contact_no: &str| -> RhaiResult<Array> {
-        with_read(&s, |v| {
+        with_read(&s, Access::read(Kind::Entries), |v| {
             let contact = v.contact(contact_no)?;
             let contact_name = contact.map(|c| c.name).unwrap_or_default();
             let mut out = Array::new();
@@ -446,7 +499,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             name,
             move |ctx: NativeCallContext, sel: Dynamic| -> RhaiResult<Dynamic> {
                 let nos = entry_selection(&ctx, &s, &sel, name)?;
-                let canceled = with_write(&s, |tx| tx.set_entries_canceled(&nos, mode, false))?;
+                let canceled = set_canceled(&s, &nos, mode, false)?;
                 Ok(if mode == CancelMode::Toggle {
                     Dynamic::from_bool(canceled)
                 } else {
@@ -468,7 +521,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                 let nos = entry_selection(&ctx, &s, &sel, name)?;
                 if dry_run {
                     // Check the rules as the real run would, then report without writing.
-                    with_read(&s, |v| {
+                    with_read(&s, Access::read(Kind::Entries), |v| {
                         for n in &nos {
                             v.entry(*n)?.ok_or_else(|| {
                                 Error::not_found("interaction log entry", n.to_string())
@@ -478,7 +531,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     })?;
                     return Ok(Dynamic::from_map(dry_run_report(&nos)));
                 }
-                let canceled = with_write(&s, |tx| tx.set_entries_canceled(&nos, mode, remove))?;
+                let canceled = set_canceled(&s, &nos, mode, remove)?;
                 Ok(if mode == CancelMode::Toggle {
                     Dynamic::from_bool(canceled)
                 } else {
@@ -500,7 +553,9 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                 ))
             })?;
             let nos = entry_selection(&ctx, &s, &sel, "evaluate")?;
-            with_write(&s, |tx| tx.evaluate(&nos, evaluation))?;
+            with_write(&s, Access::write(Kind::Entries), |tx| {
+                tx.evaluate(&nos, evaluation)
+            })?;
             Ok(nos.len() as INT)
         },
     );
@@ -508,10 +563,19 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     // Purge and other deletes.
     let s = shared.clone();
     engine.register_fn("purge_canceled", move |map: Map| -> RhaiResult<Dynamic> {
+        let (_, dry_run) = purge_filter(&map).map_err(engine_error)?;
+        // before_purge may narrow the filter, or veto by throwing (not for a dry run).
+        let map = if dry_run {
+            map
+        } else {
+            fire(&s, "before_purge", Dynamic::from_map(map.clone()))?
+                .try_cast::<Map>()
+                .unwrap_or(map)
+        };
         let (filter, dry_run) = purge_filter(&map).map_err(engine_error)?;
         if dry_run {
             // A dry run reads only: it never takes the write transaction.
-            let nos = with_read(&s, |v| {
+            let nos = with_read(&s, Access::read(Kind::Entries), |v| {
                 let mut nos = Vec::new();
                 for no in v.entry_nos(
                     &crate::store::key::Key::new().tag(crate::ops::layout::entry_tag::CANCELED),
@@ -528,12 +592,14 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             })?;
             return Ok(Dynamic::from_map(dry_run_report(&nos)));
         }
-        let report = with_write(&s, |tx| tx.delete_canceled_entries(&filter, false))?;
+        let report = with_write(&s, Access::write(Kind::Entries), |tx| {
+            tx.delete_canceled_entries(&filter, false)
+        })?;
         Ok(Dynamic::from_int(report.count as INT))
     });
     let s = shared.clone();
     engine.register_fn("purge_canceled", move || -> RhaiResult<INT> {
-        with_write(&s, |tx| {
+        with_write(&s, Access::write(Kind::Entries), |tx| {
             tx.delete_canceled_entries(&CanceledEntryFilter::default(), false)
         })
         .map(|r| r.count as INT)
@@ -543,18 +609,25 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         "delete_postponed",
         move |ctx: NativeCallContext, sel: Dynamic| -> RhaiResult<INT> {
             let nos = entry_selection(&ctx, &s, &sel, "delete_postponed")?;
-            with_write(&s, |tx| tx.delete_postponed_entries(Some(&nos))).map(|n| n as INT)
+            with_write(&s, Access::write(Kind::Entries), |tx| {
+                tx.delete_postponed_entries(Some(&nos))
+            })
+            .map(|n| n as INT)
         },
     );
     let s = shared.clone();
     engine.register_fn("cancel_campaign_entry", move |no: INT| -> RhaiResult<()> {
-        with_write(&s, |tx| tx.set_campaign_entry_canceled(no as u64, true))
+        with_write(&s, Access::write(Kind::Campaigns), |tx| {
+            tx.set_campaign_entry_canceled(no as u64, true)
+        })
     });
     let s = shared.clone();
     engine.register_fn(
         "uncancel_campaign_entry",
         move |no: INT| -> RhaiResult<()> {
-            with_write(&s, |tx| tx.set_campaign_entry_canceled(no as u64, false))
+            with_write(&s, Access::write(Kind::Campaigns), |tx| {
+                tx.set_campaign_entry_canceled(no as u64, false)
+            })
         },
     );
     let s = shared.clone();
@@ -567,8 +640,10 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                 .map_err(engine_error)?
                 .unwrap_or_default();
             f.finish().map_err(engine_error)?;
-            with_write(&s, |tx| tx.delete_canceled_campaign_entries(&campaign))
-                .map(|(n, _)| n as INT)
+            with_write(&s, Access::write(Kind::Campaigns), |tx| {
+                tx.delete_canceled_campaign_entries(&campaign)
+            })
+            .map(|(n, _)| n as INT)
         },
     );
 
@@ -588,7 +663,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             };
             let changes = segment_changes(&mut f).map_err(engine_error)?;
             f.finish().map_err(engine_error)?;
-            let no = with_write(&s, |tx| {
+            let no = with_write(&s, Access::write(Kind::Segments), |tx| {
                 let no = tx.segment_create(header)?;
                 tx.segment_update(&no, &changes)?;
                 Ok(no)
@@ -614,7 +689,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                   sel: Dynamic|
                   -> RhaiResult<INT> {
                 let selector = contact_selection(&ctx, &s, &sel)?;
-                let n = with_write(&s, |tx| {
+                let n = with_write(&s, Access::write(Kind::Segments), |tx| {
                     step(tx, &seg.no, &selector, StepOptions::default())
                 })?;
                 refresh(&s, seg)?;
@@ -631,7 +706,9 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                   -> RhaiResult<INT> {
                 let options = step_options(&options).map_err(engine_error)?;
                 let selector = contact_selection(&ctx, &s, &sel)?;
-                let n = with_write(&s, |tx| step(tx, &seg.no, &selector, options))?;
+                let n = with_write(&s, Access::write(Kind::Segments), |tx| {
+                    step(tx, &seg.no, &selector, options)
+                })?;
                 refresh(&s, seg)?;
                 Ok(n as INT)
             },
@@ -641,7 +718,9 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "go_back",
         move |seg: &mut SegmentHandle| -> RhaiResult<INT> {
-            let step = with_write(&s, |tx| tx.segment_go_back(&seg.no))?;
+            let step = with_write(&s, Access::write(Kind::Segments), |tx| {
+                tx.segment_go_back(&seg.no)
+            })?;
             refresh(&s, seg)?;
             Ok((step.added.len() + step.removed.len()) as INT)
         },
@@ -650,7 +729,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "lines",
         move |seg: &mut SegmentHandle| -> RhaiResult<Array> {
-            with_read(&s, |v| {
+            with_read(&s, Access::read(Kind::Segments), |v| {
                 Ok(v.segment_lines(&seg.no)?
                     .iter()
                     .map(|l| Dynamic::from_map(segment_line_map(l)))
@@ -662,7 +741,9 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "set_template",
         move |seg: &mut SegmentHandle, code: &str| -> RhaiResult<()> {
-            with_write(&s, |tx| tx.segment_set_template(&seg.no, code, false))?;
+            with_write(&s, Access::write(Kind::Segments), |tx| {
+                tx.segment_set_template(&seg.no, code, false)
+            })?;
             refresh(&s, seg)
         },
     );
@@ -670,7 +751,9 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "set_template",
         move |seg: &mut SegmentHandle, code: &str, to_lines: bool| -> RhaiResult<()> {
-            with_write(&s, |tx| tx.segment_set_template(&seg.no, code, to_lines))?;
+            with_write(&s, Access::write(Kind::Segments), |tx| {
+                tx.segment_set_template(&seg.no, code, to_lines)
+            })?;
             refresh(&s, seg)
         },
     );
@@ -681,16 +764,15 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             let mut f = Fields::new(format!("segment {}", seg.no), &map);
             let changes = segment_changes(&mut f).map_err(engine_error)?;
             f.finish().map_err(engine_error)?;
-            with_write(&s, |tx| tx.segment_update(&seg.no, &changes))?;
+            with_write(&s, Access::write(Kind::Segments), |tx| {
+                tx.segment_update(&seg.no, &changes)
+            })?;
             refresh(&s, seg)
         },
     );
     let s = shared.clone();
     engine.register_fn("log", move |seg: &mut SegmentHandle| -> RhaiResult<INT> {
-        with_write(&s, |tx| {
-            tx.log_segment(&seg.no, LogSegmentOptions::default())
-        })
-        .map(|o| o.logged_segment_no as INT)
+        log_segment(&s, &seg.no, LogSegmentOptions::default())
     });
     let s = shared.clone();
     engine.register_fn(
@@ -702,33 +784,39 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                 follow_up: f.flag("follow_up").map_err(engine_error)?.unwrap_or(false),
             };
             f.finish().map_err(engine_error)?;
-            with_write(&s, |tx| tx.log_segment(&seg.no, options))
-                .map(|o| o.logged_segment_no as INT)
+            log_segment(&s, &seg.no, options)
         },
     );
     let s = shared.clone();
     engine.register_fn(
         "save_criteria",
         move |seg: &mut SegmentHandle, name: &str| -> RhaiResult<()> {
-            with_write(&s, |tx| tx.segment_save_criteria(&seg.no, name))
+            with_write(&s, Access::write(Kind::Segments), |tx| {
+                tx.segment_save_criteria(&seg.no, name)
+            })
         },
     );
     let s = shared.clone();
     engine.register_fn(
         "reuse_criteria",
         move |segment_no: &str, name: &str| -> RhaiResult<INT> {
-            with_write(&s, |tx| tx.segment_reuse_criteria(segment_no, name)).map(|n| n as INT)
+            with_write(&s, Access::write(Kind::Segments), |tx| {
+                tx.segment_reuse_criteria(segment_no, name)
+            })
+            .map(|n| n as INT)
         },
     );
     let s = shared.clone();
     engine.register_fn("delete", move |seg: &mut SegmentHandle| -> RhaiResult<()> {
-        with_write(&s, |tx| tx.segment_delete(&seg.no))
+        with_write(&s, Access::write(Kind::Segments), |tx| {
+            tx.segment_delete(&seg.no)
+        })
     });
 
     // Logged segments.
     let s = shared.clone();
     engine.register_fn("logged_segment", move |no: INT| -> RhaiResult<Dynamic> {
-        with_read(&s, |v| {
+        with_read(&s, Access::read(Kind::Segments), |v| {
             Ok(v.logged_segment(no as u64)?.map_or(Dynamic::UNIT, |l| {
                 Dynamic::from(LoggedSegmentHandle {
                     entry_no: l.entry_no,
@@ -740,10 +828,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     for (name, canceled) in [("cancel", true), ("uncancel", false)] {
         let s = shared.clone();
         engine.register_fn(name, move |l: &mut LoggedSegmentHandle| -> RhaiResult<()> {
-            with_write(&s, |tx| {
+            with_write(&s, Access::write(Kind::Segments), |tx| {
                 tx.set_logged_segment_canceled(l.entry_no, canceled)
             })?;
-            if let Some(fresh) = with_read(&s, |v| v.logged_segment(l.entry_no))? {
+            if let Some(fresh) = with_read(&s, Access::read(Kind::Segments), |v| {
+                v.logged_segment(l.entry_no)
+            })? {
                 l.fields = logged_segment_map(&fresh);
             }
             Ok(())
@@ -770,7 +860,10 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             let from = f.int("from").map_err(engine_error)?.map(|n| n as u64);
             let to = f.int("to").map_err(engine_error)?.map(|n| n as u64);
             f.finish().map_err(engine_error)?;
-            with_write(&s, |tx| tx.delete_canceled_logged_segments(from, to)).map(|n| n as INT)
+            with_write(&s, Access::write(Kind::Segments), |tx| {
+                tx.delete_canceled_logged_segments(from, to)
+            })
+            .map(|n| n as INT)
         },
     );
 
@@ -782,7 +875,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
      -> RhaiResult<Map> {
         let kind = stat_kind(kind)?;
         let code = code.to_string();
-        with_read(shared, |v| {
+        with_read(shared, Access::read(Kind::Statistics), |v| {
             Ok(statistics_map(&v.statistics(kind, &code, range)?))
         })
     };

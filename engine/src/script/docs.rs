@@ -40,7 +40,8 @@ docs! {
     "template_attach", "template_attach(code, language, file_path | blob [, file_name]) -> attachment no", "Sets a template language's attachment; reads the file the user names (the only file access scripts have).";
     "template_setup", "template_setup() -> map  /  template_setup(#{sales_invoice: \"S_INVOICE\", …})", "Reads, or sets, which template records each document type (blank: do not record).";
     "relation_link", "relation_link(contact_no, \"customer\" | \"vendor\", account_no)", "Links an outside account to a contact (documents find their contact this way).";
-    "record_document", "record_document(#{type, no, customer | vendor | contact, action, salesperson, campaign, description, version_no}) -> #{recorded, entry_no, reason}", "Records a printed, e-mailed or posted document; says exactly why when it does not.";
+    "relation_contact", "relation_contact(\"customer\" | \"vendor\", account_no) -> contact no | ()", "The contact an outside account is linked to.";
+    "record_document", "record_document(#{type, no, customer | vendor | contact, action, salesperson, campaign, description, version_no, amount, person}) -> #{recorded, entry_no, reason}", "Records a printed, e-mailed or posted document (amount and person are for plugin rules); says exactly why when it does not.";
     "campaign_create", "campaign_create(#{no, description, starting_date, ending_date, salesperson, active}) -> no", "Creates a campaign.";
     "campaign", "campaign(no) -> map | ()", "A campaign as a map.";
     "campaigns", "campaigns() -> query", "All campaigns, as a lazy query.";

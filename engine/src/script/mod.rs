@@ -6,6 +6,7 @@
 
 mod api_catalogue;
 mod api_log;
+pub mod capability;
 pub mod docs;
 mod error;
 pub mod query;
@@ -20,12 +21,17 @@ use std::time::{Duration, Instant};
 
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Position, Scope};
 
+use capability::Access;
 pub use error::{ScriptError, ScriptErrorKind};
 use session::{Session, Shared};
+
+/// The session handle the plugin runtime shares.
+pub(crate) type SharedSession = Shared;
 
 use crate::Database;
 use crate::error::{Error, Result};
 use crate::ops::{Context, Tx, View};
+use crate::plugin::{LoadedPlugin, PluginProblem, PluginRuntime, PluginSource};
 
 pub(crate) type RhaiResult<T> = std::result::Result<T, Box<EvalAltResult>>;
 
@@ -117,6 +123,70 @@ pub struct ScriptHost {
     memory: MemoryProbe,
     /// Functions defined by earlier `run_in_scope` runs (the REPL's).
     functions: RefCell<AST>,
+    /// The loaded plugins and their hook engine.
+    plugins: Option<Rc<PluginRuntime>>,
+}
+
+/// What loading plugins found.
+#[derive(Debug, Clone, Default)]
+pub struct PluginReport {
+    /// The plugins that compiled (enabled or not).
+    pub plugins: Vec<LoadedPlugin>,
+    /// The ones that did not, with where and why.
+    pub problems: Vec<PluginProblem>,
+}
+
+/// What an engine's callbacks share with its host.
+struct Probes<'a> {
+    shared: &'a Shared,
+    cancel: &'a Arc<AtomicBool>,
+    started: &'a Rc<Cell<Instant>>,
+    memory: &'a MemoryProbe,
+    printed: &'a Rc<RefCell<Vec<String>>>,
+}
+
+/// An engine with every function of the language, the given limits, and no way out of the engine.
+fn build_engine(limits: Limits, probes: &Probes<'_>) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_depth)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_expr_depths(256, 256);
+    // Scripts reach nothing outside the engine's own functions.
+    engine.disable_symbol("eval");
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    let (cancel, started, memory) = (
+        probes.cancel.clone(),
+        probes.started.clone(),
+        probes.memory.clone(),
+    );
+    let (max_time, max_memory) = (limits.max_time, limits.max_memory);
+    engine.on_progress(move |ops| {
+        if ops % 256 != 0 {
+            return None;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return Some(STOP_CANCELLED.into());
+        }
+        if let Some((probe, at_start)) = memory.get()
+            && max_memory > 0
+            && probe().saturating_sub(at_start) > max_memory
+        {
+            return Some(STOP_MEMORY.into());
+        }
+        (started.get().elapsed() > max_time).then(|| STOP_TIME.into())
+    });
+    let (on_print, on_debug) = (probes.printed.clone(), probes.printed.clone());
+    engine.on_print(move |s| on_print.borrow_mut().push(s.to_string()));
+    engine.on_debug(move |s, _, _| on_debug.borrow_mut().push(s.to_string()));
+    value_types::register(&mut engine);
+    query::register(&mut engine, probes.shared);
+    api_catalogue::register(&mut engine, probes.shared);
+    api_log::register(&mut engine, probes.shared);
+    engine
 }
 
 /// How one run goes: its options, a Rust step after it, whether it keeps the functions it defines.
@@ -144,50 +214,16 @@ impl ScriptHost {
         let started = Rc::new(Cell::new(Instant::now()));
         let memory: MemoryProbe = Rc::new(Cell::new(None));
         let printed = Rc::new(RefCell::new(Vec::new()));
-        let mut engine = Engine::new();
-        engine
-            .set_max_operations(limits.max_operations)
-            .set_max_call_levels(limits.max_call_depth)
-            .set_max_string_size(limits.max_string_size)
-            .set_max_array_size(limits.max_array_size)
-            .set_max_map_size(limits.max_map_size)
-            .set_max_expr_depths(256, 256);
-        // Scripts reach nothing outside the engine's own functions.
-        engine.disable_symbol("eval");
-        engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
-        {
-            let (cancel, started, memory, max_time, max_memory) = (
-                cancel.clone(),
-                started.clone(),
-                memory.clone(),
-                limits.max_time,
-                limits.max_memory,
-            );
-            engine.on_progress(move |ops| {
-                if ops % 256 != 0 {
-                    return None;
-                }
-                if cancel.load(Ordering::Relaxed) {
-                    return Some(STOP_CANCELLED.into());
-                }
-                if let Some((probe, at_start)) = memory.get()
-                    && max_memory > 0
-                    && probe().saturating_sub(at_start) > max_memory
-                {
-                    return Some(STOP_MEMORY.into());
-                }
-                (started.get().elapsed() > max_time).then(|| STOP_TIME.into())
-            });
-        }
-        {
-            let (on_print, on_debug) = (printed.clone(), printed.clone());
-            engine.on_print(move |s| on_print.borrow_mut().push(s.to_string()));
-            engine.on_debug(move |s, _, _| on_debug.borrow_mut().push(s.to_string()));
-        }
-        value_types::register(&mut engine);
-        query::register(&mut engine, &shared);
-        api_catalogue::register(&mut engine, &shared);
-        api_log::register(&mut engine, &shared);
+        let engine = build_engine(
+            limits,
+            &Probes {
+                shared: &shared,
+                cancel: &cancel,
+                started: &started,
+                memory: &memory,
+                printed: &printed,
+            },
+        );
         Self {
             engine,
             shared,
@@ -198,7 +234,79 @@ impl ScriptHost {
             context: RefCell::new(None),
             memory,
             functions: RefCell::new(AST::empty()),
+            plugins: None,
         }
+    }
+
+    /// Checks and compiles plugins; the ones `db` has enabled get their functions under their
+    /// names and their hooks. A plugin that fails is reported and left out; it never stops the host.
+    pub fn load_plugins(
+        &mut self,
+        db: &Database,
+        sources: &[PluginSource],
+    ) -> Result<PluginReport, ScriptError> {
+        let settings = db
+            .read(|v| v.plugin_settings())
+            .map_err(|e| ScriptError::engine("plugins", &e))?;
+        let started = Rc::new(Cell::new(Instant::now()));
+        let hook_limits = Limits::hook();
+        let engine = build_engine(
+            hook_limits,
+            &Probes {
+                shared: &self.shared,
+                cancel: &self.cancel,
+                started: &started,
+                memory: &self.memory,
+                printed: &self.printed,
+            },
+        );
+        let mut report = PluginReport::default();
+        for source in sources {
+            match crate::plugin::compile(&engine, source) {
+                Ok((mut plugin, module)) => {
+                    if report
+                        .plugins
+                        .iter()
+                        .any(|p: &LoadedPlugin| p.manifest.name == plugin.manifest.name)
+                    {
+                        report.problems.push(PluginProblem {
+                            plugin: plugin.manifest.name.clone(),
+                            file: plugin.file.clone(),
+                            line: None,
+                            column: None,
+                            message: format!(
+                                "another plugin is named {} already; the first one found is used",
+                                plugin.manifest.name
+                            ),
+                        });
+                        continue;
+                    }
+                    plugin.enabled = settings.enabled.contains(&plugin.manifest.name);
+                    if plugin.enabled {
+                        self.engine
+                            .register_static_module(plugin.manifest.name.as_str(), module.into());
+                    }
+                    report.plugins.push(plugin);
+                }
+                Err(problem) => report.problems.push(problem),
+            }
+        }
+        // Hooks run in the order of the enabled list.
+        let mut ordered = report.plugins.clone();
+        ordered.sort_by_key(|p| {
+            settings
+                .enabled
+                .iter()
+                .position(|n| *n == p.manifest.name)
+                .unwrap_or(usize::MAX)
+        });
+        self.plugins = Some(Rc::new(PluginRuntime {
+            engine,
+            started,
+            limits: hook_limits,
+            plugins: ordered,
+        }));
+        Ok(report)
     }
 
     /// Gives the host a way to read how many bytes the process has allocated (e.g. from a
@@ -312,8 +420,13 @@ impl ScriptHost {
         if keep_functions {
             ast = self.functions.borrow().merge(&ast);
         }
-        let session = Session::begin(db.store.clone(), self.context(db), mentions_try(source))
-            .map_err(|e| ScriptError::engine(name, &e))?;
+        let session = Session::begin(
+            db.store.clone(),
+            self.context(db),
+            mentions_try(source),
+            self.plugins.clone(),
+        )
+        .map_err(|e| ScriptError::engine(name, &e))?;
         *self.shared.borrow_mut() = Some(session);
         self.cancel.store(false, Ordering::Relaxed);
         self.started.set(Instant::now());
@@ -333,7 +446,11 @@ impl ScriptHost {
             let _ = scope.remove::<Dynamic>("__rapport_result");
         }
         if let (Ok(value), Some(finish)) = (&result, finish)
-            && let Err(e) = with_write(&self.shared, |tx| finish(tx, value))
+            && let Err(e) = with_write(
+                &self.shared,
+                Access::write(capability::Kind::Catalogue),
+                |tx| finish(tx, value),
+            )
         {
             result = Err(e);
         }
@@ -395,24 +512,85 @@ fn no_session() -> Box<EvalAltResult> {
     .into()
 }
 
-/// Runs a read against the run's transaction.
+/// Runs a read against the run's transaction, if the acting plugin (if any) may.
 pub(crate) fn with_read<T>(
     shared: &Shared,
+    access: Access,
     work: impl FnOnce(&View<'_>) -> Result<T>,
 ) -> RhaiResult<T> {
     let guard = shared.borrow();
     let session = guard.as_ref().ok_or_else(no_session)?;
+    session.check(access).map_err(engine_error)?;
     session.read(work).map_err(engine_error)
 }
 
-/// Runs one workflow in the run's transaction, all or nothing.
+/// Runs one workflow in the run's transaction, all or nothing, if the acting plugin (if any) may.
 pub(crate) fn with_write<T>(
     shared: &Shared,
+    access: Access,
     work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
 ) -> RhaiResult<T> {
     let mut guard = shared.borrow_mut();
     let session = guard.as_mut().ok_or_else(no_session)?;
+    session.check(access).map_err(engine_error)?;
     session.write(work).map_err(engine_error)
+}
+
+/// Runs `work` (hooks and an operation) so that all its writes are kept, or none.
+pub(crate) fn group<T>(shared: &Shared, work: impl FnOnce() -> RhaiResult<T>) -> RhaiResult<T> {
+    let mark = shared
+        .borrow_mut()
+        .as_mut()
+        .ok_or_else(no_session)?
+        .begin_group();
+    let outcome = work();
+    let closed = shared
+        .borrow_mut()
+        .as_mut()
+        .ok_or_else(no_session)?
+        .end_group(mark, outcome.is_err());
+    closed.map_err(engine_error)?;
+    outcome
+}
+
+/// Sets (or clears) the plugin acting now.
+pub(crate) fn set_acting(shared: &Shared, grant: Option<capability::Grant>) {
+    if let Some(session) = shared.borrow_mut().as_mut() {
+        session.acting = grant;
+    }
+}
+
+/// Runs `hook` of the enabled plugins on `payload` (not from inside another plugin's hook).
+pub(crate) fn fire(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic> {
+    let runtime = shared.borrow().as_ref().and_then(|s| {
+        if s.acting.is_some() {
+            None
+        } else {
+            s.hooks.clone()
+        }
+    });
+    match runtime {
+        Some(runtime) => runtime.fire(shared, hook, payload),
+        None => Ok(payload),
+    }
+}
+
+/// Runs an `after_` or `on_` hook: it sees what happened and may abort it by throwing.
+pub(crate) fn notify(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<()> {
+    fire(shared, hook, payload).map(|_| ())
+}
+
+pub(crate) fn error_of_parse(script: &str, e: &rhai::ParseError) -> ScriptError {
+    error::parse(script, e)
+}
+
+pub(crate) fn error_of_runtime(
+    script: &str,
+    e: &EvalAltResult,
+    engine: &Engine,
+    limits: &Limits,
+) -> ScriptError {
+    error::runtime(script, e, engine, limits)
 }
 
 /// Changes the run's clock or user.

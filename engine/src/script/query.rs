@@ -9,6 +9,7 @@ use std::cmp::Ordering;
 
 use rhai::{Array, Dynamic, Engine, FnPtr, INT, Map, NativeCallContext};
 
+use super::capability::{Access, Kind};
 use super::session::Shared;
 use super::value::{
     LoggedSegmentHandle, SegmentHandle, campaign_entry_map, campaign_map, compare, contact_map,
@@ -64,6 +65,18 @@ impl Source {
             Source::Campaigns => "campaigns",
             Source::CampaignEntries => "campaign_entries",
             Source::Salespeople => "salespeople",
+        }
+    }
+
+    /// The capability reading it needs.
+    fn kind(self) -> Kind {
+        match self {
+            Source::Contacts => Kind::Contacts,
+            Source::Entries => Kind::Entries,
+            Source::Templates | Source::Groups => Kind::Catalogue,
+            Source::Segments | Source::LoggedSegments => Kind::Segments,
+            Source::Campaigns | Source::CampaignEntries => Kind::Campaigns,
+            Source::Salespeople => Kind::Salespeople,
         }
     }
 
@@ -458,7 +471,7 @@ pub(crate) fn run(
     let mut pipeline = Pipeline::new(&q.steps, q.source);
     let mut after: Option<Vec<u8>> = None;
     'chunks: loop {
-        let (records, last) = with_read(shared, |v| {
+        let (records, last) = with_read(shared, Access::read(q.source.kind()), |v| {
             fetch(v, q.source, &plan, include_postponed, after.as_deref())
         })?;
         if last.is_none() {

@@ -1,14 +1,19 @@
 //! One script run's hold on the database: a snapshot to read from, upgraded to the one write
-//! transaction at the first write, so a script that only reads never blocks a writer.
+//! transaction at the first write, so a script that only reads never blocks a writer. It also
+//! knows which plugin, if any, is acting (to check its capabilities) and keeps the undo log that
+//! makes an operation — or a group of them — all-or-nothing inside the transaction.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::{Context, Tx, View};
-use crate::store::journal::Journal;
+use crate::store::journal::{Journal, Undo, roll_back_to};
 use crate::store::{KvRead, ReadTxn, Store, WriteTxn};
+
+use super::capability::{Access, Grant};
+use crate::plugin::PluginRuntime;
 
 enum Txn {
     Read(ReadTxn),
@@ -22,19 +27,36 @@ pub(crate) struct Session {
     pub ctx: Context,
     /// Keep every engine call all-or-nothing on its own (the script catches errors).
     journal: bool,
+    /// What was written, to undo a failed operation or group; kept only while one is open.
+    undo: Vec<Undo>,
+    /// How many groups are open (a group keeps the undo log of everything in it).
+    groups: usize,
+    /// The plugin running now, whose capabilities every call is checked against.
+    pub acting: Option<Grant>,
+    /// The plugins whose hooks operations fire (held only while the run lasts).
+    pub hooks: Option<Rc<PluginRuntime>>,
 }
 
 /// The session as the registered functions share it (set while a script runs).
 pub(crate) type Shared = Rc<RefCell<Option<Session>>>;
 
 impl Session {
-    pub fn begin(store: Arc<Store>, ctx: Context, journal: bool) -> Result<Self> {
+    pub fn begin(
+        store: Arc<Store>,
+        ctx: Context,
+        journal: bool,
+        hooks: Option<Rc<PluginRuntime>>,
+    ) -> Result<Self> {
         let txn = Txn::Read(store.begin_read()?);
         Ok(Self {
             store,
             txn,
             ctx,
             journal,
+            undo: Vec::new(),
+            groups: 0,
+            acting: None,
+            hooks,
         })
     }
 
@@ -47,6 +69,22 @@ impl Session {
         match &self.txn {
             Txn::Read(r) => r,
             Txn::Write(w) => &**w,
+        }
+    }
+
+    /// Refuses a call the acting plugin has no capability for.
+    pub fn check(&self, access: Access) -> Result<()> {
+        match &self.acting {
+            Some(grant) if !grant.allows(access) => Err(Error::refused(
+                format!("plugin {}", grant.plugin),
+                format!("it may not {access}"),
+                format!(
+                    "add \"{}\" to capabilities.{} in its plugin.toml",
+                    access.kind,
+                    access.verb()
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -64,15 +102,39 @@ impl Session {
         let Txn::Write(w) = &mut self.txn else {
             unreachable!("upgraded above")
         };
-        if !self.journal {
+        if !self.journal && self.groups == 0 {
             return work(&mut Tx::new(&mut **w, &self.ctx));
         }
-        let mut journal = Journal::new(&mut **w);
-        let outcome = work(&mut Tx::new(&mut journal, &self.ctx));
+        let mark = self.undo.len();
+        let outcome = work(&mut Tx::new(
+            &mut Journal::new(&mut **w, &mut self.undo),
+            &self.ctx,
+        ));
         if outcome.is_err() {
-            journal.roll_back()?;
+            roll_back_to(&mut **w, &mut self.undo, mark)?;
+        } else if self.groups == 0 {
+            self.undo.truncate(mark);
         }
         outcome
+    }
+
+    /// Opens a group: everything written until [`Session::end_group`] can be undone together.
+    pub fn begin_group(&mut self) -> usize {
+        self.groups += 1;
+        self.undo.len()
+    }
+
+    /// Closes a group; a failed one puts back everything written in it.
+    pub fn end_group(&mut self, mark: usize, failed: bool) -> Result<()> {
+        self.groups = self.groups.saturating_sub(1);
+        if failed {
+            if let Txn::Write(w) = &mut self.txn {
+                roll_back_to(&mut **w, &mut self.undo, mark)?;
+            }
+        } else if self.groups == 0 {
+            self.undo.truncate(mark);
+        }
+        Ok(())
     }
 
     /// Ends the run: commits its writes (unless `keep` is false), or drops them.

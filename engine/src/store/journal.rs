@@ -1,43 +1,47 @@
 //! An undo journal over any [`KvWrite`]: it remembers the old value of every key it writes, so
-//! the writes of one operation can be taken back while the transaction goes on. Scripts that
-//! catch errors use it to keep each engine call all-or-nothing.
+//! the writes of one operation (or of a group of them: a plugin hook, the operation, the hook
+//! after it) can be taken back while the transaction goes on. Scripts that catch errors use it to
+//! keep each engine call all-or-nothing.
 
 use super::{KvRead, KvWrite, Order, Table, Visit};
 use crate::error::Result;
 
-/// Writes through to `inner`, remembering how to undo them.
+/// One remembered write: the key and the value it had before (`None`: it did not exist).
+pub type Undo = (Table, Vec<u8>, Option<Vec<u8>>);
+
+/// Writes through to `inner`, remembering in `log` how to undo them.
 pub struct Journal<'a> {
     inner: &'a mut dyn KvWrite,
-    undo: Vec<(Table, Vec<u8>, Option<Vec<u8>>)>,
+    log: &'a mut Vec<Undo>,
 }
 
 impl<'a> Journal<'a> {
-    /// Starts an empty journal over `inner`.
-    pub fn new(inner: &'a mut dyn KvWrite) -> Self {
-        Self {
-            inner,
-            undo: Vec::new(),
-        }
-    }
-
-    /// Puts every key written since [`Journal::new`] back as it was, newest first.
-    pub fn roll_back(mut self) -> Result<()> {
-        while let Some((table, key, old)) = self.undo.pop() {
-            match old {
-                Some(value) => self.inner.put(table, &key, &value)?,
-                None => {
-                    self.inner.delete(table, &key)?;
-                }
-            }
-        }
-        Ok(())
+    /// Journals the writes to `inner` into `log`.
+    pub fn new(inner: &'a mut dyn KvWrite, log: &'a mut Vec<Undo>) -> Self {
+        Self { inner, log }
     }
 
     fn remember(&mut self, table: Table, key: &[u8]) -> Result<()> {
         let old = self.inner.get(table, key)?;
-        self.undo.push((table, key.to_vec(), old));
+        self.log.push((table, key.to_vec(), old));
         Ok(())
     }
+}
+
+/// Puts back every key written since the log had `mark` entries, newest first, and shortens the log.
+pub fn roll_back_to(inner: &mut dyn KvWrite, log: &mut Vec<Undo>, mark: usize) -> Result<()> {
+    while log.len() > mark {
+        let Some((table, key, old)) = log.pop() else {
+            break;
+        };
+        match old {
+            Some(value) => inner.put(table, &key, &value)?,
+            None => {
+                inner.delete(table, &key)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl KvRead for Journal<'_> {

@@ -1,0 +1,111 @@
+//! Capabilities: what a plugin may read and write, per kind of record. Every contract function
+//! names the access it needs; while a plugin's hook runs, a call outside its manifest fails with
+//! an error naming the missing capability.
+
+use std::collections::BTreeSet;
+
+/// A kind of record, as plugin manifests name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// Contacts and their business relations.
+    Contacts,
+    /// Salespeople.
+    Salespeople,
+    /// Interaction groups, templates, attachments, the template setup.
+    Catalogue,
+    /// Campaigns and campaign entries.
+    Campaigns,
+    /// Interaction log entries (logging, documents, cancel, purge).
+    Entries,
+    /// Segments and logged segments.
+    Segments,
+    /// Statistics.
+    Statistics,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 7] = [
+        Kind::Contacts,
+        Kind::Salespeople,
+        Kind::Catalogue,
+        Kind::Campaigns,
+        Kind::Entries,
+        Kind::Segments,
+        Kind::Statistics,
+    ];
+
+    /// The name in manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Contacts => "contacts",
+            Kind::Salespeople => "salespeople",
+            Kind::Catalogue => "catalogue",
+            Kind::Campaigns => "campaigns",
+            Kind::Entries => "entries",
+            Kind::Segments => "segments",
+            Kind::Statistics => "statistics",
+        }
+    }
+
+    /// The kind with this manifest name.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Self::ALL.into_iter().find(|k| k.name() == name.trim())
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The access a function needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// The kind of record.
+    pub kind: Kind,
+    /// Whether it writes.
+    pub write: bool,
+}
+
+impl Access {
+    /// Reading `kind`.
+    pub const fn read(kind: Kind) -> Self {
+        Self { kind, write: false }
+    }
+
+    /// Writing `kind`.
+    pub const fn write(kind: Kind) -> Self {
+        Self { kind, write: true }
+    }
+
+    /// `read` or `write`, as in manifests.
+    pub fn verb(self) -> &'static str {
+        if self.write { "write" } else { "read" }
+    }
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.verb(), self.kind)
+    }
+}
+
+/// What one plugin may do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Grant {
+    /// The plugin's name.
+    pub plugin: String,
+    /// Kinds it may read.
+    pub read: BTreeSet<Kind>,
+    /// Kinds it may write (writing includes reading).
+    pub write: BTreeSet<Kind>,
+}
+
+impl Grant {
+    /// Whether the grant covers `access`.
+    pub fn allows(&self, access: Access) -> bool {
+        self.write.contains(&access.kind) || (!access.write && self.read.contains(&access.kind))
+    }
+}
