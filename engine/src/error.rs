@@ -118,7 +118,7 @@ pub enum Error {
         detail: String,
     },
     /// A script the engine runs itself (the demo) failed.
-    #[error("script {0}")]
+    #[error("{0}")]
     Script(String),
     /// The storage layer failed (disk, file, transaction).
     #[error("storage error: {0}")]

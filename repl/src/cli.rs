@@ -127,6 +127,12 @@ pub enum Command {
         /// The description (default: the template's).
         #[arg(long)]
         description: Option<String>,
+        /// The document's amount (for plugin rules).
+        #[arg(long)]
+        amount: Option<f64>,
+        /// The person the document names (for plugin rules).
+        #[arg(long)]
+        person: Option<String>,
     },
     /// Import records from a CSV file with a header row of field names; unknown columns become
     /// custom fields. A bad row aborts the whole import, naming its line; nothing is written.
@@ -148,13 +154,13 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Plugins of this database (list, enable NAME, disable NAME).
+    /// Plugins of this database: list them, enable or disable one, or add a folder to find
+    /// more in. Bundled plugins are always there; none is enabled until you enable it.
     ///
-    /// Example: rapport plugins list
+    /// Example: rapport plugins enable document_rules
     Plugins {
-        /// list, enable NAME or disable NAME.
-        #[arg(num_args = 0..=2)]
-        args: Vec<String>,
+        #[command(subcommand)]
+        action: Option<PluginAction>,
     },
     /// Verify indexes, statistics and attachment references against the entries; exits
     /// non-zero on any difference.
@@ -183,6 +189,28 @@ pub enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// What `plugins` does.
+#[derive(Subcommand, Clone)]
+pub enum PluginAction {
+    /// List the plugins, enabled or not, and any that failed to load.
+    List,
+    /// Enable a plugin for this database (its hooks fire, its functions are there).
+    Enable {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Disable a plugin for this database.
+    Disable {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Find plugins in this folder too (one sub-folder per plugin).
+    Folder {
+        /// The folder.
+        path: PathBuf,
     },
 }
 

@@ -11,13 +11,13 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use cli::{Cli, Command, ExportKind, ImportKind, ScriptLimits};
+use cli::{Cli, Command, ExportKind, ImportKind, PluginAction, ScriptLimits};
 use output::Format;
 use rapport_engine::demo::{self, DemoOutcome};
-use rapport_engine::model::{AccountKind, DocumentEvent, DocumentParty, DocumentType};
 use rapport_engine::ops::StatKind;
+use rapport_engine::plugin;
 use rapport_engine::script::value::entry_map;
-use rapport_engine::script::{Limits, RunOptions, ScriptHost};
+use rapport_engine::script::{Limits, PluginReport, RunOptions, ScriptHost};
 use rapport_engine::{Database, Error};
 
 /// Counts the process's allocations, so scripts can have a memory limit.
@@ -46,15 +46,38 @@ fn main() -> ExitCode {
     }
 }
 
-fn host(limits: ScriptLimits) -> ScriptHost {
-    let host = ScriptHost::new(Limits {
+/// A script host with the given limits and this database's plugins (a plugin that fails to load
+/// is a warning, never a reason not to start).
+fn host(db: &Database, limits: ScriptLimits) -> Result<ScriptHost, Error> {
+    let mut host = ScriptHost::new(Limits {
         max_operations: limits.max_operations,
         max_time: std::time::Duration::from_secs(limits.max_seconds),
         max_memory: limits.max_memory_mib * 1024 * 1024,
         ..Limits::user()
     });
     host.set_memory_probe(|| ALLOCATED.allocated());
-    host
+    let report = load_plugins(db, &mut host)?;
+    for problem in &report.problems {
+        eprintln!("warning: {problem}; it is left out");
+    }
+    Ok(host)
+}
+
+/// The bundled plugins and those in the database's plugin folders.
+fn load_plugins(db: &Database, host: &mut ScriptHost) -> Result<PluginReport, Error> {
+    let settings = db.read(|v| v.plugin_settings())?;
+    let mut sources = plugin::bundled();
+    let mut problems = Vec::new();
+    for folder in &settings.folders {
+        let (found, trouble) = plugin::from_folder(std::path::Path::new(folder));
+        sources.extend(found);
+        problems.extend(trouble);
+    }
+    let mut report = host
+        .load_plugins(db, &sources)
+        .map_err(|e| Error::Script(e.to_string()))?;
+    report.problems.extend(problems);
+    Ok(report)
 }
 
 /// Runs one command, appending what it prints to `out`.
@@ -74,7 +97,7 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
         limits: ScriptLimits::default(),
     }) {
         Command::Repl { limits } => {
-            repl::Repl::new(&db, host(*limits), cli.format)
+            repl::Repl::new(&db, host(&db, *limits)?, cli.format)
                 .run_loop()
                 .map_err(|e| Error::Storage(format!("the terminal failed: {e}")))?;
             Ok(ExitCode::SUCCESS)
@@ -94,7 +117,7 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             })?;
             Ok(script(
                 &db,
-                &host(*limits),
+                &host(&db, *limits)?,
                 &file.display().to_string(),
                 &source,
                 *dry_run,
@@ -108,7 +131,7 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             limits,
         } => Ok(script(
             &db,
-            &host(*limits),
+            &host(&db, *limits)?,
             "eval",
             code,
             *dry_run,
@@ -147,56 +170,47 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             salesperson,
             campaign,
             description,
+            amount,
+            person,
         } => {
-            let document_type: DocumentType = document_type.parse().map_err(|problem| {
-                Error::invalid(
-                    "document",
-                    "type",
-                    problem,
-                    "use a document type of the spec",
-                )
-            })?;
-            let party = match (customer, vendor, contact) {
-                (Some(c), _, _) => DocumentParty {
-                    kind: AccountKind::Customer,
-                    no: c.clone(),
-                },
-                (_, Some(v), _) => DocumentParty {
-                    kind: AccountKind::Vendor,
-                    no: v.clone(),
-                },
-                (_, _, Some(c)) => DocumentParty {
-                    kind: AccountKind::Contact,
-                    no: c.clone(),
-                },
-                _ => {
-                    return Err(Error::required(
-                        format!("document {document_type} {no}"),
-                        "party",
-                        "give --customer, --vendor or --contact",
-                    ));
+            let mut event = rhai::Map::new();
+            let mut put = |k: &str, v: Option<&String>| {
+                if let Some(v) = v {
+                    event.insert(k.into(), v.clone().into());
                 }
             };
-            let event = DocumentEvent {
-                document_type,
-                document_no: no.clone(),
-                party,
-                action: action.parse().map_err(|problem| {
-                    Error::invalid(
-                        "document",
-                        "action",
-                        problem,
-                        "use printed, emailed, posted or preview",
-                    )
-                })?,
-                salesperson: salesperson.clone(),
-                campaign: campaign.clone().unwrap_or_default(),
-                description: description.clone().unwrap_or_default(),
-                version_no: 0,
-            };
-            let outcome = db.write(|tx| tx.record_document(&event))?;
-            match outcome.entry_no {
+            put("type", Some(document_type));
+            put("no", Some(no));
+            put("customer", customer.as_ref());
+            put("vendor", vendor.as_ref());
+            put("contact", contact.as_ref());
+            put("action", Some(action));
+            put("salesperson", salesperson.as_ref());
+            put("campaign", campaign.as_ref());
+            put("description", description.as_ref());
+            put("person", person.as_ref());
+            if let Some(a) = amount {
+                event.insert("amount".into(), rhai::Dynamic::from_float(*a));
+            }
+            // Through the language, so the plugins' document hooks take part.
+            let host = host(&db, ScriptLimits::default())?;
+            let mut scope = rhai::Scope::new();
+            scope.push("event", event);
+            let outcome = host
+                .run_in_scope(
+                    &db,
+                    "document",
+                    "record_document(event)",
+                    &mut scope,
+                    RunOptions::default(),
+                )
+                .map_err(|e| Error::Script(e.message))?
+                .value
+                .try_cast::<rhai::Map>()
+                .unwrap_or_default();
+            match outcome.get("entry_no").and_then(|n| n.as_int().ok()) {
                 Some(entry_no) => {
+                    let entry_no = u64::try_from(entry_no).unwrap_or_default();
                     let entry = db.read(|v| v.entry(entry_no))?.ok_or_else(|| {
                         Error::not_found("interaction log entry", entry_no.to_string())
                     })?;
@@ -207,7 +221,14 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
                         output::render(&rhai::Dynamic::from_map(entry_map(&entry)), cli.format)
                     );
                 }
-                None => say!(out, "{}", outcome.reason),
+                None => say!(
+                    out,
+                    "{}",
+                    outcome
+                        .get("reason")
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -248,11 +269,12 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plugins { .. } => Err(Error::refused(
-            "plugins",
-            "plugins are not available yet: they arrive with the plugin issue",
-            "use rapport run with a script for now",
-        )),
+        Command::Plugins { action } => plugins(
+            &db,
+            action.clone().unwrap_or(PluginAction::List),
+            cli.format,
+            out,
+        ),
         Command::Check => {
             let report = db.read(|v| v.integrity_check())?;
             if report.is_ok() {
@@ -328,6 +350,99 @@ fn progress_bar() -> rapport_engine::ops::Progress {
             }
         },
     ))
+}
+
+/// `rapport plugins …`: list, enable, disable, add a folder.
+fn plugins(
+    db: &Database,
+    action: PluginAction,
+    format: Format,
+    out: &mut String,
+) -> Result<ExitCode, Error> {
+    let mut host = ScriptHost::new(Limits::user());
+    let report = load_plugins(db, &mut host)?;
+    let mut settings = db.read(|v| v.plugin_settings())?;
+    match action {
+        PluginAction::List => {
+            let rows: rhai::Array = report
+                .plugins
+                .iter()
+                .map(|p| {
+                    let mut m = rhai::Map::new();
+                    m.insert("name".into(), p.manifest.name.clone().into());
+                    m.insert("version".into(), p.manifest.version.clone().into());
+                    m.insert("enabled".into(), p.enabled.into());
+                    m.insert("hooks".into(), p.manifest.hooks.join(", ").into());
+                    m.insert("from".into(), p.origin.clone().into());
+                    m.insert("description".into(), p.manifest.description.clone().into());
+                    rhai::Dynamic::from_map(m)
+                })
+                .collect();
+            say!(
+                out,
+                "{}",
+                output::render(&rhai::Dynamic::from_array(rows), format)
+            );
+            for problem in &report.problems {
+                say!(out, "not loaded: {problem}");
+            }
+        }
+        PluginAction::Enable { name } => {
+            if !report.plugins.iter().any(|p| p.manifest.name == name) {
+                let why = report
+                    .problems
+                    .iter()
+                    .find(|p| p.plugin == name)
+                    .map_or_else(
+                        || {
+                            "there is no plugin of that name; rapport plugins list shows them"
+                                .to_string()
+                        },
+                        |p| format!("it does not load: {p}"),
+                    );
+                return Err(Error::refused(
+                    format!("plugin {name}"),
+                    why,
+                    "fix it or pick another",
+                ));
+            }
+            if !settings.enabled.contains(&name) {
+                settings.enabled.push(name.clone());
+                db.write(|tx| tx.plugin_settings_set(&settings))?;
+            }
+            say!(out, "enabled {name}");
+        }
+        PluginAction::Disable { name } => {
+            let before = settings.enabled.len();
+            settings.enabled.retain(|n| *n != name);
+            if settings.enabled.len() == before {
+                return Err(Error::refused(
+                    format!("plugin {name}"),
+                    "it is not enabled",
+                    "rapport plugins list shows what is",
+                ));
+            }
+            db.write(|tx| tx.plugin_settings_set(&settings))?;
+            say!(out, "disabled {name}");
+        }
+        PluginAction::Folder { path } => {
+            let path = std::fs::canonicalize(&path).map_err(|e| {
+                Error::invalid(
+                    "plugins folder",
+                    "path",
+                    format!("{} cannot be read: {e}", path.display()),
+                    "give an existing folder",
+                )
+            })?;
+            let path = path.display().to_string();
+            if !settings.folders.contains(&path) {
+                settings.folders.push(path.clone());
+                db.write(|tx| tx.plugin_settings_set(&settings))?;
+            }
+            say!(out, "plugins are also looked for in {path}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs a script; prints what it printed, then its result; on error, the position with a caret.

@@ -254,7 +254,7 @@ fn document_with_an_unknown_type_is_an_error() {
     assert!(!run.success);
     assert!(
         run.stderr
-            .starts_with("error: document: type \"sales_bill\" is not one of"),
+            .starts_with("error: record_document: type \"sales_bill\" is not one of"),
         "{}",
         run.stderr
     );
@@ -365,14 +365,107 @@ fn export_to_a_file_round_trips_through_import() {
 }
 
 #[test]
-fn plugins_say_they_are_not_available_yet() {
+fn plugins_list_shows_the_bundled_plugins_none_enabled() {
     let ws = Workspace::new();
-    let run = ws.run(&["plugins", "list"]);
-    assert!(!run.success);
+    let out = ws.ok(&["--format", "csv", "plugins", "list"]);
     assert!(
-        run.stderr.contains("plugins are not available yet"),
+        out.starts_with("name,version,description,enabled,from,hooks\n")
+            || out.contains("document_rules"),
+        "{out}"
+    );
+    for name in ["document_rules", "retention", "duplicates"] {
+        assert!(out.contains(&format!("{name},")), "{out}");
+    }
+    assert!(
+        !out.contains(",true,"),
+        "nothing is enabled by default: {out}"
+    );
+}
+
+#[test]
+fn a_consultant_adds_a_rule_as_a_plugin_folder_and_sees_it_act_without_compiling() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let folder = ws.file("my-plugins", b"");
+    std::fs::remove_file(&folder).unwrap();
+    std::fs::create_dir_all(folder.join("big_quotes")).unwrap();
+    std::fs::write(
+        folder.join("big_quotes/plugin.toml"),
+        "name = \"big_quotes\"\nversion = \"1.0\"\nrequires = \"0.1\"\nhooks = [\"after_document\"]\n[capabilities]\nwrite = [\"entries\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("big_quotes/main.rhai"),
+        "fn after_document(d) {\n  if d.type == \"sales_quote\" && d.recorded && d.amount > 10000 {\n    let e = entry(d.entry_no);\n    log_interaction(#{contact: e.contact_no, template: \"OUTGOING\", description: `Call about quote ${d.no}`, postponed: true});\n  }\n}\n",
+    )
+    .unwrap();
+    ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
+    assert_output(
+        "enabled big_quotes\n",
+        &ws.ok(&["plugins", "enable", "big_quotes"]),
+    );
+    ws.ok(&[
+        "document",
+        "sales_quote",
+        "Q1",
+        "--contact",
+        "CT000002",
+        "--amount",
+        "25000",
+    ]);
+    assert_output(
+        "[\"Call about quote Q1\"]\n",
+        &ws.ok(&[
+            "eval",
+            "entries().filter(#{postponed: true}).list().map(|e| e.description)",
+        ]),
+    );
+    assert_output(
+        "disabled big_quotes\n",
+        &ws.ok(&["plugins", "disable", "big_quotes"]),
+    );
+    ws.ok(&[
+        "document",
+        "sales_quote",
+        "Q2",
+        "--contact",
+        "CT000002",
+        "--amount",
+        "25000",
+    ]);
+    assert_output(
+        "1\n",
+        &ws.ok(&["eval", "entries().filter(#{postponed: true}).count()"]),
+    );
+}
+
+#[test]
+fn a_broken_plugin_is_a_warning_at_start_and_rapport_still_works() {
+    let ws = Workspace::new();
+    let folder = ws.file("plugins-dir", b"");
+    std::fs::remove_file(&folder).unwrap();
+    std::fs::create_dir_all(folder.join("oops")).unwrap();
+    std::fs::write(
+        folder.join("oops/plugin.toml"),
+        "name = \"oops\"\nversion = \"1\"\nrequires = \"0.1\"\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join("oops/main.rhai"), "fn f() {\n  let = 1;\n}\n").unwrap();
+    ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
+    let run = ws.run(&["eval", "1 + 1"]);
+    assert!(run.success);
+    assert_output("2\n", &run.stdout);
+    assert!(
+        run.stderr.starts_with("warning: plugin oops (")
+            && run.stderr.contains("oops/main.rhai:2:"),
         "{}",
         run.stderr
+    );
+    let refused = ws.run(&["plugins", "enable", "oops"]);
+    assert!(
+        !refused.success && refused.stderr.contains("it does not load"),
+        "{}",
+        refused.stderr
     );
 }
 
