@@ -424,3 +424,30 @@ fn duplicates_finds_contacts_alike_by_name_or_email() {
     );
     assert!(text.contains("email:anna.berg@example.com"), "{text}");
 }
+
+#[test]
+fn a_plugin_has_no_file_access() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "x").unwrap();
+    let source = format!(
+        "fn before_log(d) {{ template_attach(\"BUS\", \"ENU\", \"{}\"); d }}",
+        secret.display()
+    );
+    plugin_dir(
+        dir.path(),
+        "reader",
+        &manifest("reader", &["before_log"], &[], &["catalogue"]),
+        &source,
+    );
+    enable(&db, &["reader"]);
+    let (host, _) = host(&db, dir.path());
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("plugins have no file access"), "{err}");
+}

@@ -329,7 +329,15 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "template_attach",
         move |code: &str, language: &str, path: &str| -> RhaiResult<INT> {
-            // The one function that reads a file: the one the user names.
+            // The one function that reads a file: the one the user names. Plugins have no
+            // file access: inside a hook they must pass a blob.
+            if super::acting_plugin(&s).is_some() {
+                return Err(engine_error(Error::refused(
+                    "template_attach",
+                    "plugins have no file access",
+                    "pass the content as a blob: template_attach(code, language, blob, file_name)",
+                )));
+            }
             let content = std::fs::read(path).map_err(|e| {
                 engine_error(Error::invalid(
                     "template_attach",

@@ -553,6 +553,14 @@ pub(crate) fn group<T>(shared: &Shared, work: impl FnOnce() -> RhaiResult<T>) ->
     outcome
 }
 
+/// The plugin acting now, if any.
+pub(crate) fn acting_plugin(shared: &Shared) -> Option<String> {
+    shared
+        .borrow()
+        .as_ref()
+        .and_then(|s| s.acting.as_ref().map(|g| g.plugin.clone()))
+}
+
 /// Sets (or clears) the plugin acting now.
 pub(crate) fn set_acting(shared: &Shared, grant: Option<capability::Grant>) {
     if let Some(session) = shared.borrow_mut().as_mut() {
