@@ -187,11 +187,21 @@ impl Store {
     }
 
     fn with_tables(db: redb::Database) -> Result<Self> {
-        let txn = db.begin_write().map_err(storage)?;
-        for table in Table::ALL {
-            txn.open_table(table.definition()).map_err(storage)?;
+        // Creating tables takes a write transaction and a durable commit: only do it when one
+        // is missing (a new file, or a table a newer rapport added), not on every open.
+        let missing = {
+            let read = db.begin_read().map_err(storage)?;
+            Table::ALL
+                .iter()
+                .any(|t| read.open_table(t.definition()).is_err())
+        };
+        if missing {
+            let txn = db.begin_write().map_err(storage)?;
+            for table in Table::ALL {
+                txn.open_table(table.definition()).map_err(storage)?;
+            }
+            txn.commit().map_err(storage)?;
         }
-        txn.commit().map_err(storage)?;
         Ok(Self { db })
     }
 

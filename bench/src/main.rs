@@ -1,0 +1,664 @@
+//! rapport against SQLite on the same CRM work (issue 6). Generates a seeded company, runs each
+//! operation on both, compares the answers (a mismatch fails the run) and prints a table of
+//! medians, ratios (rapport ÷ SQLite) and rapport's peak memory per operation.
+//!
+//!   cargo run --release -p rapport-bench -- --scale smoke      (CI: answers only matter)
+//!   cargo run --release -p rapport-bench -- --scale reference  (1M contacts, 3M entries)
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use rapport_engine::model::{
+    Amount, Contact, ContactFilter, ContactKind, ContactSelector, FieldValue, InteractionGroup,
+    InteractionTemplate, Salesperson, Segment, StepOptions,
+};
+use rapport_engine::ops::{
+    CancelMode, CanceledEntryFilter, InteractionDraft, LogSegmentOptions, StatKind,
+};
+use rapport_engine::script::{Limits, RunOptions, ScriptHost};
+use rapport_engine::{Clock, Database};
+use rusqlite::{Connection, params};
+
+#[global_allocator]
+static ALLOCATED: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
+
+const CITIES: &[&str] = &[
+    "Oslo",
+    "Bergen",
+    "London",
+    "Paris",
+    "Berlin",
+    "Madrid",
+    "Rome",
+    "Vienna",
+    "Prague",
+    "Warsaw",
+    "Dublin",
+    "Lisbon",
+    "Athens",
+    "Helsinki",
+    "Stockholm",
+    "Copenhagen",
+    "Brussels",
+    "Amsterdam",
+    "Zurich",
+    "Munich",
+];
+
+/// The size of the generated company.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    contacts: u64,
+    entries: u64,
+    templates: u64,
+    salespeople: u64,
+    timelines: u64,
+    runs: usize,
+}
+
+impl Scale {
+    fn named(name: &str) -> Option<Scale> {
+        let base = |contacts: u64, runs| Scale {
+            contacts,
+            entries: contacts * 3,
+            templates: 40,
+            salespeople: 50,
+            timelines: (contacts / 100).max(10),
+            runs,
+        };
+        match name {
+            "smoke" => Some(base(10_000, 1)),
+            "small" => Some(base(100_000, 3)),
+            "reference" => Some(base(1_000_000, 3)),
+            _ => None,
+        }
+    }
+}
+
+/// Seeded xorshift: the same company every run.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+struct Person {
+    no: String,
+    name: String,
+    company: bool,
+    company_no: String,
+    city: &'static str,
+    revenue: f64,
+    bucket: i64,
+}
+
+fn people(scale: Scale) -> Vec<Person> {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    (0..scale.contacts)
+        .map(|i| {
+            let company = i % 10 == 0;
+            Person {
+                no: format!("C{i:07}"),
+                name: format!("Contact {i}"),
+                company,
+                company_no: format!("C{:07}", i - i % 10),
+                city: CITIES[rng.next(CITIES.len() as u64) as usize],
+                revenue: rng.next(100_000) as f64 / 100.0,
+                bucket: (i % 10) as i64,
+            }
+        })
+        .collect()
+}
+
+fn day(n: u64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(n % 330)
+}
+
+/// One measured operation.
+struct Row {
+    name: &'static str,
+    target: f64,
+    rapport: Duration,
+    sqlite: Duration,
+    peak_mib: f64,
+}
+
+/// Runs `f` `runs` times and returns the median time, its answer, and the peak memory it added.
+fn measure(runs: usize, mut f: impl FnMut() -> u64) -> (Duration, u64, f64) {
+    let mut times = Vec::with_capacity(runs);
+    let mut answer = 0;
+    let peak = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let base = ALLOCATED.allocated();
+    let sampler = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(ALLOCATED.allocated(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    for _ in 0..runs {
+        let start = Instant::now();
+        answer = f();
+        times.push(start.elapsed());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    times.sort();
+    let peak_mib = peak.load(Ordering::Relaxed).saturating_sub(base) as f64 / (1024.0 * 1024.0);
+    (times[times.len() / 2], answer, peak_mib)
+}
+
+fn compare(name: &str, rapport: u64, sqlite: u64) {
+    assert_eq!(
+        rapport, sqlite,
+        "{name}: rapport answered {rapport}, SQLite {sqlite}"
+    );
+}
+
+fn contact_record(p: &Person) -> Contact {
+    let mut c = Contact {
+        no: p.no.clone(),
+        name: p.name.clone(),
+        kind: if p.company {
+            ContactKind::Company
+        } else {
+            ContactKind::Person
+        },
+        company_no: if p.company {
+            String::new()
+        } else {
+            p.company_no.clone()
+        },
+        city: p.city.to_string(),
+        salesperson: "SP00".into(),
+        ..Contact::default()
+    };
+    c.custom
+        .insert("revenue".into(), FieldValue::Number(p.revenue));
+    c.custom
+        .insert("bucket".into(), FieldValue::Number(p.bucket as f64));
+    c
+}
+
+fn sqlite_open(path: &std::path::Path) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+        .unwrap();
+    conn
+}
+
+const SCHEMA: &str = "
+CREATE TABLE contacts(no TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, company_no TEXT, city TEXT, salesperson TEXT, revenue REAL, bucket INTEGER);
+CREATE INDEX contacts_company ON contacts(company_no);
+CREATE TABLE entries(entry_no INTEGER PRIMARY KEY, contact_no TEXT, company_no TEXT, date TEXT, template TEXT, grp TEXT,
+  salesperson TEXT, cost REAL, duration REAL, canceled INTEGER NOT NULL DEFAULT 0, logged_segment_no INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX entries_contact ON entries(contact_no, date, entry_no);
+CREATE INDEX entries_company ON entries(company_no, date, entry_no);
+CREATE INDEX entries_template ON entries(template, canceled, cost, duration);
+CREATE INDEX entries_canceled ON entries(canceled);
+CREATE INDEX entries_logged_segment ON entries(logged_segment_no);
+CREATE TABLE logged_segments(entry_no INTEGER PRIMARY KEY, description TEXT, canceled INTEGER NOT NULL DEFAULT 0);
+";
+
+fn import_sqlite(conn: &mut Connection, people: &[Person]) -> u64 {
+    let tx = conn.transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare("INSERT INTO contacts VALUES (?1, ?2, ?3, ?4, ?5, 'SP00', ?6, ?7)")
+            .unwrap();
+        for p in people {
+            let company_no = if p.company {
+                p.no.as_str()
+            } else {
+                p.company_no.as_str()
+            };
+            insert
+                .execute(params![
+                    p.no,
+                    p.name,
+                    if p.company { "company" } else { "person" },
+                    company_no,
+                    p.city,
+                    p.revenue,
+                    p.bucket
+                ])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    conn.query_row("SELECT count(*) FROM contacts", [], |r| r.get::<_, i64>(0))
+        .unwrap() as u64
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let scale_name = args
+        .iter()
+        .position(|a| a == "--scale")
+        .and_then(|i| args.get(i + 1))
+        .map_or("smoke", String::as_str);
+    let scale = Scale::named(scale_name)
+        .unwrap_or_else(|| panic!("--scale is smoke, small or reference, not {scale_name}"));
+    eprintln!(
+        "scale {scale_name}: {} contacts, {} entries, {} templates",
+        scale.contacts, scale.entries, scale.templates
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let people = people(scale);
+    let mut rows = Vec::new();
+
+    // 1. Import the contacts in one transaction (each side into a fresh file).
+    let mut db = Database::open(dir.path().join("rapport.redb")).unwrap();
+    db.context_mut().clock = Clock::fixed(day(340));
+    db.write(|tx| {
+        tx.salesperson_create(Salesperson {
+            code: "SP00".into(),
+            name: "Salesperson 0".into(),
+            ..Salesperson::default()
+        })?;
+        for s in 1..scale.salespeople {
+            tx.salesperson_create(Salesperson {
+                code: format!("SP{s:02}"),
+                name: format!("Salesperson {s}"),
+                ..Salesperson::default()
+            })?;
+        }
+        for g in 0..5 {
+            tx.group_define(InteractionGroup {
+                code: format!("G{g}"),
+                description: format!("Group {g}"),
+            })?;
+        }
+        for t in 0..scale.templates {
+            tx.template_define(InteractionTemplate {
+                code: format!("T{t:02}"),
+                group: format!("G{}", t % 5),
+                description: format!("Template {t}"),
+                unit_cost: Amount::from_units((t % 7) as i64 + 1),
+                unit_duration: Amount::from_units(15),
+                ..InteractionTemplate::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let records: Vec<Contact> = people.iter().map(contact_record).collect();
+    let (rapport_time, rapport_n, peak) = measure(1, || {
+        db.write(|tx| {
+            for c in &records {
+                tx.contact_create(c.clone())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        db.read(|v| {
+            let mut n = 0;
+            v.each_contact(&mut |_| {
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        })
+        .unwrap()
+    });
+    drop(records);
+    let sqlite_path = dir.path().join("sqlite.db");
+    let mut conn = sqlite_open(&sqlite_path);
+    conn.execute_batch(SCHEMA).unwrap();
+    let (sqlite_time, sqlite_n, _) = measure(1, || import_sqlite(&mut conn, &people));
+    compare("import", rapport_n, sqlite_n);
+    rows.push(Row {
+        name: "import contacts in one transaction",
+        target: 1.0,
+        rapport: rapport_time,
+        sqlite: sqlite_time,
+        peak_mib: peak,
+    });
+
+    // Setup (not timed): the interaction log, the same entries on both sides.
+    eprintln!("setup: logging {} entries", scale.entries);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut entries = Vec::with_capacity(scale.entries as usize);
+    for _ in 0..scale.entries {
+        let contact = rng.next(scale.contacts);
+        entries.push((
+            contact,
+            rng.next(scale.templates),
+            rng.next(scale.salespeople),
+            day(rng.next(330)),
+        ));
+    }
+    for chunk in entries.chunks(20_000) {
+        db.write(|tx| {
+            for &(c, t, s, d) in chunk {
+                tx.log_interaction(InteractionDraft {
+                    contact: people[c as usize].no.clone(),
+                    template: format!("T{t:02}"),
+                    salesperson: format!("SP{s:02}"),
+                    date: Some(d),
+                    ..InteractionDraft::default()
+                })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    {
+        let tx = conn.transaction().unwrap();
+        {
+            let mut insert = tx.prepare("INSERT INTO entries(entry_no, contact_no, company_no, date, template, grp, salesperson, cost, duration) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)").unwrap();
+            for (i, &(c, t, s, d)) in entries.iter().enumerate() {
+                let p = &people[c as usize];
+                let company_no = if p.company { &p.no } else { &p.company_no };
+                insert
+                    .execute(params![
+                        i as i64 + 1,
+                        p.no,
+                        company_no,
+                        d.to_string(),
+                        format!("T{t:02}"),
+                        format!("G{}", t % 5),
+                        format!("SP{s:02}"),
+                        (t % 7 + 1) as f64,
+                        15.0
+                    ])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+
+    // 2. A scripted filter over every contact, no index on either side.
+    let host = ScriptHost::new(Limits::user());
+    let script = r#"contacts().where(|c| c.city == "Oslo" && c.revenue > 500.0).count()"#;
+    let (r, rn, peak) = measure(scale.runs, || {
+        host.run(&db, "bench", script, RunOptions::default())
+            .unwrap()
+            .value
+            .as_int()
+            .unwrap() as u64
+    });
+    let (s, sn, _) = measure(scale.runs, || {
+        conn.query_row(
+            "SELECT count(*) FROM contacts WHERE city = 'Oslo' AND revenue > 500.0",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as u64
+    });
+    compare("scripted filter", rn, sn);
+    rows.push(Row {
+        name: "scripted filter over all contacts",
+        target: 1.0,
+        rapport: r,
+        sqlite: s,
+        peak_mib: peak,
+    });
+
+    // 3. The same on an indexed field (SQLite gets an index on city).
+    conn.execute_batch("CREATE INDEX contacts_city ON contacts(city);")
+        .unwrap();
+    let script = r#"contacts().filter(#{city: "Oslo"}).count()"#;
+    let (r, rn, peak) = measure(scale.runs, || {
+        host.run(&db, "bench", script, RunOptions::default())
+            .unwrap()
+            .value
+            .as_int()
+            .unwrap() as u64
+    });
+    let (s, sn, _) = measure(scale.runs, || {
+        conn.query_row(
+            "SELECT count(*) FROM contacts WHERE city = 'Oslo'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as u64
+    });
+    compare("indexed filter", rn, sn);
+    rows.push(Row {
+        name: "filter on an indexed field (city)",
+        target: 0.5,
+        rapport: r,
+        sqlite: s,
+        peak_mib: peak,
+    });
+
+    // 4. A contact's timeline (entries, newest first) for random contacts.
+    let picks: Vec<usize> = (0..scale.timelines)
+        .map(|_| rng.next(scale.contacts) as usize)
+        .collect();
+    let (r, rn, peak) = measure(scale.runs, || {
+        db.read(|v| {
+            Ok(picks
+                .iter()
+                .map(|&i| v.timeline(&people[i].no).map_or(0, |t| t.len() as u64))
+                .sum())
+        })
+        .unwrap()
+    });
+    let (s, sn, _) = measure(scale.runs, || {
+        // A person's own entries; a company's entries and its persons' (its company index).
+        let mut person = conn.prepare_cached("SELECT entry_no FROM entries WHERE contact_no = ?1 ORDER BY date DESC, entry_no DESC").unwrap();
+        let mut company = conn.prepare_cached("SELECT entry_no FROM entries WHERE company_no = ?1 ORDER BY date DESC, entry_no DESC").unwrap();
+        picks
+            .iter()
+            .map(|&i| {
+                let stmt = if people[i].company {
+                    &mut company
+                } else {
+                    &mut person
+                };
+                stmt.query_map(params![people[i].no], |r| r.get::<_, i64>(0))
+                    .unwrap()
+                    .count() as u64
+            })
+            .sum()
+    });
+    compare("timeline", rn, sn);
+    rows.push(Row {
+        name: "timelines of random contacts",
+        target: 1.0,
+        rapport: r,
+        sqlite: s,
+        peak_mib: peak,
+    });
+
+    // 5. Statistics of every template over all entries.
+    let (r, rn, peak) = measure(scale.runs, || {
+        db.read(|v| {
+            Ok((0..scale.templates)
+                .map(|t| {
+                    v.statistics(StatKind::Template, &format!("T{t:02}"), None)
+                        .map_or(0, |s| s.count)
+                })
+                .sum())
+        })
+        .unwrap()
+    });
+    let (s, sn, _) = measure(scale.runs, || {
+        let mut stmt = conn.prepare_cached("SELECT template, count(*), sum(cost), sum(duration) FROM entries WHERE canceled = 0 GROUP BY template").unwrap();
+        stmt.query_map([], |r| r.get::<_, i64>(1))
+            .unwrap()
+            .map(|n| n.unwrap() as u64)
+            .sum()
+    });
+    compare("template statistics", rn, sn);
+    rows.push(Row {
+        name: "statistics of all templates",
+        target: 0.01,
+        rapport: r,
+        sqlite: s,
+        peak_mib: peak,
+    });
+
+    // 6. Add a tenth of the contacts to a segment from a filter and log it.
+    let (r, rn, peak) = measure(1, || {
+        db.write(|tx| {
+            let no = tx.segment_create(Segment {
+                description: "Bucket 3".into(),
+                template: "T00".into(),
+                ..Segment::default()
+            })?;
+            let filter = ContactFilter::all().eq("bucket", FieldValue::Number(3.0));
+            tx.segment_add(
+                &no,
+                &ContactSelector::Filter(filter),
+                StepOptions::default(),
+            )?;
+            Ok(tx
+                .log_segment(&no, LogSegmentOptions::default())?
+                .entry_nos
+                .len() as u64)
+        })
+        .unwrap()
+    });
+    let next_entry = scale.entries as i64 + 1;
+    let (s, sn, _) = measure(1, || {
+        let tx = conn.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO logged_segments(entry_no, description) VALUES (1, 'Bucket 3')",
+            [],
+        )
+        .unwrap();
+        let n = tx
+            .execute(
+                "INSERT INTO entries(entry_no, contact_no, company_no, date, template, grp, salesperson, cost, duration, logged_segment_no)
+                 SELECT ?1 + row_number() OVER (ORDER BY no) - 1, no, company_no, '2026-12-07', 'T00', 'G0', salesperson, 1.0, 15.0, 1 FROM contacts WHERE bucket = 3",
+                params![next_entry],
+            )
+            .unwrap();
+        tx.commit().unwrap();
+        n as u64
+    });
+    compare("log segment", rn, sn);
+    rows.push(Row {
+        name: "segment from a filter, logged",
+        target: 1.0,
+        rapport: r,
+        sqlite: s,
+        peak_mib: peak,
+    });
+
+    // 7. Cancel that logged segment.
+    let (r, rn, peak) = measure(1, || {
+        db.write(|tx| tx.set_logged_segment_canceled(1, true))
+            .unwrap();
+        db.read(|v| v.statistics(StatKind::LoggedSegment, "1", None))
+            .unwrap()
+            .count
+    });
+    let (s, sn, _) = measure(1, || {
+        let tx = conn.transaction().unwrap();
+        tx.execute(
+            "UPDATE logged_segments SET canceled = 1 WHERE entry_no = 1",
+            [],
+        )
+        .unwrap();
+        let n = tx
+            .execute(
+                "UPDATE entries SET canceled = 1 WHERE logged_segment_no = 1",
+                [],
+            )
+            .unwrap();
+        tx.commit().unwrap();
+        n as u64
+    });
+    compare("cancel logged segment", rn, sn);
+    rows.push(Row {
+        name: "cancel a logged segment",
+        target: 1.0,
+        rapport: r,
+        sqlite: s,
+        peak_mib: peak,
+    });
+
+    // 8. Purge the canceled entries (setup, not timed: cancel every tenth entry of the log too).
+    let tenth: Vec<u64> = (1..=scale.entries).filter(|n| n % 10 == 0).collect();
+    for chunk in tenth.chunks(20_000) {
+        db.write(|tx| {
+            tx.set_entries_canceled(chunk, CancelMode::Cancel, false)
+                .map(|_| ())
+        })
+        .unwrap();
+    }
+    conn.execute(
+        "UPDATE entries SET canceled = 1 WHERE entry_no % 10 = 0 AND logged_segment_no = 0",
+        [],
+    )
+    .unwrap();
+    let (r, rn, peak) = measure(1, || {
+        db.write(|tx| tx.delete_canceled_entries(&CanceledEntryFilter::default(), false))
+            .unwrap()
+            .count as u64
+    });
+    let (s, sn, _) = measure(1, || {
+        let tx = conn.transaction().unwrap();
+        let n = tx
+            .execute("DELETE FROM entries WHERE canceled = 1", [])
+            .unwrap();
+        tx.commit().unwrap();
+        n as u64
+    });
+    compare("purge", rn, sn);
+    rows.push(Row {
+        name: "purge canceled entries",
+        target: 1.0,
+        rapport: r,
+        sqlite: s,
+        peak_mib: peak,
+    });
+
+    // 9. Open the database and answer a first query.
+    drop(host);
+    drop(db);
+    drop(conn);
+    let rapport_path = dir.path().join("rapport.redb");
+    let (r, rn, peak) = measure(scale.runs, || {
+        let db = Database::open(&rapport_path).unwrap();
+        db.read(|v| v.statistics(StatKind::Template, "T01", None))
+            .unwrap()
+            .count
+    });
+    let (s, sn, _) = measure(scale.runs, || {
+        let conn = sqlite_open(&sqlite_path);
+        conn.query_row(
+            "SELECT count(*) FROM entries WHERE template = 'T01' AND canceled = 0",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as u64
+    });
+    compare("open and query", rn, sn);
+    rows.push(Row {
+        name: "open and answer a first query",
+        target: 1.0,
+        rapport: r,
+        sqlite: s,
+        peak_mib: peak,
+    });
+
+    println!("| operation | rapport | SQLite | ratio | target | met | rapport peak memory |");
+    println!("|---|---:|---:|---:|---:|:-:|---:|");
+    for row in &rows {
+        let ratio = row.rapport.as_secs_f64() / row.sqlite.as_secs_f64().max(1e-9);
+        println!(
+            "| {} | {:.3} ms | {:.3} ms | {ratio:.3} | ≤ {} | {} | {:.1} MiB |",
+            row.name,
+            row.rapport.as_secs_f64() * 1000.0,
+            row.sqlite.as_secs_f64() * 1000.0,
+            row.target,
+            if ratio <= row.target { "yes" } else { "no" },
+            row.peak_mib
+        );
+    }
+    eprintln!("all answers matched");
+}
