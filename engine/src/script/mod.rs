@@ -536,8 +536,21 @@ pub(crate) fn with_write<T>(
     session.write(work).map_err(engine_error)
 }
 
-/// Runs `work` (hooks and an operation) so that all its writes are kept, or none.
+/// Runs `work` (hooks and an operation) so that all its writes are kept, or none. Without
+/// enabled plugins that have hooks, the operation is one workflow call (all-or-nothing on its
+/// own) and no undo log is kept for it.
 pub(crate) fn group<T>(shared: &Shared, work: impl FnOnce() -> RhaiResult<T>) -> RhaiResult<T> {
+    let hooked = shared.borrow().as_ref().is_some_and(|s| {
+        s.acting.is_none()
+            && s.hooks.as_ref().is_some_and(|h| {
+                h.plugins
+                    .iter()
+                    .any(|p| p.enabled && !p.manifest.hooks.is_empty())
+            })
+    });
+    if !hooked {
+        return work();
+    }
     let mark = shared
         .borrow_mut()
         .as_mut()
