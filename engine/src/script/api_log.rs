@@ -388,6 +388,15 @@ fn date_arg(v: &Dynamic, what: &'static str) -> RhaiResult<chrono::NaiveDate> {
     })
 }
 
+/// What `cancel`/`uncancel` return (how many entries) and what `toggle_canceled` returns (the new flag).
+fn cancel_result(mode: CancelMode, canceled: bool, selected: usize) -> Dynamic {
+    if mode == CancelMode::Toggle {
+        Dynamic::from_bool(canceled)
+    } else {
+        Dynamic::from_int(selected as INT)
+    }
+}
+
 /// Cancels, un-cancels or toggles entries, then tells the plugins (`on_cancel_toggled`).
 fn set_canceled(s: &Shared, nos: &[u64], mode: CancelMode, remove: bool) -> RhaiResult<bool> {
     group(s, || {
@@ -500,11 +509,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             move |ctx: NativeCallContext, sel: Dynamic| -> RhaiResult<Dynamic> {
                 let nos = entry_selection(&ctx, &s, &sel, name)?;
                 let canceled = set_canceled(&s, &nos, mode, false)?;
-                Ok(if mode == CancelMode::Toggle {
-                    Dynamic::from_bool(canceled)
-                } else {
-                    Dynamic::from_int(nos.len() as INT)
-                })
+                Ok(cancel_result(mode, canceled, nos.len()))
             },
         );
         let s = shared.clone();
@@ -532,11 +537,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     return Ok(Dynamic::from_map(dry_run_report(&nos)));
                 }
                 let canceled = set_canceled(&s, &nos, mode, remove)?;
-                Ok(if mode == CancelMode::Toggle {
-                    Dynamic::from_bool(canceled)
-                } else {
-                    Dynamic::from_int(nos.len() as INT)
-                })
+                Ok(cancel_result(mode, canceled, nos.len()))
             },
         );
     }
