@@ -451,3 +451,28 @@ fn a_plugin_has_no_file_access() {
     .unwrap_err();
     assert!(err.message.contains("plugins have no file access"), "{err}");
 }
+
+#[test]
+fn before_purge_sees_a_purge_without_a_filter_too() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    db.write(|tx| tx.set_entries_canceled(&[1], rapport_engine::ops::CancelMode::Cancel, false))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "keep",
+        &manifest("keep", &["before_purge"], &[], &[]),
+        "fn before_purge(f) { throw \"nothing is purged here\"; }",
+    );
+    enable(&db, &["keep"]);
+    let (host, _) = host(&db, dir.path());
+    for src in ["purge_canceled()", "purge_canceled(#{})"] {
+        let err = run(&host, &db, src).unwrap_err();
+        assert!(
+            err.message.contains("nothing is purged here"),
+            "{src}: {err}"
+        );
+    }
+    assert!(db.read(|v| v.entry(1)).unwrap().is_some());
+}

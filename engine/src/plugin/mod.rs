@@ -171,7 +171,7 @@ pub(crate) fn compile(
         message,
     };
     let mut ast = engine.compile(&source.source).map_err(|e| {
-        let err = crate::script::error_of_parse(&source.file, &e);
+        let err = crate::script::error::parse(&source.file, &e);
         problem(err.line, err.column, err.message)
     })?;
     ast.set_source(source.file.as_str());
@@ -236,12 +236,8 @@ impl PluginRuntime {
                 Ok(v) if hook.starts_with("before_") && v.is_map() => value = v,
                 Ok(_) => {}
                 Err(e) => {
-                    let err: ScriptError = crate::script::error_of_runtime(
-                        &plugin.file,
-                        &e,
-                        &self.engine,
-                        &self.limits,
-                    );
+                    let err: ScriptError =
+                        crate::script::error::runtime(&plugin.file, &e, &self.engine, &self.limits);
                     let at = match (err.line, err.column) {
                         (Some(l), Some(c)) => format!("{}:{l}:{c}", plugin.file),
                         _ => plugin.file.clone(),

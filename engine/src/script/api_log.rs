@@ -432,6 +432,44 @@ fn log_segment(s: &Shared, no: &str, options: LogSegmentOptions) -> RhaiResult<I
     })
 }
 
+/// Deletes the canceled entries a filter map selects, through `before_purge` (which may narrow
+/// the filter or veto); with `dry_run: true`, reads only and lists what would go.
+fn purge(s: &Shared, map: Map) -> RhaiResult<Dynamic> {
+    let (_, dry_run) = purge_filter(&map).map_err(engine_error)?;
+    // before_purge may narrow the filter, or veto by throwing (not for a dry run).
+    let map = if dry_run {
+        map
+    } else {
+        fire(s, "before_purge", Dynamic::from_map(map.clone()))?
+            .try_cast::<Map>()
+            .unwrap_or(map)
+    };
+    let (filter, dry_run) = purge_filter(&map).map_err(engine_error)?;
+    if dry_run {
+        // A dry run reads only: it never takes the write transaction.
+        let nos = with_read(s, Access::read(Kind::Entries), |v| {
+            let mut nos = Vec::new();
+            for no in v.entry_nos(
+                &crate::store::key::Key::new().tag(crate::ops::layout::entry_tag::CANCELED),
+                crate::store::Order::Ascending,
+            )? {
+                if let Some(e) = v.entry(no)?
+                    && e.canceled
+                    && filter.matches(&e)
+                {
+                    nos.push(no);
+                }
+            }
+            Ok(nos)
+        })?;
+        return Ok(Dynamic::from_map(dry_run_report(&nos)));
+    }
+    let report = with_write(s, Access::write(Kind::Entries), |tx| {
+        tx.delete_canceled_entries(&filter, false)
+    })?;
+    Ok(Dynamic::from_int(report.count as INT))
+}
+
 /// A criteria step as the segment methods call it.
 type Step = fn(&mut crate::ops::Tx<'_>, &str, &ContactSelector, StepOptions) -> Result<usize>;
 
@@ -563,48 +601,10 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
 
     // Purge and other deletes.
     let s = shared.clone();
-    engine.register_fn("purge_canceled", move |map: Map| -> RhaiResult<Dynamic> {
-        let (_, dry_run) = purge_filter(&map).map_err(engine_error)?;
-        // before_purge may narrow the filter, or veto by throwing (not for a dry run).
-        let map = if dry_run {
-            map
-        } else {
-            fire(&s, "before_purge", Dynamic::from_map(map.clone()))?
-                .try_cast::<Map>()
-                .unwrap_or(map)
-        };
-        let (filter, dry_run) = purge_filter(&map).map_err(engine_error)?;
-        if dry_run {
-            // A dry run reads only: it never takes the write transaction.
-            let nos = with_read(&s, Access::read(Kind::Entries), |v| {
-                let mut nos = Vec::new();
-                for no in v.entry_nos(
-                    &crate::store::key::Key::new().tag(crate::ops::layout::entry_tag::CANCELED),
-                    crate::store::Order::Ascending,
-                )? {
-                    if let Some(e) = v.entry(no)?
-                        && e.canceled
-                        && filter.matches(&e)
-                    {
-                        nos.push(no);
-                    }
-                }
-                Ok(nos)
-            })?;
-            return Ok(Dynamic::from_map(dry_run_report(&nos)));
-        }
-        let report = with_write(&s, Access::write(Kind::Entries), |tx| {
-            tx.delete_canceled_entries(&filter, false)
-        })?;
-        Ok(Dynamic::from_int(report.count as INT))
-    });
+    engine.register_fn("purge_canceled", move |map: Map| purge(&s, map));
     let s = shared.clone();
-    engine.register_fn("purge_canceled", move || -> RhaiResult<INT> {
-        with_write(&s, Access::write(Kind::Entries), |tx| {
-            tx.delete_canceled_entries(&CanceledEntryFilter::default(), false)
-        })
-        .map(|r| r.count as INT)
-    });
+    // Without a filter: the same path, so before_purge hooks see this purge too.
+    engine.register_fn("purge_canceled", move || purge(&s, Map::new()));
     let s = shared.clone();
     engine.register_fn(
         "delete_postponed",

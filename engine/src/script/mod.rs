@@ -8,7 +8,7 @@ mod api_catalogue;
 mod api_log;
 pub mod capability;
 pub mod docs;
-mod error;
+pub(crate) mod error;
 pub mod query;
 mod session;
 pub mod value;
@@ -599,19 +599,6 @@ pub(crate) fn fire(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<
 /// Runs an `after_` or `on_` hook: it sees what happened and may abort it by throwing.
 pub(crate) fn notify(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<()> {
     fire(shared, hook, payload).map(|_| ())
-}
-
-pub(crate) fn error_of_parse(script: &str, e: &rhai::ParseError) -> ScriptError {
-    error::parse(script, e)
-}
-
-pub(crate) fn error_of_runtime(
-    script: &str,
-    e: &EvalAltResult,
-    engine: &Engine,
-    limits: &Limits,
-) -> ScriptError {
-    error::runtime(script, e, engine, limits)
 }
 
 /// Changes the run's clock or user.

@@ -689,14 +689,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     let s = shared.clone();
     engine.register_fn(
         "list",
-        move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<Array> {
-            let mut all = Array::new();
-            run(&ctx, &s, q, &mut |item| {
-                all.push(item);
-                Ok(true)
-            })?;
-            Ok(all)
-        },
+        move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<Array> { collect(&ctx, &s, q) },
     );
     let s = shared.clone();
     engine.register_fn(

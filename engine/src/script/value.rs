@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 
 use chrono::NaiveDate;
-use rhai::{Array, Dynamic, FLOAT, INT, Map};
+use rhai::{Array, Dynamic, INT, Map};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -50,11 +50,16 @@ impl RecordHandle for LoggedSegmentHandle {
 
 /// The fields of a record handle held in a value, if it holds one.
 pub fn handle_fields(v: &Dynamic) -> Option<Map> {
+    handle(v).map(|(_, fields)| fields)
+}
+
+/// The label and fields of a record handle held in a value, if it holds one.
+fn handle(v: &Dynamic) -> Option<(&'static str, Map)> {
     if let Some(s) = v.read_lock::<SegmentHandle>() {
-        return Some(s.fields.clone());
+        return Some((SegmentHandle::LABEL, s.fields.clone()));
     }
     v.read_lock::<LoggedSegmentHandle>()
-        .map(|l| l.fields.clone())
+        .map(|l| (LoggedSegmentHandle::LABEL, l.fields.clone()))
 }
 
 /// A segment in scripts: its fields read like a map's (`s.description`), and it has the segment
@@ -621,16 +626,9 @@ pub fn show(v: &Dynamic) -> String {
         "()".into()
     } else if let Some(d) = v.read_lock::<Date>() {
         d.to_string()
-    } else if let Some(s) = v.read_lock::<SegmentHandle>() {
-        format!("{} {}", SegmentHandle::LABEL, show_map(&s.fields))
-    } else if let Some(l) = v.read_lock::<LoggedSegmentHandle>() {
-        format!("{} {}", LoggedSegmentHandle::LABEL, show_map(&l.fields))
+    } else if let Some((label, fields)) = handle(v) {
+        format!("{label} {}", show_map(&fields))
     } else {
         v.to_string()
     }
-}
-
-/// A float result that prints without noise (`8.0`, `12.5`).
-pub fn float(f: f64) -> Dynamic {
-    Dynamic::from_float(f as FLOAT)
 }
