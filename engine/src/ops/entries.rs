@@ -226,13 +226,14 @@ impl Tx<'_> {
         for key in new_keys.iter().filter(|k| !old_keys.contains(k)) {
             layout::mark(self.kv, Table::EntryIndex, key)?;
         }
-        let same_statistics = super::stats::stat_keys(old) == super::stats::stat_keys(new)
+        let (old_stats, new_stats) = (super::stats::stat_keys(old), super::stats::stat_keys(new));
+        let same_statistics = old_stats == new_stats
             && old.cost == new.cost
             && old.duration == new.duration
             && old.date == new.date;
         if !same_statistics {
-            self.apply_statistics(old, -1)?;
-            self.apply_statistics(new, 1)?;
+            self.apply_statistic_keys(&old_stats, old, -1)?;
+            self.apply_statistic_keys(&new_stats, new, 1)?;
         }
         Ok(())
     }

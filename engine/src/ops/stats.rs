@@ -204,7 +204,17 @@ impl Tx<'_> {
         entry: &InteractionLogEntry,
         sign: i64,
     ) -> Result<()> {
-        for key in stat_keys(entry) {
+        self.apply_statistic_keys(&stat_keys(entry), entry, sign)
+    }
+
+    /// The same, for keys the caller has computed already.
+    pub(crate) fn apply_statistic_keys(
+        &mut self,
+        keys: &[StatKey],
+        entry: &InteractionLogEntry,
+        sign: i64,
+    ) -> Result<()> {
+        for key in keys {
             bump(self.kv, Table::Stats, &key.total_key(), entry, sign)?;
             bump(
                 self.kv,
