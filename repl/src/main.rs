@@ -332,13 +332,7 @@ fn progress_bar() -> rapport_engine::ops::Progress {
         move |what: &str, done: u64, total: u64| {
             let Ok(mut slot) = bar.lock() else { return };
             if slot.as_ref().is_none_or(|(w, _)| w != what) {
-                let b = indicatif::ProgressBar::new(total);
-                if let Ok(style) =
-                    indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})")
-                {
-                    b.set_style(style);
-                }
-                b.set_message(what.to_string());
+                let b = transfer::progress(total, what);
                 *slot = Some((what.to_string(), b));
             }
             if let Some((_, b)) = slot.as_ref() {
@@ -457,10 +451,7 @@ fn script(
 ) -> ExitCode {
     match host.run(db, name, source, RunOptions { dry_run }) {
         Ok(result) => {
-            for line in &result.printed {
-                say!(out, "{line}");
-            }
-            let shown = output::render(&result.value, format);
+            let shown = output::outcome(&result, format);
             if !shown.is_empty() {
                 say!(out, "{shown}");
             }
@@ -470,10 +461,7 @@ fn script(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            if let Some(caret) = output::caret(source, e.line, e.column) {
-                eprintln!("{caret}");
-            }
+            eprintln!("{}", output::failure(&e, source));
             ExitCode::FAILURE
         }
     }

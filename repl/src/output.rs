@@ -4,6 +4,7 @@
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use rapport_engine::script::value::{show, to_json};
+use rapport_engine::script::{ScriptError, ScriptOutput};
 use rhai::{Array, Dynamic};
 use serde_json::Value;
 
@@ -52,7 +53,8 @@ fn columns(rows: &[Object]) -> Vec<String> {
     ordered
 }
 
-fn cell(v: &Value) -> String {
+/// A JSON value as the text of a table or CSV cell.
+pub fn cell(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -138,6 +140,24 @@ fn csv_text(json: &Value) -> String {
     }
     let bytes = w.into_inner().unwrap_or_default();
     String::from_utf8_lossy(&bytes).trim_end().to_string()
+}
+
+/// What a successful run shows: the lines it printed, then its result (empty when neither).
+pub fn outcome(result: &ScriptOutput, format: Format) -> String {
+    let mut lines = result.printed.clone();
+    let shown = render(&result.value, format);
+    if !shown.is_empty() {
+        lines.push(shown);
+    }
+    lines.join("\n")
+}
+
+/// A failed run: `error: …`, then the failing line with a caret under the column when known.
+pub fn failure(e: &ScriptError, source: &str) -> String {
+    match caret(source, e.line, e.column) {
+        Some(caret) => format!("error: {e}\n{caret}"),
+        None => format!("error: {e}"),
+    }
 }
 
 /// The failing source line with a caret under the column, for error messages.

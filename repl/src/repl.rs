@@ -283,22 +283,12 @@ impl<'a> Repl<'a> {
             &mut self.scope,
             RunOptions::default(),
         );
-        match result {
-            Ok(result) => {
-                for line in &result.printed {
-                    let _ = writeln!(out, "{line}");
-                }
-                let shown = output::render(&result.value, self.format);
-                if !shown.is_empty() {
-                    let _ = writeln!(out, "{shown}");
-                }
-            }
-            Err(e) => {
-                let _ = writeln!(out, "error: {e}");
-                if let Some(caret) = output::caret(source, e.line, e.column) {
-                    let _ = writeln!(out, "{caret}");
-                }
-            }
+        let text = match result {
+            Ok(result) => output::outcome(&result, self.format),
+            Err(e) => output::failure(&e, source),
+        };
+        if !text.is_empty() {
+            let _ = writeln!(out, "{text}");
         }
         if self.timing {
             let _ = writeln!(out, "({:.3} s)", started.elapsed().as_secs_f64());

@@ -14,7 +14,8 @@ use rhai::Dynamic;
 /// The built-in contact columns a CSV may have.
 const CONTACT_COLUMNS: &[&str] = Contact::FIELDS;
 
-fn progress(len: u64, what: &str) -> ProgressBar {
+/// A progress bar on stderr (drawn only when stderr is a terminal).
+pub fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     if let Ok(style) = ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})") {
         bar.set_style(style);
@@ -169,11 +170,7 @@ pub enum ExportFormat {
 }
 
 fn cell(v: &Dynamic) -> String {
-    match to_json(v) {
-        serde_json::Value::String(s) => s,
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    }
+    crate::output::cell(&to_json(v))
 }
 
 /// Writes every contact (custom fields as extra columns) or every entry; returns how many.
