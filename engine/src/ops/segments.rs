@@ -760,11 +760,29 @@ fn new_line(
     contact: &Contact,
     line_no: u32,
 ) -> SegmentLine {
-    let mut line = SegmentLine {
+    // The header carries the template's defaults (and the user's changes to them); the contact
+    // decides the correspondence and the language, as the spec's rules say.
+    let correspondence = match template {
+        Some(t) => resolve_correspondence(
+            Some((s.ignore_contact_correspondence, s.correspondence)),
+            t,
+            contact,
+        ),
+        None => s.correspondence,
+    };
+    let contact_language_fits = template.is_some_and(|t| t.language(&contact.language).is_some());
+    let language = match template {
+        Some(t) if contact_language_fits || s.language.is_empty() => pick_language(t, contact),
+        None if s.language.is_empty() => String::new(),
+        _ => s.language.clone(),
+    };
+    SegmentLine {
         segment_no: s.no.clone(),
         line_no,
         contact_no: contact.no.clone(),
         contact_company_no: contact.company_no.clone(),
+        template: s.template.clone(),
+        group: s.group.clone(),
         description: s.description.clone(),
         subject: s.subject.clone(),
         salesperson: if s.salesperson.is_empty() {
@@ -773,32 +791,16 @@ fn new_line(
             s.salesperson.clone()
         },
         campaign_no: s.campaign_no.clone(),
+        campaign_target: s.campaign_target,
+        campaign_response: s.campaign_response,
+        cost: s.unit_cost,
+        duration: s.unit_duration,
+        flow: s.flow,
+        initiated_by: s.initiated_by,
+        correspondence,
+        language,
         ..SegmentLine::default()
-    };
-    if let Some(t) = template {
-        line_from_template(&mut line, t, Some(contact));
-        line.campaign_no.clone_from(&s.campaign_no);
     }
-    line.template.clone_from(&s.template);
-    line.group.clone_from(&s.group);
-    line.cost = s.unit_cost;
-    line.duration = s.unit_duration;
-    line.flow = s.flow;
-    line.initiated_by = s.initiated_by;
-    line.campaign_target = s.campaign_target;
-    line.campaign_response = s.campaign_response;
-    line.correspondence = match template {
-        Some(t) => resolve_correspondence(
-            Some((s.ignore_contact_correspondence, s.correspondence)),
-            t,
-            contact,
-        ),
-        None => s.correspondence,
-    };
-    if !s.language.is_empty() && template.is_none_or(|t| t.language(&contact.language).is_none()) {
-        line.language.clone_from(&s.language);
-    }
-    line
 }
 
 impl View<'_> {
