@@ -30,10 +30,7 @@ impl Tx<'_> {
         mode: CancelMode,
         remove_unique_attachments: bool,
     ) -> Result<bool> {
-        let mut entries = Vec::with_capacity(entry_nos.len());
-        for &no in entry_nos {
-            entries.push(self.require_entry(no)?);
-        }
+        let entries = self.require_entries(entry_nos)?;
         let canceled = match (mode, entries.first()) {
             (CancelMode::Cancel, _) => true,
             (CancelMode::Uncancel, _) => false,
@@ -209,10 +206,7 @@ impl Tx<'_> {
 
     /// Sets the evaluation of the selected entries.
     pub fn evaluate(&mut self, entry_nos: &[u64], evaluation: Evaluation) -> Result<()> {
-        let mut entries = Vec::with_capacity(entry_nos.len());
-        for &no in entry_nos {
-            entries.push(self.require_entry(no)?);
-        }
+        let entries = self.require_entries(entry_nos)?;
         for old in entries {
             let mut new = old.clone();
             new.evaluation = evaluation;

@@ -102,8 +102,7 @@ impl Tx<'_> {
             &lines,
             Order::Ascending,
             &mut |k, _| {
-                let mut r = crate::store::key::KeyReader::new(k).skip(lines.as_bytes().len());
-                segment = r.str();
+                segment = layout::after_prefix(k, &lines).str();
                 Ok(false)
             },
         )?;
@@ -337,8 +336,7 @@ impl View<'_> {
             prefix,
             Order::Ascending,
             &mut |k, _| {
-                let mut r = crate::store::key::KeyReader::new(k).skip(prefix.as_bytes().len());
-                nos.extend(r.str());
+                nos.extend(layout::after_prefix(k, prefix).str());
                 Ok(true)
             },
         )?;
@@ -425,7 +423,7 @@ impl View<'_> {
             &prefix,
             Order::Ascending,
             &mut |k, _| {
-                let mut r = crate::store::key::KeyReader::new(k).skip(prefix.as_bytes().len());
+                let mut r = layout::after_prefix(k, &prefix);
                 if let (Some(kind), Some(account)) = (r.str(), r.str()) {
                     keys.push((kind, account));
                 }

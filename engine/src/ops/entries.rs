@@ -260,6 +260,11 @@ impl Tx<'_> {
             .ok_or_else(|| Error::not_found("interaction log entry", entry_no.to_string()))
     }
 
+    /// Loads the entries, in order, or fails at the first that does not exist.
+    pub(crate) fn require_entries(&self, entry_nos: &[u64]) -> Result<Vec<InteractionLogEntry>> {
+        entry_nos.iter().map(|&no| self.require_entry(no)).collect()
+    }
+
     /// Logs one interaction by hand (spec 2): the checks in the spec's order, then one entry.
     /// Returns the new entry no.
     pub fn log_interaction(&mut self, draft: InteractionDraft) -> Result<u64> {

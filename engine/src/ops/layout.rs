@@ -156,6 +156,11 @@ pub fn records_under<T: DeserializeOwned>(
     Ok(out)
 }
 
+/// A reader of what follows `prefix` in `key` (the parts after an index key's known prefix).
+pub fn after_prefix<'k>(key: &'k [u8], prefix: &Key) -> KeyReader<'k> {
+    KeyReader::new(key).skip(prefix.as_bytes().len())
+}
+
 /// The last eight bytes of a key as an entry number (index keys end with one).
 pub fn trailing_u64(key: &[u8]) -> u64 {
     let mut reader = KeyReader::new(key).skip(key.len().saturating_sub(8));

@@ -23,7 +23,7 @@ use crate::model::{
 };
 use crate::ops::View;
 use crate::ops::layout::{contact_tag, entry_tag};
-use crate::store::key::{Key, KeyReader};
+use crate::store::key::Key;
 use crate::store::{KEY_SPACE_END, Order, Table, codec};
 
 /// Records read from the store per chunk.
@@ -445,8 +445,7 @@ fn fetch(
                 let record_key = if matches!(plan, Plan::EntryIndex(_)) {
                     crate::ops::layout::no_key(crate::ops::layout::trailing_u64(k))
                 } else {
-                    let no = KeyReader::new(k)
-                        .skip(prefix.as_bytes().len())
+                    let no = crate::ops::layout::after_prefix(k, prefix)
                         .str()
                         .unwrap_or_default();
                     crate::ops::layout::code_key(&no)
