@@ -209,6 +209,19 @@ pub(crate) fn compile(
 }
 
 impl PluginRuntime {
+    /// The enabled plugins with `hook` (with any hook, for `None`), in the order they run.
+    pub fn hooked<'a>(
+        &'a self,
+        hook: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a LoadedPlugin> + 'a {
+        self.plugins.iter().filter(move |p| {
+            p.enabled
+                && hook.map_or(!p.manifest.hooks.is_empty(), |h| {
+                    p.manifest.hooks.iter().any(|x| x == h)
+                })
+        })
+    }
+
     /// Runs `hook` of every enabled plugin that has it, in order, as the plugin (its
     /// capabilities, its limits). A `before_` hook that returns a map replaces the payload.
     pub fn fire(
@@ -218,11 +231,7 @@ impl PluginRuntime {
         payload: Dynamic,
     ) -> RhaiResult<Dynamic> {
         let mut value = payload;
-        for plugin in self
-            .plugins
-            .iter()
-            .filter(|p| p.enabled && p.manifest.hooks.iter().any(|h| h == hook))
-        {
+        for plugin in self.hooked(Some(hook)) {
             crate::script::set_acting(shared, Some(plugin.grant.clone()));
             self.started.set(Instant::now());
             let result = self.engine.call_fn::<Dynamic>(

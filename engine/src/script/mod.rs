@@ -542,11 +542,9 @@ pub(crate) fn with_write<T>(
 pub(crate) fn group<T>(shared: &Shared, work: impl FnOnce() -> RhaiResult<T>) -> RhaiResult<T> {
     let hooked = shared.borrow().as_ref().is_some_and(|s| {
         s.acting.is_none()
-            && s.hooks.as_ref().is_some_and(|h| {
-                h.plugins
-                    .iter()
-                    .any(|p| p.enabled && !p.manifest.hooks.is_empty())
-            })
+            && s.hooks
+                .as_ref()
+                .is_some_and(|h| h.hooked(None).next().is_some())
     });
     if !hooked {
         return work();
