@@ -6,6 +6,7 @@ pub mod codec;
 pub mod journal;
 pub mod key;
 
+use std::cell::OnceCell;
 use std::ops::Bound;
 use std::path::Path;
 
@@ -207,38 +208,115 @@ impl Store {
 
     /// Starts the one write transaction.
     pub fn begin_write(&self) -> Result<WriteTxn> {
-        Ok(WriteTxn {
-            txn: self.db.begin_write().map_err(storage)?,
-        })
+        Ok(WriteTxn::new(self.db.begin_write().map_err(storage)?))
     }
 
     /// Starts a read transaction on the latest committed state; it never blocks a writer.
     pub fn begin_read(&self) -> Result<ReadTxn> {
         Ok(ReadTxn {
+            tables: opened(),
             txn: self.db.begin_read().map_err(storage)?,
         })
     }
 }
 
+type Bytes = &'static [u8];
+
+/// One opened table per [`Table`], opened at its first use in the transaction and kept until
+/// the transaction ends (opening a redb table walks the table tree, and closing it stages its
+/// root: doing that per key was a third of every read and write).
+type Opened<T> = [OnceCell<T>; Table::ALL.len()];
+
+fn opened<T>() -> Opened<T> {
+    std::array::from_fn(|_| OnceCell::new())
+}
+
+/// The table `table` of `cache`, opened with `open` the first time.
+fn cached<T>(cache: &Opened<T>, table: Table, open: impl FnOnce() -> Result<T>) -> Result<&T> {
+    let cell = &cache[table as usize];
+    if cell.get().is_none() {
+        // A cell is only ever set here, from empty, so this set cannot fail.
+        let _ = cell.set(open()?);
+    }
+    Ok(cell.get().expect("set above"))
+}
+
 /// A read transaction: a consistent snapshot.
 pub struct ReadTxn {
+    // Declared first, so dropped before the transaction.
+    tables: Opened<redb::ReadOnlyTable<Bytes, Bytes>>,
     txn: redb::ReadTransaction,
 }
 
+impl ReadTxn {
+    fn table(&self, table: Table) -> Result<&redb::ReadOnlyTable<Bytes, Bytes>> {
+        cached(&self.tables, table, || {
+            self.txn.open_table(table.definition()).map_err(storage)
+        })
+    }
+}
+
+/// The tables a write transaction has opened; they borrow the transaction.
+struct OpenTables<'txn>(Opened<redb::Table<'txn, Bytes, Bytes>>);
+
+self_cell::self_cell!(
+    /// A redb write transaction with the tables it has opened.
+    struct WriteCell {
+        owner: redb::WriteTransaction,
+        #[not_covariant]
+        dependent: OpenTables,
+    }
+);
+
 /// A write transaction: nothing is visible to others until [`WriteTxn::commit`].
 pub struct WriteTxn {
-    txn: redb::WriteTransaction,
+    cell: WriteCell,
 }
 
 impl WriteTxn {
+    fn new(txn: redb::WriteTransaction) -> Self {
+        Self {
+            cell: WriteCell::new(txn, |_| OpenTables(opened())),
+        }
+    }
+
+    /// Runs `work` on the opened table `table` (opening it at its first use).
+    fn with_table<T>(
+        &self,
+        table: Table,
+        work: impl FnOnce(&redb::Table<'_, Bytes, Bytes>) -> Result<T>,
+    ) -> Result<T> {
+        self.cell.with_dependent(|txn, open| {
+            work(cached(&open.0, table, || {
+                txn.open_table(table.definition()).map_err(storage)
+            })?)
+        })
+    }
+
+    /// Runs `work` on the opened table `table`, for writing.
+    fn with_table_mut<T>(
+        &mut self,
+        table: Table,
+        work: impl FnOnce(&mut redb::Table<'_, Bytes, Bytes>) -> Result<T>,
+    ) -> Result<T> {
+        self.cell.with_dependent_mut(|txn, open| {
+            let cell = &mut open.0[table as usize];
+            if cell.get().is_none() {
+                let _ = cell.set(txn.open_table(table.definition()).map_err(storage)?);
+            }
+            work(cell.get_mut().expect("set above"))
+        })
+    }
+
     /// Makes every change durable and visible, at once.
     pub fn commit(self) -> Result<()> {
-        self.txn.commit().map_err(storage)
+        // The opened tables are closed (their roots staged) before the commit.
+        self.cell.into_owner().commit().map_err(storage)
     }
 
     /// Drops every change.
     pub fn abort(self) -> Result<()> {
-        self.txn.abort().map_err(storage)
+        self.cell.into_owner().abort().map_err(storage)
     }
 }
 
@@ -288,43 +366,52 @@ fn visit_range<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(())
 }
 
-/// Both transaction kinds read the same way (redb opens a read-only table on one, a writable
-/// one on the other).
-macro_rules! impl_kv_read {
-    ($txn:ty) => {
-        impl KvRead for $txn {
-            fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-                let t = self.txn.open_table(table.definition()).map_err(storage)?;
-                Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
-            }
+impl KvRead for ReadTxn {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let t = self.table(table)?;
+        Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
+    }
 
-            fn scan(
-                &self,
-                table: Table,
-                from: &[u8],
-                to: &[u8],
-                order: Order,
-                visit: &mut Visit<'_>,
-            ) -> Result<()> {
-                let t = self.txn.open_table(table.definition()).map_err(storage)?;
-                visit_range(&t, from, to, order, visit)
-            }
-        }
-    };
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: &[u8],
+        order: Order,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        visit_range(self.table(table)?, from, to, order, visit)
+    }
 }
 
-impl_kv_read!(ReadTxn);
-impl_kv_read!(WriteTxn);
+impl KvRead for WriteTxn {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.with_table(table, |t| {
+            Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
+        })
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: &[u8],
+        order: Order,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        self.with_table(table, |t| visit_range(t, from, to, order, visit))
+    }
+}
 
 impl KvWrite for WriteTxn {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut t = self.txn.open_table(table.definition()).map_err(storage)?;
-        t.insert(key, value).map_err(storage)?;
-        Ok(())
+        self.with_table_mut(table, |t| {
+            t.insert(key, value).map_err(storage)?;
+            Ok(())
+        })
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool> {
-        let mut t = self.txn.open_table(table.definition()).map_err(storage)?;
-        Ok(t.remove(key).map_err(storage)?.is_some())
+        self.with_table_mut(table, |t| Ok(t.remove(key).map_err(storage)?.is_some()))
     }
 }
