@@ -30,6 +30,17 @@ impl Tx<'_> {
         mode: CancelMode,
         remove_unique_attachments: bool,
     ) -> Result<bool> {
+        self.batch_statistics(|tx| {
+            tx.set_entries_canceled_unbatched(entry_nos, mode, remove_unique_attachments)
+        })
+    }
+
+    fn set_entries_canceled_unbatched(
+        &mut self,
+        entry_nos: &[u64],
+        mode: CancelMode,
+        remove_unique_attachments: bool,
+    ) -> Result<bool> {
         let entries = self.require_entries(entry_nos)?;
         let canceled = match (mode, entries.first()) {
             (CancelMode::Cancel, _) => true,
@@ -182,26 +193,28 @@ impl Tx<'_> {
     }
 
     fn set_canceled_under(&mut self, prefix: &Key, canceled: bool) -> Result<()> {
-        let nos = self.view().entry_nos(prefix, Order::Ascending)?;
-        let total = nos.len() as u64;
-        for (done, no) in (1_u64..).zip(nos) {
-            self.ctx.report(
-                if canceled {
-                    "canceling"
-                } else {
-                    "un-canceling"
-                },
-                done,
-                total,
-            );
-            let old = self.require_entry(no)?;
-            if old.canceled != canceled {
-                let mut new = old.clone();
-                new.canceled = canceled;
-                self.update_entry(&old, &new)?;
+        self.batch_statistics(|tx| {
+            let nos = tx.view().entry_nos(prefix, Order::Ascending)?;
+            let total = nos.len() as u64;
+            for (done, no) in (1_u64..).zip(nos) {
+                tx.ctx.report(
+                    if canceled {
+                        "canceling"
+                    } else {
+                        "un-canceling"
+                    },
+                    done,
+                    total,
+                );
+                let old = tx.require_entry(no)?;
+                if old.canceled != canceled {
+                    let mut new = old.clone();
+                    new.canceled = canceled;
+                    tx.update_entry(&old, &new)?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Sets the evaluation of the selected entries.

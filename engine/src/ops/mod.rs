@@ -100,12 +100,18 @@ impl<'a> View<'a> {
 pub struct Tx<'a> {
     pub(crate) kv: &'a mut dyn KvWrite,
     pub(crate) ctx: &'a Context,
+    /// Statistic changes summed while a bulk operation runs (see `Tx::batch_statistics`).
+    pending_statistics: Option<stats::StatDeltas>,
 }
 
 impl<'a> Tx<'a> {
     /// Writes through `kv` (any backend) with `ctx`.
     pub fn new(kv: &'a mut dyn KvWrite, ctx: &'a Context) -> Self {
-        Self { kv, ctx }
+        Self {
+            kv,
+            ctx,
+            pending_statistics: None,
+        }
     }
 
     /// Reads inside this transaction (they see its own writes).

@@ -68,6 +68,14 @@ impl Tx<'_> {
         filter: &CanceledEntryFilter,
         dry_run: bool,
     ) -> Result<PurgeReport> {
+        self.batch_statistics(|tx| tx.delete_canceled_entries_unbatched(filter, dry_run))
+    }
+
+    fn delete_canceled_entries_unbatched(
+        &mut self,
+        filter: &CanceledEntryFilter,
+        dry_run: bool,
+    ) -> Result<PurgeReport> {
         let mut report = PurgeReport::default();
         let prefix = Key::new().tag(entry_tag::CANCELED);
         let canceled = self.view().entry_nos(&prefix, Order::Ascending)?;
@@ -90,6 +98,14 @@ impl Tx<'_> {
     /// Deletes canceled logged segments (in `from..=to` when given): their entries are kept, with
     /// `logged_segment_no` cleared. Returns how many logged segments went.
     pub fn delete_canceled_logged_segments(
+        &mut self,
+        from: Option<u64>,
+        to: Option<u64>,
+    ) -> Result<usize> {
+        self.batch_statistics(|tx| tx.delete_canceled_logged_segments_unbatched(from, to))
+    }
+
+    fn delete_canceled_logged_segments_unbatched(
         &mut self,
         from: Option<u64>,
         to: Option<u64>,
@@ -135,6 +151,13 @@ impl Tx<'_> {
         &mut self,
         campaign_no: &str,
     ) -> Result<(usize, usize)> {
+        self.batch_statistics(|tx| tx.delete_canceled_campaign_entries_unbatched(campaign_no))
+    }
+
+    fn delete_canceled_campaign_entries_unbatched(
+        &mut self,
+        campaign_no: &str,
+    ) -> Result<(usize, usize)> {
         let campaign_no = normalize_code(campaign_no);
         let (mut campaign_entries, mut entries) = (0, 0);
         for ce in self.view().campaign_entries()? {
@@ -165,6 +188,10 @@ impl Tx<'_> {
 
     /// Deletes postponed entries: the ones given (each must be postponed), or all when `None`.
     pub fn delete_postponed_entries(&mut self, entry_nos: Option<&[u64]>) -> Result<usize> {
+        self.batch_statistics(|tx| tx.delete_postponed_entries_unbatched(entry_nos))
+    }
+
+    fn delete_postponed_entries_unbatched(&mut self, entry_nos: Option<&[u64]>) -> Result<usize> {
         let nos = match entry_nos {
             Some(nos) => nos.to_vec(),
             None => self.view().postponed_entries()?,

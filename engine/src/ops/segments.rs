@@ -484,6 +484,14 @@ impl Tx<'_> {
         segment_no: &str,
         options: LogSegmentOptions,
     ) -> Result<LoggedSegmentOutcome> {
+        self.batch_statistics(|tx| tx.log_segment_unbatched(segment_no, options))
+    }
+
+    fn log_segment_unbatched(
+        &mut self,
+        segment_no: &str,
+        options: LogSegmentOptions,
+    ) -> Result<LoggedSegmentOutcome> {
         let segment_no = normalize_code(segment_no);
         // 1. Refused if already logged, or without description.
         let Some(s) = self.view().segment(&segment_no)? else {

@@ -19,7 +19,7 @@ use crate::model::{
     Amount, CampaignEntry, InteractionLogEntry, LoggedSegment, normalize_code, spec_enum,
 };
 use crate::store::key::Key;
-use crate::store::{KvRead, KvWrite, Order, Table};
+use crate::store::{KvRead, KvWrite, Order, Table, codec};
 
 spec_enum! {
     /// What statistics are kept for.
@@ -180,20 +180,48 @@ pub(crate) fn stat_keys(entry: &InteractionLogEntry) -> Vec<StatKey> {
     keys
 }
 
-fn bump(
-    kv: &mut dyn KvWrite,
-    table: Table,
-    key: &Key,
-    entry: &InteractionLogEntry,
-    sign: i64,
-) -> Result<()> {
-    let mut counters: Counters = layout::get(&*kv, table, key)?.unwrap_or_default();
-    counters.add(entry, sign);
-    if counters.is_zero() {
-        kv.delete(table, key.as_bytes())?;
+/// What one operation adds to (or takes from) statistic keys, summed per key, so that a bulk
+/// operation (logging a segment, canceling or purging many entries) reads and writes each key
+/// once instead of once per entry.
+#[derive(Debug, Default)]
+pub(crate) struct StatDeltas(BTreeMap<(Table, Vec<u8>), [i64; 3]>);
+
+impl StatDeltas {
+    fn add(&mut self, keys: &[StatKey], entry: &InteractionLogEntry, sign: i64) {
+        let delta = [sign, sign * entry.cost.0, sign * entry.duration.0];
+        for key in keys {
+            for k in [
+                (Table::Stats, key.total_key()),
+                (Table::StatsDaily, key.day_key(entry.date)),
+            ] {
+                let sum = self.0.entry((k.0, k.1.into_bytes())).or_default();
+                for (s, d) in sum.iter_mut().zip(delta) {
+                    *s += d;
+                }
+            }
+        }
+    }
+
+    /// Writes the sums: each key read once and written once (deleted when it comes to zero).
+    fn flush(self, kv: &mut dyn KvWrite) -> Result<()> {
+        for ((table, key), [count, cost, duration]) in self.0 {
+            if [count, cost, duration] == [0; 3] {
+                continue;
+            }
+            let mut counters: Counters = match kv.get(table, &key)? {
+                Some(bytes) => codec::decode(&bytes, table.name())?,
+                None => Counters::default(),
+            };
+            counters.count = counters.count.wrapping_add_signed(count);
+            counters.cost.0 += cost;
+            counters.duration.0 += duration;
+            if counters.is_zero() {
+                kv.delete(table, &key)?;
+            } else {
+                kv.put(table, &key, &codec::encode(&counters)?)?;
+            }
+        }
         Ok(())
-    } else {
-        layout::put(kv, table, key, &counters)
     }
 }
 
@@ -207,24 +235,38 @@ impl Tx<'_> {
         self.apply_statistic_keys(&stat_keys(entry), entry, sign)
     }
 
-    /// The same, for keys the caller has computed already.
+    /// The same, for keys the caller has computed already. Inside
+    /// [`Tx::batch_statistics`] the change is summed and written when the batch ends.
     pub(crate) fn apply_statistic_keys(
         &mut self,
         keys: &[StatKey],
         entry: &InteractionLogEntry,
         sign: i64,
     ) -> Result<()> {
-        for key in keys {
-            bump(self.kv, Table::Stats, &key.total_key(), entry, sign)?;
-            bump(
-                self.kv,
-                Table::StatsDaily,
-                &key.day_key(entry.date),
-                entry,
-                sign,
-            )?;
+        if let Some(pending) = &mut self.pending_statistics {
+            pending.add(keys, entry, sign);
+            return Ok(());
         }
-        Ok(())
+        let mut once = StatDeltas::default();
+        once.add(keys, entry, sign);
+        once.flush(self.kv)
+    }
+
+    /// Runs `work` with the statistic changes of all its entries summed per key and written
+    /// once at its end. Nothing inside `work` may read statistics (they are behind until then).
+    pub(crate) fn batch_statistics<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        if self.pending_statistics.is_some() {
+            return work(self);
+        }
+        self.pending_statistics = Some(StatDeltas::default());
+        let outcome = work(self);
+        let pending = self.pending_statistics.take().unwrap_or_default();
+        let value = outcome?;
+        pending.flush(self.kv)?;
+        Ok(value)
     }
 }
 
