@@ -764,6 +764,34 @@ fn where_keeps_records_for_which_the_closure_is_true() {
 }
 
 #[test]
+fn a_where_closure_of_field_comparisons_gives_what_the_interpreted_closure_gives() {
+    let db = demo_db();
+    exec(
+        &db,
+        r#"contact_update("CT000002", #{revenue: 750.5, employees: 12});
+           contact_update("CT000003", #{revenue: "unknown"});"#,
+    );
+    // Each closure runs natively; the same body in a block is interpreted.
+    for body in [
+        r#"c.city == "Oslo" && c.kind == "person""#,
+        r#"c.city != "Oslo" || c.privacy_blocked"#,
+        r#"!(c.kind == "company") && "Bergen" <= c.city"#,
+        r#"c.kind == "company" && c.revenue > 500"#,
+        r"c.employees >= 12.0",
+        // A string or a missing field against a number: the closure decides (Rhai says false).
+        r"c.revenue > 500",
+        r"c.revenue <= 500 || c.no_such_field == 1",
+    ] {
+        let native = run(&db, &format!("contacts().where(|c| {body}).list()"));
+        let interpreted = run(
+            &db,
+            &format!("contacts().where(|c| {{ let r = {body}; r }}).list()"),
+        );
+        assert_eq!(show(&native), show(&interpreted), "{body}");
+    }
+}
+
+#[test]
 fn filter_matches_equality_and_ranges_and_reads_an_index_when_it_can() {
     let db = demo_db();
     assert_eq!(

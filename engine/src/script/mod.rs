@@ -9,6 +9,7 @@ mod api_log;
 pub mod capability;
 pub mod docs;
 pub(crate) mod error;
+pub(crate) mod native;
 pub mod query;
 mod session;
 pub mod value;

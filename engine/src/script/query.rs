@@ -10,10 +10,12 @@ use std::cmp::Ordering;
 use rhai::{Array, Dynamic, Engine, FnPtr, INT, Map, NativeCallContext};
 
 use super::capability::{Access, Kind};
+use super::native::{self, Fields, Pred};
 use super::session::Shared;
 use super::value::{
-    LoggedSegmentHandle, SegmentHandle, campaign_entry_map, campaign_map, compare, contact_map,
-    entry_map, group_map, logged_segment_map, salesperson_map, segment_map, template_map,
+    LoggedSegmentHandle, SegmentHandle, campaign_entry_map, campaign_map, compare, contact_field,
+    contact_map, entry_map, group_map, logged_segment_map, salesperson_map, segment_map,
+    template_map,
 };
 use super::{RhaiResult, engine_error, with_read};
 use crate::error::{Error, Result};
@@ -115,11 +117,15 @@ impl Source {
         }
     }
 
-    /// Decodes one stored value as a map; `None` when the query leaves it out.
-    fn decode(self, bytes: &[u8], include_postponed: bool) -> Result<Option<Map>> {
+    /// Decodes one stored value; `None` when the query leaves it out. Contacts stay records
+    /// until a step needs a map (filters and compiled closures read their fields directly).
+    fn decode(self, bytes: &[u8], include_postponed: bool) -> Result<Option<Rec>> {
         let name = self.name();
-        Ok(Some(match self {
-            Source::Contacts => contact_map(&codec::decode::<Contact>(bytes, name)?),
+        if self == Source::Contacts {
+            return Ok(Some(Rec::Contact(Box::new(codec::decode(bytes, name)?))));
+        }
+        Ok(Some(Rec::Map(match self {
+            Source::Contacts => unreachable!("decoded above"),
             Source::Entries => {
                 let e: InteractionLogEntry = codec::decode(bytes, name)?;
                 if e.postponed && !include_postponed {
@@ -138,7 +144,33 @@ impl Source {
                 campaign_entry_map(&codec::decode::<CampaignEntry>(bytes, name)?)
             }
             Source::Salespeople => salesperson_map(&codec::decode::<Salesperson>(bytes, name)?),
-        }))
+        })))
+    }
+}
+
+/// A record on its way through the steps.
+pub(crate) enum Rec {
+    /// A decoded contact, not yet a map.
+    Contact(Box<Contact>),
+    Map(Map),
+}
+
+impl Rec {
+    /// The record as the script sees it.
+    fn into_map(self) -> Map {
+        match self {
+            Rec::Contact(c) => contact_map(&c),
+            Rec::Map(m) => m,
+        }
+    }
+}
+
+impl Fields for Rec {
+    fn field(&self, name: &str) -> Option<Dynamic> {
+        match self {
+            Rec::Contact(c) => contact_field(c, name),
+            Rec::Map(m) => m.get(name).cloned(),
+        }
     }
 }
 
@@ -154,7 +186,7 @@ impl std::fmt::Debug for Query {
         write!(f, "{}()", self.source.name())?;
         for step in &self.steps {
             match step {
-                Step::Where(_) => write!(f, ".where(…)")?,
+                Step::Where(_, _) => write!(f, ".where(…)")?,
                 Step::Filter(c) => write!(f, ".filter({} condition(s))", c.len())?,
                 Step::OrderBy(field, desc) => write!(
                     f,
@@ -172,7 +204,8 @@ impl std::fmt::Debug for Query {
 /// One step of a query.
 #[derive(Clone)]
 pub(crate) enum Step {
-    Where(FnPtr),
+    /// The closure, and its native form when it has one.
+    Where(FnPtr, Option<Pred>),
     Filter(Vec<Cond>),
     OrderBy(String, bool),
     Limit(usize),
@@ -199,11 +232,8 @@ pub(crate) enum Test {
 }
 
 impl Cond {
-    fn holds(&self, record: &Map) -> bool {
-        let value = record
-            .get(self.field.as_str())
-            .cloned()
-            .unwrap_or(Dynamic::UNIT);
+    fn holds(&self, record: &dyn Fields) -> bool {
+        let value = record.field(&self.field).unwrap_or(Dynamic::UNIT);
         let eq = |want: &Dynamic| compare(&value, want) == Some(Ordering::Equal);
         match &self.test {
             Test::Eq(want) => eq(want),
@@ -319,7 +349,7 @@ impl Query {
         for step in &self.steps {
             match step {
                 Step::Filter(c) => out.extend(c.iter().cloned()),
-                Step::Where(_) => {}
+                Step::Where(..) => {}
                 _ => break,
             }
         }
@@ -395,7 +425,7 @@ fn fetch(
     plan: &Plan,
     include_postponed: bool,
     after: Option<&[u8]>,
-) -> Result<(Vec<Map>, Option<Vec<u8>>)> {
+) -> Result<(Vec<Rec>, Option<Vec<u8>>)> {
     let next = |prefix: &[u8]| -> Vec<u8> {
         match after {
             Some(k) => {
@@ -406,7 +436,7 @@ fn fetch(
             None => prefix.to_vec(),
         }
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Rec> = Vec::new();
     let mut last = None;
     match plan {
         Plan::Table => {
@@ -492,7 +522,7 @@ struct Pipeline<'q> {
     steps: &'q [Step],
     source: Source,
     counts: Vec<usize>,
-    held: Vec<Vec<Map>>,
+    held: Vec<Vec<Rec>>,
 }
 
 impl<'q> Pipeline<'q> {
@@ -501,7 +531,7 @@ impl<'q> Pipeline<'q> {
             steps,
             source,
             counts: vec![0; steps.len()],
-            held: vec![Vec::new(); steps.len()],
+            held: steps.iter().map(|_| Vec::new()).collect(),
         }
     }
 
@@ -510,14 +540,21 @@ impl<'q> Pipeline<'q> {
         &mut self,
         ctx: &NativeCallContext,
         from: usize,
-        record: Map,
+        mut record: Rec,
         sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
     ) -> RhaiResult<bool> {
         for i in from..self.steps.len() {
             match &self.steps[i] {
-                Step::Where(f) => {
+                Step::Where(f, native) => {
+                    match native.as_ref().and_then(|p| p.eval(&record)) {
+                        Some(true) => continue,
+                        Some(false) => return Ok(true),
+                        None => {}
+                    }
+                    let map = record.into_map();
                     let keep =
-                        f.call_within_context::<Dynamic>(ctx, (self.source.wrap(record.clone()),))?;
+                        f.call_within_context::<Dynamic>(ctx, (self.source.wrap(map.clone()),))?;
+                    record = Rec::Map(map);
                     match keep.as_bool() {
                         Ok(true) => {}
                         Ok(false) => return Ok(true),
@@ -557,7 +594,7 @@ impl<'q> Pipeline<'q> {
                 }
             }
         }
-        sink(self.source.wrap(record))
+        sink(self.source.wrap(record.into_map()))
     }
 
     fn finish(
@@ -568,7 +605,7 @@ impl<'q> Pipeline<'q> {
         for i in 0..self.steps.len() {
             if let Step::OrderBy(field, desc) = &self.steps[i] {
                 let mut held = std::mem::take(&mut self.held[i]);
-                let key = |m: &Map| m.get(field.as_str()).cloned().unwrap_or(Dynamic::UNIT);
+                let key = |r: &Rec| r.field(field).unwrap_or(Dynamic::UNIT);
                 held.sort_by(|a, b| {
                     let o = compare(&key(a), &key(b)).unwrap_or(Ordering::Equal);
                     if *desc { o.reverse() } else { o }
@@ -615,11 +652,15 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             steps: Vec::new(),
         });
     }
-    engine.register_fn("where", |q: &mut Query, f: FnPtr| {
-        let mut q = q.clone();
-        q.steps.push(Step::Where(f));
-        q
-    });
+    engine.register_fn(
+        "where",
+        |ctx: NativeCallContext, q: &mut Query, f: FnPtr| {
+            let mut q = q.clone();
+            let native = native::compile(&ctx, &f);
+            q.steps.push(Step::Where(f, native));
+            q
+        },
+    );
     engine.register_fn("filter", |q: &mut Query, m: Map| -> RhaiResult<Query> {
         let mut q = q.clone();
         q.steps

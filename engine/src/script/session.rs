@@ -16,7 +16,7 @@ use super::capability::{Access, Grant};
 use crate::plugin::PluginRuntime;
 
 enum Txn {
-    Read(ReadTxn),
+    Read(Box<ReadTxn>),
     Write(Box<WriteTxn>),
 }
 
@@ -47,7 +47,7 @@ impl Session {
         journal: bool,
         hooks: Option<Rc<PluginRuntime>>,
     ) -> Result<Self> {
-        let txn = Txn::Read(store.begin_read()?);
+        let txn = Txn::Read(Box::new(store.begin_read()?));
         Ok(Self {
             store,
             txn,
@@ -67,7 +67,7 @@ impl Session {
 
     fn kv(&self) -> &dyn KvRead {
         match &self.txn {
-            Txn::Read(r) => r,
+            Txn::Read(r) => &**r,
             Txn::Write(w) => &**w,
         }
     }

@@ -139,7 +139,21 @@ pub fn to_field_value(v: &Dynamic) -> Option<FieldValue> {
 
 /// A contact as a map: the spec's fields, then its custom fields.
 pub fn contact_map(c: &Contact) -> Map {
-    let mut m = record_map! {
+    Contact::FIELDS
+        .iter()
+        .copied()
+        .chain(c.custom.keys().map(String::as_str))
+        .filter_map(|name| Some((name.into(), contact_field(c, name)?)))
+        .collect()
+}
+
+/// One field of [`contact_map`] without building the map: what `contact_map(c).get(name)`
+/// gives (a custom field of the same name as a built-in one wins there too, being inserted last).
+pub fn contact_field(c: &Contact, name: &str) -> Option<Dynamic> {
+    if let Some(v) = c.custom.get(name) {
+        return Some(field_value(v));
+    }
+    Some(match name {
         "no" => text(&c.no),
         "name" => text(&c.name),
         "kind" => text(c.kind.as_str()),
@@ -154,11 +168,8 @@ pub fn contact_map(c: &Contact) -> Map {
         "country" => text(&c.country),
         "exclude_from_segment" => Dynamic::from_bool(c.exclude_from_segment),
         "privacy_blocked" => Dynamic::from_bool(c.privacy_blocked),
-    };
-    for (k, v) in &c.custom {
-        m.insert(k.as_str().into(), field_value(v));
-    }
-    m
+        _ => return None,
+    })
 }
 
 /// A salesperson as a map.
