@@ -55,18 +55,31 @@ pub struct Database {
 impl Database {
     /// Opens (or creates) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Ok(Self {
+        let db = Self {
             store: Arc::new(Store::open(path.as_ref())?),
             ctx: Context::default(),
-        })
+        };
+        db.upgrade()?;
+        Ok(db)
+    }
+
+    /// Brings the derived data of a file written by an older rapport up to date (today: the
+    /// contact field index), in one transaction. A current file is only read.
+    fn upgrade(&self) -> Result<()> {
+        if !self.read(|v| v.contact_field_index_is_current())? {
+            self.write(|tx| tx.rebuild_contact_field_index())?;
+        }
+        Ok(())
     }
 
     /// A database held in memory only.
     pub fn in_memory() -> Result<Self> {
-        Ok(Self {
+        let db = Self {
             store: Arc::new(Store::in_memory()?),
             ctx: Context::default(),
-        })
+        };
+        db.upgrade()?;
+        Ok(db)
     }
 
     /// The clock and user the workflows see.

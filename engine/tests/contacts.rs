@@ -419,3 +419,17 @@ fn custom_fields_read_like_built_in_fields() {
     assert_eq!(c.field("city"), FieldValue::Text("Oslo".into()));
     assert_eq!(c.field("missing"), FieldValue::Empty);
 }
+
+#[test]
+fn a_custom_field_may_not_carry_the_name_of_a_contact_field() {
+    let db = empty_db();
+    let mut c = Contact {
+        name: "Oslo Co".into(),
+        city: "Oslo".into(),
+        ..Default::default()
+    };
+    c.custom
+        .insert("city".into(), FieldValue::Text("Bergen".into()));
+    let err = refused(&db, |tx| tx.contact_create(c)).to_string();
+    assert!(err.contains("custom field named city"), "{err}");
+}

@@ -110,6 +110,22 @@ impl View<'_> {
                 }
             }
         }
+        let [expected, stored] = self.contact_field_index()?;
+        for (key, want) in &expected {
+            if stored.get(key) != Some(want) {
+                report.differences.push(format!(
+                    "contact field index {key:02x?}: stored {:02x?}, recomputed {want:02x?}",
+                    stored.get(key)
+                ));
+            }
+        }
+        for (key, have) in &stored {
+            if !expected.contains_key(key) {
+                report.differences.push(format!(
+                    "contact field index {key:02x?}: stored {have:02x?}, recomputed nothing"
+                ));
+            }
+        }
         for t in self.templates()? {
             for row in t.languages.iter().filter(|r| r.attachment_no != 0) {
                 *attachment_refs.entry(row.attachment_no).or_default() += 1;
@@ -262,6 +278,52 @@ mod tests {
                 .any(|d| d.starts_with("stats ") && d.contains("count 9")),
             "{diff:?}"
         );
+    }
+
+    #[test]
+    fn a_wrong_contact_field_count_is_reported() {
+        let db = logged_db();
+        let diff = tamper(&db, |kv| {
+            let key = crate::ops::field_count_key("city", "");
+            layout::put(kv, Table::ContactIndex, &key, &7_u64)
+        });
+        assert!(
+            diff.iter().any(|d| d.starts_with("contact field index")),
+            "{diff:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_without_the_contact_field_index_gets_it_when_opened() {
+        let db = logged_db();
+        let diff = tamper(&db, |kv| {
+            let mut keys = Vec::new();
+            kv.scan(
+                Table::ContactIndex,
+                &[],
+                crate::store::KEY_SPACE_END,
+                Order::Ascending,
+                &mut |k, _| {
+                    keys.push(k.to_vec());
+                    Ok(true)
+                },
+            )?;
+            for k in keys.iter().filter(|k| {
+                [layout::contact_tag::FIELD, layout::contact_tag::FIELD_COUNT].contains(&k[0])
+            }) {
+                kv.delete(Table::ContactIndex, k)?;
+            }
+            kv.delete(
+                Table::Meta,
+                layout::meta_key::indexed_contact_fields().as_bytes(),
+            )?;
+            Ok(())
+        });
+        assert!(!diff.is_empty(), "the index was not removed");
+        assert!(!db.read(|v| v.contact_field_index_is_current()).unwrap());
+        db.upgrade().unwrap();
+        assert!(db.read(|v| v.contact_field_index_is_current()).unwrap());
+        assert!(db.read(|v| v.integrity_check()).unwrap().is_ok());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Contacts (spec 1, Contact): create, change, delete with the spec's rules, business relations,
 //! and the contact indexes (by name, by company).
 
-use super::layout::{self, code_key, contact_tag, entry_tag};
+use std::collections::BTreeMap;
+
+use super::layout::{self, code_key, contact_tag, entry_tag, meta_key};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -9,7 +11,7 @@ use crate::model::{
     Correspondence, FieldTest, FieldValue, normalize_code,
 };
 use crate::store::key::Key;
-use crate::store::{Order, Table};
+use crate::store::{Order, Table, codec};
 
 fn name_key(c: &Contact) -> Key {
     Key::new()
@@ -25,6 +27,33 @@ fn company_key(c: &Contact) -> Option<Key> {
             .str(&c.company_no)
             .str(&c.no)
     })
+}
+
+/// The contact fields with an index (and a count per value): `.filter(#{city: …})` reads the
+/// index, and `.count()` of it reads one counter. Values are indexed in lower case, as
+/// `.filter` compares text without regard to case.
+pub const INDEXED_CONTACT_FIELDS: &[&str] = &["city"];
+
+/// (field index key, count key) of each indexed field of `c`.
+fn field_keys(c: &Contact) -> impl Iterator<Item = (Key, Key)> + '_ {
+    INDEXED_CONTACT_FIELDS.iter().map(|field| {
+        let value = c.field(field).to_string().to_lowercase();
+        let count = field_count_key(field, &value);
+        let index = Key::new()
+            .tag(contact_tag::FIELD)
+            .str(field)
+            .str(&value)
+            .str(&c.no);
+        (index, count)
+    })
+}
+
+/// The key of the number of contacts whose `field` is `value` (in lower case).
+pub(crate) fn field_count_key(field: &str, value: &str) -> Key {
+    Key::new()
+        .tag(contact_tag::FIELD_COUNT)
+        .str(field)
+        .str(value)
 }
 
 fn relation_key(kind: AccountKind, account_no: &str) -> Key {
@@ -158,11 +187,7 @@ impl Tx<'_> {
                 .str(&relation.account_no);
             self.kv.delete(Table::ContactIndex, by_contact.as_bytes())?;
         }
-        self.kv
-            .delete(Table::ContactIndex, name_key(&contact).as_bytes())?;
-        if let Some(k) = company_key(&contact) {
-            self.kv.delete(Table::ContactIndex, k.as_bytes())?;
-        }
+        self.unindex_contact(&contact)?;
         self.kv.delete(Table::Contacts, code_key(&no).as_bytes())?;
         Ok(())
     }
@@ -229,6 +254,18 @@ impl Tx<'_> {
         if c.name.trim().is_empty() {
             return Err(Error::required(&record, "name", "give the contact a name"));
         }
+        if let Some(name) = c
+            .custom
+            .keys()
+            .find(|k| Contact::FIELDS.contains(&k.as_str()))
+        {
+            return Err(Error::invalid(
+                &record,
+                "custom fields",
+                format!("has a custom field named {name}, which is a contact field"),
+                format!("set the contact's own {name}, or give the custom field another name"),
+            ));
+        }
         c.company_no = normalize_code(&c.company_no);
         c.salesperson = normalize_code(&c.salesperson);
         c.language = normalize_code(&c.language);
@@ -268,17 +305,89 @@ impl Tx<'_> {
 
     fn write_contact(&mut self, old: Option<&Contact>, c: &Contact) -> Result<()> {
         if let Some(old) = old {
-            self.kv
-                .delete(Table::ContactIndex, name_key(old).as_bytes())?;
-            if let Some(k) = company_key(old) {
-                self.kv.delete(Table::ContactIndex, k.as_bytes())?;
-            }
+            self.unindex_contact(old)?;
         }
         layout::mark(self.kv, Table::ContactIndex, &name_key(c))?;
         if let Some(k) = company_key(c) {
             layout::mark(self.kv, Table::ContactIndex, &k)?;
         }
+        self.index_contact_fields(c)?;
         layout::put(self.kv, Table::Contacts, &code_key(&c.no), c)
+    }
+
+    /// Adds `c` to the field indexes and their counts.
+    fn index_contact_fields(&mut self, c: &Contact) -> Result<()> {
+        for (index, count) in field_keys(c) {
+            layout::mark(self.kv, Table::ContactIndex, &index)?;
+            let n: u64 = layout::get(&*self.kv, Table::ContactIndex, &count)?.unwrap_or(0);
+            layout::put(self.kv, Table::ContactIndex, &count, &(n + 1))?;
+        }
+        Ok(())
+    }
+
+    /// Builds the field indexes from the contacts, in place of whatever is there (after an
+    /// upgrade that indexes other fields).
+    pub fn rebuild_contact_field_index(&mut self) -> Result<()> {
+        let mut old = Vec::new();
+        for tag in [contact_tag::FIELD, contact_tag::FIELD_COUNT] {
+            layout::scan_prefix(
+                &*self.kv,
+                Table::ContactIndex,
+                &Key::new().tag(tag),
+                Order::Ascending,
+                &mut |k, _| {
+                    old.push(k.to_vec());
+                    Ok(true)
+                },
+            )?;
+        }
+        for k in old {
+            self.kv.delete(Table::ContactIndex, &k)?;
+        }
+        let mut counts: BTreeMap<Key, u64> = BTreeMap::new();
+        let mut index = Vec::new();
+        self.view().each_contact(&mut |c| {
+            for (key, count) in field_keys(&c) {
+                index.push(key);
+                *counts.entry(count).or_default() += 1;
+            }
+            Ok(true)
+        })?;
+        for key in &index {
+            layout::mark(self.kv, Table::ContactIndex, key)?;
+        }
+        for (key, n) in &counts {
+            layout::put(self.kv, Table::ContactIndex, key, n)?;
+        }
+        let fields: Vec<String> = INDEXED_CONTACT_FIELDS
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        layout::put(
+            self.kv,
+            Table::Meta,
+            &meta_key::indexed_contact_fields(),
+            &fields,
+        )
+    }
+
+    /// Takes `c` out of the name, company and field indexes.
+    fn unindex_contact(&mut self, c: &Contact) -> Result<()> {
+        self.kv
+            .delete(Table::ContactIndex, name_key(c).as_bytes())?;
+        if let Some(k) = company_key(c) {
+            self.kv.delete(Table::ContactIndex, k.as_bytes())?;
+        }
+        for (index, count) in field_keys(c) {
+            self.kv.delete(Table::ContactIndex, index.as_bytes())?;
+            let n: u64 = layout::get(&*self.kv, Table::ContactIndex, &count)?.unwrap_or(0);
+            if n > 1 {
+                layout::put(self.kv, Table::ContactIndex, &count, &(n - 1))?;
+            } else {
+                self.kv.delete(Table::ContactIndex, count.as_bytes())?;
+            }
+        }
+        Ok(())
     }
 
     /// The next number of `series` whose formatted key is not taken yet in `table`.
@@ -298,6 +407,44 @@ impl Tx<'_> {
 }
 
 impl View<'_> {
+    /// Whether the field index was built for [`INDEXED_CONTACT_FIELDS`] (a file from an older
+    /// rapport has none).
+    pub fn contact_field_index_is_current(&self) -> Result<bool> {
+        let fields: Option<Vec<String>> =
+            layout::get(self.kv, Table::Meta, &meta_key::indexed_contact_fields())?;
+        Ok(fields.is_some_and(|f| f == INDEXED_CONTACT_FIELDS))
+    }
+
+    /// The field index and its counts as the contacts make them, and as stored: key → value.
+    pub(crate) fn contact_field_index(&self) -> Result<[BTreeMap<Vec<u8>, Vec<u8>>; 2]> {
+        let mut expected = BTreeMap::new();
+        let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        self.each_contact(&mut |c| {
+            for (index, count) in field_keys(&c) {
+                expected.insert(index.into_bytes(), Vec::new());
+                *counts.entry(count.into_bytes()).or_default() += 1;
+            }
+            Ok(true)
+        })?;
+        for (key, n) in counts {
+            expected.insert(key, codec::encode(&n)?);
+        }
+        let mut stored = BTreeMap::new();
+        for tag in [contact_tag::FIELD, contact_tag::FIELD_COUNT] {
+            layout::scan_prefix(
+                self.kv,
+                Table::ContactIndex,
+                &Key::new().tag(tag),
+                Order::Ascending,
+                &mut |k, v| {
+                    stored.insert(k.to_vec(), v.to_vec());
+                    Ok(true)
+                },
+            )?;
+        }
+        Ok([expected, stored])
+    }
+
     /// A contact by no.
     pub fn contact(&self, no: &str) -> Result<Option<Contact>> {
         layout::get(self.kv, Table::Contacts, &code_key(&normalize_code(no)))

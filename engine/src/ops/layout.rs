@@ -41,6 +41,11 @@ pub mod contact_tag {
     pub const RELATION: u8 = 3;
     /// (contact no, segment no, line no): segment lines naming a contact.
     pub const SEGMENT_LINE: u8 = 4;
+    /// (field, lower-case value, contact no): the indexed contact fields
+    /// ([`crate::ops::INDEXED_CONTACT_FIELDS`]).
+    pub const FIELD: u8 = 5;
+    /// (field, lower-case value) → how many contacts have that value.
+    pub const FIELD_COUNT: u8 = 6;
 }
 
 /// Tags of the lookup table.
@@ -75,6 +80,11 @@ pub mod meta_key {
     /// The plugin settings.
     pub fn plugin_settings() -> Key {
         Key::new().tag(4)
+    }
+
+    /// The contact fields the field index was built for (rebuilt when they differ).
+    pub fn indexed_contact_fields() -> Key {
+        Key::new().tag(5)
     }
 }
 

@@ -17,6 +17,8 @@ mod stats;
 
 pub use cancel::CancelMode;
 pub use check::IntegrityReport;
+pub use contacts::INDEXED_CONTACT_FIELDS;
+pub(crate) use contacts::field_count_key;
 pub use documents::DocumentOutcome;
 pub use entries::{InteractionDraft, ResumeChanges};
 pub use plugins::PluginSettings;

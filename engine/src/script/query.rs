@@ -24,7 +24,8 @@ use crate::model::{
     LoggedSegment, Salesperson, Segment, normalize_code,
 };
 use crate::ops::View;
-use crate::ops::layout::{contact_tag, entry_tag};
+use crate::ops::layout::{self, contact_tag, entry_tag};
+use crate::ops::{INDEXED_CONTACT_FIELDS, field_count_key};
 use crate::store::key::Key;
 use crate::store::{KEY_SPACE_END, Order, Table, codec};
 
@@ -341,7 +342,29 @@ fn eq_bool(conds: &[Cond], field: &str) -> Option<bool> {
     })
 }
 
+/// An equality on text of an indexed contact field, and the value as the index holds it.
+fn indexed_field(conds: &[Cond]) -> Option<(&'static str, String)> {
+    conds.iter().find_map(|c| match &c.test {
+        Test::Eq(v) if v.is_string() => INDEXED_CONTACT_FIELDS
+            .iter()
+            .find(|f| **f == c.field)
+            .map(|f| (*f, v.to_string().to_lowercase())),
+        _ => None,
+    })
+}
+
 impl Query {
+    /// The number of results, when a counter holds it: `contacts().filter(#{city: "Oslo"})`
+    /// with nothing else is one read of the field index's count.
+    fn counted(&self) -> Option<Key> {
+        match (self.source, self.steps.as_slice()) {
+            (Source::Contacts, [Step::Filter(conds)]) if conds.len() == 1 => {
+                indexed_field(conds).map(|(field, value)| field_count_key(field, &value))
+            }
+            _ => None,
+        }
+    }
+
     /// The filter conditions that hold for every record the query yields (those before any
     /// order, skip or limit step).
     fn leading_conditions(&self) -> Vec<Cond> {
@@ -403,6 +426,8 @@ impl Query {
                     _ => None,
                 }) {
                     Plan::ContactIndex(Key::new().tag(contact_tag::NAME).str(&v))
+                } else if let Some((field, value)) = indexed_field(&conds) {
+                    Plan::ContactIndex(Key::new().tag(contact_tag::FIELD).str(field).str(&value))
                 } else {
                     Plan::Table
                 }
@@ -706,6 +731,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "count",
         move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<INT> {
+            if let Some(key) = q.counted() {
+                let n: Option<u64> = with_read(&s, Access::read(q.source.kind()), |v| {
+                    layout::get(v.kv, Table::ContactIndex, &key)
+                })?;
+                return Ok(n.unwrap_or(0) as INT);
+            }
             let mut n: INT = 0;
             run(&ctx, &s, q, &mut |_| {
                 n += 1;
