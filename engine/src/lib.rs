@@ -63,11 +63,11 @@ impl Database {
         Ok(db)
     }
 
-    /// Brings the derived data of a file written by an older rapport up to date (today: the
-    /// contact field index), in one transaction. A current file is only read.
+    /// Brings the derived data (indexes, statistics) of a file written by an older rapport to
+    /// this one's shape, in one transaction. A current file is only read.
     fn upgrade(&self) -> Result<()> {
-        if !self.read(|v| v.contact_field_index_is_current())? {
-            self.write(|tx| tx.rebuild_contact_field_index())?;
+        if !self.read(|v| v.derived_data_is_current())? {
+            self.write(|tx| tx.upgrade_derived_data())?;
         }
         Ok(())
     }

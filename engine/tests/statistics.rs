@@ -108,6 +108,51 @@ fn a_companys_statistics_count_all_its_persons() {
 }
 
 #[test]
+fn a_contacts_statistics_over_a_date_range_count_its_entries_of_those_days_and_not_canceled_or_postponed()
+ {
+    let db = db();
+    let on = |contact: &str, d: &str| InteractionDraft {
+        date: Some(day(d)),
+        ..draft(contact, "CALL")
+    };
+    log(&db, on("P1", "2026-01-31"));
+    log(&db, on("P1", "2026-02-01"));
+    log(&db, on("C1", "2026-02-10"));
+    log(&db, on("P2", "2026-02-28"));
+    log(&db, on("P1", "2026-03-01"));
+    let canceled = log(&db, on("P1", "2026-02-15"));
+    db.write(|tx| tx.set_entries_canceled(&[canceled], CancelMode::Cancel, false))
+        .unwrap();
+    log(
+        &db,
+        InteractionDraft {
+            postponed: true,
+            ..on("P1", "2026-02-16")
+        },
+    );
+    let february = Some((day("2026-02-01"), day("2026-02-28")));
+    let range = |code: &str| {
+        db.read(|v| v.statistics(StatKind::Contact, code, february))
+            .unwrap()
+            .count
+    };
+    assert_eq!(range("P1"), 1, "a person: its own entries");
+    assert_eq!(range("P2"), 1);
+    assert_eq!(
+        range("C1"),
+        3,
+        "a company: its own and its persons' entries"
+    );
+    assert_eq!(
+        db.read(|v| v.statistics(StatKind::Contact, "C1", None))
+            .unwrap()
+            .count,
+        5,
+        "all time"
+    );
+}
+
+#[test]
 fn campaign_entry_and_logged_segment_statistics_count_entries_whose_canceled_equals_theirs() {
     let db = db();
     let out = db

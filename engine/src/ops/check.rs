@@ -294,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_without_the_contact_field_index_gets_it_when_opened() {
+    fn a_file_from_an_older_rapport_gets_the_current_derived_data_when_opened() {
         let db = logged_db();
         let diff = tamper(&db, |kv| {
             let mut keys = Vec::new();
@@ -313,16 +313,27 @@ mod tests {
             }) {
                 kv.delete(Table::ContactIndex, k)?;
             }
-            kv.delete(
-                Table::Meta,
-                layout::meta_key::indexed_contact_fields().as_bytes(),
-            )?;
-            Ok(())
+            kv.delete(Table::Meta, layout::meta_key::derived_layout().as_bytes())?;
+            // rapport before version 2 kept daily statistics for contacts.
+            let day = Key::new()
+                .tag(crate::ops::StatKind::Contact as u8)
+                .str("C")
+                .tag(0)
+                .i32(739_000);
+            layout::put(
+                kv,
+                Table::StatsDaily,
+                &day,
+                &super::Counters {
+                    count: 1,
+                    ..Default::default()
+                },
+            )
         });
         assert!(!diff.is_empty(), "the index was not removed");
-        assert!(!db.read(|v| v.contact_field_index_is_current()).unwrap());
+        assert!(!db.read(|v| v.derived_data_is_current()).unwrap());
         db.upgrade().unwrap();
-        assert!(db.read(|v| v.contact_field_index_is_current()).unwrap());
+        assert!(db.read(|v| v.derived_data_is_current()).unwrap());
         assert!(db.read(|v| v.integrity_check()).unwrap().is_ok());
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::layout::{self, code_key, contact_tag, entry_tag, meta_key};
+use super::layout::{self, code_key, contact_tag, entry_tag};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -327,7 +327,7 @@ impl Tx<'_> {
 
     /// Builds the field indexes from the contacts, in place of whatever is there (after an
     /// upgrade that indexes other fields).
-    pub fn rebuild_contact_field_index(&mut self) -> Result<()> {
+    pub(crate) fn rebuild_contact_field_index(&mut self) -> Result<()> {
         let mut old = Vec::new();
         for tag in [contact_tag::FIELD, contact_tag::FIELD_COUNT] {
             layout::scan_prefix(
@@ -359,16 +359,7 @@ impl Tx<'_> {
         for (key, n) in &counts {
             layout::put(self.kv, Table::ContactIndex, key, n)?;
         }
-        let fields: Vec<String> = INDEXED_CONTACT_FIELDS
-            .iter()
-            .map(|f| f.to_string())
-            .collect();
-        layout::put(
-            self.kv,
-            Table::Meta,
-            &meta_key::indexed_contact_fields(),
-            &fields,
-        )
+        Ok(())
     }
 
     /// Takes `c` out of the name, company and field indexes.
@@ -407,14 +398,6 @@ impl Tx<'_> {
 }
 
 impl View<'_> {
-    /// Whether the field index was built for [`INDEXED_CONTACT_FIELDS`] (a file from an older
-    /// rapport has none).
-    pub fn contact_field_index_is_current(&self) -> Result<bool> {
-        let fields: Option<Vec<String>> =
-            layout::get(self.kv, Table::Meta, &meta_key::indexed_contact_fields())?;
-        Ok(fields.is_some_and(|f| f == INDEXED_CONTACT_FIELDS))
-    }
-
     /// The field index and its counts as the contacts make them, and as stored: key → value.
     pub(crate) fn contact_field_index(&self) -> Result<[BTreeMap<Vec<u8>, Vec<u8>>; 2]> {
         let mut expected = BTreeMap::new();

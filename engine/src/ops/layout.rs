@@ -82,8 +82,9 @@ pub mod meta_key {
         Key::new().tag(4)
     }
 
-    /// The contact fields the field index was built for (rebuilt when they differ).
-    pub fn indexed_contact_fields() -> Key {
+    /// What the derived data (indexes, statistics) of the file was built as: see
+    /// `ops::upgrade`.
+    pub fn derived_layout() -> Key {
         Key::new().tag(5)
     }
 }

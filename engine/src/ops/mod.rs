@@ -14,6 +14,7 @@ mod plugins;
 mod purge;
 mod segments;
 mod stats;
+mod upgrade;
 
 pub use cancel::CancelMode;
 pub use check::IntegrityReport;
