@@ -339,6 +339,22 @@ fn an_unknown_schema_version_is_refused_with_a_clear_error() {
 }
 
 #[test]
+fn a_contact_view_reads_the_stored_bytes_of_a_contact_field_for_field() {
+    let stored = std::fs::read_to_string(golden_dir().join("contact.hex")).unwrap();
+    let stored = stored.trim();
+    let bytes: Vec<u8> = (0..stored.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&stored[i..i + 2], 16).unwrap())
+        .collect();
+    let contact: Contact = codec::decode(&bytes, "contact").unwrap();
+    let view: ContactView<'_> = codec::decode_in_place(&bytes, "contact").unwrap();
+    assert_eq!(view, ContactView::of(&contact));
+    assert_eq!(view.custom.len(), 5, "every kind of custom value");
+    assert_eq!(view.custom("vip"), Some(&FieldValueView::Bool(true)));
+    assert_eq!(view.custom("missing"), None);
+}
+
+#[test]
 fn arbitrary_bytes_never_panic_the_decoder() {
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     for len in 0..400 {
@@ -352,6 +368,7 @@ fn arbitrary_bytes_never_panic_the_decoder() {
             .collect();
         let _ = codec::decode::<InteractionLogEntry>(&bytes, "entry");
         let _ = codec::decode::<Contact>(&bytes, "contact");
+        let _ = codec::decode_in_place::<ContactView<'_>>(&bytes, "contact");
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Correspondence, FieldValue, spec_enum};
+use super::{Correspondence, FieldValue, FieldValueView, spec_enum};
 
 spec_enum! {
     /// Whether a contact is a company or a person.
@@ -50,6 +50,66 @@ pub struct Contact {
     pub privacy_blocked: bool,
     /// Custom fields, by name.
     pub custom: BTreeMap<String, FieldValue>,
+}
+
+/// A contact read in place from its stored bytes: [`Contact`]'s fields in [`Contact`]'s order
+/// (the storage tests prove both read the same bytes alike), its text borrowed, so a scan can
+/// test a few fields of every contact without building any.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[allow(missing_docs)]
+pub struct ContactView<'a> {
+    pub no: &'a str,
+    pub name: &'a str,
+    pub kind: ContactKind,
+    pub company_no: &'a str,
+    pub salesperson: &'a str,
+    pub language: &'a str,
+    pub correspondence: Correspondence,
+    pub email: &'a str,
+    pub phone: &'a str,
+    pub mobile: &'a str,
+    pub city: &'a str,
+    pub country: &'a str,
+    pub exclude_from_segment: bool,
+    pub privacy_blocked: bool,
+    /// Custom fields in name order (stored as a map: a length, then name and value pairs).
+    #[serde(borrow)]
+    pub custom: Vec<(&'a str, FieldValueView<'a>)>,
+}
+
+impl<'a> ContactView<'a> {
+    /// A view of a contact in memory.
+    pub fn of(c: &'a Contact) -> Self {
+        ContactView {
+            no: &c.no,
+            name: &c.name,
+            kind: c.kind,
+            company_no: &c.company_no,
+            salesperson: &c.salesperson,
+            language: &c.language,
+            correspondence: c.correspondence,
+            email: &c.email,
+            phone: &c.phone,
+            mobile: &c.mobile,
+            city: &c.city,
+            country: &c.country,
+            exclude_from_segment: c.exclude_from_segment,
+            privacy_blocked: c.privacy_blocked,
+            custom: c
+                .custom
+                .iter()
+                .map(|(k, v)| (k.as_str(), FieldValueView::of(v)))
+                .collect(),
+        }
+    }
+
+    /// A custom field's value.
+    pub fn custom(&self, name: &str) -> Option<&FieldValueView<'a>> {
+        self.custom
+            .binary_search_by(|(k, _)| (*k).cmp(name))
+            .ok()
+            .map(|i| &self.custom[i].1)
+    }
 }
 
 impl Contact {

@@ -17,7 +17,7 @@ pub use catalogue::{
     Attachment, AttachmentContent, InteractionGroup, InteractionTemplate, Salesperson,
     TemplateLanguage, WizardAction,
 };
-pub use contact::{Contact, ContactKind};
+pub use contact::{Contact, ContactKind, ContactView};
 pub use document::{
     AccountKind, BusinessRelation, DocumentAction, DocumentEvent, DocumentParty, DocumentType,
     TemplateSetup,
@@ -30,7 +30,7 @@ pub use segment::{
     ContactFilter, ContactSelector, CriteriaAction, CriteriaStep, FieldCondition, FieldTest,
     SavedCriteria, Segment, SegmentLine, StepOptions,
 };
-pub use value::FieldValue;
+pub use value::{FieldValue, FieldValueView};
 
 /// Declares an enum of spec words: `as_str`, `FromStr`, `Display`, and the list of all values.
 macro_rules! spec_enum {

@@ -20,6 +20,30 @@ pub enum FieldValue {
     Date(#[serde(with = "super::serde_date")] NaiveDate),
 }
 
+/// A [`FieldValue`] read in place: the same variants in the same order, text borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[allow(missing_docs)]
+pub enum FieldValueView<'a> {
+    Empty,
+    Text(&'a str),
+    Number(f64),
+    Bool(bool),
+    Date(#[serde(with = "super::serde_date")] NaiveDate),
+}
+
+impl<'a> FieldValueView<'a> {
+    /// A view of a value in memory.
+    pub fn of(v: &'a FieldValue) -> Self {
+        match v {
+            FieldValue::Empty => FieldValueView::Empty,
+            FieldValue::Text(t) => FieldValueView::Text(t),
+            FieldValue::Number(n) => FieldValueView::Number(*n),
+            FieldValue::Bool(b) => FieldValueView::Bool(*b),
+            FieldValue::Date(d) => FieldValueView::Date(*d),
+        }
+    }
+}
+
 impl FieldValue {
     /// Compares two values of one kind; text compares without regard to case.
     /// Values of different kinds do not compare.

@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use rhai::{Dynamic, Expr, FnCallExpr, FnPtr, NativeCallContext, Stmt};
 
 /// A field of the record being tested; `None` when the record has no such field.
-pub(crate) trait Fields {
+pub(crate) trait FieldSource {
     fn field(&self, name: &str) -> Option<Dynamic>;
 }
 
@@ -78,7 +78,7 @@ pub(crate) enum Pred {
 
 impl Pred {
     /// What the closure returns for `record`, when that is certain without running it.
-    pub fn eval(&self, record: &dyn Fields) -> Option<bool> {
+    pub fn eval(&self, record: &dyn FieldSource) -> Option<bool> {
         match self {
             Pred::Const(b) => Some(*b),
             Pred::Flag(field) => record.field(field)?.as_bool().ok(),
@@ -235,9 +235,9 @@ mod tests {
 
     use rhai::{Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
-    use super::{Fields, Pred, compile};
+    use super::{FieldSource, Pred, compile};
 
-    impl Fields for Map {
+    impl FieldSource for Map {
         fn field(&self, name: &str) -> Option<Dynamic> {
             self.get(name).cloned()
         }

@@ -10,18 +10,18 @@ use std::cmp::Ordering;
 use rhai::{Array, Dynamic, Engine, FnPtr, INT, Map, NativeCallContext};
 
 use super::capability::{Access, Kind};
-use super::native::{self, Fields, Pred};
+use super::native::{self, FieldSource, Pred};
 use super::session::Shared;
 use super::value::{
     LoggedSegmentHandle, SegmentHandle, campaign_entry_map, campaign_map, compare, contact_field,
-    contact_map, entry_map, group_map, logged_segment_map, salesperson_map, segment_map,
+    contact_view_map, entry_map, group_map, logged_segment_map, salesperson_map, segment_map,
     template_map,
 };
 use super::{RhaiResult, engine_error, with_read};
 use crate::error::{Error, Result};
 use crate::model::{
-    Campaign, CampaignEntry, Contact, InteractionGroup, InteractionLogEntry, InteractionTemplate,
-    LoggedSegment, Salesperson, Segment, normalize_code,
+    Campaign, CampaignEntry, ContactView, InteractionGroup, InteractionLogEntry,
+    InteractionTemplate, LoggedSegment, Salesperson, Segment, normalize_code,
 };
 use crate::ops::View;
 use crate::ops::layout::{self, contact_tag, entry_tag};
@@ -118,12 +118,14 @@ impl Source {
         }
     }
 
-    /// Decodes one stored value; `None` when the query leaves it out. Contacts stay records
-    /// until a step needs a map (filters and compiled closures read their fields directly).
-    fn decode(self, bytes: &[u8], include_postponed: bool) -> Result<Option<Rec>> {
+    /// Decodes one stored value; `None` when the query leaves it out. A contact is read in
+    /// place, and left out here when the leading `steps` surely drop it; it stays bytes until
+    /// a step needs a map.
+    fn decode(self, bytes: &[u8], include_postponed: bool, steps: &[Step]) -> Result<Option<Rec>> {
         let name = self.name();
         if self == Source::Contacts {
-            return Ok(Some(Rec::Contact(Box::new(codec::decode(bytes, name)?))));
+            let contact = contact_in_place(bytes)?;
+            return Ok(may_pass(steps, &contact).then(|| Rec::Contact(bytes.to_vec())));
         }
         Ok(Some(Rec::Map(match self {
             Source::Contacts => unreachable!("decoded above"),
@@ -151,8 +153,8 @@ impl Source {
 
 /// A record on its way through the steps.
 pub(crate) enum Rec {
-    /// A decoded contact, not yet a map.
-    Contact(Box<Contact>),
+    /// A contact's stored bytes (checked to decode), read in place until a step needs a map.
+    Contact(Vec<u8>),
     Map(Map),
 }
 
@@ -160,21 +162,54 @@ impl Rec {
     /// The record as the script sees it.
     fn into_map(self) -> Map {
         match self {
-            Rec::Contact(c) => contact_map(&c),
+            Rec::Contact(bytes) => {
+                contact_in_place(&bytes).map_or_else(|_| Map::new(), |c| contact_view_map(&c))
+            }
             Rec::Map(m) => m,
         }
     }
 }
 
-impl Fields for Rec {
+fn contact_in_place(bytes: &[u8]) -> Result<ContactView<'_>> {
+    codec::decode_in_place(bytes, "contact")
+}
+
+impl FieldSource for Rec {
     fn field(&self, name: &str) -> Option<Dynamic> {
         match self {
-            Rec::Contact(c) => contact_field(c, name),
+            Rec::Contact(bytes) => contact_field(&contact_in_place(bytes).ok()?, name),
             Rec::Map(m) => m.get(name).cloned(),
         }
     }
 }
 
+impl FieldSource for ContactView<'_> {
+    fn field(&self, name: &str) -> Option<Dynamic> {
+        contact_field(self, name)
+    }
+}
+
+/// Whether a record may pass the leading `.filter` and compiled `.where` steps: `false` only
+/// when one of them surely drops it. It stops at the first step it cannot decide (a closure
+/// that must run), so no closure runs fewer times than the steps say.
+fn may_pass(steps: &[Step], record: &dyn FieldSource) -> bool {
+    for step in steps {
+        match step {
+            Step::Filter(conds) => {
+                if !conds.iter().all(|c| c.holds(record)) {
+                    return false;
+                }
+            }
+            Step::Where(_, Some(pred)) => match pred.eval(record) {
+                Some(true) => {}
+                Some(false) => return false,
+                None => return true,
+            },
+            _ => return true,
+        }
+    }
+    true
+}
 /// A query: a source and the steps to apply, in order.
 #[derive(Clone)]
 pub struct Query {
@@ -233,7 +268,7 @@ pub(crate) enum Test {
 }
 
 impl Cond {
-    fn holds(&self, record: &dyn Fields) -> bool {
+    fn holds(&self, record: &dyn FieldSource) -> bool {
         let value = record.field(&self.field).unwrap_or(Dynamic::UNIT);
         let eq = |want: &Dynamic| compare(&value, want) == Some(Ordering::Equal);
         match &self.test {
@@ -449,6 +484,7 @@ fn fetch(
     source: Source,
     plan: &Plan,
     include_postponed: bool,
+    steps: &[Step],
     after: Option<&[u8]>,
 ) -> Result<(Vec<Rec>, Option<Vec<u8>>)> {
     let next = |prefix: &[u8]| -> Vec<u8> {
@@ -473,7 +509,7 @@ fn fetch(
                 Order::Ascending,
                 &mut |k, v| {
                     last = Some(k.to_vec());
-                    out.extend(source.decode(v, include_postponed)?);
+                    out.extend(source.decode(v, include_postponed, steps)?);
                     Ok(out.len() < CHUNK)
                 },
             )?;
@@ -506,7 +542,7 @@ fn fetch(
                     crate::ops::layout::code_key(&no)
                 };
                 if let Some(bytes) = view.kv.get(source.table(), record_key.as_bytes())? {
-                    out.extend(source.decode(&bytes, include_postponed)?);
+                    out.extend(source.decode(&bytes, include_postponed, steps)?);
                 }
             }
         }
@@ -526,7 +562,14 @@ pub(crate) fn run(
     let mut after: Option<Vec<u8>> = None;
     'chunks: loop {
         let (records, last) = with_read(shared, Access::read(q.source.kind()), |v| {
-            fetch(v, q.source, &plan, include_postponed, after.as_deref())
+            fetch(
+                v,
+                q.source,
+                &plan,
+                include_postponed,
+                &q.steps,
+                after.as_deref(),
+            )
         })?;
         if last.is_none() {
             break;

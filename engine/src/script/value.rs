@@ -9,9 +9,9 @@ use rhai::{Array, Dynamic, INT, Map};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Amount, Attachment, Campaign, CampaignEntry, Contact, FieldValue, InteractionGroup,
-    InteractionLogEntry, InteractionTemplate, LoggedSegment, Salesperson, Segment, SegmentLine,
-    TemplateSetup,
+    Amount, Attachment, Campaign, CampaignEntry, Contact, ContactView, FieldValue, FieldValueView,
+    InteractionGroup, InteractionLogEntry, InteractionTemplate, LoggedSegment, Salesperson,
+    Segment, SegmentLine, TemplateSetup,
 };
 use crate::ops::Statistics;
 
@@ -111,12 +111,16 @@ macro_rules! record_map {
 
 /// A custom field's value in a script.
 pub fn field_value(v: &FieldValue) -> Dynamic {
+    view_value(FieldValueView::of(v))
+}
+
+fn view_value(v: FieldValueView<'_>) -> Dynamic {
     match v {
-        FieldValue::Empty => Dynamic::UNIT,
-        FieldValue::Text(t) => text(t),
-        FieldValue::Number(n) => Dynamic::from_float(*n),
-        FieldValue::Bool(b) => Dynamic::from_bool(*b),
-        FieldValue::Date(d) => date(*d),
+        FieldValueView::Empty => Dynamic::UNIT,
+        FieldValueView::Text(t) => text(t),
+        FieldValueView::Number(n) => Dynamic::from_float(n),
+        FieldValueView::Bool(b) => Dynamic::from_bool(b),
+        FieldValueView::Date(d) => date(d),
     }
 }
 
@@ -139,33 +143,38 @@ pub fn to_field_value(v: &Dynamic) -> Option<FieldValue> {
 
 /// A contact as a map: the spec's fields, then its custom fields.
 pub fn contact_map(c: &Contact) -> Map {
+    contact_view_map(&ContactView::of(c))
+}
+
+/// A contact read in place as a map.
+pub fn contact_view_map(c: &ContactView<'_>) -> Map {
     Contact::FIELDS
         .iter()
         .copied()
-        .chain(c.custom.keys().map(String::as_str))
+        .chain(c.custom.iter().map(|(name, _)| *name))
         .filter_map(|name| Some((name.into(), contact_field(c, name)?)))
         .collect()
 }
 
 /// One field of [`contact_map`] without building the map: what `contact_map(c).get(name)`
-/// gives (a custom field of the same name as a built-in one wins there too, being inserted last).
-pub fn contact_field(c: &Contact, name: &str) -> Option<Dynamic> {
-    if let Some(v) = c.custom.get(name) {
-        return Some(field_value(v));
+/// gives.
+pub fn contact_field(c: &ContactView<'_>, name: &str) -> Option<Dynamic> {
+    if let Some(v) = c.custom(name) {
+        return Some(view_value(*v));
     }
     Some(match name {
-        "no" => text(&c.no),
-        "name" => text(&c.name),
+        "no" => text(c.no),
+        "name" => text(c.name),
         "kind" => text(c.kind.as_str()),
-        "company_no" => text(&c.company_no),
-        "salesperson" => text(&c.salesperson),
-        "language" => text(&c.language),
+        "company_no" => text(c.company_no),
+        "salesperson" => text(c.salesperson),
+        "language" => text(c.language),
         "correspondence" => text(c.correspondence.as_str()),
-        "email" => text(&c.email),
-        "phone" => text(&c.phone),
-        "mobile" => text(&c.mobile),
-        "city" => text(&c.city),
-        "country" => text(&c.country),
+        "email" => text(c.email),
+        "phone" => text(c.phone),
+        "mobile" => text(c.mobile),
+        "city" => text(c.city),
+        "country" => text(c.country),
         "exclude_from_segment" => Dynamic::from_bool(c.exclude_from_segment),
         "privacy_blocked" => Dynamic::from_bool(c.privacy_blocked),
         _ => return None,

@@ -1,7 +1,7 @@
 //! Record values: postcard bytes behind one schema-version byte, so a later layout can be told
 //! apart from this one and old files stay readable (see the golden-bytes test).
 
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{Error, Result};
 
@@ -17,6 +17,12 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 
 /// Decodes a record written by [`encode`]; `what` names the record in the error.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    decode_in_place(bytes, what)
+}
+
+/// Decodes a record written by [`encode`] into a type that borrows from `bytes` (a view such
+/// as [`crate::model::ContactView`]).
+pub fn decode_in_place<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
     match bytes.split_first() {
         Some((&SCHEMA_VERSION, rest)) => postcard::from_bytes(rest).map_err(|e| Error::Corrupt {
             record: what.to_string(),
