@@ -447,8 +447,10 @@ fn main() {
     });
     let (s, sn, _) = measure(scale.runs, || {
         // A person's own entries; a company's entries and its persons' (its company index).
-        let mut person = conn.prepare_cached("SELECT entry_no FROM entries WHERE contact_no = ?1 ORDER BY date DESC, entry_no DESC").unwrap();
-        let mut company = conn.prepare_cached("SELECT entry_no FROM entries WHERE company_no = ?1 ORDER BY date DESC, entry_no DESC").unwrap();
+        // Whole entries, as rapport's timeline returns them (not just their numbers, which the
+        // index alone would answer).
+        let mut person = conn.prepare_cached("SELECT * FROM entries WHERE contact_no = ?1 ORDER BY date DESC, entry_no DESC").unwrap();
+        let mut company = conn.prepare_cached("SELECT * FROM entries WHERE company_no = ?1 ORDER BY date DESC, entry_no DESC").unwrap();
         picks
             .iter()
             .map(|&i| {
@@ -457,9 +459,24 @@ fn main() {
                 } else {
                     &mut person
                 };
-                stmt.query_map(params![people[i].no], |r| r.get::<_, i64>(0))
-                    .unwrap()
-                    .count() as u64
+                stmt.query_map(params![people[i].no], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, f64>(7)?,
+                        r.get::<_, f64>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, i64>(10)?,
+                    ))
+                })
+                .unwrap()
+                .map(|row| row.unwrap())
+                .count() as u64
             })
             .sum()
     });
