@@ -449,8 +449,16 @@ fn main() {
         // A person's own entries; a company's entries and its persons' (its company index).
         // Whole entries, as rapport's timeline returns them (not just their numbers, which the
         // index alone would answer).
-        let mut person = conn.prepare_cached("SELECT * FROM entries WHERE contact_no = ?1 ORDER BY date DESC, entry_no DESC").unwrap();
-        let mut company = conn.prepare_cached("SELECT * FROM entries WHERE company_no = ?1 ORDER BY date DESC, entry_no DESC").unwrap();
+        let mut person = conn
+            .prepare_cached(
+                "SELECT * FROM entries WHERE contact_no = ?1 ORDER BY date DESC, entry_no DESC",
+            )
+            .unwrap();
+        let mut company = conn
+            .prepare_cached(
+                "SELECT * FROM entries WHERE company_no = ?1 ORDER BY date DESC, entry_no DESC",
+            )
+            .unwrap();
         picks
             .iter()
             .map(|&i| {
