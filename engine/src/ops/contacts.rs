@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::entries::check_length;
 use super::layout::{self, code_key, contact_tag, entry_tag};
 use super::{Tx, View};
 use crate::error::{Error, Result};
@@ -250,9 +251,21 @@ impl Tx<'_> {
     }
 
     fn check_contact(&self, c: &mut Contact) -> Result<()> {
+        check_length("contact", "no", &c.no)?;
         let record = format!("contact {}", c.no);
         if c.name.trim().is_empty() {
             return Err(Error::required(&record, "name", "give the contact a name"));
+        }
+        for field in Contact::FIELDS {
+            if let FieldValue::Text(text) = c.field(field) {
+                check_length(&record, field, &text)?;
+            }
+        }
+        for (name, value) in &c.custom {
+            check_length(&record, "custom field name", name)?;
+            if let FieldValue::Text(text) = value {
+                check_length(&format!("{record}, custom field {name}"), "value", text)?;
+            }
         }
         if let Some(name) = c
             .custom

@@ -190,6 +190,26 @@ pub(crate) fn pick_language(template: &InteractionTemplate, contact: &Contact) -
     }
 }
 
+/// The longest text a field of a record may hold, in bytes: far above any name, address or
+/// subject, far below what would make every scan and export of the table slow.
+pub const MAX_TEXT: usize = 4096;
+
+/// Refuses a text field longer than [`MAX_TEXT`].
+pub(crate) fn check_length(record: &str, field: &'static str, value: &str) -> Result<()> {
+    if value.len() > MAX_TEXT {
+        return Err(Error::invalid(
+            record,
+            field,
+            format!(
+                "is {} bytes long; the most a field holds is {MAX_TEXT}",
+                value.len()
+            ),
+            "shorten it, or keep long text in an attachment",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_not_negative(record: &str, field: &'static str, value: Amount) -> Result<()> {
     if value.is_negative() {
         return Err(Error::invalid(
@@ -340,6 +360,11 @@ impl Tx<'_> {
         let duration = draft.duration.unwrap_or(template.unit_duration);
         check_not_negative(RECORD, "cost", cost)?;
         check_not_negative(RECORD, "duration", duration)?;
+        check_length(RECORD, "description", &draft.description)?;
+        check_length(RECORD, "subject", &draft.subject)?;
+        for comment in &draft.comments {
+            check_length(RECORD, "comments", comment)?;
+        }
 
         let mut correspondence = draft.correspondence.unwrap_or(template.correspondence);
         let language = match &draft.language {
