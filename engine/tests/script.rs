@@ -1210,6 +1210,15 @@ fn the_memory_limit_stops_a_map_growing_by_index_which_rhai_does_not_size_check(
 }
 
 #[test]
+fn the_memory_limit_stops_a_string_that_doubles_at_every_operation() {
+    let db = db();
+    let host = limited(|l| l.max_memory = 32 * 1024 * 1024);
+    let err = fails_with(&host, &db, r#"let s = "x"; loop { s += s; }"#);
+    assert_eq!(err.kind, ScriptErrorKind::Limit, "{err}");
+    assert!(err.message.contains("limit of 32 MiB of memory"), "{err}");
+}
+
+#[test]
 fn the_time_limit_stops_a_long_script() {
     let db = db();
     let err = fails_with(

@@ -44,11 +44,16 @@ pub struct Limits {
     pub max_operations: u64,
     /// Depth of nested function calls.
     pub max_call_depth: usize,
-    /// Longest string, in bytes.
+    /// Longest string, in bytes (0: no check).
+    ///
+    /// Rhai checks the three size limits by walking the whole value after every change to it,
+    /// so growing an array or a map to n items under a size limit costs time in n²: a limit in
+    /// the millions is never reached, the script just runs on. Users' scripts therefore leave
+    /// them off and are bounded by `max_memory`; hooks keep small ones (cheap at that size).
     pub max_string_size: usize,
-    /// Largest array.
+    /// Largest array (0: no check).
     pub max_array_size: usize,
-    /// Largest map.
+    /// Largest map (0: no check).
     pub max_map_size: usize,
     /// Wall-clock time.
     pub max_time: Duration,
@@ -60,14 +65,14 @@ pub struct Limits {
 
 impl Limits {
     /// For a user's own scripts (REPL, `run`, `eval`): large enough for bulk work on millions of
-    /// records.
+    /// records; huge data is stopped by the memory limit.
     pub fn user() -> Self {
         Self {
             max_operations: 50_000_000_000,
             max_call_depth: 64,
-            max_string_size: 64 * 1024 * 1024,
-            max_array_size: 10_000_000,
-            max_map_size: 1_000_000,
+            max_string_size: 0,
+            max_array_size: 0,
+            max_map_size: 0,
             max_time: Duration::from_secs(3600),
             max_memory: 4 * 1024 * 1024 * 1024,
         }
@@ -166,17 +171,19 @@ fn build_engine(limits: Limits, probes: &Probes<'_>) -> Engine {
     );
     let (max_time, max_memory) = (limits.max_time, limits.max_memory);
     engine.on_progress(move |ops| {
-        if ops % 256 != 0 {
-            return None;
-        }
-        if cancel.load(Ordering::Relaxed) {
-            return Some(STOP_CANCELLED.into());
-        }
+        // Memory on every operation: one operation can double a string, so between two checks
+        // 256 operations apart a script could take all of the machine's memory.
         if let Some((probe, at_start)) = memory.get()
             && max_memory > 0
             && probe().saturating_sub(at_start) > max_memory
         {
             return Some(STOP_MEMORY.into());
+        }
+        if ops % 256 != 0 {
+            return None;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return Some(STOP_CANCELLED.into());
         }
         (started.get().elapsed() > max_time).then(|| STOP_TIME.into())
     });
