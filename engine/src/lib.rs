@@ -55,12 +55,7 @@ pub struct Database {
 impl Database {
     /// Opens (or creates) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let db = Self {
-            store: Arc::new(Store::open(path.as_ref())?),
-            ctx: Context::default(),
-        };
-        db.upgrade()?;
-        Ok(db)
+        Self::with_store(Store::open(path.as_ref())?)
     }
 
     /// Brings the derived data (indexes, statistics) of a file written by an older rapport to
@@ -74,12 +69,44 @@ impl Database {
 
     /// A database held in memory only.
     pub fn in_memory() -> Result<Self> {
+        Self::with_store(Store::in_memory()?)
+    }
+
+    /// A database on a store opened some other way (a [`store::faults::MemoryFile`] in the
+    /// fault-injection tests), brought to this rapport's shape.
+    pub fn with_store(store: Store) -> Result<Self> {
         let db = Self {
-            store: Arc::new(Store::in_memory()?),
+            store: Arc::new(store),
             ctx: Context::default(),
         };
         db.upgrade()?;
         Ok(db)
+    }
+
+    /// Copies the last commit into a new database file at `path` (see [`Store::backup_to`]);
+    /// returns the number of records copied. Restoring is opening (or copying back) that file.
+    pub fn backup(&self, path: impl AsRef<Path>) -> Result<u64> {
+        self.store.backup_to(path.as_ref())
+    }
+
+    /// Runs `work` on the raw store in one write transaction, committed only if it returns
+    /// `Ok` — for tools and the fault-injection tests, which wrap the store in a failpoint
+    /// ([`store::faults::FailingWrites`]) before they build a [`Tx`] on it.
+    pub fn write_raw<T>(
+        &self,
+        work: impl FnOnce(&mut dyn store::KvWrite, &Context) -> Result<T>,
+    ) -> Result<T> {
+        let mut txn = self.store.begin_write()?;
+        match work(&mut txn, &self.ctx) {
+            Ok(value) => {
+                txn.commit()?;
+                Ok(value)
+            }
+            Err(e) => {
+                txn.abort()?;
+                Err(e)
+            }
+        }
     }
 
     /// The clock and user the workflows see.
@@ -95,18 +122,7 @@ impl Database {
     /// Runs `work` in one write transaction: committed if it returns `Ok`, dropped whole if it
     /// returns `Err` (nothing of it is ever visible).
     pub fn write<T>(&self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut txn = self.store.begin_write()?;
-        let outcome = work(&mut Tx::new(&mut txn, &self.ctx));
-        match outcome {
-            Ok(value) => {
-                txn.commit()?;
-                Ok(value)
-            }
-            Err(e) => {
-                txn.abort()?;
-                Err(e)
-            }
-        }
+        self.write_raw(|kv, ctx| work(&mut Tx::new(kv, ctx)))
     }
 
     /// Every key and value of every table, in order: two equal fingerprints mean two equal

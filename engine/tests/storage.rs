@@ -452,3 +452,45 @@ fn a_reader_sees_a_consistent_snapshot_while_a_writer_commits() {
     .unwrap();
     assert_eq!(db.read(|v| v.last_entry_no()).unwrap(), 2);
 }
+
+#[test]
+fn a_backup_taken_while_a_writer_commits_is_one_consistent_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Database::open(dir.path().join("live.redb")).unwrap();
+    db.context_mut().clock = rapport_engine::Clock::fixed(day(TODAY));
+    fill(&db);
+    let backup = dir.path().join("backup.redb");
+    let copied = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            for _ in 0..200 {
+                log(&db, draft("P1", "CALL"));
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let copied = db.backup(&backup).unwrap();
+        writer.join().unwrap();
+        copied
+    });
+    assert!(copied > 0);
+    let restored = Database::open(&backup).unwrap();
+    let report = restored.read(|v| v.integrity_check()).unwrap();
+    assert!(report.is_ok(), "{:?}", report.differences);
+    // One commit's worth: every entry it holds is counted in the statistics it holds.
+    let entries = restored.read(|v| v.last_entry_no()).unwrap();
+    let stats = restored
+        .read(|v| v.statistics(rapport_engine::ops::StatKind::Template, "CALL", None))
+        .unwrap();
+    assert_eq!(stats.count, entries);
+    assert!(!dir.path().join("backup.redb.partial").exists());
+}
+
+#[test]
+fn a_backup_never_overwrites_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db();
+    let existing = dir.path().join("old.redb");
+    std::fs::write(&existing, b"an older backup").unwrap();
+    let err = db.backup(&existing).unwrap_err().to_string();
+    assert!(err.contains("exists"), "{err}");
+    assert_eq!(std::fs::read(&existing).unwrap(), b"an older backup");
+}

@@ -3,12 +3,14 @@
 //! another ordered key-value backend can be added without touching the workflows.
 
 pub mod codec;
+pub mod faults;
 pub mod journal;
 pub mod key;
 
 use std::cell::OnceCell;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -158,9 +160,12 @@ pub trait KvWrite: KvRead {
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool>;
 }
 
-fn storage<E: std::fmt::Display>(e: E) -> Error {
+pub(crate) fn storage<E: std::fmt::Display>(e: E) -> Error {
     Error::Storage(e.to_string())
 }
+
+/// Records a backup copies per commit.
+const BACKUP_BATCH: u64 = 100_000;
 
 /// A rapport database file.
 pub struct Store {
@@ -185,6 +190,78 @@ impl Store {
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(storage)?;
         Self::with_tables(db)
+    }
+
+    /// A database in a [`faults::MemoryFile`] whose writes and syncs fail as `plan` says (the
+    /// fault-injection tests; `None` fails nothing).
+    pub fn open_memory(
+        file: &faults::MemoryFile,
+        plan: Option<Arc<faults::FaultPlan>>,
+    ) -> Result<Self> {
+        let db = redb::Database::builder()
+            .create_with_backend(faults::FaultyBackend::new(file, plan))
+            .map_err(storage)?;
+        Self::with_tables(db)
+    }
+
+    /// Copies every record of the last commit into a new database file at `path`, and returns
+    /// how many. It reads one snapshot, so the copy is consistent while writers go on; it is
+    /// written beside `path` and renamed to it only when complete, so a failed or interrupted
+    /// backup never leaves a partial file under that name. An existing `path` is refused.
+    pub fn backup_to(&self, path: &Path) -> Result<u64> {
+        if path.exists() {
+            return Err(Error::invalid(
+                "backup",
+                "file",
+                format!("{} exists", path.display()),
+                "name a new file, or move the old backup away first",
+            ));
+        }
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let io = |e: std::io::Error| Error::Storage(format!("backup to {}: {e}", path.display()));
+        if partial.exists() {
+            std::fs::remove_file(&partial).map_err(io)?;
+        }
+        let snapshot = self.begin_read()?;
+        let copy = Store::open(&partial)?;
+        let mut records = 0;
+        let mut txn = Some(copy.begin_write()?);
+        for table in Table::ALL {
+            let mut failed = None;
+            snapshot.scan(table, &[], KEY_SPACE_END, Order::Ascending, &mut |k, v| {
+                let Some(w) = txn.as_mut() else {
+                    return Ok(false);
+                };
+                w.put(table, k, v)?;
+                records += 1;
+                // A commit every so many records keeps the copy's memory bounded; the file is
+                // not the backup until the rename below.
+                if records % BACKUP_BATCH == 0 {
+                    if let Some(full) = txn.take() {
+                        full.commit()?;
+                    }
+                    match copy.begin_write() {
+                        Ok(next) => txn = Some(next),
+                        Err(e) => {
+                            failed = Some(e);
+                            return Ok(false);
+                        }
+                    }
+                }
+                Ok(true)
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
+        if let Some(last) = txn {
+            last.commit()?;
+        }
+        drop(copy);
+        std::fs::rename(&partial, path).map_err(io)?;
+        Ok(records)
     }
 
     fn with_tables(db: redb::Database) -> Result<Self> {

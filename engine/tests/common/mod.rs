@@ -26,6 +26,12 @@ pub fn empty_db() -> Database {
 /// persons P1 (e-mail, `hard_copy`), P2 (no e-mail); company C2; customer 10000 → C1.
 pub fn db() -> Database {
     let db = empty_db();
+    fill(&db);
+    db
+}
+
+/// Writes the catalogue and contacts [`db`] has into `db`.
+pub fn fill(db: &Database) {
     db.write(|tx| {
         for (code, description) in [
             ("LETTER", "Letters"),
@@ -122,7 +128,6 @@ pub fn db() -> Database {
         Ok(())
     })
     .unwrap();
-    db
 }
 
 pub fn template(
