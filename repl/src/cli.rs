@@ -162,6 +162,15 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<PluginAction>,
     },
+    /// Copy the database, as of its last commit, into a new file: a consistent copy even while
+    /// a script or the REPL (:backup FILE there) is writing. Restoring is using that file as
+    /// the database (or copying it back over the old one while no rapport runs).
+    ///
+    /// Example: rapport backup backups/rapport-2026-11-29.redb
+    Backup {
+        /// The new file (an existing file is refused).
+        file: PathBuf,
+    },
     /// Verify indexes, statistics and attachment references against the entries; exits
     /// non-zero on any difference.
     ///

@@ -2,9 +2,9 @@
 //! prints; every rule lives in `rapport-engine`.
 
 mod cli;
-mod output;
 mod repl;
-mod transfer;
+
+use rapport::{output, transfer};
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -275,6 +275,16 @@ fn run(cli: &Cli, out: &mut String) -> Result<ExitCode, Error> {
             cli.format,
             out,
         ),
+        Command::Backup { file } => {
+            let records = db.backup(file.as_path())?;
+            say!(
+                out,
+                "backed up {records} records of {} to {}",
+                cli.db.display(),
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check => {
             let report = db.read(|v| v.integrity_check())?;
             if report.is_ok() {

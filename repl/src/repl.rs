@@ -28,6 +28,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "this list; :help NAME shows a function's signature and what it does",
     ),
     (":load FILE", "run a script file in this session"),
+    (
+        ":backup FILE",
+        "copy the database as it is now into a new file (restore: open that file)",
+    ),
     (":time", "switch timing of each input on or off"),
     (":quit", "leave (Ctrl-D too)"),
 ];
@@ -261,6 +265,17 @@ impl<'a> Repl<'a> {
                 match std::fs::read_to_string(path) {
                     Ok(source) => self.run(path, &source, out),
                     Err(e) => say(&format!("error: {path} cannot be read: {e}")),
+                }
+                return true;
+            }
+            Some(":backup") => {
+                let Some(path) = trimmed.split_once(' ').map(|(_, p)| p.trim()) else {
+                    say("error: :backup needs a new file, e.g. :backup backup-2026-11-29.redb");
+                    return true;
+                };
+                match self.db.backup(path) {
+                    Ok(records) => say(&format!("backed up {records} records to {path}")),
+                    Err(e) => say(&format!("error: {e}")),
                 }
                 return true;
             }
