@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests: run the real `rapport` binary against a database in a fresh
 //! temporary folder, as a user would, and look at what it printed.
 
+pub mod fuzz;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
