@@ -16,7 +16,7 @@ use rapport_engine::Database;
 use rapport_tests::{Workspace, rapport_bin};
 
 /// Contacts per import, and so per logged segment.
-const BATCH: usize = 400;
+const BATCH: usize = 1000;
 
 struct Rng(u64);
 
@@ -199,7 +199,7 @@ fn killed_at_random_moments_rapport_keeps_every_commit_whole_and_loses_nothing()
     // Entry numbers ever seen, with the entry they named: a number must never name another.
     let mut numbers: BTreeMap<u64, String> = BTreeMap::new();
     let mut estimate: BTreeMap<&str, Duration> = BTreeMap::new();
-    let (mut killed, mut runs) = (0, 0);
+    let (mut killed, mut runs, mut killed_after_commit) = (0, 0, 0);
     let mut imported: Vec<usize> = Vec::new();
     let mut logged: Vec<usize> = Vec::new();
     let mut canceled: Vec<usize> = Vec::new();
@@ -259,6 +259,9 @@ fn killed_at_random_moments_rapport_keeps_every_commit_whole_and_loses_nothing()
         runs += 1;
         let after = state(&ws);
         let done = check(op, &before, &after, finished);
+        if done && !finished {
+            killed_after_commit += 1;
+        }
         if done {
             match op {
                 Op::Import(r) => imported.push(r),
@@ -277,5 +280,8 @@ fn killed_at_random_moments_rapport_keeps_every_commit_whole_and_loses_nothing()
         }
         before = after;
     }
-    eprintln!("{runs} runs, {killed} killed in flight; every commit whole, nothing half-written");
+    eprintln!(
+        "{runs} runs, {killed} killed in flight ({killed_after_commit} of them after their commit); \
+         every commit whole, nothing half-written"
+    );
 }
