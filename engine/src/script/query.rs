@@ -123,12 +123,11 @@ impl Source {
     /// a step needs a map.
     fn decode(self, bytes: &[u8], include_postponed: bool, steps: &[Step]) -> Result<Option<Rec>> {
         let name = self.name();
-        if self == Source::Contacts {
-            let contact = contact_in_place(bytes)?;
-            return Ok(may_pass(steps, &contact).then(|| Rec::Contact(bytes.to_vec())));
-        }
-        Ok(Some(Rec::Map(match self {
-            Source::Contacts => unreachable!("decoded above"),
+        let map = match self {
+            Source::Contacts => {
+                let contact = contact_in_place(bytes)?;
+                return Ok(may_pass(steps, &contact).then(|| Rec::Contact(bytes.to_vec())));
+            }
             Source::Entries => {
                 let e: InteractionLogEntry = codec::decode(bytes, name)?;
                 if e.postponed && !include_postponed {
@@ -147,7 +146,8 @@ impl Source {
                 campaign_entry_map(&codec::decode::<CampaignEntry>(bytes, name)?)
             }
             Source::Salespeople => salesperson_map(&codec::decode::<Salesperson>(bytes, name)?),
-        })))
+        };
+        Ok(Some(Rec::Map(map)))
     }
 }
 
@@ -159,7 +159,8 @@ pub(crate) enum Rec {
 }
 
 impl Rec {
-    /// The record as the script sees it.
+    /// The record as the script sees it (a contact's bytes were read once when the record was
+    /// made, so reading them again cannot fail).
     fn into_map(self) -> Map {
         match self {
             Rec::Contact(bytes) => {
@@ -210,6 +211,7 @@ fn may_pass(steps: &[Step], record: &dyn FieldSource) -> bool {
     }
     true
 }
+
 /// A query: a source and the steps to apply, in order.
 #[derive(Clone)]
 pub struct Query {
