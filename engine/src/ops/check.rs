@@ -110,7 +110,10 @@ impl View<'_> {
                 }
             }
         }
-        let [expected, stored] = self.contact_field_index()?;
+        let (expected, stored) = (
+            self.contact_field_index_expected()?,
+            self.contact_field_index_stored()?,
+        );
         for (key, want) in &expected {
             if stored.get(key) != Some(want) {
                 report.differences.push(format!(

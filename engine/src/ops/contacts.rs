@@ -1,5 +1,5 @@
 //! Contacts (spec 1, Contact): create, change, delete with the spec's rules, business relations,
-//! and the contact indexes (by name, by company).
+//! and the contact indexes (by name, by company, and by the indexed fields with a count per value).
 
 use std::collections::BTreeMap;
 
@@ -341,36 +341,13 @@ impl Tx<'_> {
     /// Builds the field indexes from the contacts, in place of whatever is there (after an
     /// upgrade that indexes other fields).
     pub(crate) fn rebuild_contact_field_index(&mut self) -> Result<()> {
-        let mut old = Vec::new();
-        for tag in [contact_tag::FIELD, contact_tag::FIELD_COUNT] {
-            layout::scan_prefix(
-                &*self.kv,
-                Table::ContactIndex,
-                &Key::new().tag(tag),
-                Order::Ascending,
-                &mut |k, _| {
-                    old.push(k.to_vec());
-                    Ok(true)
-                },
-            )?;
+        let stored = self.view().contact_field_index_stored()?;
+        let expected = self.view().contact_field_index_expected()?;
+        for key in stored.keys() {
+            self.kv.delete(Table::ContactIndex, key)?;
         }
-        for k in old {
-            self.kv.delete(Table::ContactIndex, &k)?;
-        }
-        let mut counts: BTreeMap<Key, u64> = BTreeMap::new();
-        let mut index = Vec::new();
-        self.view().each_contact(&mut |c| {
-            for (key, count) in field_keys(&c) {
-                index.push(key);
-                *counts.entry(count).or_default() += 1;
-            }
-            Ok(true)
-        })?;
-        for key in &index {
-            layout::mark(self.kv, Table::ContactIndex, key)?;
-        }
-        for (key, n) in &counts {
-            layout::put(self.kv, Table::ContactIndex, key, n)?;
+        for (key, value) in &expected {
+            self.kv.put(Table::ContactIndex, key, value)?;
         }
         Ok(())
     }
@@ -411,8 +388,8 @@ impl Tx<'_> {
 }
 
 impl View<'_> {
-    /// The field index and its counts as the contacts make them, and as stored: key → value.
-    pub(crate) fn contact_field_index(&self) -> Result<[BTreeMap<Vec<u8>, Vec<u8>>; 2]> {
+    /// The field index and its counts as the contacts make them: key → stored value.
+    pub(crate) fn contact_field_index_expected(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
         let mut expected = BTreeMap::new();
         let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         self.each_contact(&mut |c| {
@@ -425,6 +402,11 @@ impl View<'_> {
         for (key, n) in counts {
             expected.insert(key, codec::encode(&n)?);
         }
+        Ok(expected)
+    }
+
+    /// The field index and its counts as stored: key → value.
+    pub(crate) fn contact_field_index_stored(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
         let mut stored = BTreeMap::new();
         for tag in [contact_tag::FIELD, contact_tag::FIELD_COUNT] {
             layout::scan_prefix(
@@ -438,7 +420,7 @@ impl View<'_> {
                 },
             )?;
         }
-        Ok([expected, stored])
+        Ok(stored)
     }
 
     /// A contact by no.
