@@ -545,7 +545,9 @@ impl Tx<'_> {
         let mut templates: BTreeMap<String, InteractionTemplate> = BTreeMap::new();
         let mut shared_attachments: BTreeMap<(String, String), u64> = BTreeMap::new();
         let mut entry_nos = Vec::with_capacity(lines.len());
-        let mut contacts_logged = Vec::new();
+        // The contacts logged, kept only for the follow-up segment (in line order, each once).
+        let mut follow_up_nos: Vec<String> = Vec::new();
+        let mut seen = BTreeSet::new();
         let total = lines.len() as u64;
         for (done, line) in (1_u64..).zip(&lines) {
             let line_record = format!("segment {} line {}", s.no, line.line_no);
@@ -672,7 +674,9 @@ impl Tx<'_> {
             self.insert_entry(&e)?;
             entry_nos.push(entry_no);
             self.ctx.report("logging segment", done, total);
-            contacts_logged.push(contact);
+            if options.follow_up && seen.insert(contact.no.clone()) {
+                follow_up_nos.push(contact.no);
+            }
         }
         // 6. The segment itself is removed.
         self.remove_segment(&s)?;
@@ -685,12 +689,6 @@ impl Tx<'_> {
                 ..Segment::default()
             };
             let no = self.segment_create(header)?;
-            let mut seen = BTreeSet::new();
-            let nos: Vec<String> = contacts_logged
-                .into_iter()
-                .map(|c| c.no)
-                .filter(|no| seen.insert(no.clone()))
-                .collect();
             let options = StepOptions {
                 ignore_exclusion: true,
                 ..StepOptions::default()
@@ -698,7 +696,7 @@ impl Tx<'_> {
             self.criteria_step(
                 &no,
                 CriteriaAction::Add,
-                &ContactSelector::Contacts(nos),
+                &ContactSelector::Contacts(follow_up_nos),
                 options,
             )?;
             Some(no)
