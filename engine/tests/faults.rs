@@ -210,7 +210,7 @@ fn an_io_failure_during_any_commit_leaves_all_or_nothing_of_the_operation() {
             let db = on(&copy, None);
             let now = db.fingerprint().unwrap();
             if now == after {
-                // The failure hit after the commit was durable (its last sync).
+                // The failure hit the final sync, after the pages and the commit slot were written.
                 durable += 1;
             } else {
                 assert_eq!(
