@@ -159,13 +159,13 @@ pub(crate) fn compile(ctx: &NativeCallContext, f: &FnPtr) -> Option<Pred> {
         }
         true
     });
-    let pred = match top.as_slice() {
-        [Some(pred)] => pred.clone(),
-        _ => return None,
-    };
     // Scripts cannot define operators, and with Rhai's fast operators (the default) a
-    // registered function never replaces a built-in one on strings and numbers.
-    Some(pred)
+    // registered function never replaces a built-in one on strings and numbers: a comparison
+    // here means what Rhai's built-in operator means.
+    match top.as_slice() {
+        [Some(pred)] => Some(pred.clone()),
+        _ => None,
+    }
 }
 
 fn expr(e: &Expr, param: &str) -> Option<Pred> {
