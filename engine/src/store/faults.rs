@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use redb::StorageBackend;
 use redb::backends::InMemoryBackend;
 
-use super::{KvRead, KvWrite, Order, Table, Visit};
+use super::{KvWrite, Table};
 use crate::error::{Error, Result};
 
 /// When injected I/O failures happen: the `n`-th write or sync of the storage file after
@@ -177,22 +177,7 @@ impl<'a> FailingWrites<'a> {
     }
 }
 
-impl KvRead for FailingWrites<'_> {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.get(table, key)
-    }
-
-    fn scan(
-        &self,
-        table: Table,
-        from: &[u8],
-        to: &[u8],
-        order: Order,
-        visit: &mut Visit<'_>,
-    ) -> Result<()> {
-        self.inner.scan(table, from, to, order, visit)
-    }
-}
+super::reads_through_inner!(FailingWrites<'_>);
 
 impl KvWrite for FailingWrites<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {

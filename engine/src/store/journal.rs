@@ -3,7 +3,7 @@
 //! after it) can be taken back while the transaction goes on. Scripts that catch errors use it to
 //! keep each engine call all-or-nothing.
 
-use super::{KvRead, KvWrite, Order, Table, Visit};
+use super::{KvWrite, Table};
 use crate::error::Result;
 
 /// One remembered write: the key and the value it had before (`None`: it did not exist).
@@ -44,22 +44,7 @@ pub fn roll_back_to(inner: &mut dyn KvWrite, log: &mut Vec<Undo>, mark: usize) -
     Ok(())
 }
 
-impl KvRead for Journal<'_> {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.get(table, key)
-    }
-
-    fn scan(
-        &self,
-        table: Table,
-        from: &[u8],
-        to: &[u8],
-        order: Order,
-        visit: &mut Visit<'_>,
-    ) -> Result<()> {
-        self.inner.scan(table, from, to, order, visit)
-    }
-}
+super::reads_through_inner!(Journal<'_>);
 
 impl KvWrite for Journal<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {

@@ -2,6 +2,34 @@
 //! byte-value store per [`Table`], read through [`KvRead`] and written through [`KvWrite`], so
 //! another ordered key-value backend can be added without touching the workflows.
 
+/// `KvRead` for a wrapper over a `KvWrite` held in its field `inner` (the undo journal, the
+/// failpoint): every read goes straight through.
+macro_rules! reads_through_inner {
+    ($wrapper:ty) => {
+        impl $crate::store::KvRead for $wrapper {
+            fn get(
+                &self,
+                table: $crate::store::Table,
+                key: &[u8],
+            ) -> $crate::error::Result<Option<Vec<u8>>> {
+                self.inner.get(table, key)
+            }
+
+            fn scan(
+                &self,
+                table: $crate::store::Table,
+                from: &[u8],
+                to: &[u8],
+                order: $crate::store::Order,
+                visit: &mut $crate::store::Visit<'_>,
+            ) -> $crate::error::Result<()> {
+                self.inner.scan(table, from, to, order, visit)
+            }
+        }
+    };
+}
+pub(crate) use reads_through_inner;
+
 pub mod codec;
 pub mod faults;
 pub mod journal;
