@@ -22,6 +22,24 @@ pub fn rapport_bin() -> PathBuf {
     bin
 }
 
+/// A seeded xorshift generator: the same seed gives the same crash moments and fuzz inputs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
 /// A temporary folder with one database file in it.
 pub struct Workspace {
     dir: tempfile::TempDir,

@@ -13,21 +13,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rapport_engine::Database;
-use rapport_tests::{Workspace, rapport_bin};
+use rapport_tests::{Rng, Workspace, rapport_bin};
 
 /// Contacts per import, and so per logged segment.
 const BATCH: usize = 1000;
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
 
 /// One bulk operation of the test, and what it leaves when it committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +233,7 @@ fn killed_at_random_moments_rapport_keeps_every_commit_whole_and_loses_nothing()
             .get(kind)
             .copied()
             .unwrap_or(Duration::from_millis(300));
-        let delay = Duration::from_micros(rng.below(typical.as_micros() as u64 + 1));
+        let delay = Duration::from_micros(rng.below(typical.as_micros() as usize + 1) as u64);
         std::thread::sleep(delay);
         let finished = if let Some(status) = child.try_wait().expect("the child's status") {
             assert!(status.success(), "{op:?} failed on its own");

@@ -4,22 +4,7 @@
 
 use std::path::Path;
 
-use rapport_tests::fuzz;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use rapport_tests::{Rng, fuzz};
 
 /// `seed` with a few random byte flips, insertions, deletions and splices from `other`.
 fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
@@ -29,7 +14,7 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
         match rng.below(4) {
             0 if !out.is_empty() => {
                 let i = at.min(out.len() - 1);
-                out[i] = rng.next() as u8;
+                out[i] = rng.next_u64() as u8;
             }
             1 => {
                 let special = b",\"\n\xff{}()#;";
@@ -114,7 +99,7 @@ fn the_decoder_target_holds_on_random_bytes() {
     let mut rng = Rng(0x00DE_C0DE);
     for _ in 0..runs() * 20 {
         let len = rng.below(300);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         fuzz::decode(&bytes);
         // And with the schema byte a stored record starts with.
         let mut versioned = vec![1];
