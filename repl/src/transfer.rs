@@ -97,33 +97,28 @@ fn contact_from(
 
 /// Imports contacts in one transaction; returns how many.
 pub fn import_contacts(db: &Database, file: &Path) -> Result<usize, Error> {
-    let open_error = |e: &dyn std::fmt::Display| {
-        Error::invalid(
-            "import",
-            "file",
-            format!("{} cannot be read: {e}", file.display()),
-            "give the path of a CSV file",
-        )
-    };
-    let bytes = std::fs::read(file).map_err(|e| open_error(&e))?;
-    import_contacts_csv(db, &bytes, &file.display().to_string())
+    let name = file.display().to_string();
+    let bytes = std::fs::read(file).map_err(|e| unreadable(&name, &e))?;
+    import_contacts_csv(db, &bytes, &name)
+}
+
+/// The error of an import source that cannot be read (as a file, or as CSV).
+fn unreadable(name: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::invalid(
+        "import",
+        "file",
+        format!("{name} cannot be read: {e}"),
+        "give the path of a CSV file",
+    )
 }
 
 /// Imports contacts from CSV text in one transaction; `name` names the source in errors.
 pub fn import_contacts_csv(db: &Database, bytes: &[u8], name: &str) -> Result<usize, Error> {
-    let open_error = |e: &dyn std::fmt::Display| {
-        Error::invalid(
-            "import",
-            "file",
-            format!("{name} cannot be read: {e}"),
-            "give the path of a CSV file",
-        )
-    };
     let lines = bytes.split(|b| *b == b'\n').count().saturating_sub(2) as u64;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(bytes);
-    let header = reader.headers().map_err(|e| open_error(&e))?.clone();
+    let header = reader.headers().map_err(|e| unreadable(name, &e))?.clone();
     if !header.iter().any(|h| h.trim() == "name") {
         return Err(Error::required(
             "import contacts",
