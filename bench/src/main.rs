@@ -129,6 +129,27 @@ struct Row {
     peak_mib: f64,
 }
 
+/// Measures one operation on both sides, checks that they answered alike, and gives its row.
+fn row(
+    name: &'static str,
+    what: &str,
+    target: f64,
+    runs: usize,
+    rapport: impl FnMut() -> u64,
+    sqlite: impl FnMut() -> u64,
+) -> Row {
+    let (rapport, rapport_answer, peak_mib) = measure(runs, rapport);
+    let (sqlite, sqlite_answer, _) = measure(runs, sqlite);
+    compare(what, rapport_answer, sqlite_answer);
+    Row {
+        name,
+        target,
+        rapport,
+        sqlite,
+        peak_mib,
+    }
+}
+
 /// Runs `f` `runs` times and returns the median time, its answer, and the peak memory it added.
 fn measure(runs: usize, mut f: impl FnMut() -> u64) -> (Duration, u64, f64) {
     let mut times = Vec::with_capacity(runs);
@@ -380,125 +401,124 @@ fn main() {
     // 2. A scripted filter over every contact, no index on either side.
     let host = ScriptHost::new(Limits::user());
     let script = r#"contacts().where(|c| c.city == "Oslo" && c.revenue > 500.0).count()"#;
-    let (r, rn, peak) = measure(scale.runs, || {
-        host.run(&db, "bench", script, RunOptions::default())
-            .unwrap()
-            .value
-            .as_int()
+    rows.push(row(
+        "scripted filter over all contacts",
+        "scripted filter",
+        1.0,
+        scale.runs,
+        || {
+            host.run(&db, "bench", script, RunOptions::default())
+                .unwrap()
+                .value
+                .as_int()
+                .unwrap() as u64
+        },
+        || {
+            conn.query_row(
+                "SELECT count(*) FROM contacts WHERE city = 'Oslo' AND revenue > 500.0",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .unwrap() as u64
-    });
-    let (s, sn, _) = measure(scale.runs, || {
-        conn.query_row(
-            "SELECT count(*) FROM contacts WHERE city = 'Oslo' AND revenue > 500.0",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap() as u64
-    });
-    compare("scripted filter", rn, sn);
-    rows.push(Row {
-        name: "scripted filter over all contacts",
-        target: 1.0,
-        rapport: r,
-        sqlite: s,
-        peak_mib: peak,
-    });
+        },
+    ));
 
     // 3. The same on an indexed field (SQLite gets an index on city).
     conn.execute_batch("CREATE INDEX contacts_city ON contacts(city);")
         .unwrap();
     let script = r#"contacts().filter(#{city: "Oslo"}).count()"#;
-    let (r, rn, peak) = measure(scale.runs, || {
-        host.run(&db, "bench", script, RunOptions::default())
-            .unwrap()
-            .value
-            .as_int()
+    rows.push(row(
+        "filter on an indexed field (city)",
+        "indexed filter",
+        0.5,
+        scale.runs,
+        || {
+            host.run(&db, "bench", script, RunOptions::default())
+                .unwrap()
+                .value
+                .as_int()
+                .unwrap() as u64
+        },
+        || {
+            conn.query_row(
+                "SELECT count(*) FROM contacts WHERE city = 'Oslo'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .unwrap() as u64
-    });
-    let (s, sn, _) = measure(scale.runs, || {
-        conn.query_row(
-            "SELECT count(*) FROM contacts WHERE city = 'Oslo'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap() as u64
-    });
-    compare("indexed filter", rn, sn);
-    rows.push(Row {
-        name: "filter on an indexed field (city)",
-        target: 0.5,
-        rapport: r,
-        sqlite: s,
-        peak_mib: peak,
-    });
+        },
+    ));
 
     // 4. A contact's timeline (entries, newest first) for random contacts.
     let picks: Vec<usize> = (0..scale.timelines)
         .map(|_| rng.next(scale.contacts) as usize)
         .collect();
-    let (r, rn, peak) = measure(scale.runs, || {
-        db.read(|v| {
-            Ok(picks
-                .iter()
-                .map(|&i| v.timeline(&people[i].no).map_or(0, |t| t.len() as u64))
-                .sum())
-        })
-        .unwrap()
-    });
-    let (s, sn, _) = measure(scale.runs, || {
-        // A person's own entries; a company's entries and its persons' (its company index).
-        // Whole entries, as rapport's timeline returns them (not just their numbers, which the
-        // index alone would answer).
-        let mut person = conn
-            .prepare_cached(
-                "SELECT * FROM entries WHERE contact_no = ?1 ORDER BY date DESC, entry_no DESC",
-            )
-            .unwrap();
-        let mut company = conn
-            .prepare_cached(
-                "SELECT * FROM entries WHERE company_no = ?1 ORDER BY date DESC, entry_no DESC",
-            )
-            .unwrap();
-        picks
-            .iter()
-            .map(|&i| {
-                let stmt = if people[i].company {
-                    &mut company
-                } else {
-                    &mut person
-                };
-                stmt.query_map(params![people[i].no], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, f64>(7)?,
-                        r.get::<_, f64>(8)?,
-                        r.get::<_, i64>(9)?,
-                        r.get::<_, i64>(10)?,
-                    ))
-                })
-                .unwrap()
-                .map(|row| row.unwrap())
-                .count() as u64
+    rows.push(row(
+        "timelines of random contacts",
+        "timeline",
+        1.0,
+        scale.runs,
+        || {
+            db.read(|v| {
+                Ok(picks
+                    .iter()
+                    .map(|&i| v.timeline(&people[i].no).map_or(0, |t| t.len() as u64))
+                    .sum())
             })
-            .sum()
-    });
-    compare("timeline", rn, sn);
-    rows.push(Row {
-        name: "timelines of random contacts",
-        target: 1.0,
-        rapport: r,
-        sqlite: s,
-        peak_mib: peak,
-    });
+            .unwrap()
+        },
+        || {
+            // A person's own entries; a company's entries and its persons' (its company index).
+            // Whole entries, as rapport's timeline returns them (not just their numbers, which the
+            // index alone would answer).
+            let mut person = conn
+                .prepare_cached(
+                    "SELECT * FROM entries WHERE contact_no = ?1 ORDER BY date DESC, entry_no DESC",
+                )
+                .unwrap();
+            let mut company = conn
+                .prepare_cached(
+                    "SELECT * FROM entries WHERE company_no = ?1 ORDER BY date DESC, entry_no DESC",
+                )
+                .unwrap();
+            picks
+                .iter()
+                .map(|&i| {
+                    let stmt = if people[i].company {
+                        &mut company
+                    } else {
+                        &mut person
+                    };
+                    stmt.query_map(params![people[i].no], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, String>(5)?,
+                            r.get::<_, String>(6)?,
+                            r.get::<_, f64>(7)?,
+                            r.get::<_, f64>(8)?,
+                            r.get::<_, i64>(9)?,
+                            r.get::<_, i64>(10)?,
+                        ))
+                    })
+                    .unwrap()
+                    .try_fold(0_u64, |n, entry| entry.map(|_| n + 1))
+                    .unwrap()
+                })
+                .sum()
+        },
+    ));
 
     // 5. Statistics of every template over all entries.
-    let (r, rn, peak) = measure(scale.runs, || {
+    rows.push(row(
+        "statistics of all templates",
+        "template statistics",
+        0.01,
+        scale.runs,
+        || {
         db.read(|v| {
             Ok((0..scale.templates)
                 .map(|t| {
@@ -508,22 +528,15 @@ fn main() {
                 .sum())
         })
         .unwrap()
-    });
-    let (s, sn, _) = measure(scale.runs, || {
+        },
+        || {
         let mut stmt = conn.prepare_cached("SELECT template, count(*), sum(cost), sum(duration) FROM entries WHERE canceled = 0 GROUP BY template").unwrap();
         stmt.query_map([], |r| r.get::<_, i64>(1))
             .unwrap()
             .map(|n| n.unwrap() as u64)
             .sum()
-    });
-    compare("template statistics", rn, sn);
-    rows.push(Row {
-        name: "statistics of all templates",
-        target: 0.01,
-        rapport: r,
-        sqlite: s,
-        peak_mib: peak,
-    });
+        },
+    ));
 
     // 6. Add a tenth of the contacts to a segment from a filter and log it.
     let (r, rn, peak) = measure(1, || {
@@ -574,37 +587,35 @@ fn main() {
     });
 
     // 7. Cancel that logged segment.
-    let (r, rn, peak) = measure(1, || {
-        db.write(|tx| tx.set_logged_segment_canceled(1, true))
-            .unwrap();
-        db.read(|v| v.statistics(StatKind::LoggedSegment, "1", None))
-            .unwrap()
-            .count
-    });
-    let (s, sn, _) = measure(1, || {
-        let tx = conn.transaction().unwrap();
-        tx.execute(
-            "UPDATE logged_segments SET canceled = 1 WHERE entry_no = 1",
-            [],
-        )
-        .unwrap();
-        let n = tx
-            .execute(
-                "UPDATE entries SET canceled = 1 WHERE logged_segment_no = 1",
+    rows.push(row(
+        "cancel a logged segment",
+        "cancel logged segment",
+        1.0,
+        1,
+        || {
+            db.write(|tx| tx.set_logged_segment_canceled(1, true))
+                .unwrap();
+            db.read(|v| v.statistics(StatKind::LoggedSegment, "1", None))
+                .unwrap()
+                .count
+        },
+        || {
+            let tx = conn.transaction().unwrap();
+            tx.execute(
+                "UPDATE logged_segments SET canceled = 1 WHERE entry_no = 1",
                 [],
             )
             .unwrap();
-        tx.commit().unwrap();
-        n as u64
-    });
-    compare("cancel logged segment", rn, sn);
-    rows.push(Row {
-        name: "cancel a logged segment",
-        target: 1.0,
-        rapport: r,
-        sqlite: s,
-        peak_mib: peak,
-    });
+            let n = tx
+                .execute(
+                    "UPDATE entries SET canceled = 1 WHERE logged_segment_no = 1",
+                    [],
+                )
+                .unwrap();
+            tx.commit().unwrap();
+            n as u64
+        },
+    ));
 
     // 8. Purge the canceled entries (setup, not timed: cancel every tenth entry of the log too).
     let tenth: Vec<u64> = (1..=scale.entries).filter(|n| n % 10 == 0).collect();
@@ -620,56 +631,52 @@ fn main() {
         [],
     )
     .unwrap();
-    let (r, rn, peak) = measure(1, || {
-        db.write(|tx| tx.delete_canceled_entries(&CanceledEntryFilter::default(), false))
-            .unwrap()
-            .count as u64
-    });
-    let (s, sn, _) = measure(1, || {
-        let tx = conn.transaction().unwrap();
-        let n = tx
-            .execute("DELETE FROM entries WHERE canceled = 1", [])
-            .unwrap();
-        tx.commit().unwrap();
-        n as u64
-    });
-    compare("purge", rn, sn);
-    rows.push(Row {
-        name: "purge canceled entries",
-        target: 1.0,
-        rapport: r,
-        sqlite: s,
-        peak_mib: peak,
-    });
+    rows.push(row(
+        "purge canceled entries",
+        "purge",
+        1.0,
+        1,
+        || {
+            db.write(|tx| tx.delete_canceled_entries(&CanceledEntryFilter::default(), false))
+                .unwrap()
+                .count as u64
+        },
+        || {
+            let tx = conn.transaction().unwrap();
+            let n = tx
+                .execute("DELETE FROM entries WHERE canceled = 1", [])
+                .unwrap();
+            tx.commit().unwrap();
+            n as u64
+        },
+    ));
 
     // 9. Open the database and answer a first query.
     drop(host);
     drop(db);
     drop(conn);
     let rapport_path = dir.path().join("rapport.redb");
-    let (r, rn, peak) = measure(scale.runs, || {
-        let db = Database::open(&rapport_path).unwrap();
-        db.read(|v| v.statistics(StatKind::Template, "T01", None))
-            .unwrap()
-            .count
-    });
-    let (s, sn, _) = measure(scale.runs, || {
-        let conn = sqlite_open(&sqlite_path);
-        conn.query_row(
-            "SELECT count(*) FROM entries WHERE template = 'T01' AND canceled = 0",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap() as u64
-    });
-    compare("open and query", rn, sn);
-    rows.push(Row {
-        name: "open and answer a first query",
-        target: 1.0,
-        rapport: r,
-        sqlite: s,
-        peak_mib: peak,
-    });
+    rows.push(row(
+        "open and answer a first query",
+        "open and query",
+        1.0,
+        scale.runs,
+        || {
+            let db = Database::open(&rapport_path).unwrap();
+            db.read(|v| v.statistics(StatKind::Template, "T01", None))
+                .unwrap()
+                .count
+        },
+        || {
+            let conn = sqlite_open(&sqlite_path);
+            conn.query_row(
+                "SELECT count(*) FROM entries WHERE template = 'T01' AND canceled = 0",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap() as u64
+        },
+    ));
 
     println!("| operation | rapport | SQLite | ratio | target | met | rapport peak memory |");
     println!("|---|---:|---:|---:|---:|:-:|---:|");
