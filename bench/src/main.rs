@@ -17,8 +17,8 @@ use rapport_engine::model::{
 use rapport_engine::ops::{
     CancelMode, CanceledEntryFilter, InteractionDraft, LogSegmentOptions, StatKind,
 };
-use rapport_engine::script::{Limits, RunOptions, ScriptHost};
 use rapport_engine::{Clock, Database};
+use rapport_script::{Limits, RunOptions, ScriptHost};
 use rusqlite::{Connection, params};
 
 #[global_allocator]

@@ -1,13 +1,16 @@
 //! The command line, as clap parses it. The doc comments are the `--help` text.
-#![allow(clippy::doc_markdown)] // doc comments here are --help text for people, not Rust docs
+#![expect(
+    clippy::doc_markdown,
+    reason = "doc comments here are --help text for people, not Rust docs"
+)]
 
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
-use rapport_engine::script::Limits;
-
-use crate::output::Format;
+use rapport::output::Format;
+use rapport::transfer::ExportKind;
+use rapport_script::Limits;
 
 /// rapport: relationship management you drive with scripts.
 ///
@@ -33,7 +36,7 @@ pub struct Cli {
 
 /// Limits of a script run (the defaults suit bulk work on millions of records).
 #[derive(clap::Args, Clone, Copy)]
-#[allow(clippy::struct_field_names)] // the fields are the flags' names
+#[expect(clippy::struct_field_names, reason = "the fields are the flags' names")]
 pub struct ScriptLimits {
     /// Stop a script after this many operations (0: no limit).
     #[arg(long, default_value_t = Limits::user().max_operations)]
@@ -228,13 +231,4 @@ pub enum PluginAction {
 pub enum ImportKind {
     /// Contacts.
     Contacts,
-}
-
-/// What `export` writes.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ExportKind {
-    /// Contacts.
-    Contacts,
-    /// Interaction log entries.
-    Entries,
 }

@@ -1,5 +1,8 @@
-//! The parts of the command line that other crates use too: CSV import and export (the
-//! end-to-end and fuzz tests drive the import with arbitrary bytes) and the output formats.
+//! The parts of the command line that other crates use too: its error type, standard output,
+//! the output formats, and CSV import and export (the end-to-end and fuzz tests drive the
+//! import with arbitrary bytes).
 
+pub mod error;
+pub mod out;
 pub mod output;
 pub mod transfer;

@@ -3,9 +3,7 @@
 //! segment handles alike) go through their JSON form, so every kind shows the same way.
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use rapport_engine::script::value::{show, to_json};
-use rapport_engine::script::{ScriptError, ScriptOutput};
-use rhai::{Array, Dynamic};
+use rapport_script::{ScriptError, ScriptOutput, Value as ScriptValue};
 use serde_json::Value;
 
 /// A record as JSON fields.
@@ -63,11 +61,35 @@ pub fn cell(v: &Value) -> String {
 }
 
 /// The text to print for a script's result (empty for `()`).
-pub fn render(value: &Dynamic, format: Format) -> String {
+pub fn render(value: &ScriptValue, format: Format) -> String {
     if value.is_unit() {
         return String::new();
     }
-    let json = to_json(value);
+    shape(
+        value.to_json(),
+        format,
+        value.is_list(),
+        value.as_text(),
+        || value.display(),
+    )
+}
+
+/// The text to print for data the command line made itself (records as JSON).
+pub fn render_json(json: Value, format: Format) -> String {
+    let (list, text) = (json.is_array(), json.as_str().map(String::from));
+    let display = json.to_string();
+    shape(json, format, list, text, || display)
+}
+
+/// A value in `format`: a list of records as a table, one record as a key/value list, text as
+/// it is, anything else as people read it (`display`).
+fn shape(
+    json: Value,
+    format: Format,
+    list: bool,
+    text: Option<String>,
+    display: impl FnOnce() -> String,
+) -> String {
     if format == Format::Json {
         return serde_json::to_string_pretty(&json).unwrap_or_default();
     }
@@ -75,9 +97,7 @@ pub fn render(value: &Dynamic, format: Format) -> String {
         return csv_text(&json);
     }
     match json {
-        Value::Array(items)
-            if value.is::<Array>() && !items.is_empty() && items.iter().all(Value::is_object) =>
-        {
+        Value::Array(items) if list && !items.is_empty() && items.iter().all(Value::is_object) => {
             let rows: Vec<Object> = items
                 .into_iter()
                 .filter_map(|v| match v {
@@ -95,8 +115,7 @@ pub fn render(value: &Dynamic, format: Format) -> String {
             }
             t.to_string()
         }
-        Value::String(s) if value.is_string() => s,
-        _ => show(value),
+        _ => text.unwrap_or_else(display),
     }
 }
 

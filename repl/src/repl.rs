@@ -9,18 +9,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use rapport::output::{self, Format};
 use rapport_engine::Database;
-use rapport_engine::script::docs::{FUNCTIONS, lookup};
-use rapport_engine::script::{RunOptions, ScriptHost};
-use rhai::Scope;
+use rapport_script::docs::{FUNCTIONS, lookup};
+use rapport_script::{RunOptions, ScriptHost, Variables};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Editor, Helper, Hinter};
-
-use crate::output::{self, Format};
 
 const COMMANDS: &[(&str, &str)] = &[
     (
@@ -172,7 +170,7 @@ impl Validator for ReplHelper {
 pub struct Repl<'a> {
     db: &'a Database,
     host: ScriptHost,
-    scope: Scope<'static>,
+    variables: Variables,
     timing: bool,
     format: Format,
 }
@@ -192,7 +190,7 @@ impl<'a> Repl<'a> {
         Self {
             db,
             host,
-            scope: Scope::new(),
+            variables: Variables::new(),
             timing: false,
             format,
         }
@@ -291,11 +289,11 @@ impl<'a> Repl<'a> {
 
     fn run(&mut self, name: &str, source: &str, out: &mut dyn Write) {
         let started = Instant::now();
-        let result = self.host.run_in_scope(
+        let result = self.host.run_with(
             self.db,
             name,
             source,
-            &mut self.scope,
+            &mut self.variables,
             RunOptions::default(),
         );
         let text = match result {

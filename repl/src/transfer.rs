@@ -6,10 +6,12 @@ use std::io::Write;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rapport_engine::model::{Contact, FieldValue};
-use rapport_engine::script::value::{contact_map, entry_map, to_json};
+use rapport_engine::model::{Contact, FieldValue, InteractionLogEntry};
 use rapport_engine::{Database, Error};
-use rhai::Dynamic;
+use rapport_script::value::{contact_json, entry_json};
+use serde_json::Value;
+
+use crate::error::CliError;
 
 /// The built-in contact columns a CSV may have.
 const CONTACT_COLUMNS: &[&str] = Contact::FIELDS;
@@ -96,41 +98,52 @@ fn contact_from(
 }
 
 /// Imports contacts in one transaction; returns how many.
-pub fn import_contacts(db: &Database, file: &Path) -> Result<usize, Error> {
+pub fn import_contacts(db: &Database, file: &Path) -> Result<usize, CliError> {
     let name = file.display().to_string();
-    let bytes = std::fs::read(file).map_err(|e| unreadable(&name, &e))?;
+    let bytes = std::fs::read(file).map_err(|e| unreadable(&name, e))?;
     import_contacts_csv(db, &bytes, &name)
 }
 
 /// The error of an import source that cannot be read (as a file, or as CSV).
-fn unreadable(name: &str, e: &dyn std::fmt::Display) -> Error {
-    Error::invalid(
-        "import",
-        "file",
-        format!("{name} cannot be read: {e}"),
-        "give the path of a CSV file",
-    )
+fn unreadable(name: &str, e: impl Into<std::io::Error>) -> CliError {
+    CliError::Read {
+        what: "CSV file",
+        path: name.to_string(),
+        source: e.into(),
+        fix: "give the path of a CSV file",
+    }
+}
+
+fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes)
 }
 
 /// Imports contacts from CSV text in one transaction; `name` names the source in errors.
-pub fn import_contacts_csv(db: &Database, bytes: &[u8], name: &str) -> Result<usize, Error> {
+pub fn import_contacts_csv(db: &Database, bytes: &[u8], name: &str) -> Result<usize, CliError> {
     let lines = bytes.split(|b| *b == b'\n').count().saturating_sub(2) as u64;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(bytes);
-    let header = reader.headers().map_err(|e| unreadable(name, &e))?.clone();
+    let header = reader(bytes)
+        .headers()
+        .map_err(|e| unreadable(name, e))?
+        .clone();
     if !header.iter().any(|h| h.trim() == "name") {
-        return Err(Error::required(
+        return Err(CliError::Engine(Error::required(
             "import contacts",
             "name column",
             format!(
                 "add a header row with at least \"name\"; known columns: {}",
                 CONTACT_COLUMNS.join(", ")
             ),
-        ));
+        )));
     }
     let bar = progress(lines, "importing contacts");
     let result = db.write(|tx| {
+        // Read from the start each time: a transaction another writer overtook runs again.
+        bar.set_position(0);
+        let mut reader = reader(bytes);
+        // The header row first, so rows know their line numbers (it was read without fault above).
+        let _ = reader.headers();
         let mut n = 0;
         for row in reader.records() {
             let row = row.map_err(|e| {
@@ -165,7 +178,7 @@ pub fn import_contacts_csv(db: &Database, bytes: &[u8], name: &str) -> Result<us
         Ok(n)
     });
     bar.finish_and_clear();
-    result
+    Ok(result?)
 }
 
 /// How an export writes.
@@ -177,31 +190,52 @@ pub enum ExportFormat {
     Json,
 }
 
-fn cell(v: &Dynamic) -> String {
-    crate::output::cell(&to_json(v))
+/// What an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportKind {
+    /// Contacts (custom fields as extra columns).
+    Contacts,
+    /// Interaction log entries.
+    Entries,
 }
 
-/// Writes every contact (custom fields as extra columns) or every entry; returns how many.
-pub fn export(
+/// Visits each record of `kind` as JSON, in key order, until `emit` returns `false`.
+fn each_record(
     db: &Database,
-    entries: bool,
-    format: ExportFormat,
-    out: &mut dyn Write,
-) -> Result<usize, Error> {
-    let io = |e: std::io::Error| Error::Storage(format!("cannot write the export: {e}"));
-    let mut columns: Vec<String> = Vec::new();
-    if format == ExportFormat::Csv {
-        if entries {
-            columns = entry_map(&rapport_engine::model::InteractionLogEntry::blank(
-                0,
-                chrono::NaiveDate::MIN,
-                chrono::NaiveTime::MIN,
-            ))
-            .keys()
-            .map(ToString::to_string)
-            .collect();
-        } else {
-            columns = CONTACT_COLUMNS.iter().map(|c| (*c).to_string()).collect();
+    kind: ExportKind,
+    emit: &mut dyn FnMut(Value) -> Result<bool, CliError>,
+) -> Result<(), CliError> {
+    // The visitor's own errors (the output) are kept beside the read and returned as they are.
+    let mut failure = None;
+    let mut visit = |record: Value| match emit(record) {
+        Ok(go_on) => go_on,
+        Err(e) => {
+            failure = Some(e);
+            false
+        }
+    };
+    db.read(|v| match kind {
+        ExportKind::Entries => v.each_entry(&mut |e| Ok(visit(entry_json(&e)))),
+        ExportKind::Contacts => v.each_contact(&mut |c| Ok(visit(contact_json(&c)))),
+    })?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// The columns of a CSV export: the record's fields (for contacts, then every custom field
+/// any contact has, in the order first met).
+fn columns(db: &Database, kind: ExportKind) -> Result<Vec<String>, CliError> {
+    Ok(match kind {
+        ExportKind::Entries => {
+            let blank =
+                InteractionLogEntry::blank(0, chrono::NaiveDate::MIN, chrono::NaiveTime::MIN);
+            match entry_json(&blank) {
+                Value::Object(fields) => fields.keys().cloned().collect(),
+                _ => Vec::new(),
+            }
+        }
+        ExportKind::Contacts => {
+            let mut columns: Vec<String> =
+                CONTACT_COLUMNS.iter().map(|c| (*c).to_string()).collect();
             db.read(|v| {
                 v.each_contact(&mut |c| {
                     for k in c.custom.keys() {
@@ -212,48 +246,52 @@ pub fn export(
                     Ok(true)
                 })
             })?;
+            columns
         }
-    }
-    let csv_error = |e: csv::Error| Error::Storage(format!("cannot write the export: {e}"));
+    })
+}
+
+/// Writes every record of `kind` to `out` as it is read; returns how many.
+pub fn export(
+    db: &Database,
+    kind: ExportKind,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> Result<usize, CliError> {
     let mut n = 0;
-    if format == ExportFormat::Csv {
-        let mut w = csv::Writer::from_writer(out);
-        w.write_record(&columns).map_err(csv_error)?;
-        let mut emit = |record: &rhai::Map| -> Result<bool, Error> {
-            let row: Vec<String> = columns
-                .iter()
-                .map(|c| record.get(c.as_str()).map(cell).unwrap_or_default())
-                .collect();
-            w.write_record(&row).map_err(csv_error)?;
-            n += 1;
-            Ok(true)
-        };
-        db.read(|v| {
-            if entries {
-                v.each_entry(&mut |e| emit(&entry_map(&e)))
-            } else {
-                v.each_contact(&mut |c| emit(&contact_map(&c)))
-            }
-        })?;
-        w.flush().map_err(io)?;
-    } else {
-        out.write_all(b"[").map_err(io)?;
-        let mut emit = |record: rhai::Map| -> Result<bool, Error> {
-            out.write_all(if n == 0 { b"\n" } else { b",\n" })
-                .map_err(io)?;
-            out.write_all(to_json(&Dynamic::from_map(record)).to_string().as_bytes())
-                .map_err(io)?;
-            n += 1;
-            Ok(true)
-        };
-        db.read(|v| {
-            if entries {
-                v.each_entry(&mut |e| emit(entry_map(&e)))
-            } else {
-                v.each_contact(&mut |c| emit(contact_map(&c)))
-            }
-        })?;
-        out.write_all(b"\n]\n").map_err(io)?;
+    match format {
+        ExportFormat::Csv => {
+            let columns = columns(db, kind)?;
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(&columns).map_err(CliError::csv_output)?;
+            each_record(db, kind, &mut |record| {
+                let row: Vec<String> = columns
+                    .iter()
+                    .map(|c| {
+                        record
+                            .get(c.as_str())
+                            .map(crate::output::cell)
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                w.write_record(&row).map_err(CliError::csv_output)?;
+                n += 1;
+                Ok(true)
+            })?;
+            w.flush().map_err(CliError::output)?;
+        }
+        ExportFormat::Json => {
+            out.write_all(b"[").map_err(CliError::output)?;
+            each_record(db, kind, &mut |record| {
+                out.write_all(if n == 0 { b"\n" } else { b",\n" })
+                    .map_err(CliError::output)?;
+                serde_json::to_writer(&mut *out, &record)
+                    .map_err(|e| CliError::output(e.into()))?;
+                n += 1;
+                Ok(true)
+            })?;
+            out.write_all(b"\n]\n").map_err(CliError::output)?;
+        }
     }
     Ok(n)
 }

@@ -2,19 +2,19 @@
 //! fuzz run <target>`); `tests/tests/fuzz_smoke.rs` runs them on seeded random inputs in every
 //! `cargo test`, so they are kept working on stable.
 
-use rapport_engine::script::{Limits, RunOptions, ScriptHost};
-use rapport_engine::store::Store;
-use rapport_engine::store::faults::MemoryFile;
-use rapport_engine::{Database, Fingerprint};
+use rapport_script::{Limits, RunOptions, ScriptHost};
+use std::sync::Arc;
+
+use rapport_engine::store::MemoryBackend;
+use rapport_engine::{Database, Fingerprint, SCHEMA};
 
 /// A fresh database with a group, a template, a salesperson and two contacts: a copy of one
 /// made once per thread (a fuzzer runs thousands of inputs a second).
 fn fresh() -> Database {
     thread_local! {
-        static TEMPLATE: MemoryFile = {
-            let file = MemoryFile::new();
-            let db = Database::with_store(Store::open_memory(&file, None).expect("a store"))
-                .expect("a database");
+        static TEMPLATE: MemoryBackend = {
+            let backend = MemoryBackend::new(SCHEMA);
+            let db = Database::with_backend(Arc::new(backend.clone())).expect("a database");
             HOST.with(|host| {
                 host.run(
                     &db,
@@ -28,11 +28,11 @@ fn fresh() -> Database {
                 )
                 .expect("the setup runs");
             });
-            file
+            backend
         };
     }
-    let copy = TEMPLATE.with(|t| t.duplicate().expect("a copy"));
-    Database::with_store(Store::open_memory(&copy, None).expect("a store")).expect("a database")
+    let copy = TEMPLATE.with(MemoryBackend::fork);
+    Database::with_backend(Arc::new(copy)).expect("a database")
 }
 
 thread_local! {

@@ -1,0 +1,470 @@
+//! The catalogue: salespeople, interaction groups, interaction templates with their languages,
+//! and attachments (content stored once per hash, records reference-counted).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::entries::check_not_negative;
+use super::{Tx, View};
+use crate::error::{Error, Result};
+use crate::layout::{self, keys, tables};
+use crate::model::{
+    Attachment, AttachmentContent, InteractionGroup, InteractionTemplate, Salesperson,
+    TemplateLanguage, WizardAction, normalize_code,
+};
+
+/// Stored content of attachments: one per content hash, counted by the attachment records using it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Blob {
+    pub references: u64,
+    pub content: Vec<u8>,
+}
+
+/// Longest template code the spec allows.
+pub const TEMPLATE_CODE_MAX: usize = 10;
+/// Longest salesperson and group code.
+pub const CODE_MAX: usize = 20;
+
+fn check_code(record: &str, field: &'static str, code: &str, max: usize) -> Result<()> {
+    if code.is_empty() {
+        return Err(Error::required(
+            record,
+            field,
+            format!("give a {field} of at most {max} characters"),
+        ));
+    }
+    if code.chars().count() > max {
+        return Err(Error::invalid(
+            record,
+            field,
+            format!(
+                "\"{code}\" has {} characters, more than {max}",
+                code.chars().count()
+            ),
+            format!("use a {field} of at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn content_hash(content: &[u8]) -> String {
+    use std::fmt::Write;
+    Sha256::digest(content)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+impl Tx<'_> {
+    /// Creates a salesperson; its code must be new.
+    pub fn salesperson_create(&mut self, salesperson: Salesperson) -> Result<()> {
+        let mut s = salesperson;
+        s.code = normalize_code(&s.code);
+        check_code("salesperson", "code", &s.code, CODE_MAX)?;
+        if self.view().salesperson(&s.code)?.is_some() {
+            return Err(Error::AlreadyExists {
+                record: "salesperson",
+                key: s.code,
+                field: "code",
+            });
+        }
+        layout::put(self.kv, tables::SALESPEOPLE, &keys::code(&s.code), &s)
+    }
+
+    /// Defines an interaction group: creates it, or changes the description of an existing one.
+    pub fn group_define(&mut self, group: InteractionGroup) -> Result<()> {
+        let mut g = group;
+        g.code = normalize_code(&g.code);
+        check_code("interaction group", "code", &g.code, CODE_MAX)?;
+        layout::put(self.kv, tables::GROUPS, &keys::code(&g.code), &g)
+    }
+
+    /// Defines an interaction template: creates it, or changes an existing one (its language rows
+    /// are kept, they are managed with [`Tx::template_attach`]; a blank default language keeps the
+    /// existing one). Logged entries never change.
+    pub fn template_define(&mut self, template: InteractionTemplate) -> Result<()> {
+        let mut t = template;
+        t.code = normalize_code(&t.code);
+        let record = format!("template {}", t.code);
+        check_code("template", "code", &t.code, TEMPLATE_CODE_MAX)?;
+        t.group = normalize_code(&t.group);
+        if t.group.is_empty() {
+            return Err(Error::required(
+                &record,
+                "group",
+                "name an interaction group",
+            ));
+        }
+        if self.view().group(&t.group)?.is_none() {
+            return Err(Error::not_found("interaction group", &t.group));
+        }
+        check_not_negative(&record, "unit_cost", t.unit_cost)?;
+        check_not_negative(&record, "unit_duration", t.unit_duration)?;
+        t.campaign_no = normalize_code(&t.campaign_no);
+        if !t.campaign_no.is_empty() && self.view().campaign(&t.campaign_no)?.is_none() {
+            return Err(Error::not_found("campaign", &t.campaign_no));
+        }
+        let existing = self.view().template(&t.code)?;
+        let (existing_languages, existing_default) = existing
+            .map(|e| (e.languages, e.default_language))
+            .unwrap_or_default();
+        if !t.languages.is_empty() && t.languages != existing_languages {
+            return Err(Error::invalid(
+                &record,
+                "languages",
+                "cannot be set by defining the template",
+                "add each language with template_attach",
+            ));
+        }
+        t.languages = existing_languages;
+        // Like the language rows, a blank default language keeps the one the template has.
+        t.default_language = match normalize_code(&t.default_language) {
+            d if d.is_empty() => existing_default,
+            d => d,
+        };
+        self.check_template_languages(&t)?;
+        layout::put(self.kv, tables::TEMPLATES, &keys::code(&t.code), &t)
+    }
+
+    /// The default-language and wizard-action rules (spec 1, Interaction template).
+    fn check_template_languages(&self, t: &InteractionTemplate) -> Result<()> {
+        let record = format!("template {}", t.code);
+        if t.default_language.is_empty() {
+            return Ok(());
+        }
+        let Some(row) = t.language(&t.default_language) else {
+            return Err(Error::invalid(
+                &record,
+                "default_language",
+                format!(
+                    "\"{}\" is not one of the template's languages",
+                    t.default_language
+                ),
+                "attach that language first, or pick one of the template's languages",
+            ));
+        };
+        let attachment = match row.attachment_no {
+            0 => None,
+            no => self.view().attachment(no)?,
+        };
+        let mergeable = attachment.as_ref().is_some_and(Attachment::is_mergeable);
+        match t.wizard_action {
+            WizardAction::Merge if !mergeable => Err(Error::invalid(
+                &record,
+                "wizard_action",
+                format!(
+                    "is merge, but the attachment of language {} cannot be merged",
+                    row.language
+                ),
+                format!(
+                    "attach a {} document, or pick another wizard action",
+                    Attachment::MERGEABLE.join("/")
+                ),
+            )),
+            WizardAction::Import if mergeable => Err(Error::invalid(
+                &record,
+                "wizard_action",
+                format!(
+                    "is import, but the attachment of language {} is a merge template",
+                    row.language
+                ),
+                "import is refused together with a merge template; use open or merge",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes a template with its language rows and their attachments; log entries keep the code.
+    /// Refused while the template setup records a document type with it.
+    pub fn template_delete(&mut self, code: &str) -> Result<()> {
+        let code = normalize_code(code);
+        let template = self
+            .view()
+            .template(&code)?
+            .ok_or_else(|| Error::not_found("template", &code))?;
+        let setup = self.view().template_setup()?;
+        if let Some((doc, _)) = setup.templates.iter().find(|(_, t)| **t == code) {
+            return Err(Error::in_use(
+                format!("template {code}"),
+                format!("the template setup records {doc} with it"),
+                format!("set another template for {doc} first"),
+            ));
+        }
+        for row in &template.languages {
+            if row.attachment_no != 0 {
+                self.release_attachment(row.attachment_no)?;
+            }
+        }
+        layout::delete(self.kv, tables::TEMPLATES, &keys::code(&code))?;
+        Ok(())
+    }
+
+    /// Sets a template's language row with its attachment (replacing the row's earlier
+    /// attachment). The first language becomes the default language.
+    pub fn template_attach(
+        &mut self,
+        code: &str,
+        language: &str,
+        description: &str,
+        content: &AttachmentContent,
+    ) -> Result<u64> {
+        let code = normalize_code(code);
+        let language = normalize_code(language);
+        let mut template = self
+            .view()
+            .template(&code)?
+            .ok_or_else(|| Error::not_found("template", &code))?;
+        let record = format!("template {code}");
+        if language.is_empty() {
+            return Err(Error::required(
+                &record,
+                "language",
+                "name the language of the attachment (e.g. \"ENU\")",
+            ));
+        }
+        if content.file_name.trim().is_empty() {
+            return Err(Error::required(
+                &record,
+                "file name",
+                "give the attachment's file name with its extension",
+            ));
+        }
+        let attachment_no = self.store_attachment(content, 1, false)?;
+        let description = if description.is_empty() {
+            template.description.clone()
+        } else {
+            description.to_string()
+        };
+        let old = if let Some(row) = template
+            .languages
+            .iter_mut()
+            .find(|l| l.language == language)
+        {
+            row.description = description;
+            std::mem::replace(&mut row.attachment_no, attachment_no)
+        } else {
+            template.languages.push(TemplateLanguage {
+                language: language.clone(),
+                description,
+                attachment_no,
+            });
+            0
+        };
+        if template.default_language.is_empty() {
+            template.default_language = language;
+        }
+        self.check_template_languages(&template)?;
+        if old != 0 {
+            self.release_attachment(old)?;
+        }
+        layout::put(self.kv, tables::TEMPLATES, &keys::code(&code), &template)?;
+        Ok(attachment_no)
+    }
+
+    /// Removes a template's language row and its attachment.
+    pub fn template_remove_language(&mut self, code: &str, language: &str) -> Result<()> {
+        let code = normalize_code(code);
+        let language = normalize_code(language);
+        let mut template = self
+            .view()
+            .template(&code)?
+            .ok_or_else(|| Error::not_found("template", &code))?;
+        let Some(pos) = template
+            .languages
+            .iter()
+            .position(|l| l.language == language)
+        else {
+            return Err(Error::not_found(
+                "template language",
+                format!("{code}/{language}"),
+            ));
+        };
+        let row = template.languages.remove(pos);
+        if template.default_language == language {
+            template.default_language = template
+                .languages
+                .first()
+                .map(|l| l.language.clone())
+                .unwrap_or_default();
+        }
+        self.check_template_languages(&template)?;
+        if row.attachment_no != 0 {
+            self.release_attachment(row.attachment_no)?;
+        }
+        layout::put(self.kv, tables::TEMPLATES, &keys::code(&code), &template)
+    }
+
+    /// Stores content as a new attachment with `references` references.
+    pub(crate) fn store_attachment(
+        &mut self,
+        content: &AttachmentContent,
+        references: u64,
+        read_only: bool,
+    ) -> Result<u64> {
+        let hash = content_hash(&content.content);
+        let blob_key = keys::blob(&hash);
+        let mut blob: Blob =
+            layout::get(&*self.kv, tables::BLOBS, &blob_key)?.unwrap_or_else(|| Blob {
+                references: 0,
+                content: content.content.clone(),
+            });
+        blob.references += 1;
+        layout::put(self.kv, tables::BLOBS, &blob_key, &blob)?;
+        let (file_name, extension) = match content.file_name.rsplit_once('.') {
+            Some((name, ext)) if !name.is_empty() => (name.to_string(), ext.to_lowercase()),
+            _ => (content.file_name.clone(), String::new()),
+        };
+        let no = layout::next_number(self.kv, "attachment")?;
+        let attachment = Attachment {
+            no,
+            file_name,
+            extension,
+            size: content.content.len() as u64,
+            content_hash: hash,
+            read_only,
+            modified: self.ctx.clock.today(),
+            references,
+        };
+        layout::put(self.kv, tables::ATTACHMENTS, &keys::no(no), &attachment)?;
+        Ok(no)
+    }
+
+    /// A new attachment record with the same content as `source` (the content is not copied).
+    pub(crate) fn share_attachment(
+        &mut self,
+        source: u64,
+        references: u64,
+        read_only: bool,
+    ) -> Result<u64> {
+        let mut attachment = self
+            .view()
+            .attachment(source)?
+            .ok_or_else(|| Error::not_found("attachment", source.to_string()))?;
+        let blob_key = keys::blob(&attachment.content_hash);
+        let mut blob: Blob =
+            layout::get(&*self.kv, tables::BLOBS, &blob_key)?.ok_or_else(|| {
+                crate::store::StoreError::Corrupt {
+                    record: format!("attachment {source}"),
+                    detail: "its content is missing".into(),
+                }
+            })?;
+        blob.references += 1;
+        layout::put(self.kv, tables::BLOBS, &blob_key, &blob)?;
+        attachment.no = layout::next_number(self.kv, "attachment")?;
+        attachment.references = references;
+        attachment.read_only = read_only;
+        layout::put(
+            self.kv,
+            tables::ATTACHMENTS,
+            &keys::no(attachment.no),
+            &attachment,
+        )?;
+        Ok(attachment.no)
+    }
+
+    /// Adds `n` references to an attachment.
+    pub(crate) fn reference_attachment(&mut self, no: u64, n: u64) -> Result<()> {
+        let mut a = self
+            .view()
+            .attachment(no)?
+            .ok_or_else(|| Error::not_found("attachment", no.to_string()))?;
+        a.references += n;
+        layout::put(self.kv, tables::ATTACHMENTS, &keys::no(no), &a)
+    }
+
+    /// Drops one reference; the attachment (and, with its last user, the content) goes at zero.
+    pub(crate) fn release_attachment(&mut self, no: u64) -> Result<()> {
+        let Some(mut a) = self.view().attachment(no)? else {
+            return Ok(());
+        };
+        a.references = a.references.saturating_sub(1);
+        if a.references > 0 {
+            return layout::put(self.kv, tables::ATTACHMENTS, &keys::no(no), &a);
+        }
+        layout::delete(self.kv, tables::ATTACHMENTS, &keys::no(no))?;
+        let blob_key = keys::blob(&a.content_hash);
+        if let Some(mut blob) = layout::get::<Blob>(&*self.kv, tables::BLOBS, &blob_key)? {
+            blob.references = blob.references.saturating_sub(1);
+            if blob.references == 0 {
+                layout::delete(self.kv, tables::BLOBS, &blob_key)?;
+            } else {
+                layout::put(self.kv, tables::BLOBS, &blob_key, &blob)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks an attachment read-only (a logged entry uses it).
+    pub(crate) fn mark_attachment_read_only(&mut self, no: u64) -> Result<()> {
+        if let Some(mut a) = self.view().attachment(no)?
+            && !a.read_only
+        {
+            a.read_only = true;
+            layout::put(self.kv, tables::ATTACHMENTS, &keys::no(no), &a)?;
+        }
+        Ok(())
+    }
+}
+
+impl View<'_> {
+    /// A salesperson by code.
+    pub fn salesperson(&self, code: &str) -> Result<Option<Salesperson>> {
+        layout::get(
+            self.kv,
+            tables::SALESPEOPLE,
+            &keys::code(&normalize_code(code)),
+        )
+    }
+
+    /// Every salesperson, by code.
+    pub fn salespeople(&self) -> Result<Vec<Salesperson>> {
+        layout::all_records(self.kv, tables::SALESPEOPLE)
+    }
+
+    /// An interaction group by code.
+    pub fn group(&self, code: &str) -> Result<Option<InteractionGroup>> {
+        layout::get(self.kv, tables::GROUPS, &keys::code(&normalize_code(code)))
+    }
+
+    /// Every interaction group, by code.
+    pub fn groups(&self) -> Result<Vec<InteractionGroup>> {
+        layout::all_records(self.kv, tables::GROUPS)
+    }
+
+    /// An interaction template by code.
+    pub fn template(&self, code: &str) -> Result<Option<InteractionTemplate>> {
+        layout::get(
+            self.kv,
+            tables::TEMPLATES,
+            &keys::code(&normalize_code(code)),
+        )
+    }
+
+    /// Every interaction template, by code.
+    pub fn templates(&self) -> Result<Vec<InteractionTemplate>> {
+        layout::all_records(self.kv, tables::TEMPLATES)
+    }
+
+    /// An attachment record by no.
+    pub fn attachment(&self, no: u64) -> Result<Option<Attachment>> {
+        layout::get(self.kv, tables::ATTACHMENTS, &keys::no(no))
+    }
+
+    /// An attachment's content.
+    pub fn attachment_content(&self, no: u64) -> Result<Option<Vec<u8>>> {
+        let Some(a) = self.attachment(no)? else {
+            return Ok(None);
+        };
+        Ok(
+            layout::get::<Blob>(self.kv, tables::BLOBS, &keys::blob(&a.content_hash))?
+                .map(|b| b.content),
+        )
+    }
+
+    /// Number of stored contents (each distinct content once).
+    pub fn attachment_contents(&self) -> Result<usize> {
+        Ok(layout::all_records::<Blob>(self.kv, tables::BLOBS)?.len())
+    }
+}

@@ -1,0 +1,572 @@
+//! Contacts (spec 1, Contact): create, change, delete with the spec's rules, business relations,
+//! and the contact indexes (by name, by company, and by the indexed fields with a count per value).
+
+use std::collections::BTreeMap;
+
+use super::entries::check_length;
+use super::{Tx, View};
+use crate::error::{Error, Result};
+use crate::layout::{self, keys, tables};
+use crate::model::{
+    AccountKind, BusinessRelation, Contact, ContactFilter, ContactKind, ContactSelector,
+    Correspondence, FieldTest, FieldValue, normalize_code,
+};
+use crate::store::key::Key;
+use crate::store::{Order, Table, codec};
+
+fn name_key(c: &Contact) -> Key {
+    keys::contact_by_name(&c.name, &c.no)
+}
+
+fn company_key(c: &Contact) -> Option<Key> {
+    (!c.company_no.is_empty()).then(|| keys::contact_by_company(&c.company_no, &c.no))
+}
+
+/// The contact fields with an index (and a count per value): `.filter(#{city: …})` reads the
+/// index, and `.count()` of it reads one counter. Values are indexed in lower case, as
+/// `.filter` compares text without regard to case.
+pub const INDEXED_CONTACT_FIELDS: &[&str] = &["city"];
+
+/// (field index key, count key) of each indexed field of `c`.
+fn field_keys(c: &Contact) -> impl Iterator<Item = (Key, Key)> + '_ {
+    INDEXED_CONTACT_FIELDS.iter().map(|field| {
+        let value = c.field(field).to_string().to_lowercase();
+        (
+            keys::contact_field(field, &value, &c.no),
+            keys::contact_field_count(field, &value),
+        )
+    })
+}
+
+impl Tx<'_> {
+    /// Creates a contact and returns its no (from the series `CT000001`, … unless given).
+    pub fn contact_create(&mut self, contact: Contact) -> Result<String> {
+        let mut c = contact;
+        c.no = normalize_code(&c.no);
+        let mut free = None;
+        if c.no.is_empty() {
+            let number = self
+                .view()
+                .free_number("contact", tables::CONTACTS, |n| format!("CT{n:06}"))?;
+            c.no.clone_from(&number.no);
+            free = Some(number);
+        } else if self.view().contact(&c.no)?.is_some() {
+            return Err(Error::AlreadyExists {
+                record: "contact",
+                key: c.no,
+                field: "no",
+            });
+        }
+        if c.correspondence == Correspondence::Blank {
+            c.correspondence = Correspondence::Email;
+        }
+        self.check_contact(&mut c)?;
+        if let Some(free) = &free {
+            self.take_number(free)?;
+        }
+        self.write_contact(None, &c)?;
+        Ok(c.no)
+    }
+
+    /// Replaces a contact's fields. Changing `kind` is refused once an entry names the contact.
+    pub fn contact_update(&mut self, contact: Contact) -> Result<()> {
+        let mut c = contact;
+        c.no = normalize_code(&c.no);
+        let old = self
+            .view()
+            .contact(&c.no)?
+            .ok_or_else(|| Error::not_found("contact", &c.no))?;
+        if old.kind != c.kind {
+            if self.view().contact_is_logged(&c.no)? {
+                return Err(Error::in_use(
+                    format!("contact {}", c.no),
+                    format!(
+                        "its kind cannot change from {} to {}: interaction log entries name it",
+                        old.kind, c.kind
+                    ),
+                    "create a new contact of the other kind instead",
+                ));
+            }
+            if old.kind == ContactKind::Company && !self.view().persons_of(&c.no)?.is_empty() {
+                return Err(Error::in_use(
+                    format!("contact {}", c.no),
+                    "it cannot become a person while persons belong to it",
+                    "move its persons to another company first",
+                ));
+            }
+        }
+        self.check_contact(&mut c)?;
+        self.write_contact(Some(&old), &c)
+    }
+
+    /// Deletes a contact. Refused while an unlogged segment line names it, or while persons belong
+    /// to the company. A person's entries move to its company; a company's entries keep their data
+    /// with the contact fields cleared. Its business relations go.
+    pub fn contact_delete(&mut self, no: &str) -> Result<()> {
+        let no = normalize_code(no);
+        let contact = self
+            .view()
+            .contact(&no)?
+            .ok_or_else(|| Error::not_found("contact", &no))?;
+        let record = format!("contact {no}");
+        let lines = keys::segment_lines_of_contact(&no);
+        let mut segment = None;
+        layout::scan_prefix(
+            &*self.kv,
+            tables::CONTACT_INDEX,
+            &lines,
+            Order::Ascending,
+            &mut |k, _| {
+                segment = layout::after_prefix(k, &lines).str();
+                Ok(false)
+            },
+        )?;
+        if let Some(segment) = segment {
+            return Err(Error::in_use(
+                &record,
+                format!("it is on a line of segment {segment}, which is not logged"),
+                format!("remove it from segment {segment} first"),
+            ));
+        }
+        if !contact.is_person() {
+            let persons = self.view().persons_of(&no)?;
+            if !persons.is_empty() {
+                return Err(Error::in_use(
+                    &record,
+                    format!(
+                        "{} person(s) belong to this company, starting with {}",
+                        persons.len(),
+                        persons[0].no
+                    ),
+                    "delete its persons or move them to another company first",
+                ));
+            }
+        }
+        let entries = if contact.is_person() {
+            keys::entries_of_contact(&no)
+        } else {
+            keys::entries_of_company(&no)
+        };
+        for entry_no in self.view().entry_nos(&entries, Order::Ascending)? {
+            let old = self.require_entry(entry_no)?;
+            let mut new = old.clone();
+            if contact.is_person() && !contact.company_no.is_empty() {
+                new.contact_no.clone_from(&contact.company_no);
+            } else {
+                new.contact_no.clear();
+                new.contact_company_no.clear();
+            }
+            self.update_entry(&old, &new)?;
+        }
+        for relation in self.view().relations_of(&no)? {
+            layout::delete(
+                self.kv,
+                tables::RELATIONS,
+                &keys::relation(relation.kind, &relation.account_no),
+            )?;
+            layout::delete(
+                self.kv,
+                tables::CONTACT_INDEX,
+                &keys::contact_relation(&no, relation.kind, &relation.account_no),
+            )?;
+        }
+        self.unindex_contact(&contact)?;
+        layout::delete(self.kv, tables::CONTACTS, &keys::code(&no))?;
+        Ok(())
+    }
+
+    /// Links an outside account (`customer` or `vendor` + its no) to a contact.
+    pub fn relation_link(
+        &mut self,
+        contact_no: &str,
+        kind: AccountKind,
+        account_no: &str,
+    ) -> Result<()> {
+        let contact_no = normalize_code(contact_no);
+        let account_no = normalize_code(account_no);
+        let record = format!("business relation {kind} {account_no}");
+        if kind == AccountKind::Contact {
+            return Err(Error::invalid(
+                &record,
+                "kind",
+                "is \"contact\"",
+                "link a \"customer\" or a \"vendor\"",
+            ));
+        }
+        if account_no.is_empty() {
+            return Err(Error::required(
+                &record,
+                "account_no",
+                format!("give the {kind}'s no"),
+            ));
+        }
+        if self.view().contact(&contact_no)?.is_none() {
+            return Err(Error::not_found("contact", &contact_no));
+        }
+        if let Some(existing) = self.view().relation(kind, &account_no)? {
+            if existing.contact_no != contact_no {
+                return Err(Error::in_use(
+                    &record,
+                    format!("it is linked to contact {} already", existing.contact_no),
+                    "unlink it first",
+                ));
+            }
+            return Ok(());
+        }
+        let relation = BusinessRelation {
+            kind,
+            account_no: account_no.clone(),
+            contact_no: contact_no.clone(),
+        };
+        layout::put(
+            self.kv,
+            tables::RELATIONS,
+            &keys::relation(kind, &account_no),
+            &relation,
+        )?;
+        layout::mark(
+            self.kv,
+            tables::CONTACT_INDEX,
+            &keys::contact_relation(&contact_no, kind, &account_no),
+        )
+    }
+
+    fn check_contact(&self, c: &mut Contact) -> Result<()> {
+        check_length("contact", "no", &c.no)?;
+        let record = format!("contact {}", c.no);
+        if c.name.trim().is_empty() {
+            return Err(Error::required(&record, "name", "give the contact a name"));
+        }
+        for field in Contact::FIELDS {
+            if let FieldValue::Text(text) = c.field(field) {
+                check_length(&record, field, &text)?;
+            }
+        }
+        for (name, value) in &c.custom {
+            check_length(&record, "custom field name", name)?;
+            if let FieldValue::Text(text) = value {
+                check_length(&format!("{record}, custom field {name}"), "value", text)?;
+            }
+        }
+        if let Some(name) = c
+            .custom
+            .keys()
+            .find(|k| Contact::FIELDS.contains(&k.as_str()))
+        {
+            return Err(Error::invalid(
+                &record,
+                "custom fields",
+                format!("has a custom field named {name}, which is a contact field"),
+                format!("set the contact's own {name}, or give the custom field another name"),
+            ));
+        }
+        c.company_no = normalize_code(&c.company_no);
+        c.salesperson = normalize_code(&c.salesperson);
+        c.language = normalize_code(&c.language);
+        match c.kind {
+            ContactKind::Company => {
+                if !c.company_no.is_empty() && c.company_no != c.no {
+                    return Err(Error::invalid(
+                        &record,
+                        "company_no",
+                        format!("is {}, but a company is its own company", c.company_no),
+                        "leave company_no blank for a company, or make the contact a person",
+                    ));
+                }
+                c.company_no.clone_from(&c.no);
+            }
+            ContactKind::Person if !c.company_no.is_empty() => {
+                let company = self
+                    .view()
+                    .contact(&c.company_no)?
+                    .ok_or_else(|| Error::not_found("contact", &c.company_no))?;
+                if company.is_person() {
+                    return Err(Error::invalid(
+                        &record,
+                        "company_no",
+                        format!("names {}, which is a person", c.company_no),
+                        "name a company contact",
+                    ));
+                }
+            }
+            ContactKind::Person => {}
+        }
+        if !c.salesperson.is_empty() && self.view().salesperson(&c.salesperson)?.is_none() {
+            return Err(Error::not_found("salesperson", &c.salesperson));
+        }
+        Ok(())
+    }
+
+    fn write_contact(&mut self, old: Option<&Contact>, c: &Contact) -> Result<()> {
+        if let Some(old) = old {
+            self.unindex_contact(old)?;
+        }
+        layout::mark(self.kv, tables::CONTACT_INDEX, &name_key(c))?;
+        if let Some(k) = company_key(c) {
+            layout::mark(self.kv, tables::CONTACT_INDEX, &k)?;
+        }
+        self.index_contact_fields(c)?;
+        layout::put(self.kv, tables::CONTACTS, &keys::code(&c.no), c)
+    }
+
+    /// Adds `c` to the field indexes and their counts.
+    fn index_contact_fields(&mut self, c: &Contact) -> Result<()> {
+        for (index, count) in field_keys(c) {
+            layout::mark(self.kv, tables::CONTACT_INDEX, &index)?;
+            let n: u64 = layout::get(&*self.kv, tables::CONTACT_INDEX, &count)?.unwrap_or(0);
+            layout::put(self.kv, tables::CONTACT_INDEX, &count, &(n + 1))?;
+        }
+        Ok(())
+    }
+
+    /// Builds the field indexes from the contacts, in place of whatever is there (after an
+    /// upgrade that indexes other fields).
+    pub(crate) fn rebuild_contact_field_index(&mut self) -> Result<()> {
+        let stored = self.view().contact_field_index_stored()?;
+        let expected = self.view().contact_field_index_expected()?;
+        for key in stored.keys() {
+            self.kv.delete(tables::CONTACT_INDEX, key)?;
+        }
+        for (key, value) in &expected {
+            self.kv.put(tables::CONTACT_INDEX, key, value)?;
+        }
+        Ok(())
+    }
+
+    /// Takes `c` out of the name, company and field indexes.
+    fn unindex_contact(&mut self, c: &Contact) -> Result<()> {
+        layout::delete(self.kv, tables::CONTACT_INDEX, &name_key(c))?;
+        if let Some(k) = company_key(c) {
+            layout::delete(self.kv, tables::CONTACT_INDEX, &k)?;
+        }
+        for (index, count) in field_keys(c) {
+            layout::delete(self.kv, tables::CONTACT_INDEX, &index)?;
+            let n: u64 = layout::get(&*self.kv, tables::CONTACT_INDEX, &count)?.unwrap_or(0);
+            if n > 1 {
+                layout::put(self.kv, tables::CONTACT_INDEX, &count, &(n - 1))?;
+            } else {
+                layout::delete(self.kv, tables::CONTACT_INDEX, &count)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a number found by [`View::free_number`] (its checks passed): the series' counter
+    /// moves to it, so it is not handed out again.
+    pub(crate) fn take_number(&mut self, free: &FreeNumber) -> Result<()> {
+        layout::put(
+            self.kv,
+            tables::META,
+            &keys::counter(free.series),
+            &free.counter,
+        )
+    }
+}
+
+/// A number of a series not taken yet, found without writing (see [`View::free_number`]).
+pub(crate) struct FreeNumber {
+    series: &'static str,
+    counter: u64,
+    /// The number, formatted.
+    pub no: String,
+}
+
+impl View<'_> {
+    /// The next number of `series` whose formatted key is not taken yet in `table` (numbers
+    /// given by hand are skipped). It writes nothing: a workflow checks first, then takes it.
+    pub(crate) fn free_number(
+        &self,
+        series: &'static str,
+        table: Table,
+        format: impl Fn(u64) -> String,
+    ) -> Result<FreeNumber> {
+        let mut counter = layout::last_number(self.kv, series)?;
+        loop {
+            counter += 1;
+            let no = format(counter);
+            if !layout::exists(self.kv, table, &keys::code(&no))? {
+                return Ok(FreeNumber {
+                    series,
+                    counter,
+                    no,
+                });
+            }
+        }
+    }
+
+    /// The field index and its counts as the contacts make them: key → stored value.
+    pub(crate) fn contact_field_index_expected(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+        let mut expected = BTreeMap::new();
+        let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        self.each_contact(&mut |c| {
+            for (index, count) in field_keys(&c) {
+                expected.insert(index.into_bytes(), Vec::new());
+                *counts.entry(count.into_bytes()).or_default() += 1;
+            }
+            Ok(true)
+        })?;
+        for (key, n) in counts {
+            expected.insert(key, codec::encode(&n)?);
+        }
+        Ok(expected)
+    }
+
+    /// The field index and its counts as stored: key → value.
+    pub(crate) fn contact_field_index_stored(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+        let mut stored = BTreeMap::new();
+        for prefix in [keys::contact_field_index(), keys::contact_field_counts()] {
+            layout::scan_prefix(
+                self.kv,
+                tables::CONTACT_INDEX,
+                &prefix,
+                Order::Ascending,
+                &mut |k, v| {
+                    stored.insert(k.to_vec(), v.to_vec());
+                    Ok(true)
+                },
+            )?;
+        }
+        Ok(stored)
+    }
+
+    /// A contact by no.
+    pub fn contact(&self, no: &str) -> Result<Option<Contact>> {
+        layout::get(self.kv, tables::CONTACTS, &keys::code(&normalize_code(no)))
+    }
+
+    /// Visits every contact in no order until `visit` returns `false`.
+    pub fn each_contact(&self, visit: &mut dyn FnMut(Contact) -> Result<bool>) -> Result<()> {
+        layout::scan_all(self.kv, tables::CONTACTS, Order::Ascending, &mut |_, v| {
+            visit(codec::decode(v, "contact")?)
+        })
+    }
+
+    /// Contacts whose name is `name` (without regard to case), from the name index.
+    pub fn contacts_named(&self, name: &str) -> Result<Vec<Contact>> {
+        self.contacts_under(&keys::contacts_named(name))
+    }
+
+    /// The persons of a company, from the company index.
+    pub fn persons_of(&self, company_no: &str) -> Result<Vec<Contact>> {
+        let company_no = normalize_code(company_no);
+        let mut all = self.contacts_under(&keys::contacts_of_company(&company_no))?;
+        all.retain(|c| c.no != company_no);
+        Ok(all)
+    }
+
+    fn contacts_under(&self, prefix: &Key) -> Result<Vec<Contact>> {
+        let mut nos = Vec::new();
+        layout::scan_prefix(
+            self.kv,
+            tables::CONTACT_INDEX,
+            prefix,
+            Order::Ascending,
+            &mut |k, _| {
+                nos.extend(layout::after_prefix(k, prefix).str());
+                Ok(true)
+            },
+        )?;
+        let mut out = Vec::with_capacity(nos.len());
+        for no in nos {
+            out.extend(self.contact(&no)?);
+        }
+        Ok(out)
+    }
+
+    /// The contacts a selector names, in no order (a filter on `company_no` or `name` equality
+    /// reads the index; any other filter reads every contact).
+    pub fn select_contacts(&self, selector: &ContactSelector) -> Result<Vec<Contact>> {
+        match selector {
+            ContactSelector::Contacts(nos) => nos
+                .iter()
+                .map(|no| {
+                    self.contact(no)?
+                        .ok_or_else(|| Error::not_found("contact", normalize_code(no)))
+                })
+                .collect(),
+            ContactSelector::Filter(filter) => {
+                let mut out = match indexed_equality(filter) {
+                    Some(("company_no", v)) => {
+                        self.contacts_under(&keys::contacts_of_company(&normalize_code(&v)))?
+                    }
+                    Some((_, v)) => self.contacts_named(&v)?,
+                    None => {
+                        let mut all = Vec::new();
+                        self.each_contact(&mut |c| {
+                            if filter.matches(&c) {
+                                all.push(c);
+                            }
+                            Ok(true)
+                        })?;
+                        return Ok(all);
+                    }
+                };
+                out.retain(|c| filter.matches(c));
+                out.sort_by(|a, b| a.no.cmp(&b.no));
+                Ok(out)
+            }
+        }
+    }
+
+    /// Whether an interaction log entry names the contact (as contact or as company).
+    pub fn contact_is_logged(&self, no: &str) -> Result<bool> {
+        let no = normalize_code(no);
+        Ok(
+            layout::any_under(self.kv, tables::ENTRY_INDEX, &keys::entries_of_contact(&no))?
+                || layout::any_under(self.kv, tables::ENTRY_INDEX, &keys::entries_of_company(&no))?,
+        )
+    }
+
+    /// The business relation of an account, if any.
+    pub fn relation(
+        &self,
+        kind: AccountKind,
+        account_no: &str,
+    ) -> Result<Option<BusinessRelation>> {
+        layout::get(
+            self.kv,
+            tables::RELATIONS,
+            &keys::relation(kind, &normalize_code(account_no)),
+        )
+    }
+
+    /// The business relations of a contact.
+    pub fn relations_of(&self, contact_no: &str) -> Result<Vec<BusinessRelation>> {
+        let prefix = keys::relations_of_contact(&normalize_code(contact_no));
+        let mut keys = Vec::new();
+        layout::scan_prefix(
+            self.kv,
+            tables::CONTACT_INDEX,
+            &prefix,
+            Order::Ascending,
+            &mut |k, _| {
+                let mut r = layout::after_prefix(k, &prefix);
+                if let (Some(kind), Some(account)) = (r.str(), r.str()) {
+                    keys.push((kind, account));
+                }
+                Ok(true)
+            },
+        )?;
+        let mut out = Vec::new();
+        for (kind, account) in keys {
+            if let Ok(kind) = kind.parse::<AccountKind>() {
+                out.extend(self.relation(kind, &account)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An equality on an indexed contact field (`company_no` or `name`), if the filter has one.
+fn indexed_equality(filter: &ContactFilter) -> Option<(&'static str, String)> {
+    filter
+        .conditions
+        .iter()
+        .find_map(|c| match (&c.test, c.field.as_str()) {
+            (FieldTest::Equals(FieldValue::Text(v)), "company_no") => {
+                Some(("company_no", v.clone()))
+            }
+            (FieldTest::Equals(FieldValue::Text(v)), "name") => Some(("name", v.clone())),
+            _ => None,
+        })
+}

@@ -1,0 +1,126 @@
+//! The workflows of the spec. Each public method of [`Tx`] is one operation: it checks the spec's
+//! rules in the spec's order before it writes, and runs inside the caller's transaction, so an
+//! error leaves nothing behind. [`View`] holds the reads, usable on a snapshot or inside a [`Tx`].
+
+mod campaigns;
+mod cancel;
+mod catalogue;
+mod check;
+mod contacts;
+mod documents;
+mod entries;
+mod purge;
+pub mod scan;
+mod segments;
+mod settings;
+mod stats;
+mod upgrade;
+
+pub use cancel::CancelMode;
+pub use check::IntegrityReport;
+pub use contacts::INDEXED_CONTACT_FIELDS;
+pub use documents::DocumentOutcome;
+pub use entries::{InteractionDraft, ResumeChanges};
+pub use purge::{CanceledEntryFilter, PurgeReport};
+pub use segments::{LogSegmentOptions, LoggedSegmentOutcome, SegmentChanges};
+pub use settings::PluginSettings;
+pub use stats::{ContactSummary, Counters, StatKind, Statistics};
+
+use crate::clock::Clock;
+use crate::store::{KvRead, KvWrite};
+
+/// A progress callback: what the work is, how much is done, and of how much.
+pub type ReportProgress = dyn Fn(&str, u64, u64) + Send + Sync;
+
+/// Receives progress of long work.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<ReportProgress>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
+/// How often long work reports (every this many records, and at the end).
+const PROGRESS_STEP: u64 = 1000;
+
+/// What the workflows need besides the data: the clock, who is working, and where progress goes.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Work date and today.
+    pub clock: Clock,
+    /// Written into entries, logged segments and campaign entries.
+    pub user: String,
+    /// Told how long work (logging a segment, purging, canceling many entries) advances.
+    pub progress: Option<Progress>,
+}
+
+impl Context {
+    /// Reports `done` of `total` for `what`, every [`PROGRESS_STEP`] records and at the end.
+    pub(crate) fn report(&self, what: &str, done: u64, total: u64) {
+        if let Some(Progress(report)) = &self.progress
+            && (done.is_multiple_of(PROGRESS_STEP) || done == total)
+        {
+            report(what, done, total);
+        }
+    }
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        let user = std::env::var("RAPPORT_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "rapport".to_string());
+        Self {
+            clock: Clock::system(),
+            user: user.to_uppercase(),
+            progress: None,
+        }
+    }
+}
+
+/// Reads, on a snapshot or inside a write transaction.
+pub struct View<'a> {
+    pub(crate) kv: &'a dyn KvRead,
+    pub(crate) ctx: &'a Context,
+}
+
+impl<'a> View<'a> {
+    /// Reads through `kv` (any backend) with `ctx`.
+    pub fn new(kv: &'a dyn KvRead, ctx: &'a Context) -> Self {
+        Self { kv, ctx }
+    }
+
+    /// The context.
+    pub fn context(&self) -> &Context {
+        self.ctx
+    }
+}
+
+/// One write transaction's workflows.
+pub struct Tx<'a> {
+    pub(crate) kv: &'a mut dyn KvWrite,
+    pub(crate) ctx: &'a Context,
+    /// Statistic changes summed while a bulk operation runs (see `Tx::batch_statistics`).
+    pending_statistics: Option<stats::StatDeltas>,
+}
+
+impl<'a> Tx<'a> {
+    /// Writes through `kv` (any backend) with `ctx`.
+    pub fn new(kv: &'a mut dyn KvWrite, ctx: &'a Context) -> Self {
+        Self {
+            kv,
+            ctx,
+            pending_statistics: None,
+        }
+    }
+
+    /// Reads inside this transaction (they see its own writes).
+    pub fn view(&self) -> View<'_> {
+        View {
+            kv: &*self.kv,
+            ctx: self.ctx,
+        }
+    }
+}

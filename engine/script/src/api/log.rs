@@ -1,0 +1,1031 @@
+//! Contract functions for interactions, cancel and purge, segments, logged segments, statistics
+//! and dates. Selections (`cancel(sel)`, `s.add(sel)`) accept an entry or contact number, an
+//! array, or a query.
+
+use chrono::NaiveTime;
+use rhai::{Array, Dynamic, Engine, INT, Map, NativeCallContext};
+
+use crate::capability::{Access, Kind};
+use crate::error::{RhaiResult, engine_error, placed_result};
+use crate::query::{self, Query, Source, Test};
+use crate::session::Shared;
+use crate::session::{fire, group, notify, with_context, with_read, with_write};
+use crate::value::{
+    Date, Fields, LoggedSegmentHandle, SegmentHandle, entry_map, logged_segment_map,
+    segment_line_map, segment_map, statistics_map, to_date, to_field_value,
+};
+use rapport_engine::model::{
+    AttachmentContent, ContactFilter, ContactSelector, Evaluation, FieldCondition, FieldTest,
+    Segment, StepOptions,
+};
+use rapport_engine::ops::{
+    CancelMode, CanceledEntryFilter, InteractionDraft, LogSegmentOptions, ResumeChanges,
+    SegmentChanges, StatKind,
+};
+use rapport_engine::{Error, Result};
+
+/// How many entry numbers a dry run lists.
+const DRY_RUN_LIST: usize = 1000;
+
+fn entry_no_of(v: &Dynamic, what: &str) -> RhaiResult<u64> {
+    let n = if let Ok(n) = v.as_int() {
+        Some(n)
+    } else {
+        query::field_of(v, "entry_no").as_int().ok()
+    };
+    n.and_then(|n| u64::try_from(n).ok()).ok_or_else(|| {
+        engine_error(Error::invalid(
+            what,
+            "selection",
+            format!(
+                "{} is not an entry number or an entry",
+                crate::value::type_name(v)
+            ),
+            "select entries by number, an array of them, or entries()",
+        ))
+    })
+}
+
+/// Entry numbers from an entry no, an entry, an array of them, or an `entries()` query.
+fn entry_selection(
+    ctx: &NativeCallContext,
+    shared: &Shared,
+    sel: &Dynamic,
+    what: &str,
+) -> RhaiResult<Vec<u64>> {
+    if let Some(q) = sel.read_lock::<Query>() {
+        if q.source != Source::Entries {
+            return Err(engine_error(Error::invalid(
+                what,
+                "selection",
+                format!("is a {}() query", q.source.name()),
+                "select interaction log entries: entries().filter(…)",
+            )));
+        }
+        let q = q.clone();
+        return query::collect(ctx, shared, &q)?
+            .iter()
+            .map(|e| entry_no_of(e, what))
+            .collect();
+    }
+    if let Some(a) = sel.read_lock::<Array>() {
+        return a.iter().map(|e| entry_no_of(e, what)).collect();
+    }
+    Ok(vec![entry_no_of(sel, what)?])
+}
+
+/// Contacts for a segment step: a replayable filter when the selection is a filter map or a
+/// `contacts()` query of filters only; otherwise the contacts it lists.
+fn contact_selection(
+    ctx: &NativeCallContext,
+    shared: &Shared,
+    sel: &Dynamic,
+) -> RhaiResult<ContactSelector> {
+    let as_filter = |conds: &[query::Cond]| -> Option<ContactFilter> {
+        let mut filter = ContactFilter::all();
+        for c in conds {
+            let test = match &c.test {
+                Test::Eq(v) => FieldTest::Equals(to_field_value(v)?),
+                Test::Range { low, high }
+                    if low.as_ref().is_none_or(|l| l.1) && high.as_ref().is_none_or(|h| h.1) =>
+                {
+                    let bound =
+                        |b: &Option<(Dynamic, bool)>| b.as_ref().map(|(v, _)| to_field_value(v));
+                    let (from, to) = (bound(low), bound(high));
+                    if from.as_ref().is_some_and(Option::is_none)
+                        || to.as_ref().is_some_and(Option::is_none)
+                    {
+                        return None;
+                    }
+                    FieldTest::Between(from.flatten(), to.flatten())
+                }
+                _ => return None,
+            };
+            filter.conditions.push(FieldCondition {
+                field: c.field.clone(),
+                test,
+            });
+        }
+        Some(filter)
+    };
+    if let Some(m) = sel.read_lock::<Map>()
+        && (!m.contains_key("no") || m.len() > 1)
+    {
+        let conds = query::parse_filter(&m).map_err(engine_error)?;
+        if let Some(filter) = as_filter(&conds) {
+            return Ok(ContactSelector::Filter(filter));
+        }
+        let q = Query {
+            source: Source::Contacts,
+            steps: vec![query::Step::Filter(conds)],
+        };
+        return listed(ctx, shared, &q);
+    }
+    if let Some(q) = sel.read_lock::<Query>() {
+        if q.source != Source::Contacts {
+            return Err(engine_error(Error::invalid(
+                "segment",
+                "selection",
+                format!("is a {}() query", q.source.name()),
+                "select contacts: contacts().filter(…)",
+            )));
+        }
+        let conds: Option<Vec<query::Cond>> = q
+            .steps
+            .iter()
+            .map(|s| match s {
+                query::Step::Filter(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.concat());
+        if let Some(filter) = conds.as_deref().and_then(as_filter) {
+            return Ok(ContactSelector::Filter(filter));
+        }
+        let q = q.clone();
+        return listed(ctx, shared, &q);
+    }
+    let no_of = |v: &Dynamic| -> RhaiResult<String> {
+        if v.is_string() {
+            return Ok(v.to_string());
+        }
+        let no = query::field_of(v, "no");
+        if no.is_string() {
+            Ok(no.to_string())
+        } else {
+            Err(engine_error(Error::invalid(
+                "segment",
+                "selection",
+                format!("{} is not a contact", crate::value::type_name(v)),
+                "select contacts by no, an array of them, a filter map or contacts()",
+            )))
+        }
+    };
+    if let Some(a) = sel.read_lock::<Array>() {
+        return Ok(ContactSelector::Contacts(
+            a.iter().map(no_of).collect::<RhaiResult<_>>()?,
+        ));
+    }
+    Ok(ContactSelector::Contacts(vec![no_of(sel)?]))
+}
+
+fn listed(ctx: &NativeCallContext, shared: &Shared, q: &Query) -> RhaiResult<ContactSelector> {
+    let nos = query::collect(ctx, shared, q)?
+        .iter()
+        .map(|c| query::field_of(c, "no").to_string())
+        .collect();
+    Ok(ContactSelector::Contacts(nos))
+}
+
+fn dry_run_report(nos: &[u64]) -> Map {
+    let mut m = Map::new();
+    m.insert("dry_run".into(), Dynamic::TRUE);
+    m.insert("count".into(), Dynamic::from_int(nos.len() as INT));
+    let listed: Array = nos
+        .iter()
+        .take(DRY_RUN_LIST)
+        .map(|n| Dynamic::from_int(*n as INT))
+        .collect();
+    m.insert("entry_nos".into(), Dynamic::from_array(listed));
+    m.insert(
+        "more".into(),
+        Dynamic::from_int(nos.len().saturating_sub(DRY_RUN_LIST) as INT),
+    );
+    m
+}
+
+fn comments(f: &mut Fields<'_>) -> Result<Vec<String>> {
+    match f.raw("comments") {
+        None => Ok(Vec::new()),
+        Some(v) if v.is_string() => Ok(vec![v.to_string()]),
+        Some(v) => match v.read_lock::<Array>() {
+            Some(a) => Ok(a.iter().map(ToString::to_string).collect()),
+            None => Err(Error::invalid(
+                "interaction",
+                "comments",
+                format!("is {}", crate::value::type_name(v)),
+                "give a string or an array of strings",
+            )),
+        },
+    }
+}
+
+fn attachment(fields: &mut Fields<'_>) -> Result<Option<AttachmentContent>> {
+    let Some(given) = fields.raw("attachment") else {
+        return Ok(None);
+    };
+    let Some(spec) = given.read_lock::<Map>() else {
+        return Err(Error::invalid(
+            "interaction",
+            "attachment",
+            format!("is {}", crate::value::type_name(given)),
+            "give #{file_name: \"offer.txt\", content: \"…\"}",
+        ));
+    };
+    let mut inner = Fields::new("attachment", &spec);
+    let file_name = inner.text("file_name")?.ok_or_else(|| {
+        Error::required(
+            "attachment",
+            "file_name",
+            "name the file, with its extension",
+        )
+    })?;
+    let content = match inner.raw("content") {
+        Some(text) if text.is_string() => text.to_string().into_bytes(),
+        Some(blob) if blob.is_blob() => blob.clone().cast::<rhai::Blob>(),
+        _ => {
+            return Err(Error::required(
+                "attachment",
+                "content",
+                "give the content as a string or a blob",
+            ));
+        }
+    };
+    inner.finish()?;
+    Ok(Some(AttachmentContent { file_name, content }))
+}
+
+fn time_of(f: &mut Fields<'_>) -> Result<Option<NaiveTime>> {
+    match f.text("time")? {
+        None => Ok(None),
+        Some(t) => NaiveTime::parse_from_str(&t, "%H:%M:%S")
+            .or_else(|_| NaiveTime::parse_from_str(&t, "%H:%M"))
+            .map(Some)
+            .map_err(|_| {
+                Error::invalid(
+                    "interaction",
+                    "time",
+                    format!("\"{t}\" is not a time"),
+                    "write HH:MM or HH:MM:SS",
+                )
+            }),
+    }
+}
+
+fn draft_from(map: &Map) -> Result<InteractionDraft> {
+    let mut f = Fields::new("log_interaction", map);
+    let draft = InteractionDraft {
+        contact: f.text("contact")?.unwrap_or_default(),
+        template: f.text("template")?.unwrap_or_default(),
+        salesperson: f.text("salesperson")?.unwrap_or_default(),
+        description: f.text("description")?.unwrap_or_default(),
+        subject: f.text("subject")?.unwrap_or_default(),
+        date: f.date("date")?,
+        time: time_of(&mut f)?,
+        cost: f.amount("cost")?,
+        duration: f.amount("duration")?,
+        evaluation: f.word("evaluation")?,
+        attempt_failed: f.flag("attempt_failed")?.unwrap_or(false),
+        campaign: f.text("campaign")?.unwrap_or_default(),
+        comments: comments(&mut f)?,
+        attachment: attachment(&mut f)?,
+        correspondence: f.word("correspondence")?,
+        language: f.text("language")?,
+        contact_via: f.text("contact_via")?.unwrap_or_default(),
+        postponed: f.flag("postponed")?.unwrap_or(false),
+        deliver: f.flag("deliver")?.unwrap_or(false),
+    };
+    f.finish()?;
+    Ok(draft)
+}
+
+fn resume_from(map: &Map) -> Result<ResumeChanges> {
+    let mut f = Fields::new("resume_interaction", map);
+    let changes = ResumeChanges {
+        description: f.text("description")?,
+        cost: f.amount("cost")?,
+        duration: f.amount("duration")?,
+        evaluation: f.word("evaluation")?,
+        attempt_failed: f.flag("attempt_failed")?,
+        comments: comments(&mut f)?,
+        correspondence: f.word("correspondence")?,
+        deliver: f.flag("deliver")?.unwrap_or(false),
+    };
+    f.finish()?;
+    Ok(changes)
+}
+
+fn purge_filter(map: &Map) -> Result<(CanceledEntryFilter, bool)> {
+    let mut f = Fields::new("purge_canceled", map);
+    let int = |v: Option<i64>| v.and_then(|n| u64::try_from(n).ok());
+    let filter = CanceledEntryFilter {
+        entry_from: int(f.int("entry_from")?),
+        entry_to: int(f.int("entry_to")?),
+        contact_no: f.text("contact")?.unwrap_or_default(),
+        date_from: f.date("date_from")?,
+        date_to: f.date("date_to")?,
+        campaign_no: f.text("campaign")?.unwrap_or_default(),
+        group: f.text("group")?.unwrap_or_default(),
+        template: f.text("template")?.unwrap_or_default(),
+        salesperson: f.text("salesperson")?.unwrap_or_default(),
+    };
+    let dry_run = f.flag("dry_run")?.unwrap_or(false);
+    f.finish()?;
+    Ok((filter, dry_run))
+}
+
+fn segment_changes(f: &mut Fields<'_>) -> Result<SegmentChanges> {
+    Ok(SegmentChanges {
+        description: f.text("description")?,
+        salesperson: f.text("salesperson")?,
+        campaign_no: f.text("campaign")?,
+        correspondence: f.word("correspondence")?,
+        ignore_contact_correspondence: f.flag("ignore_contact_correspondence")?,
+        language: f.text("language")?,
+        subject: f.text("subject")?,
+        date: f.date("date")?,
+        unit_cost: f.amount("unit_cost")?,
+        unit_duration: f.amount("unit_duration")?,
+        evaluation: f.word("evaluation")?,
+    })
+}
+
+fn segment_handle(shared: &Shared, no: &str) -> RhaiResult<Option<SegmentHandle>> {
+    with_read(shared, Access::read(Kind::Segments), |v| {
+        Ok(v.segment(no)?.map(|s| SegmentHandle {
+            no: s.no.clone(),
+            fields: segment_map(&s),
+        }))
+    })
+}
+
+fn refresh(shared: &Shared, s: &mut SegmentHandle) -> RhaiResult<()> {
+    if let Some(fresh) = segment_handle(shared, &s.no)? {
+        *s = fresh;
+    }
+    Ok(())
+}
+
+fn step_options(map: &Map) -> Result<StepOptions> {
+    let mut f = Fields::new("segment add", map);
+    let o = StepOptions {
+        ignore_exclusion: f.flag("ignore_exclusion")?.unwrap_or(false),
+        allow_existing: f.flag("allow_existing")?.unwrap_or(false),
+        expand_companies: f.flag("expand_companies")?.unwrap_or(false),
+    };
+    f.finish()?;
+    Ok(o)
+}
+
+fn stat_kind(kind: &str) -> RhaiResult<StatKind> {
+    kind.parse().map_err(|problem: String| {
+        engine_error(Error::invalid(
+            "stats",
+            "kind",
+            problem,
+            "use one of those kinds",
+        ))
+    })
+}
+
+fn date_arg(v: &Dynamic, what: &'static str) -> RhaiResult<chrono::NaiveDate> {
+    to_date(v).ok_or_else(|| {
+        engine_error(Error::invalid(
+            "dates",
+            what,
+            format!("is {}", crate::value::type_name(v)),
+            "give a date, e.g. date(\"2026-11-29\")",
+        ))
+    })
+}
+
+/// What `cancel`/`uncancel` return (how many entries) and what `toggle_canceled` returns (the new flag).
+fn cancel_result(mode: CancelMode, canceled: bool, selected: usize) -> Dynamic {
+    if mode == CancelMode::Toggle {
+        Dynamic::from_bool(canceled)
+    } else {
+        Dynamic::from_int(selected as INT)
+    }
+}
+
+/// Cancels, un-cancels or toggles entries, then tells the plugins (`on_cancel_toggled`).
+fn set_canceled(s: &Shared, nos: &[u64], mode: CancelMode, remove: bool) -> RhaiResult<bool> {
+    group(s, || {
+        let canceled = with_write(s, Access::write(Kind::Entries), |tx| {
+            tx.set_entries_canceled(nos, mode, remove)
+        })?;
+        let mut payload = Map::new();
+        payload.insert(
+            "entry_nos".into(),
+            Dynamic::from_array(nos.iter().map(|n| Dynamic::from_int(*n as INT)).collect()),
+        );
+        payload.insert("canceled".into(), Dynamic::from_bool(canceled));
+        notify(s, "on_cancel_toggled", Dynamic::from_map(payload))?;
+        Ok(canceled)
+    })
+}
+
+/// Logs a segment, then tells the plugins (`after_segment_logged`).
+fn log_segment(s: &Shared, no: &str, options: LogSegmentOptions) -> RhaiResult<INT> {
+    group(s, || {
+        let out = with_write(s, Access::write(Kind::Segments), |tx| {
+            tx.log_segment(no, options)
+        })?;
+        let logged = with_read(s, Access::read(Kind::Segments), |v| {
+            v.logged_segment(out.logged_segment_no)
+        })?;
+        notify(
+            s,
+            "after_segment_logged",
+            logged.map_or(Dynamic::UNIT, |l| Dynamic::from_map(logged_segment_map(&l))),
+        )?;
+        Ok(out.logged_segment_no as INT)
+    })
+}
+
+/// Deletes the canceled entries a filter map selects, through `before_purge` (which may narrow
+/// the filter or veto); with `dry_run: true`, reads only and lists what would go.
+fn purge(s: &Shared, map: Map) -> RhaiResult<Dynamic> {
+    let (_, dry_run) = purge_filter(&map).map_err(engine_error)?;
+    // before_purge may narrow the filter, or veto by throwing (not for a dry run).
+    let map = if dry_run {
+        map
+    } else {
+        fire(s, "before_purge", Dynamic::from_map(map.clone()))?
+            .try_cast::<Map>()
+            .unwrap_or(map)
+    };
+    let (filter, dry_run) = purge_filter(&map).map_err(engine_error)?;
+    if dry_run {
+        // A dry run reads only: it never takes the write transaction.
+        let nos = with_read(s, Access::read(Kind::Entries), |v| {
+            v.canceled_entries_matching(&filter)
+        })?;
+        return Ok(Dynamic::from_map(dry_run_report(&nos)));
+    }
+    let report = with_write(s, Access::write(Kind::Entries), |tx| {
+        tx.delete_canceled_entries(&filter, false)
+    })?;
+    Ok(Dynamic::from_int(report.count as INT))
+}
+
+/// A criteria step as the segment methods call it.
+type Step =
+    fn(&mut rapport_engine::ops::Tx<'_>, &str, &ContactSelector, StepOptions) -> Result<usize>;
+
+#[allow(clippy::too_many_lines)]
+pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
+    // Interactions.
+    let s = shared.clone();
+    engine.register_fn(
+        "log_interaction",
+        move |ctx: NativeCallContext, map: Map| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                group(&s, || {
+                    // before_log may amend the draft (or veto by throwing).
+                    let map = fire(&s, "before_log", Dynamic::from_map(map.clone()))?
+                        .try_cast::<Map>()
+                        .unwrap_or(map.clone());
+                    let draft = draft_from(&map).map_err(engine_error)?;
+                    let no = with_write(&s, Access::write(Kind::Entries), |tx| {
+                        tx.log_interaction(draft)
+                    })?;
+                    let entry = with_read(&s, Access::read(Kind::Entries), |v| v.entry(no))?;
+                    notify(
+                        &s,
+                        "after_log",
+                        entry.map_or(Dynamic::UNIT, |e| Dynamic::from_map(entry_map(&e))),
+                    )?;
+                    Ok(no as INT)
+                })
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "resume_interaction",
+        move |ctx: NativeCallContext, entry_no: INT, map: Map| -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                let changes = resume_from(&map).map_err(engine_error)?;
+                with_write(&s, Access::write(Kind::Entries), |tx| {
+                    tx.resume_interaction(entry_no as u64, changes)
+                })
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "entry",
+        move |ctx: NativeCallContext, no: INT| -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || -> RhaiResult<Dynamic> {
+                with_read(&s, Access::read(Kind::Entries), |v| {
+                    Ok(v.entry(no as u64)?
+                        .map_or(Dynamic::UNIT, |e| Dynamic::from_map(entry_map(&e))))
+                })
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "timeline",
+        move |ctx: NativeCallContext, contact_no: &str| -> RhaiResult<Array> {
+            placed_result(&ctx, || -> RhaiResult<Array> {
+                with_read(&s, Access::read(Kind::Entries), |v| {
+                    let contact = v.contact(contact_no)?;
+                    let contact_name = contact.map(|c| c.name).unwrap_or_default();
+                    let mut out = Array::new();
+                    for e in v.timeline(contact_no)? {
+                        let salesperson = v
+                            .salesperson(&e.salesperson)?
+                            .map(|sp| sp.name)
+                            .unwrap_or_default();
+                        let mut m = entry_map(&e);
+                        m.insert(
+                            "title".into(),
+                            e.timeline_title(&salesperson, &contact_name).into(),
+                        );
+                        out.push(Dynamic::from_map(m));
+                    }
+                    Ok(out)
+                })
+            })
+        },
+    );
+
+    // Status.
+    for (name, mode) in [
+        ("cancel", CancelMode::Cancel),
+        ("uncancel", CancelMode::Uncancel),
+        ("toggle_canceled", CancelMode::Toggle),
+    ] {
+        let s = shared.clone();
+        engine.register_fn(
+            name,
+            move |ctx: NativeCallContext, sel: Dynamic| -> RhaiResult<Dynamic> {
+                placed_result(&ctx, || -> RhaiResult<Dynamic> {
+                    let nos = entry_selection(&ctx, &s, &sel, name)?;
+                    let canceled = set_canceled(&s, &nos, mode, false)?;
+                    Ok(cancel_result(mode, canceled, nos.len()))
+                })
+            },
+        );
+        let s = shared.clone();
+        engine.register_fn(
+            name,
+            move |ctx: NativeCallContext, sel: Dynamic, options: Map| -> RhaiResult<Dynamic> {
+                placed_result(&ctx, || -> RhaiResult<Dynamic> {
+                    let mut f = Fields::new(name, &options);
+                    let dry_run = f.flag("dry_run").map_err(engine_error)?.unwrap_or(false);
+                    let remove = f
+                        .flag("remove_attachments")
+                        .map_err(engine_error)?
+                        .unwrap_or(false);
+                    f.finish().map_err(engine_error)?;
+                    let nos = entry_selection(&ctx, &s, &sel, name)?;
+                    if dry_run {
+                        // Check the rules as the real run would, then report without writing.
+                        with_read(&s, Access::read(Kind::Entries), |v| {
+                            for n in &nos {
+                                v.entry(*n)?.ok_or_else(|| {
+                                    Error::not_found("interaction log entry", n.to_string())
+                                })?;
+                            }
+                            Ok(())
+                        })?;
+                        return Ok(Dynamic::from_map(dry_run_report(&nos)));
+                    }
+                    let canceled = set_canceled(&s, &nos, mode, remove)?;
+                    Ok(cancel_result(mode, canceled, nos.len()))
+                })
+            },
+        );
+    }
+    let s = shared.clone();
+    engine.register_fn(
+        "evaluate",
+        move |ctx: NativeCallContext, sel: Dynamic, value: &str| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                let evaluation: Evaluation = value.parse().map_err(|problem: String| {
+                    engine_error(Error::invalid(
+                        "evaluate",
+                        "evaluation",
+                        problem,
+                        "use one of those words",
+                    ))
+                })?;
+                let nos = entry_selection(&ctx, &s, &sel, "evaluate")?;
+                with_write(&s, Access::write(Kind::Entries), |tx| {
+                    tx.evaluate(&nos, evaluation)
+                })?;
+                Ok(nos.len() as INT)
+            })
+        },
+    );
+
+    // Purge and other deletes.
+    let s = shared.clone();
+    engine.register_fn("purge_canceled", move |ctx: NativeCallContext, map: Map| {
+        placed_result(&ctx, || purge(&s, map))
+    });
+    let s = shared.clone();
+    // Without a filter: the same path, so before_purge hooks see this purge too.
+    engine.register_fn("purge_canceled", move |ctx: NativeCallContext| {
+        placed_result(&ctx, || purge(&s, Map::new()))
+    });
+    let s = shared.clone();
+    engine.register_fn(
+        "delete_postponed",
+        move |ctx: NativeCallContext, sel: Dynamic| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                let nos = entry_selection(&ctx, &s, &sel, "delete_postponed")?;
+                with_write(&s, Access::write(Kind::Entries), |tx| {
+                    tx.delete_postponed_entries(Some(&nos))
+                })
+                .map(|n| n as INT)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "cancel_campaign_entry",
+        move |ctx: NativeCallContext, no: INT| -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                with_write(&s, Access::write(Kind::Campaigns), |tx| {
+                    tx.set_campaign_entry_canceled(no as u64, true)
+                })
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "uncancel_campaign_entry",
+        move |ctx: NativeCallContext, no: INT| -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                with_write(&s, Access::write(Kind::Campaigns), |tx| {
+                    tx.set_campaign_entry_canceled(no as u64, false)
+                })
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "delete_canceled_campaign_entries",
+        move |ctx: NativeCallContext, map: Map| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                let mut f = Fields::new("delete_canceled_campaign_entries", &map);
+                let campaign = f
+                    .text("campaign")
+                    .map_err(engine_error)?
+                    .unwrap_or_default();
+                f.finish().map_err(engine_error)?;
+                with_write(&s, Access::write(Kind::Campaigns), |tx| {
+                    tx.delete_canceled_campaign_entries(&campaign)
+                })
+                .map(|(n, _)| n as INT)
+            })
+        },
+    );
+
+    // Segments.
+    let s = shared.clone();
+    engine.register_fn(
+        "segment_create",
+        move |ctx: NativeCallContext, map: Map| -> RhaiResult<SegmentHandle> {
+            placed_result(&ctx, || -> RhaiResult<SegmentHandle> {
+                let mut f = Fields::new("segment_create", &map);
+                let header = Segment {
+                    no: f.text("no").map_err(engine_error)?.unwrap_or_default(),
+                    template: f
+                        .text("template")
+                        .map_err(engine_error)?
+                        .unwrap_or_default(),
+                    ..Segment::default()
+                };
+                let changes = segment_changes(&mut f).map_err(engine_error)?;
+                f.finish().map_err(engine_error)?;
+                let no = with_write(&s, Access::write(Kind::Segments), |tx| {
+                    let no = tx.segment_create(header)?;
+                    tx.segment_update(&no, &changes)?;
+                    Ok(no)
+                })?;
+                segment_handle(&s, &no)?
+                    .ok_or_else(|| engine_error(Error::not_found("segment", no)))
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "segment",
+        move |ctx: NativeCallContext, no: &str| -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || -> RhaiResult<Dynamic> {
+                Ok(segment_handle(&s, no)?.map_or(Dynamic::UNIT, Dynamic::from))
+            })
+        },
+    );
+    let steps: [(&str, Step); 3] = [
+        ("add", |tx, no, sel, o| tx.segment_add(no, sel, o)),
+        ("reduce", |tx, no, sel, _| tx.segment_reduce(no, sel)),
+        ("refine", |tx, no, sel, _| tx.segment_refine(no, sel)),
+    ];
+    for (name, step) in steps {
+        let s = shared.clone();
+        engine.register_fn(
+            name,
+            move |ctx: NativeCallContext,
+                  seg: &mut SegmentHandle,
+                  sel: Dynamic|
+                  -> RhaiResult<INT> {
+                placed_result(&ctx, || -> RhaiResult<INT> {
+                    let selector = contact_selection(&ctx, &s, &sel)?;
+                    let n = with_write(&s, Access::write(Kind::Segments), |tx| {
+                        step(tx, &seg.no, &selector, StepOptions::default())
+                    })?;
+                    refresh(&s, seg)?;
+                    Ok(n as INT)
+                })
+            },
+        );
+        let s = shared.clone();
+        engine.register_fn(
+            name,
+            move |ctx: NativeCallContext,
+                  seg: &mut SegmentHandle,
+                  sel: Dynamic,
+                  options: Map|
+                  -> RhaiResult<INT> {
+                placed_result(&ctx, || -> RhaiResult<INT> {
+                    let options = step_options(&options).map_err(engine_error)?;
+                    let selector = contact_selection(&ctx, &s, &sel)?;
+                    let n = with_write(&s, Access::write(Kind::Segments), |tx| {
+                        step(tx, &seg.no, &selector, options)
+                    })?;
+                    refresh(&s, seg)?;
+                    Ok(n as INT)
+                })
+            },
+        );
+    }
+    let s = shared.clone();
+    engine.register_fn(
+        "go_back",
+        move |ctx: NativeCallContext, seg: &mut SegmentHandle| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                let step = with_write(&s, Access::write(Kind::Segments), |tx| {
+                    tx.segment_go_back(&seg.no)
+                })?;
+                refresh(&s, seg)?;
+                Ok((step.added.len() + step.removed.len()) as INT)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "lines",
+        move |ctx: NativeCallContext, seg: &mut SegmentHandle| -> RhaiResult<Array> {
+            placed_result(&ctx, || -> RhaiResult<Array> {
+                with_read(&s, Access::read(Kind::Segments), |v| {
+                    Ok(v.segment_lines(&seg.no)?
+                        .iter()
+                        .map(|l| Dynamic::from_map(segment_line_map(l)))
+                        .collect())
+                })
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "set_template",
+        move |ctx: NativeCallContext, seg: &mut SegmentHandle, code: &str| -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                with_write(&s, Access::write(Kind::Segments), |tx| {
+                    tx.segment_set_template(&seg.no, code, false)
+                })?;
+                refresh(&s, seg)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "set_template",
+        move |ctx: NativeCallContext,
+              seg: &mut SegmentHandle,
+              code: &str,
+              to_lines: bool|
+              -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                with_write(&s, Access::write(Kind::Segments), |tx| {
+                    tx.segment_set_template(&seg.no, code, to_lines)
+                })?;
+                refresh(&s, seg)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "update",
+        move |ctx: NativeCallContext, seg: &mut SegmentHandle, map: Map| -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                let mut f = Fields::new(format!("segment {}", seg.no), &map);
+                let changes = segment_changes(&mut f).map_err(engine_error)?;
+                f.finish().map_err(engine_error)?;
+                with_write(&s, Access::write(Kind::Segments), |tx| {
+                    tx.segment_update(&seg.no, &changes)
+                })?;
+                refresh(&s, seg)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "log",
+        move |ctx: NativeCallContext, seg: &mut SegmentHandle| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                log_segment(&s, &seg.no, LogSegmentOptions::default())
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "log",
+        move |ctx: NativeCallContext, seg: &mut SegmentHandle, map: Map| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                let mut f = Fields::new(format!("log segment {}", seg.no), &map);
+                let options = LogSegmentOptions {
+                    deliver: f.flag("deliver").map_err(engine_error)?.unwrap_or(false),
+                    follow_up: f.flag("follow_up").map_err(engine_error)?.unwrap_or(false),
+                };
+                f.finish().map_err(engine_error)?;
+                log_segment(&s, &seg.no, options)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "save_criteria",
+        move |ctx: NativeCallContext, seg: &mut SegmentHandle, name: &str| -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                with_write(&s, Access::write(Kind::Segments), |tx| {
+                    tx.segment_save_criteria(&seg.no, name)
+                })
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "reuse_criteria",
+        move |ctx: NativeCallContext, segment_no: &str, name: &str| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                with_write(&s, Access::write(Kind::Segments), |tx| {
+                    tx.segment_reuse_criteria(segment_no, name)
+                })
+                .map(|n| n as INT)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "delete",
+        move |ctx: NativeCallContext, seg: &mut SegmentHandle| -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                with_write(&s, Access::write(Kind::Segments), |tx| {
+                    tx.segment_delete(&seg.no)
+                })
+            })
+        },
+    );
+
+    // Logged segments.
+    let s = shared.clone();
+    engine.register_fn(
+        "logged_segment",
+        move |ctx: NativeCallContext, no: INT| -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || -> RhaiResult<Dynamic> {
+                with_read(&s, Access::read(Kind::Segments), |v| {
+                    Ok(v.logged_segment(no as u64)?.map_or(Dynamic::UNIT, |l| {
+                        Dynamic::from(LoggedSegmentHandle {
+                            entry_no: l.entry_no,
+                            fields: logged_segment_map(&l),
+                        })
+                    }))
+                })
+            })
+        },
+    );
+    for (name, canceled) in [("cancel", true), ("uncancel", false)] {
+        let s = shared.clone();
+        engine.register_fn(
+            name,
+            move |ctx: NativeCallContext, l: &mut LoggedSegmentHandle| -> RhaiResult<()> {
+                placed_result(&ctx, || -> RhaiResult<()> {
+                    with_write(&s, Access::write(Kind::Segments), |tx| {
+                        tx.set_logged_segment_canceled(l.entry_no, canceled)
+                    })?;
+                    if let Some(fresh) = with_read(&s, Access::read(Kind::Segments), |v| {
+                        v.logged_segment(l.entry_no)
+                    })? {
+                        l.fields = logged_segment_map(&fresh);
+                    }
+                    Ok(())
+                })
+            },
+        );
+    }
+    engine.register_fn("entries", |l: &mut LoggedSegmentHandle| {
+        let mut filter = Map::new();
+        filter.insert(
+            "logged_segment_no".into(),
+            Dynamic::from_int(l.entry_no as INT),
+        );
+        Query {
+            source: Source::Entries,
+            steps: vec![query::Step::Filter(
+                query::parse_filter(&filter).unwrap_or_default(),
+            )],
+        }
+    });
+    let s = shared.clone();
+    engine.register_fn(
+        "delete_canceled_logged_segments",
+        move |ctx: NativeCallContext, map: Map| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                let mut f = Fields::new("delete_canceled_logged_segments", &map);
+                let from = f.int("from").map_err(engine_error)?.map(|n| n as u64);
+                let to = f.int("to").map_err(engine_error)?.map(|n| n as u64);
+                f.finish().map_err(engine_error)?;
+                with_write(&s, Access::write(Kind::Segments), |tx| {
+                    tx.delete_canceled_logged_segments(from, to)
+                })
+                .map(|n| n as INT)
+            })
+        },
+    );
+
+    // Statistics.
+    let stats = |shared: &Shared,
+                 kind: &str,
+                 code: &Dynamic,
+                 range: Option<(chrono::NaiveDate, chrono::NaiveDate)>|
+     -> RhaiResult<Map> {
+        let kind = stat_kind(kind)?;
+        let code = code.to_string();
+        with_read(shared, Access::read(Kind::Statistics), |v| {
+            Ok(statistics_map(&v.statistics(kind, &code, range)?))
+        })
+    };
+    let s = shared.clone();
+    engine.register_fn(
+        "stats",
+        move |ctx: NativeCallContext, kind: &str, code: Dynamic| {
+            placed_result(&ctx, || stats(&s, kind, &code, None))
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "stats",
+        move |ctx: NativeCallContext,
+              kind: &str,
+              code: Dynamic,
+              from: Dynamic,
+              to: Dynamic|
+              -> RhaiResult<Map> {
+            placed_result(&ctx, || -> RhaiResult<Map> {
+                let range = (date_arg(&from, "from")?, date_arg(&to, "to")?);
+                stats(&s, kind, &code, Some(range))
+            })
+        },
+    );
+
+    // Dates.
+    let s = shared.clone();
+    engine.register_fn("today", move |ctx: NativeCallContext| -> RhaiResult<Date> {
+        placed_result(&ctx, || -> RhaiResult<Date> {
+            with_context(&s, |c| Date(c.clock.today()))
+        })
+    });
+    let s = shared.clone();
+    engine.register_fn(
+        "work_date",
+        move |ctx: NativeCallContext| -> RhaiResult<Date> {
+            placed_result(&ctx, || -> RhaiResult<Date> {
+                with_context(&s, |c| Date(c.clock.work_date()))
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "set_work_date",
+        move |ctx: NativeCallContext, d: Dynamic| -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                let d = date_arg(&d, "work date")?;
+                with_context(&s, |c| c.clock.set_work_date(Some(d)))
+            })
+        },
+    );
+    engine.register_fn(
+        "date",
+        |ctx: NativeCallContext, text: &str| -> RhaiResult<Date> {
+            placed_result(&ctx, || -> RhaiResult<Date> {
+                chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                    .map(Date)
+                    .map_err(|_| {
+                        engine_error(Error::invalid(
+                            "date",
+                            "text",
+                            format!("\"{text}\" is not a date"),
+                            "write it as YYYY-MM-DD, e.g. date(\"2026-11-29\")",
+                        ))
+                    })
+            })
+        },
+    );
+}

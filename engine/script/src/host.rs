@@ -1,0 +1,485 @@
+//! The script host: one Rhai engine with every function of the language registered once, and
+//! a run of a script as one transaction — committed when the script ends without error, dropped
+//! otherwise. When the script catches errors (`try`), each engine call keeps an undo journal so
+//! a failed call leaves nothing of itself behind while the script goes on. A run that another
+//! writer overtook (a backend with optimistic writers) is run again, a bounded number of times.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use rapport_engine::{Context, Database, Tx, WRITE_ATTEMPTS};
+use rhai::{AST, Dynamic, Engine, Scope};
+
+use crate::capability::{self, Access};
+use crate::error::{self, ScriptError};
+use crate::limits::{Limits, STOP_CANCELLED, STOP_MEMORY, STOP_TIME};
+use crate::outcome::{Value, Variables};
+use crate::plugin::runtime::{LoadedPlugin, PluginRuntime};
+use crate::plugin::{PluginProblem, PluginSource};
+use crate::session::{HookRunner, Session, Shared, with_write};
+use crate::{api, query};
+
+/// How to run a script.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Run everything, then drop every change instead of committing.
+    pub dry_run: bool,
+}
+
+/// What a run gave.
+#[derive(Debug, Clone)]
+pub struct ScriptOutput {
+    /// The value of the last statement (a query is run and given as its list).
+    pub value: Value,
+    /// What the script printed, line by line.
+    pub printed: Vec<String>,
+    /// Whether the run changed the database (false for a dry run).
+    pub committed: bool,
+}
+
+/// Compiles and runs scripts against a database. One host keeps its engine (functions are
+/// registered once) and its clock across runs, so `set_work_date` in one REPL line holds for the next.
+pub struct ScriptHost {
+    engine: Engine,
+    shared: Shared,
+    limits: Limits,
+    cancel: Arc<AtomicBool>,
+    started: Rc<Cell<Instant>>,
+    printed: Rc<RefCell<Vec<String>>>,
+    context: RefCell<Option<Context>>,
+    memory: MemoryProbe,
+    /// Functions defined by earlier `run_in_scope` runs (the REPL's).
+    functions: RefCell<AST>,
+    /// The loaded plugins and their hook engine.
+    plugins: Option<Rc<PluginRuntime>>,
+}
+
+/// What loading plugins found.
+#[derive(Debug, Clone, Default)]
+pub struct PluginReport {
+    /// The plugins that compiled (enabled or not).
+    pub plugins: Vec<LoadedPlugin>,
+    /// The ones that did not, with where and why.
+    pub problems: Vec<PluginProblem>,
+}
+
+/// What an engine's callbacks share with its host.
+struct Probes<'a> {
+    shared: &'a Shared,
+    cancel: &'a Arc<AtomicBool>,
+    started: &'a Rc<Cell<Instant>>,
+    memory: &'a MemoryProbe,
+    printed: &'a Rc<RefCell<Vec<String>>>,
+}
+
+/// An engine with every function of the language, the given limits, and no way out of the engine.
+fn build_engine(limits: Limits, probes: &Probes<'_>) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_depth)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_expr_depths(256, 256);
+    // Scripts reach nothing outside the engine's own functions.
+    engine.disable_symbol("eval");
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    let (cancel, started, memory) = (
+        probes.cancel.clone(),
+        probes.started.clone(),
+        probes.memory.clone(),
+    );
+    let (max_time, max_memory) = (limits.max_time, limits.max_memory);
+    engine.on_progress(move |ops| {
+        // Memory on every operation: one operation can double a string, so between two checks
+        // 256 operations apart a script could take all of the machine's memory.
+        if let Some((probe, at_start)) = memory.get()
+            && max_memory > 0
+            && probe().saturating_sub(at_start) > max_memory
+        {
+            return Some(STOP_MEMORY.into());
+        }
+        if ops % 256 != 0 {
+            return None;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return Some(STOP_CANCELLED.into());
+        }
+        (started.get().elapsed() > max_time).then(|| STOP_TIME.into())
+    });
+    let (on_print, on_debug) = (probes.printed.clone(), probes.printed.clone());
+    engine.on_print(move |s| on_print.borrow_mut().push(s.to_string()));
+    engine.on_debug(move |s, _, _| on_debug.borrow_mut().push(s.to_string()));
+    api::types::register(&mut engine);
+    query::register(&mut engine, probes.shared);
+    api::catalogue::register(&mut engine, probes.shared);
+    api::log::register(&mut engine, probes.shared);
+    engine
+}
+
+/// How one run goes: its options, a Rust step after it, whether it keeps the functions it defines.
+struct How<'f> {
+    options: RunOptions,
+    finish: Option<Finish<'f>>,
+    keep_functions: bool,
+}
+
+/// A Rust step run in a script's transaction after the script (again if the run is).
+type Finish<'f> = Box<dyn FnMut(&mut Tx<'_>, &Dynamic) -> rapport_engine::Result<()> + 'f>;
+
+/// The probe of allocated bytes, and its reading when the run started.
+type MemoryProbe = Rc<Cell<Option<(fn() -> usize, usize)>>>;
+
+impl ScriptHost {
+    /// A host whose runs obey `limits`.
+    pub fn new(limits: Limits) -> Self {
+        let shared: Shared = Rc::new(RefCell::new(None));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let started = Rc::new(Cell::new(Instant::now()));
+        let memory: MemoryProbe = Rc::new(Cell::new(None));
+        let printed = Rc::new(RefCell::new(Vec::new()));
+        let engine = build_engine(
+            limits,
+            &Probes {
+                shared: &shared,
+                cancel: &cancel,
+                started: &started,
+                memory: &memory,
+                printed: &printed,
+            },
+        );
+        Self {
+            engine,
+            shared,
+            limits,
+            cancel,
+            started,
+            printed,
+            context: RefCell::new(None),
+            memory,
+            functions: RefCell::new(AST::empty()),
+            plugins: None,
+        }
+    }
+
+    /// Checks and compiles plugins; the ones `db` has enabled get their functions under their
+    /// names and their hooks. A plugin that fails is reported and left out; it never stops the host.
+    pub fn load_plugins(
+        &mut self,
+        db: &Database,
+        sources: &[PluginSource],
+    ) -> Result<PluginReport, ScriptError> {
+        let settings = db
+            .read(|v| v.plugin_settings())
+            .map_err(|e| ScriptError::engine("plugins", &e))?;
+        let started = Rc::new(Cell::new(Instant::now()));
+        let hook_limits = Limits::hook();
+        let engine = build_engine(
+            hook_limits,
+            &Probes {
+                shared: &self.shared,
+                cancel: &self.cancel,
+                started: &started,
+                memory: &self.memory,
+                printed: &self.printed,
+            },
+        );
+        let mut report = PluginReport::default();
+        for source in sources {
+            match crate::plugin::runtime::compile(&engine, source) {
+                Ok((mut plugin, module)) => {
+                    if report
+                        .plugins
+                        .iter()
+                        .any(|p: &LoadedPlugin| p.manifest.name == plugin.manifest.name)
+                    {
+                        report.problems.push(PluginProblem {
+                            plugin: plugin.manifest.name.clone(),
+                            file: plugin.file.clone(),
+                            line: None,
+                            column: None,
+                            message: format!(
+                                "another plugin is named {} already; the first one found is used",
+                                plugin.manifest.name
+                            ),
+                        });
+                        continue;
+                    }
+                    plugin.enabled = settings.enabled.contains(&plugin.manifest.name);
+                    if plugin.enabled {
+                        self.engine
+                            .register_static_module(plugin.manifest.name.as_str(), module.into());
+                    }
+                    report.plugins.push(plugin);
+                }
+                Err(problem) => report.problems.push(problem),
+            }
+        }
+        // Hooks run in the order of the enabled list.
+        let mut ordered = report.plugins.clone();
+        ordered.sort_by_key(|p| {
+            settings
+                .enabled
+                .iter()
+                .position(|n| *n == p.manifest.name)
+                .unwrap_or(usize::MAX)
+        });
+        self.plugins = Some(Rc::new(PluginRuntime {
+            engine,
+            started,
+            limits: hook_limits,
+            plugins: ordered,
+        }));
+        Ok(report)
+    }
+
+    /// Gives the host a way to read how many bytes the process has allocated (e.g. from a
+    /// counting global allocator), which turns on the `max_memory` limit.
+    pub fn set_memory_probe(&self, probe: fn() -> usize) {
+        self.memory.set(Some((probe, probe())));
+    }
+
+    /// The Rhai engine (for completion and help from its metadata).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Set it (e.g. on Ctrl-C) to stop the running script; a stopped script changes nothing.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+
+    /// The clock and user this host's runs use (the database's until a script changes them).
+    pub fn context(&self, db: &Database) -> Context {
+        self.context
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| db.context().clone())
+    }
+
+    /// Runs `source` (named `name` in errors) as one transaction.
+    pub fn run(
+        &self,
+        db: &Database,
+        name: &str,
+        source: &str,
+        options: RunOptions,
+    ) -> Result<ScriptOutput, ScriptError> {
+        self.execute(
+            db,
+            name,
+            source,
+            &mut Scope::new(),
+            How {
+                options,
+                finish: None,
+                keep_functions: false,
+            },
+        )
+    }
+
+    /// Runs `source` with variables, and functions it defines, that outlive the run (the
+    /// REPL's; a host's parameters are variables too).
+    pub fn run_with(
+        &self,
+        db: &Database,
+        name: &str,
+        source: &str,
+        variables: &mut Variables,
+        options: RunOptions,
+    ) -> Result<ScriptOutput, ScriptError> {
+        self.execute(
+            db,
+            name,
+            source,
+            variables.scope_mut(),
+            How {
+                options,
+                finish: None,
+                keep_functions: true,
+            },
+        )
+    }
+
+    /// Runs `source`, then `finish` in the same transaction: both are kept, or neither.
+    pub fn run_then(
+        &self,
+        db: &Database,
+        name: &str,
+        source: &str,
+        options: RunOptions,
+        finish: impl FnMut(&mut Tx<'_>, &Dynamic) -> rapport_engine::Result<()>,
+    ) -> Result<ScriptOutput, ScriptError> {
+        self.execute(
+            db,
+            name,
+            source,
+            &mut Scope::new(),
+            How {
+                options,
+                finish: Some(Box::new(finish)),
+                keep_functions: false,
+            },
+        )
+    }
+
+    fn execute(
+        &self,
+        db: &Database,
+        name: &str,
+        source: &str,
+        scope: &mut Scope<'static>,
+        how: How<'_>,
+    ) -> Result<ScriptOutput, ScriptError> {
+        let How {
+            options,
+            mut finish,
+            keep_functions,
+        } = how;
+        let mut ast = self
+            .engine
+            .compile_with_scope(scope, source)
+            .map_err(|e| error::parse(name, &e))?;
+        ast.set_source(name);
+        let defined = ast.clone_functions_only();
+        if keep_functions {
+            ast = self.functions.borrow().merge(&ast);
+        }
+        let may_conflict = db.backend().writers_may_conflict();
+        let mut attempt = 1;
+        loop {
+            // A run another writer overtook is void: it runs again from the same variables.
+            let before = may_conflict.then(|| scope.clone());
+            let outcome = self.attempt(db, name, source, &ast, scope, options, finish.as_mut());
+            match (outcome, before) {
+                (Attempt::Conflicted, Some(before)) if attempt < WRITE_ATTEMPTS => {
+                    *scope = before;
+                    std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
+                    attempt += 1;
+                }
+                (Attempt::Conflicted, _) => {
+                    return Err(ScriptError::engine(
+                        name,
+                        &rapport_engine::Error::Conflict { attempts: attempt },
+                    ));
+                }
+                (Attempt::Done(result), _) => {
+                    if result.is_ok() && keep_functions {
+                        let merged = self.functions.borrow().merge(&defined);
+                        *self.functions.borrow_mut() = merged;
+                    }
+                    return result;
+                }
+            }
+        }
+    }
+
+    /// One run of a compiled script in one transaction.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one run's inputs, passed on from execute"
+    )]
+    fn attempt(
+        &self,
+        db: &Database,
+        name: &str,
+        source: &str,
+        ast: &AST,
+        scope: &mut Scope<'static>,
+        options: RunOptions,
+        finish: Option<&mut Finish<'_>>,
+    ) -> Attempt {
+        let hooks = self.plugins.clone().map(|p| -> Rc<dyn HookRunner> { p });
+        let session = match Session::begin(
+            db.backend().clone(),
+            self.context(db),
+            mentions_try(source),
+            hooks,
+        ) {
+            Ok(session) => session,
+            Err(e) if e.is_conflict() => return Attempt::Conflicted,
+            Err(e) => return Attempt::Done(Err(ScriptError::engine(name, &e))),
+        };
+        *self.shared.borrow_mut() = Some(session);
+        self.cancel.store(false, Ordering::Relaxed);
+        self.started.set(Instant::now());
+        if let Some((probe, _)) = self.memory.get() {
+            self.memory.set(Some((probe, probe())));
+        }
+        self.printed.borrow_mut().clear();
+        let mut result = self.engine.eval_ast_with_scope::<Dynamic>(scope, ast);
+        if let Ok(value) = &result
+            && value.is::<query::Query>()
+        {
+            // A query as the result: run it while the transaction is still open.
+            scope.push_constant("__rapport_result", value.clone());
+            result = self
+                .engine
+                .eval_expression_with_scope::<Dynamic>(scope, "__rapport_result.list()");
+            let _ = scope.remove::<Dynamic>("__rapport_result");
+        }
+        if let (Ok(value), Some(finish)) = (&result, finish)
+            && let Err(e) = with_write(
+                &self.shared,
+                Access::write(capability::Kind::Catalogue),
+                |tx| finish(tx, value),
+            )
+        {
+            result = Err(e);
+        }
+        let session = self
+            .shared
+            .borrow_mut()
+            .take()
+            .expect("the session set above");
+        if session.conflicted() {
+            let _ = session.finish(false);
+            return Attempt::Conflicted;
+        }
+        let printed = std::mem::take(&mut *self.printed.borrow_mut());
+        Attempt::Done(match result {
+            Ok(value) => {
+                let wrote = session.wrote();
+                let ctx = session.ctx.clone();
+                match session.finish(!options.dry_run) {
+                    Err(e) if e.is_conflict() => return Attempt::Conflicted,
+                    Err(e) => Err(ScriptError::engine(name, &e)),
+                    Ok(()) => {
+                        *self.context.borrow_mut() = Some(ctx);
+                        Ok(ScriptOutput {
+                            value: Value::new(value),
+                            printed,
+                            committed: wrote && !options.dry_run,
+                        })
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = session.finish(false);
+                Err(error::runtime(name, &e, &self.engine, &self.limits))
+            }
+        })
+    }
+}
+
+/// How one attempt at a run ended.
+enum Attempt {
+    /// Done, well or not.
+    Done(Result<ScriptOutput, ScriptError>),
+    /// Another writer overtook it: nothing was kept, run it again.
+    Conflicted,
+}
+
+/// Whether the script has a `try` (then each engine call keeps an undo journal).
+fn mentions_try(source: &str) -> bool {
+    source.match_indices("try").any(|(i, _)| {
+        let before = source[..i].chars().next_back();
+        let after = source[i + 3..].chars().next();
+        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !ident(before) && !ident(after)
+    })
+}

@@ -1,0 +1,110 @@
+//! What a run gives its host, without Rhai's types: the value of the script ([`Value`]: JSON,
+//! text, whether it is a list of records), and the variables a REPL keeps between runs
+//! ([`Variables`]). A host (the command line, a server) needs no Rhai of its own.
+
+use rhai::{Array, Dynamic, Map, Scope};
+
+use crate::error::ScriptError;
+use crate::value::{handle_fields, show, to_json};
+
+/// A script's value.
+#[derive(Debug, Clone)]
+pub struct Value(Dynamic);
+
+impl Value {
+    pub(crate) fn new(value: Dynamic) -> Self {
+        Self(value)
+    }
+
+    /// Whether it is `()` (nothing to show).
+    pub fn is_unit(&self) -> bool {
+        self.0.is_unit()
+    }
+
+    /// Whether it is a list (an array: of records, usually).
+    pub fn is_list(&self) -> bool {
+        self.0.is::<Array>()
+    }
+
+    /// Its text, when it is a string.
+    pub fn as_text(&self) -> Option<String> {
+        self.0.is_string().then(|| self.0.to_string())
+    }
+
+    /// Its number, when it is an integer.
+    pub fn as_int(&self) -> Option<i64> {
+        self.0.as_int().ok()
+    }
+
+    /// A field of a record (a map, or a segment handle), when it is one and has it.
+    pub fn field(&self, name: &str) -> Option<Value> {
+        let fields = match self.0.read_lock::<Map>() {
+            Some(m) => m.clone(),
+            None => handle_fields(&self.0)?,
+        };
+        fields.get(name).cloned().map(Value)
+    }
+
+    /// As JSON: records as objects with the spec's field names, dates as `YYYY-MM-DD`.
+    pub fn to_json(&self) -> serde_json::Value {
+        to_json(&self.0)
+    }
+
+    /// As people read it (what `print` shows).
+    pub fn display(&self) -> String {
+        show(&self.0)
+    }
+
+    /// The Rhai value, for Rust callers that use Rhai themselves.
+    pub fn as_dynamic(&self) -> &Dynamic {
+        &self.0
+    }
+
+    /// The Rhai value, owned.
+    pub fn into_dynamic(self) -> Dynamic {
+        self.0
+    }
+}
+
+/// Variables (and constants) that outlive one run: a REPL's session, or parameters a host
+/// gives a script.
+#[derive(Debug, Clone, Default)]
+pub struct Variables(Scope<'static>);
+
+impl Variables {
+    /// No variables.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The names of the variables, in the order they were made.
+    pub fn names(&self) -> Vec<String> {
+        self.0
+            .iter_raw()
+            .map(|(name, ..)| name.to_string())
+            .collect()
+    }
+
+    /// Sets `name` to a JSON value (objects become maps, arrays arrays).
+    pub fn set_json(&mut self, name: &str, value: &serde_json::Value) -> Result<(), ScriptError> {
+        let value: Dynamic = rhai::serde::to_dynamic(value).map_err(|e| ScriptError {
+            script: name.to_string(),
+            line: None,
+            column: None,
+            message: format!("{name} cannot be given to a script: {e}"),
+            kind: crate::ScriptErrorKind::Runtime,
+            detail: None,
+        })?;
+        self.0.set_or_push(name.to_string(), value);
+        Ok(())
+    }
+
+    /// The value of `name`, if there is such a variable.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.0.get(name).cloned().map(Value)
+    }
+
+    pub(crate) fn scope_mut(&mut self) -> &mut Scope<'static> {
+        &mut self.0
+    }
+}

@@ -1,0 +1,150 @@
+//! Compiling plugins and running their hooks: each plugin is compiled once per host in the
+//! hook engine (strict limits), its functions become a module of the user's engine, and its
+//! hooks run as the plugin (its capabilities, its limits) inside the operation's transaction.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use rhai::{AST, Dynamic, Engine, Module, Scope};
+
+use super::{Manifest, PluginProblem, PluginSource};
+use crate::capability::Grant;
+use crate::error::{RhaiResult, ScriptError, error_value};
+use crate::limits::Limits;
+use crate::session::{HookRunner, Shared, set_acting};
+
+/// A plugin that compiled.
+#[derive(Debug, Clone)]
+pub struct LoadedPlugin {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Where it came from.
+    pub origin: String,
+    /// Its Rhai file as errors show it.
+    pub file: String,
+    /// Whether this database has it enabled.
+    pub enabled: bool,
+    pub(crate) ast: AST,
+    pub(crate) grant: Grant,
+}
+
+/// The plugins of a host, and the engine their hooks run in.
+pub(crate) struct PluginRuntime {
+    pub engine: Engine,
+    pub started: Rc<Cell<Instant>>,
+    pub limits: Limits,
+    pub plugins: Vec<LoadedPlugin>,
+}
+
+/// Checks and compiles a plugin with `engine` (the hook engine).
+pub(crate) fn compile(
+    engine: &Engine,
+    source: &PluginSource,
+) -> Result<(LoadedPlugin, Module), PluginProblem> {
+    let manifest = Manifest::parse(&source.manifest).map_err(|message| PluginProblem {
+        plugin: source.origin.clone(),
+        file: source.manifest_file.clone(),
+        line: None,
+        column: None,
+        message,
+    })?;
+    let problem = |line, column, message| PluginProblem {
+        plugin: manifest.name.clone(),
+        file: source.file.clone(),
+        line,
+        column,
+        message,
+    };
+    let mut ast = engine.compile(&source.source).map_err(|e| {
+        let err = crate::error::parse(&source.file, &e);
+        problem(err.line, err.column, err.message)
+    })?;
+    ast.set_source(source.file.as_str());
+    for hook in &manifest.hooks {
+        if !ast
+            .iter_functions()
+            .any(|f| f.name == hook.as_str() && f.params.len() == 1)
+        {
+            return Err(problem(
+                None,
+                None,
+                format!("its manifest names the hook {hook}, but it has no fn {hook}(x)"),
+            ));
+        }
+    }
+    let module = Module::eval_ast_as_new(Scope::new(), &ast, engine).map_err(|e| {
+        problem(
+            e.position().line(),
+            e.position().position(),
+            format!("its top level must only define functions: {e}"),
+        )
+    })?;
+    let grant = manifest.grant();
+    Ok((
+        LoadedPlugin {
+            manifest,
+            origin: source.origin.clone(),
+            file: source.file.clone(),
+            enabled: false,
+            ast,
+            grant,
+        },
+        module,
+    ))
+}
+
+impl PluginRuntime {
+    /// The enabled plugins with `hook` (with any hook, for `None`), in the order they run.
+    pub fn hooked<'a>(
+        &'a self,
+        hook: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a LoadedPlugin> + 'a {
+        self.plugins.iter().filter(move |p| {
+            p.enabled
+                && hook.map_or(!p.manifest.hooks.is_empty(), |h| {
+                    p.manifest.hooks.iter().any(|x| x == h)
+                })
+        })
+    }
+}
+
+impl HookRunner for PluginRuntime {
+    fn has_hooks(&self) -> bool {
+        self.hooked(None).next().is_some()
+    }
+
+    fn fire(&self, shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic> {
+        let mut value = payload;
+        for plugin in self.hooked(Some(hook)) {
+            set_acting(shared, Some(plugin.grant.clone()));
+            self.started.set(Instant::now());
+            let result = self.engine.call_fn::<Dynamic>(
+                &mut Scope::new(),
+                &plugin.ast,
+                hook,
+                (value.clone(),),
+            );
+            set_acting(shared, None);
+            match result {
+                Ok(v) if hook.starts_with("before_") && v.is_map() => value = v,
+                Ok(_) => {}
+                Err(e) => {
+                    let err: ScriptError =
+                        crate::error::runtime(&plugin.file, &e, &self.engine, &self.limits);
+                    let at = match (err.line, err.column) {
+                        (Some(l), Some(c)) => format!("{}:{l}:{c}", plugin.file),
+                        _ => plugin.file.clone(),
+                    };
+                    let record = format!("plugin {} ({at}), hook {hook}", plugin.manifest.name);
+                    let message = format!(
+                        "{record}: {}; change the plugin, or disable it with rapport plugins disable",
+                        err.message
+                    );
+                    return Err(error_value("plugin", Some(record), None, message));
+                }
+            }
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,863 @@
+//! Lazy queries: `contacts()`, `entries()`, … build a value that describes what to read;
+//! `.count()`, `.each()`, `.list()`, … run it. A run streams the store in chunks (a bounded number
+//! of records in memory, and no borrow of the transaction while a closure runs, so closures may
+//! call any engine function), pushes each record through the steps in order, and stops reading as
+//! soon as a `.limit` or `.first` has what it needs. A `.filter` on an indexed field reads the
+//! index instead of every record.
+
+use std::cmp::Ordering;
+
+use rhai::{Array, Dynamic, Engine, FnPtr, INT, Map, NativeCallContext};
+
+use crate::capability::{Access, Kind};
+use crate::error::{RhaiResult, engine_error, placed_result};
+use crate::native::{self, FieldSource, Pred};
+use crate::session::{Shared, with_read};
+use crate::value::{
+    LoggedSegmentHandle, SegmentHandle, campaign_entry_map, campaign_map, compare, contact_field,
+    contact_view_map, entry_map, group_map, logged_segment_map, salesperson_map, segment_map,
+    template_map,
+};
+use rapport_engine::model::DocumentType;
+use rapport_engine::model::{
+    Campaign, CampaignEntry, ContactView, InteractionGroup, InteractionLogEntry,
+    InteractionTemplate, LoggedSegment, Salesperson, Segment, normalize_code,
+};
+use rapport_engine::ops::INDEXED_CONTACT_FIELDS;
+use rapport_engine::ops::View;
+use rapport_engine::ops::scan::{ContactIndex, Cursor, EntryIndex, RecordSource, ScanPath};
+use rapport_engine::store::codec;
+use rapport_engine::{Error, Result};
+
+/// Records kept from the store per run of a scan (then no borrow of the transaction is held
+/// while closures run).
+const CHUNK: usize = 256;
+
+/// What a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `contacts()`
+    Contacts,
+    /// `entries()` (postponed entries only when a filter names `postponed`)
+    Entries,
+    /// `templates()`
+    Templates,
+    /// `groups()`
+    Groups,
+    /// `segments()`
+    Segments,
+    /// `logged_segments()`
+    LoggedSegments,
+    /// `campaigns()`
+    Campaigns,
+    /// `campaign_entries()`
+    CampaignEntries,
+    /// `salespeople()`
+    Salespeople,
+}
+
+impl Source {
+    /// The function that starts such a query.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Contacts => "contacts",
+            Source::Entries => "entries",
+            Source::Templates => "templates",
+            Source::Groups => "groups",
+            Source::Segments => "segments",
+            Source::LoggedSegments => "logged_segments",
+            Source::Campaigns => "campaigns",
+            Source::CampaignEntries => "campaign_entries",
+            Source::Salespeople => "salespeople",
+        }
+    }
+
+    /// The capability reading it needs.
+    fn kind(self) -> Kind {
+        match self {
+            Source::Contacts => Kind::Contacts,
+            Source::Entries => Kind::Entries,
+            Source::Templates | Source::Groups => Kind::Catalogue,
+            Source::Segments | Source::LoggedSegments => Kind::Segments,
+            Source::Campaigns | Source::CampaignEntries => Kind::Campaigns,
+            Source::Salespeople => Kind::Salespeople,
+        }
+    }
+
+    fn records(self) -> RecordSource {
+        match self {
+            Source::Contacts => RecordSource::Contacts,
+            Source::Entries => RecordSource::Entries,
+            Source::Templates => RecordSource::Templates,
+            Source::Groups => RecordSource::Groups,
+            Source::Segments => RecordSource::Segments,
+            Source::LoggedSegments => RecordSource::LoggedSegments,
+            Source::Campaigns => RecordSource::Campaigns,
+            Source::CampaignEntries => RecordSource::CampaignEntries,
+            Source::Salespeople => RecordSource::Salespeople,
+        }
+    }
+
+    /// The record as the script sees it: a map, or a handle with methods for segments.
+    pub fn wrap(self, map: Map) -> Dynamic {
+        match self {
+            Source::Segments => {
+                let no = map.get("no").map(ToString::to_string).unwrap_or_default();
+                Dynamic::from(SegmentHandle { no, fields: map })
+            }
+            Source::LoggedSegments => {
+                let entry_no = map
+                    .get("entry_no")
+                    .and_then(|v| v.as_int().ok())
+                    .unwrap_or(0) as u64;
+                Dynamic::from(LoggedSegmentHandle {
+                    entry_no,
+                    fields: map,
+                })
+            }
+            _ => Dynamic::from_map(map),
+        }
+    }
+
+    /// Decodes one stored value; `None` when the query leaves it out. A contact is read in
+    /// place, and left out here when the leading `steps` surely drop it; it stays bytes until
+    /// a step needs a map.
+    fn decode(self, bytes: &[u8], include_postponed: bool, steps: &[Step]) -> Result<Option<Rec>> {
+        let name = self.name();
+        let map = match self {
+            Source::Contacts => {
+                let contact = contact_in_place(bytes)?;
+                return Ok(may_pass(steps, &contact).then(|| Rec::Contact(bytes.to_vec())));
+            }
+            Source::Entries => {
+                let e: InteractionLogEntry = codec::decode(bytes, name)?;
+                if e.postponed && !include_postponed {
+                    return Ok(None);
+                }
+                entry_map(&e)
+            }
+            Source::Templates => template_map(&codec::decode::<InteractionTemplate>(bytes, name)?),
+            Source::Groups => group_map(&codec::decode::<InteractionGroup>(bytes, name)?),
+            Source::Segments => segment_map(&codec::decode::<Segment>(bytes, name)?),
+            Source::LoggedSegments => {
+                logged_segment_map(&codec::decode::<LoggedSegment>(bytes, name)?)
+            }
+            Source::Campaigns => campaign_map(&codec::decode::<Campaign>(bytes, name)?),
+            Source::CampaignEntries => {
+                campaign_entry_map(&codec::decode::<CampaignEntry>(bytes, name)?)
+            }
+            Source::Salespeople => salesperson_map(&codec::decode::<Salesperson>(bytes, name)?),
+        };
+        Ok(Some(Rec::Map(map)))
+    }
+}
+
+/// A record on its way through the steps.
+pub(crate) enum Rec {
+    /// A contact's stored bytes (checked to decode), read in place until a step needs a map.
+    Contact(Vec<u8>),
+    Map(Map),
+}
+
+impl Rec {
+    /// The record as the script sees it (a contact's bytes were read once when the record was
+    /// made, so reading them again cannot fail).
+    fn into_map(self) -> Map {
+        match self {
+            Rec::Contact(bytes) => {
+                contact_in_place(&bytes).map_or_else(|_| Map::new(), |c| contact_view_map(&c))
+            }
+            Rec::Map(m) => m,
+        }
+    }
+}
+
+fn contact_in_place(bytes: &[u8]) -> Result<ContactView<'_>> {
+    Ok(codec::decode_in_place(bytes, "contact")?)
+}
+
+impl FieldSource for Rec {
+    fn field(&self, name: &str) -> Option<Dynamic> {
+        match self {
+            Rec::Contact(bytes) => contact_field(&contact_in_place(bytes).ok()?, name),
+            Rec::Map(m) => m.get(name).cloned(),
+        }
+    }
+}
+
+impl FieldSource for ContactView<'_> {
+    fn field(&self, name: &str) -> Option<Dynamic> {
+        contact_field(self, name)
+    }
+}
+
+/// Whether a record may pass the leading `.filter` and compiled `.where` steps: `false` only
+/// when one of them surely drops it. It stops at the first step it cannot decide (a closure
+/// that must run), so no closure runs fewer times than the steps say.
+fn may_pass(steps: &[Step], record: &dyn FieldSource) -> bool {
+    for step in steps {
+        match step {
+            Step::Filter(conds) => {
+                if !conds.iter().all(|c| c.holds(record)) {
+                    return false;
+                }
+            }
+            Step::Where(_, Some(pred)) => match pred.eval(record) {
+                Some(true) => {}
+                Some(false) => return false,
+                None => return true,
+            },
+            _ => return true,
+        }
+    }
+    true
+}
+
+/// A query: a source and the steps to apply, in order.
+#[derive(Clone)]
+pub struct Query {
+    pub(crate) source: Source,
+    pub(crate) steps: Vec<Step>,
+}
+
+impl std::fmt::Debug for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}()", self.source.name())?;
+        for step in &self.steps {
+            match step {
+                Step::Where(_, _) => write!(f, ".where(…)")?,
+                Step::Filter(c) => write!(f, ".filter({} condition(s))", c.len())?,
+                Step::OrderBy(field, desc) => write!(
+                    f,
+                    ".order_by(\"{field}\"{})",
+                    if *desc { ", \"desc\"" } else { "" }
+                )?,
+                Step::Limit(n) => write!(f, ".limit({n})")?,
+                Step::Skip(n) => write!(f, ".skip({n})")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One step of a query.
+#[derive(Clone)]
+pub(crate) enum Step {
+    /// The closure, and its native form when it has one.
+    Where(FnPtr, Option<Pred>),
+    Filter(Vec<Cond>),
+    OrderBy(String, bool),
+    Limit(usize),
+    Skip(usize),
+}
+
+/// A condition of `.filter`: a field and a test.
+#[derive(Debug, Clone)]
+pub(crate) struct Cond {
+    pub field: String,
+    pub test: Test,
+}
+
+/// Equality, inequality, a range with open or closed ends, or membership.
+#[derive(Debug, Clone)]
+pub(crate) enum Test {
+    Eq(Dynamic),
+    Ne(Dynamic),
+    Range {
+        low: Option<(Dynamic, bool)>,
+        high: Option<(Dynamic, bool)>,
+    },
+    In(Vec<Dynamic>),
+}
+
+impl Cond {
+    fn holds(&self, record: &dyn FieldSource) -> bool {
+        let value = record.field(&self.field).unwrap_or(Dynamic::UNIT);
+        let eq = |want: &Dynamic| compare(&value, want) == Some(Ordering::Equal);
+        match &self.test {
+            Test::Eq(want) => eq(want),
+            Test::Ne(want) => !eq(want),
+            Test::In(values) => values.iter().any(eq),
+            Test::Range { low, high } => {
+                low.as_ref().is_none_or(|(bound, closed)| {
+                    compare(&value, bound).is_some_and(|o| {
+                        o == Ordering::Greater || (*closed && o == Ordering::Equal)
+                    })
+                }) && high.as_ref().is_none_or(|(bound, closed)| {
+                    compare(&value, bound)
+                        .is_some_and(|o| o == Ordering::Less || (*closed && o == Ordering::Equal))
+                })
+            }
+        }
+    }
+}
+
+/// Reads a filter map: `#{field: value}` is equality; a map value is a range or another test:
+/// `#{from, to}` (both ends included), `#{gt, ge, lt, le}`, `#{ne}`, `#{one_of: [..]}`.
+pub(crate) fn parse_filter(map: &Map) -> Result<Vec<Cond>> {
+    let mut conds = Vec::with_capacity(map.len());
+    for (field, value) in map {
+        let field = field.to_string();
+        let test = match value.read_lock::<Map>() {
+            None => Test::Eq(value.clone()),
+            Some(spec) => {
+                let mut low = None;
+                let mut high = None;
+                let mut other = None;
+                for (k, v) in spec.iter() {
+                    match k.as_str() {
+                        "from" | "ge" => low = Some((v.clone(), true)),
+                        "gt" => low = Some((v.clone(), false)),
+                        "to" | "le" => high = Some((v.clone(), true)),
+                        "lt" => high = Some((v.clone(), false)),
+                        "ne" => other = Some(Test::Ne(v.clone())),
+                        // `in` is a Rhai keyword, so it must be quoted: #{"in": [..]}; one_of reads better.
+                        "one_of" | "in" => match v.read_lock::<Array>() {
+                            Some(a) => other = Some(Test::In(a.to_vec())),
+                            None => {
+                                return Err(Error::invalid(
+                                    "filter",
+                                    "one_of",
+                                    format!("of {field} is not an array"),
+                                    "give an array: #{one_of: [\"A\", \"B\"]}",
+                                ));
+                            }
+                        },
+                        other_key => {
+                            return Err(Error::invalid(
+                                "filter",
+                                "condition",
+                                format!("\"{other_key}\" on {field} is not a test"),
+                                "use from, to, gt, ge, lt, le, ne or one_of",
+                            ));
+                        }
+                    }
+                }
+                match other {
+                    Some(t) if low.is_none() && high.is_none() => t,
+                    Some(_) => {
+                        return Err(Error::invalid(
+                            "filter",
+                            "condition",
+                            format!("on {field} mixes a range with ne/one_of"),
+                            "write them as two filters",
+                        ));
+                    }
+                    None => Test::Range { low, high },
+                }
+            }
+        };
+        conds.push(Cond { field, test });
+    }
+    Ok(conds)
+}
+
+fn eq_text(conds: &[Cond], field: &str) -> Option<String> {
+    conds.iter().find_map(|c| match &c.test {
+        Test::Eq(v) if c.field == field && v.is_string() => Some(normalize_code(&v.to_string())),
+        _ => None,
+    })
+}
+
+fn eq_int(conds: &[Cond], field: &str) -> Option<u64> {
+    conds.iter().find_map(|c| match &c.test {
+        Test::Eq(v) if c.field == field => v.as_int().ok().map(|n| n as u64),
+        _ => None,
+    })
+}
+
+fn eq_bool(conds: &[Cond], field: &str) -> Option<bool> {
+    conds.iter().find_map(|c| match &c.test {
+        Test::Eq(v) if c.field == field => v.as_bool().ok(),
+        _ => None,
+    })
+}
+
+/// An equality on text of an indexed contact field, and the value as the index holds it.
+fn indexed_field(conds: &[Cond]) -> Option<(&'static str, String)> {
+    conds.iter().find_map(|c| match &c.test {
+        Test::Eq(v) if v.is_string() => INDEXED_CONTACT_FIELDS
+            .iter()
+            .find(|f| **f == c.field)
+            .map(|f| (*f, v.to_string().to_lowercase())),
+        _ => None,
+    })
+}
+
+impl Query {
+    /// The indexed field and value whose counter holds the number of results:
+    /// `contacts().filter(#{city: "Oslo"})` with nothing else is one read of the count.
+    fn counted(&self) -> Option<(&'static str, String)> {
+        match (self.source, self.steps.as_slice()) {
+            (Source::Contacts, [Step::Filter(conds)]) if conds.len() == 1 => indexed_field(conds),
+            _ => None,
+        }
+    }
+
+    /// The filter conditions that hold for every record the query yields (those before any
+    /// order, skip or limit step).
+    fn leading_conditions(&self) -> Vec<Cond> {
+        let mut out = Vec::new();
+        for step in &self.steps {
+            match step {
+                Step::Filter(c) => out.extend(c.iter().cloned()),
+                Step::Where(..) => {}
+                _ => break,
+            }
+        }
+        out
+    }
+
+    fn plan(&self) -> (ScanPath, bool) {
+        let conds = self.leading_conditions();
+        let names_postponed = self
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Filter(c) if c.iter().any(|c| c.field == "postponed")));
+        let plan = match self.source {
+            Source::Entries => ScanPath::Entries(if let Some(v) = eq_text(&conds, "contact_no") {
+                EntryIndex::Contact(v)
+            } else if let Some(v) = eq_text(&conds, "contact_company_no") {
+                EntryIndex::Company(v)
+            } else if let Some(n) = eq_int(&conds, "logged_segment_no").filter(|n| *n != 0) {
+                EntryIndex::LoggedSegment(n)
+            } else if let Some(n) = eq_int(&conds, "campaign_entry_no").filter(|n| *n != 0) {
+                EntryIndex::CampaignEntry(n)
+            } else if let Some(t) =
+                eq_text(&conds, "document_type").and_then(|t| t.parse::<DocumentType>().ok())
+            {
+                match eq_text(&conds, "document_no") {
+                    Some(no) => EntryIndex::Document(t, no),
+                    None => EntryIndex::DocumentType(t),
+                }
+            } else if let Some(v) = eq_text(&conds, "template") {
+                EntryIndex::Template(v)
+            } else if let Some(v) = eq_text(&conds, "salesperson").filter(|v| !v.is_empty()) {
+                EntryIndex::Salesperson(v)
+            } else if let Some(v) = eq_text(&conds, "group") {
+                EntryIndex::Group(v)
+            } else if eq_bool(&conds, "canceled") == Some(true) {
+                EntryIndex::Canceled
+            } else if eq_bool(&conds, "postponed") == Some(true) {
+                EntryIndex::Postponed
+            } else {
+                return (ScanPath::Table, names_postponed);
+            }),
+            Source::Contacts => {
+                ScanPath::Contacts(if let Some(v) = eq_text(&conds, "company_no") {
+                    ContactIndex::Company(v)
+                } else if let Some(v) = conds.iter().find_map(|c| match &c.test {
+                    Test::Eq(v) if c.field == "name" && v.is_string() => Some(v.to_string()),
+                    _ => None,
+                }) {
+                    ContactIndex::Name(v)
+                } else if let Some((field, value)) = indexed_field(&conds) {
+                    ContactIndex::Field { field, value }
+                } else {
+                    return (ScanPath::Table, names_postponed);
+                })
+            }
+            _ => ScanPath::Table,
+        };
+        (plan, names_postponed)
+    }
+
+    /// Whether the query reads an index rather than every record (for tests and `:explain`).
+    pub fn uses_index(&self) -> bool {
+        !matches!(self.plan().0, ScanPath::Table)
+    }
+}
+
+/// One chunk of records after `after`, and where to continue from (`None`: done).
+fn fetch(
+    view: &View<'_>,
+    source: Source,
+    plan: &ScanPath,
+    include_postponed: bool,
+    steps: &[Step],
+    after: Option<&Cursor>,
+) -> Result<(Vec<Rec>, Option<Cursor>)> {
+    let mut out: Vec<Rec> = Vec::new();
+    let next = view.scan_records(source.records(), plan, after, &mut |bytes| {
+        out.extend(source.decode(bytes, include_postponed, steps)?);
+        Ok(out.len() < CHUNK)
+    })?;
+    Ok((out, next))
+}
+
+/// Runs a query, giving each result to `sink` (which returns `false` to stop).
+pub(crate) fn run(
+    ctx: &NativeCallContext,
+    shared: &Shared,
+    q: &Query,
+    sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
+) -> RhaiResult<()> {
+    let (plan, include_postponed) = q.plan();
+    let mut pipeline = Pipeline::new(&q.steps, q.source);
+    let mut after: Option<Cursor> = None;
+    'chunks: loop {
+        let (records, last) = with_read(shared, Access::read(q.source.kind()), |v| {
+            fetch(
+                v,
+                q.source,
+                &plan,
+                include_postponed,
+                &q.steps,
+                after.as_ref(),
+            )
+        })?;
+        if last.is_none() {
+            break;
+        }
+        for record in records {
+            if !pipeline.push(ctx, 0, record, sink)? {
+                break 'chunks;
+            }
+        }
+        after = last;
+    }
+    pipeline.finish(ctx, sink)
+}
+
+/// The steps as a push pipeline: each record goes through the steps from a given one on;
+/// `order_by` holds its records until the source is done.
+struct Pipeline<'q> {
+    steps: &'q [Step],
+    source: Source,
+    counts: Vec<usize>,
+    held: Vec<Vec<Rec>>,
+}
+
+impl<'q> Pipeline<'q> {
+    fn new(steps: &'q [Step], source: Source) -> Self {
+        Self {
+            steps,
+            source,
+            counts: vec![0; steps.len()],
+            held: steps.iter().map(|_| Vec::new()).collect(),
+        }
+    }
+
+    /// Returns `false` when nothing more is wanted.
+    fn push(
+        &mut self,
+        ctx: &NativeCallContext,
+        from: usize,
+        mut record: Rec,
+        sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
+    ) -> RhaiResult<bool> {
+        for i in from..self.steps.len() {
+            match &self.steps[i] {
+                Step::Where(f, native) => {
+                    match native.as_ref().and_then(|p| p.eval(&record)) {
+                        Some(true) => continue,
+                        Some(false) => return Ok(true),
+                        None => {}
+                    }
+                    let map = record.into_map();
+                    let keep =
+                        f.call_within_context::<Dynamic>(ctx, (self.source.wrap(map.clone()),))?;
+                    record = Rec::Map(map);
+                    match keep.as_bool() {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(true),
+                        Err(t) => {
+                            return Err(engine_error(Error::invalid(
+                                "where",
+                                "closure",
+                                format!("returned {t}, not true or false"),
+                                "end the closure with a comparison",
+                            )));
+                        }
+                    }
+                }
+                Step::Filter(conds) => {
+                    if !conds.iter().all(|c| c.holds(&record)) {
+                        return Ok(true);
+                    }
+                }
+                Step::Skip(n) => {
+                    if self.counts[i] < *n {
+                        self.counts[i] += 1;
+                        return Ok(true);
+                    }
+                }
+                Step::Limit(n) => {
+                    if self.counts[i] >= *n {
+                        return Ok(false);
+                    }
+                    self.counts[i] += 1;
+                    let last = self.counts[i] == *n;
+                    let more = self.push(ctx, i + 1, record, sink)?;
+                    return Ok(more && !last);
+                }
+                Step::OrderBy(..) => {
+                    self.held[i].push(record);
+                    return Ok(true);
+                }
+            }
+        }
+        sink(self.source.wrap(record.into_map()))
+    }
+
+    fn finish(
+        &mut self,
+        ctx: &NativeCallContext,
+        sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
+    ) -> RhaiResult<()> {
+        for i in 0..self.steps.len() {
+            if let Step::OrderBy(field, desc) = &self.steps[i] {
+                let mut held = std::mem::take(&mut self.held[i]);
+                let key = |r: &Rec| r.field(field).unwrap_or(Dynamic::UNIT);
+                held.sort_by(|a, b| {
+                    let o = compare(&key(a), &key(b)).unwrap_or(Ordering::Equal);
+                    if *desc { o.reverse() } else { o }
+                });
+                for record in held {
+                    if !self.push(ctx, i + 1, record, sink)? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The field of a result, for `sum`, `group_count` and selections.
+pub(crate) fn field_of(item: &Dynamic, field: &str) -> Dynamic {
+    if let Some(m) = item.read_lock::<Map>() {
+        return m.get(field).cloned().unwrap_or(Dynamic::UNIT);
+    }
+    crate::value::handle_fields(item)
+        .and_then(|f| f.get(field).cloned())
+        .unwrap_or(Dynamic::UNIT)
+}
+
+/// Registers the query functions and methods.
+pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
+    engine.register_type_with_name::<Query>("query");
+    engine.register_fn("to_string", |q: &mut Query| format!("{q:?}"));
+    engine.register_fn("to_debug", |q: &mut Query| format!("{q:?}"));
+    for source in [
+        Source::Contacts,
+        Source::Entries,
+        Source::Templates,
+        Source::Groups,
+        Source::Segments,
+        Source::LoggedSegments,
+        Source::Campaigns,
+        Source::CampaignEntries,
+        Source::Salespeople,
+    ] {
+        engine.register_fn(source.name(), move || Query {
+            source,
+            steps: Vec::new(),
+        });
+    }
+    engine.register_fn(
+        "where",
+        |ctx: NativeCallContext, q: &mut Query, f: FnPtr| {
+            let mut q = q.clone();
+            let native = native::compile(&ctx, &f);
+            q.steps.push(Step::Where(f, native));
+            q
+        },
+    );
+    engine.register_fn(
+        "filter",
+        |ctx: NativeCallContext, q: &mut Query, m: Map| -> RhaiResult<Query> {
+            placed_result(&ctx, || -> RhaiResult<Query> {
+                let mut q = q.clone();
+                q.steps
+                    .push(Step::Filter(parse_filter(&m).map_err(engine_error)?));
+                Ok(q)
+            })
+        },
+    );
+    engine.register_fn("order_by", |q: &mut Query, field: &str| {
+        let mut q = q.clone();
+        q.steps.push(Step::OrderBy(field.to_string(), false));
+        q
+    });
+    engine.register_fn(
+        "order_by",
+        |ctx: NativeCallContext,
+         q: &mut Query,
+         field: &str,
+         direction: &str|
+         -> RhaiResult<Query> {
+            placed_result(&ctx, || -> RhaiResult<Query> {
+                let desc = match direction.to_ascii_lowercase().as_str() {
+                    "desc" | "descending" => true,
+                    "asc" | "ascending" => false,
+                    other => {
+                        return Err(engine_error(Error::invalid(
+                            "order_by",
+                            "direction",
+                            format!("\"{other}\" is not a direction"),
+                            "use \"asc\" or \"desc\"",
+                        )));
+                    }
+                };
+                let mut q = q.clone();
+                q.steps.push(Step::OrderBy(field.to_string(), desc));
+                Ok(q)
+            })
+        },
+    );
+    engine.register_fn(
+        "limit",
+        |ctx: NativeCallContext, q: &mut Query, n: INT| -> RhaiResult<Query> {
+            placed_result(&ctx, || -> RhaiResult<Query> {
+                let mut q = q.clone();
+                q.steps.push(Step::Limit(non_negative("limit", n)?));
+                Ok(q)
+            })
+        },
+    );
+    engine.register_fn(
+        "skip",
+        |ctx: NativeCallContext, q: &mut Query, n: INT| -> RhaiResult<Query> {
+            placed_result(&ctx, || -> RhaiResult<Query> {
+                let mut q = q.clone();
+                q.steps.push(Step::Skip(non_negative("skip", n)?));
+                Ok(q)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "count",
+        move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                if let Some((field, value)) = q.counted() {
+                    let n = with_read(&s, Access::read(q.source.kind()), |v| {
+                        v.count_contacts_with(field, &value)
+                    })?;
+                    return Ok(n as INT);
+                }
+                let mut n: INT = 0;
+                run(&ctx, &s, q, &mut |_| {
+                    n += 1;
+                    Ok(true)
+                })?;
+                Ok(n)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "first",
+        move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || -> RhaiResult<Dynamic> {
+                let mut first = Dynamic::UNIT;
+                run(&ctx, &s, q, &mut |item| {
+                    first = item;
+                    Ok(false)
+                })?;
+                Ok(first)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "list",
+        move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<Array> {
+            placed_result(&ctx, || -> RhaiResult<Array> { collect(&ctx, &s, q) })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "each",
+        move |ctx: NativeCallContext, q: &mut Query, f: FnPtr| -> RhaiResult<INT> {
+            placed_result(&ctx, || -> RhaiResult<INT> {
+                let mut n: INT = 0;
+                run(&ctx, &s, q, &mut |item| {
+                    let _ = f.call_within_context::<Dynamic>(&ctx, (item,))?;
+                    n += 1;
+                    Ok(true)
+                })?;
+                Ok(n)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "sum",
+        move |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || -> RhaiResult<Dynamic> {
+                let (mut ints, mut floats, mut any_float) = (0 as INT, 0.0_f64, false);
+                run(&ctx, &s, q, &mut |item| {
+                    let v = field_of(&item, field);
+                    if let Ok(n) = v.as_int() {
+                        ints += n;
+                    } else if let Ok(f) = v.as_float() {
+                        floats += f;
+                        any_float = true;
+                    } else if !v.is_unit() {
+                        return Err(engine_error(Error::invalid(
+                            "sum",
+                            "field",
+                            format!("{field} is not a number"),
+                            "sum a numeric field such as cost or duration",
+                        )));
+                    }
+                    Ok(true)
+                })?;
+                Ok(if any_float {
+                    Dynamic::from_float(floats + ints as f64)
+                } else {
+                    Dynamic::from_int(ints)
+                })
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "group_count",
+        move |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Map> {
+            placed_result(&ctx, || -> RhaiResult<Map> {
+                let mut groups = Map::new();
+                run(&ctx, &s, q, &mut |item| {
+                    let key = field_of(&item, field);
+                    let key = if key.is_unit() {
+                        String::new()
+                    } else {
+                        key.to_string()
+                    };
+                    let n = groups.entry(key.into()).or_insert(Dynamic::from_int(0));
+                    *n = Dynamic::from_int(n.as_int().unwrap_or(0) + 1);
+                    Ok(true)
+                })?;
+                Ok(groups)
+            })
+        },
+    );
+    engine.register_fn("uses_index", |q: &mut Query| q.uses_index());
+}
+
+fn non_negative(what: &'static str, n: INT) -> RhaiResult<usize> {
+    usize::try_from(n).map_err(|_| {
+        engine_error(Error::invalid(
+            what,
+            "count",
+            format!("{n} is below zero"),
+            "give 0 or more",
+        ))
+    })
+}
+
+/// The results of a query, collected (for selections).
+pub(crate) fn collect(
+    ctx: &NativeCallContext,
+    shared: &Shared,
+    q: &Query,
+) -> RhaiResult<Vec<Dynamic>> {
+    let mut all = Vec::new();
+    run(ctx, shared, q, &mut |item| {
+        all.push(item);
+        Ok(true)
+    })?;
+    Ok(all)
+}

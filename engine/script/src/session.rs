@@ -1,0 +1,293 @@
+//! One script run's hold on the database: a snapshot to read from, upgraded to a write
+//! transaction at the first write, so a script that only reads never blocks a writer. It knows
+//! which plugin, if any, is acting (to check its capabilities), keeps the undo log that makes
+//! an operation — or a group of them — all-or-nothing inside the transaction, and notes a
+//! conflict with another writer so the host can run the script again.
+//!
+//! The contract functions reach the session through [`Shared`] and the helpers here
+//! ([`with_read`], [`with_write`], [`group`], [`fire`]); the hooks of plugins are run through
+//! [`HookRunner`], which the plugin runtime implements, so this module does not depend on it.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rapport_engine::store::journal::{Journal, Undo, roll_back_to};
+use rapport_engine::store::{Backend, KvRead, ReadTxn, WriteTxn};
+use rapport_engine::{Context, Error, Result, Tx, View};
+use rhai::{Dynamic, EvalAltResult, Position};
+
+use crate::capability::{Access, Grant};
+use crate::error::{RhaiResult, engine_error, error_value};
+
+/// Runs the hooks of the enabled plugins (the plugin runtime).
+pub(crate) trait HookRunner {
+    /// Whether any enabled plugin has a hook.
+    fn has_hooks(&self) -> bool;
+
+    /// Runs `hook` of every enabled plugin that has it, in order, as that plugin; a `before_`
+    /// hook that returns a map replaces the payload.
+    fn fire(&self, shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic>;
+}
+
+enum Txn {
+    Read(Box<dyn ReadTxn>),
+    Write(Box<dyn WriteTxn>),
+}
+
+/// The state of one run.
+pub(crate) struct Session {
+    backend: Arc<dyn Backend>,
+    txn: Txn,
+    pub ctx: Context,
+    /// Keep every engine call all-or-nothing on its own (the script catches errors).
+    journal: bool,
+    /// What was written, to undo a failed operation or group; kept only while one is open.
+    undo: Vec<Undo>,
+    /// How many groups are open (a group keeps the undo log of everything in it).
+    groups: usize,
+    /// Another writer overtook this run's transaction: its work is void, the host runs it again.
+    conflicted: bool,
+    /// The plugin running now, whose capabilities every call is checked against.
+    pub acting: Option<Grant>,
+    /// The plugins whose hooks operations fire (held only while the run lasts).
+    pub hooks: Option<Rc<dyn HookRunner>>,
+}
+
+/// The session as the registered functions share it (set while a script runs).
+pub(crate) type Shared = Rc<RefCell<Option<Session>>>;
+
+impl Session {
+    pub fn begin(
+        backend: Arc<dyn Backend>,
+        ctx: Context,
+        journal: bool,
+        hooks: Option<Rc<dyn HookRunner>>,
+    ) -> Result<Self> {
+        let txn = Txn::Read(backend.begin_read()?);
+        Ok(Self {
+            backend,
+            txn,
+            ctx,
+            journal,
+            undo: Vec::new(),
+            groups: 0,
+            conflicted: false,
+            acting: None,
+            hooks,
+        })
+    }
+
+    /// Whether the run has begun writing.
+    pub fn wrote(&self) -> bool {
+        matches!(self.txn, Txn::Write(_))
+    }
+
+    /// Whether another writer overtook the run (then its outcome does not count).
+    pub fn conflicted(&self) -> bool {
+        self.conflicted
+    }
+
+    fn kv(&self) -> &dyn KvRead {
+        match &self.txn {
+            Txn::Read(r) => &**r,
+            Txn::Write(w) => &**w,
+        }
+    }
+
+    /// Refuses a call the acting plugin has no capability for.
+    pub fn check(&self, access: Access) -> RhaiResult<()> {
+        match &self.acting {
+            Some(grant) if !grant.allows(access) => Err(error_value(
+                "denied",
+                Some(format!("plugin {}", grant.plugin)),
+                Some("capabilities"),
+                format!(
+                    "plugin {}: it may not {access}; add \"{}\" to capabilities.{} in its plugin.toml",
+                    grant.plugin,
+                    access.kind,
+                    access.verb()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn noted<T>(&mut self, outcome: Result<T>) -> Result<T> {
+        if outcome.as_ref().is_err_and(Error::is_conflict) {
+            self.conflicted = true;
+        }
+        outcome
+    }
+
+    /// Runs a read on the latest state this run sees (its own writes included).
+    pub fn read<T>(&mut self, work: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
+        let outcome = work(&View::new(self.kv(), &self.ctx));
+        self.noted(outcome)
+    }
+
+    /// Runs one workflow; with a journal, a failing workflow leaves nothing of itself behind
+    /// while the run goes on.
+    pub fn write<T>(&mut self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let outcome = self.write_inner(work);
+        self.noted(outcome)
+    }
+
+    fn write_inner<T>(&mut self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        if let Txn::Read(_) = self.txn {
+            self.txn = Txn::Write(self.backend.begin_write()?);
+        }
+        let Txn::Write(w) = &mut self.txn else {
+            unreachable!("upgraded above")
+        };
+        if !self.journal && self.groups == 0 {
+            return work(&mut Tx::new(&mut **w, &self.ctx));
+        }
+        let mark = self.undo.len();
+        let outcome = work(&mut Tx::new(
+            &mut Journal::new(&mut **w, &mut self.undo),
+            &self.ctx,
+        ));
+        if outcome.is_err() {
+            roll_back_to(&mut **w, &mut self.undo, mark)?;
+        } else if self.groups == 0 {
+            self.undo.truncate(mark);
+        }
+        outcome
+    }
+
+    /// Opens a group: everything written until [`Session::end_group`] can be undone together.
+    pub fn begin_group(&mut self) -> usize {
+        self.groups += 1;
+        self.undo.len()
+    }
+
+    /// Closes a group; a failed one puts back everything written in it.
+    pub fn end_group(&mut self, mark: usize, failed: bool) -> Result<()> {
+        self.groups = self.groups.saturating_sub(1);
+        if failed {
+            if let Txn::Write(w) = &mut self.txn {
+                roll_back_to(&mut **w, &mut self.undo, mark)?;
+            }
+        } else if self.groups == 0 {
+            self.undo.truncate(mark);
+        }
+        Ok(())
+    }
+
+    /// Ends the run: commits its writes (unless `keep` is false), or drops them.
+    pub fn finish(self, keep: bool) -> Result<()> {
+        match self.txn {
+            Txn::Write(w) if keep => Ok(w.commit()?),
+            Txn::Write(w) => Ok(w.abort()?),
+            Txn::Read(_) => Ok(()),
+        }
+    }
+}
+
+#[expect(
+    clippy::unnecessary_box_returns,
+    reason = "Rhai's errors are always boxed"
+)]
+fn no_session() -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(
+        "the database is not open for this script".into(),
+        Position::NONE,
+    )
+    .into()
+}
+
+/// Runs a read against the run's transaction, if the acting plugin (if any) may.
+pub(crate) fn with_read<T>(
+    shared: &Shared,
+    access: Access,
+    work: impl FnOnce(&View<'_>) -> Result<T>,
+) -> RhaiResult<T> {
+    let mut guard = shared.borrow_mut();
+    let session = guard.as_mut().ok_or_else(no_session)?;
+    session.check(access)?;
+    session.read(work).map_err(engine_error)
+}
+
+/// Runs one workflow in the run's transaction, all or nothing, if the acting plugin (if any) may.
+pub(crate) fn with_write<T>(
+    shared: &Shared,
+    access: Access,
+    work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+) -> RhaiResult<T> {
+    let mut guard = shared.borrow_mut();
+    let session = guard.as_mut().ok_or_else(no_session)?;
+    session.check(access)?;
+    session.write(work).map_err(engine_error)
+}
+
+/// Runs `work` (hooks and an operation) so that all its writes are kept, or none. Without
+/// enabled plugins that have hooks, the operation is one workflow call (all-or-nothing on its
+/// own) and no undo log is kept for it.
+pub(crate) fn group<T>(shared: &Shared, work: impl FnOnce() -> RhaiResult<T>) -> RhaiResult<T> {
+    let hooked = shared
+        .borrow()
+        .as_ref()
+        .is_some_and(|s| s.acting.is_none() && s.hooks.as_ref().is_some_and(|h| h.has_hooks()));
+    if !hooked {
+        return work();
+    }
+    let mark = shared
+        .borrow_mut()
+        .as_mut()
+        .ok_or_else(no_session)?
+        .begin_group();
+    let outcome = work();
+    let closed = shared
+        .borrow_mut()
+        .as_mut()
+        .ok_or_else(no_session)?
+        .end_group(mark, outcome.is_err());
+    closed.map_err(engine_error)?;
+    outcome
+}
+
+/// The plugin acting now, if any.
+pub(crate) fn acting_plugin(shared: &Shared) -> Option<String> {
+    shared
+        .borrow()
+        .as_ref()
+        .and_then(|s| s.acting.as_ref().map(|g| g.plugin.clone()))
+}
+
+/// Sets (or clears) the plugin acting now.
+pub(crate) fn set_acting(shared: &Shared, grant: Option<Grant>) {
+    if let Some(session) = shared.borrow_mut().as_mut() {
+        session.acting = grant;
+    }
+}
+
+/// Runs `hook` of the enabled plugins on `payload` (not from inside another plugin's hook).
+pub(crate) fn fire(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic> {
+    let runtime = shared.borrow().as_ref().and_then(|s| {
+        if s.acting.is_some() {
+            None
+        } else {
+            s.hooks.clone()
+        }
+    });
+    match runtime {
+        Some(runtime) => runtime.fire(shared, hook, payload),
+        None => Ok(payload),
+    }
+}
+
+/// Runs an `after_` or `on_` hook: it sees what happened and may abort it by throwing.
+pub(crate) fn notify(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<()> {
+    fire(shared, hook, payload).map(|_| ())
+}
+
+/// Changes the run's clock or user.
+pub(crate) fn with_context<T>(
+    shared: &Shared,
+    work: impl FnOnce(&mut Context) -> T,
+) -> RhaiResult<T> {
+    let mut guard = shared.borrow_mut();
+    let session = guard.as_mut().ok_or_else(no_session)?;
+    Ok(work(&mut session.ctx))
+}

@@ -1,0 +1,664 @@
+//! Values between Rhai and the engine: records become maps with the spec's field names (custom
+//! contact fields read the same way), input maps are read field by field with clear errors, and
+//! dates are a `date` type that compares and takes day arithmetic.
+
+use std::cmp::Ordering;
+
+use chrono::NaiveDate;
+use rhai::{Array, Dynamic, INT, Map};
+
+use rapport_engine::model::{
+    Amount, Attachment, Campaign, CampaignEntry, Contact, ContactView, FieldValue, FieldValueView,
+    InteractionGroup, InteractionLogEntry, InteractionTemplate, LoggedSegment, Salesperson,
+    Segment, SegmentLine, TemplateSetup,
+};
+use rapport_engine::ops::Statistics;
+use rapport_engine::{Error, Result};
+
+/// A calendar date in scripts: `date("2026-11-29")`, `today() - days(30)`, compared with `<`, `==`…
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(pub NaiveDate);
+
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+/// A record handle: a custom type whose fields read like a map's (`x.field`, `x["field"]`) and
+/// which prints as its label and fields.
+pub trait RecordHandle: Clone + 'static {
+    /// How it prints before its fields (`segment`, `logged segment`).
+    const LABEL: &'static str;
+    /// Its fields when read.
+    fn fields(&self) -> &Map;
+}
+
+impl RecordHandle for SegmentHandle {
+    const LABEL: &'static str = "segment";
+    fn fields(&self) -> &Map {
+        &self.fields
+    }
+}
+
+impl RecordHandle for LoggedSegmentHandle {
+    const LABEL: &'static str = "logged segment";
+    fn fields(&self) -> &Map {
+        &self.fields
+    }
+}
+
+/// The fields of a record handle held in a value, if it holds one.
+pub fn handle_fields(v: &Dynamic) -> Option<Map> {
+    handle(v).map(|(_, fields)| fields)
+}
+
+/// The label and fields of a record handle held in a value, if it holds one.
+fn handle(v: &Dynamic) -> Option<(&'static str, Map)> {
+    if let Some(s) = v.read_lock::<SegmentHandle>() {
+        return Some((SegmentHandle::LABEL, s.fields.clone()));
+    }
+    v.read_lock::<LoggedSegmentHandle>()
+        .map(|l| (LoggedSegmentHandle::LABEL, l.fields.clone()))
+}
+
+/// A segment in scripts: its fields read like a map's (`s.description`), and it has the segment
+/// methods (`s.add(q)`, `s.log(#{})`, …).
+#[derive(Debug, Clone)]
+pub struct SegmentHandle {
+    /// The segment no.
+    pub no: String,
+    /// Its header fields when read.
+    pub fields: Map,
+}
+
+/// A logged segment in scripts: fields like a map's, and `.cancel()` / `.uncancel()`.
+#[derive(Debug, Clone)]
+pub struct LoggedSegmentHandle {
+    /// The logged segment's entry no.
+    pub entry_no: u64,
+    /// Its fields when read.
+    pub fields: Map,
+}
+
+fn text(s: &str) -> Dynamic {
+    Dynamic::from(s.to_string())
+}
+
+fn int(n: u64) -> Dynamic {
+    Dynamic::from_int(n as INT)
+}
+
+fn amount(a: Amount) -> Dynamic {
+    Dynamic::from_float(a.to_f64())
+}
+
+fn date(d: NaiveDate) -> Dynamic {
+    Dynamic::from(Date(d))
+}
+
+fn opt_date(d: Option<NaiveDate>) -> Dynamic {
+    d.map_or(Dynamic::UNIT, date)
+}
+
+macro_rules! record_map {
+    ($($key:literal => $value:expr),+ $(,)?) => {{
+        let mut m = Map::new();
+        $(m.insert($key.into(), $value);)+
+        m
+    }};
+}
+
+/// A custom field's value in a script.
+pub fn field_value(v: &FieldValue) -> Dynamic {
+    view_value(FieldValueView::of(v))
+}
+
+fn view_value(v: FieldValueView<'_>) -> Dynamic {
+    match v {
+        FieldValueView::Empty => Dynamic::UNIT,
+        FieldValueView::Text(t) => text(t),
+        FieldValueView::Number(n) => Dynamic::from_float(n),
+        FieldValueView::Bool(b) => Dynamic::from_bool(b),
+        FieldValueView::Date(d) => date(d),
+    }
+}
+
+/// A script value as a field value (for custom fields and filters); `None` for other kinds.
+pub fn to_field_value(v: &Dynamic) -> Option<FieldValue> {
+    if v.is_unit() {
+        Some(FieldValue::Empty)
+    } else if let Some(s) = v.clone().try_cast::<rhai::ImmutableString>() {
+        Some(FieldValue::Text(s.to_string()))
+    } else if let Ok(n) = v.as_int() {
+        Some(FieldValue::Number(n as f64))
+    } else if let Ok(f) = v.as_float() {
+        Some(FieldValue::Number(f))
+    } else if let Ok(b) = v.as_bool() {
+        Some(FieldValue::Bool(b))
+    } else {
+        v.clone().try_cast::<Date>().map(|d| FieldValue::Date(d.0))
+    }
+}
+
+/// A contact as JSON, as scripts see it (the form exports and clients use).
+pub fn contact_json(c: &Contact) -> serde_json::Value {
+    to_json(&Dynamic::from_map(contact_map(c)))
+}
+
+/// An interaction log entry as JSON, as scripts see it.
+pub fn entry_json(e: &InteractionLogEntry) -> serde_json::Value {
+    to_json(&Dynamic::from_map(entry_map(e)))
+}
+
+/// A contact as a map: the spec's fields, then its custom fields.
+pub fn contact_map(c: &Contact) -> Map {
+    contact_view_map(&ContactView::of(c))
+}
+
+/// A contact read in place as a map.
+pub fn contact_view_map(c: &ContactView<'_>) -> Map {
+    Contact::FIELDS
+        .iter()
+        .copied()
+        .chain(c.custom.iter().map(|(name, _)| *name))
+        .filter_map(|name| Some((name.into(), contact_field(c, name)?)))
+        .collect()
+}
+
+/// One field of [`contact_map`] without building the map: what `contact_map(c).get(name)`
+/// gives.
+pub fn contact_field(c: &ContactView<'_>, name: &str) -> Option<Dynamic> {
+    if let Some(v) = c.custom(name) {
+        return Some(view_value(*v));
+    }
+    Some(match name {
+        "no" => text(c.no),
+        "name" => text(c.name),
+        "kind" => text(c.kind.as_str()),
+        "company_no" => text(c.company_no),
+        "salesperson" => text(c.salesperson),
+        "language" => text(c.language),
+        "correspondence" => text(c.correspondence.as_str()),
+        "email" => text(c.email),
+        "phone" => text(c.phone),
+        "mobile" => text(c.mobile),
+        "city" => text(c.city),
+        "country" => text(c.country),
+        "exclude_from_segment" => Dynamic::from_bool(c.exclude_from_segment),
+        "privacy_blocked" => Dynamic::from_bool(c.privacy_blocked),
+        _ => return None,
+    })
+}
+
+/// A salesperson as a map.
+pub fn salesperson_map(s: &Salesperson) -> Map {
+    record_map! {
+        "code" => text(&s.code),
+        "name" => text(&s.name),
+        "email" => text(&s.email),
+        "phone" => text(&s.phone),
+        "blocked" => Dynamic::from_bool(s.blocked),
+    }
+}
+
+/// An interaction group as a map.
+pub fn group_map(g: &InteractionGroup) -> Map {
+    record_map! { "code" => text(&g.code), "description" => text(&g.description) }
+}
+
+/// An interaction template as a map (languages as an array of maps).
+pub fn template_map(t: &InteractionTemplate) -> Map {
+    let languages: Array = t
+        .languages
+        .iter()
+        .map(|l| {
+            Dynamic::from_map(record_map! {
+                "language" => text(&l.language),
+                "description" => text(&l.description),
+                "attachment_no" => int(l.attachment_no),
+            })
+        })
+        .collect();
+    record_map! {
+        "code" => text(&t.code),
+        "group" => text(&t.group),
+        "description" => text(&t.description),
+        "unit_cost" => amount(t.unit_cost),
+        "unit_duration" => amount(t.unit_duration),
+        "flow" => text(t.flow.as_str()),
+        "initiated_by" => text(t.initiated_by.as_str()),
+        "campaign" => text(&t.campaign_no),
+        "campaign_target" => Dynamic::from_bool(t.campaign_target),
+        "campaign_response" => Dynamic::from_bool(t.campaign_response),
+        "correspondence" => text(t.correspondence.as_str()),
+        "ignore_contact_correspondence" => Dynamic::from_bool(t.ignore_contact_correspondence),
+        "default_language" => text(&t.default_language),
+        "wizard_action" => text(t.wizard_action.as_str()),
+        "languages" => Dynamic::from_array(languages),
+    }
+}
+
+/// An attachment record as a map (without its content).
+pub fn attachment_map(a: &Attachment) -> Map {
+    record_map! {
+        "no" => int(a.no),
+        "file_name" => text(&a.file_name),
+        "extension" => text(&a.extension),
+        "size" => int(a.size),
+        "content_hash" => text(&a.content_hash),
+        "read_only" => Dynamic::from_bool(a.read_only),
+        "modified" => date(a.modified),
+        "references" => int(a.references),
+    }
+}
+
+/// A campaign as a map.
+pub fn campaign_map(c: &Campaign) -> Map {
+    record_map! {
+        "no" => text(&c.no),
+        "description" => text(&c.description),
+        "starting_date" => opt_date(c.starting_date),
+        "ending_date" => opt_date(c.ending_date),
+        "salesperson" => text(&c.salesperson),
+        "active" => Dynamic::from_bool(c.active),
+    }
+}
+
+/// A campaign entry as a map.
+pub fn campaign_entry_map(c: &CampaignEntry) -> Map {
+    record_map! {
+        "entry_no" => int(c.entry_no),
+        "campaign_no" => text(&c.campaign_no),
+        "description" => text(&c.description),
+        "date" => date(c.date),
+        "user" => text(&c.user),
+        "segment_no" => text(&c.segment_no),
+        "canceled" => Dynamic::from_bool(c.canceled),
+        "salesperson" => text(&c.salesperson),
+        "logged_segment_no" => int(c.logged_segment_no),
+        "document_type" => text(c.document_type.map_or("", |t| t.as_str())),
+    }
+}
+
+/// An interaction log entry as a map (comments as an array of `#{date, text}`).
+pub fn entry_map(e: &InteractionLogEntry) -> Map {
+    let comments: Array = e
+        .comments
+        .iter()
+        .map(|c| Dynamic::from_map(record_map! { "date" => date(c.date), "text" => text(&c.text) }))
+        .collect();
+    record_map! {
+        "entry_no" => int(e.entry_no),
+        "contact_no" => text(&e.contact_no),
+        "contact_company_no" => text(&e.contact_company_no),
+        "date" => date(e.date),
+        "time" => text(&e.time.format("%H:%M:%S").to_string()),
+        "description" => text(&e.description),
+        "subject" => text(&e.subject),
+        "template" => text(&e.template),
+        "group" => text(&e.group),
+        "flow" => text(e.flow.as_str()),
+        "initiated_by" => text(e.initiated_by.as_str()),
+        "correspondence" => text(e.correspondence.as_str()),
+        "language" => text(&e.language),
+        "cost" => amount(e.cost),
+        "duration" => amount(e.duration),
+        "salesperson" => text(&e.salesperson),
+        "user" => text(&e.user),
+        "campaign_no" => text(&e.campaign_no),
+        "campaign_entry_no" => int(e.campaign_entry_no),
+        "campaign_target" => Dynamic::from_bool(e.campaign_target),
+        "campaign_response" => Dynamic::from_bool(e.campaign_response),
+        "segment_no" => text(&e.segment_no),
+        "logged_segment_no" => int(e.logged_segment_no),
+        "evaluation" => text(e.evaluation.as_str()),
+        "attempt_failed" => Dynamic::from_bool(e.attempt_failed),
+        "canceled" => Dynamic::from_bool(e.canceled),
+        "postponed" => Dynamic::from_bool(e.postponed),
+        "document_type" => text(e.document_type.map_or("", |t| t.as_str())),
+        "document_no" => text(&e.document_no),
+        "version_no" => int(u64::from(e.version_no)),
+        "contact_via" => text(&e.contact_via),
+        "delivery_status" => text(e.delivery_status.as_str()),
+        "attachment_no" => int(e.attachment_no),
+        "comments" => Dynamic::from_array(comments),
+    }
+}
+
+/// A segment header as a map.
+pub fn segment_map(s: &Segment) -> Map {
+    record_map! {
+        "no" => text(&s.no),
+        "description" => text(&s.description),
+        "campaign" => text(&s.campaign_no),
+        "salesperson" => text(&s.salesperson),
+        "template" => text(&s.template),
+        "unit_cost" => amount(s.unit_cost),
+        "unit_duration" => amount(s.unit_duration),
+        "date" => opt_date(s.date),
+        "correspondence" => text(s.correspondence.as_str()),
+        "flow" => text(s.flow.as_str()),
+        "initiated_by" => text(s.initiated_by.as_str()),
+        "group" => text(&s.group),
+        "campaign_target" => Dynamic::from_bool(s.campaign_target),
+        "campaign_response" => Dynamic::from_bool(s.campaign_response),
+        "language" => text(&s.language),
+        "subject" => text(&s.subject),
+        "ignore_contact_correspondence" => Dynamic::from_bool(s.ignore_contact_correspondence),
+    }
+}
+
+/// A segment line as a map.
+pub fn segment_line_map(l: &SegmentLine) -> Map {
+    record_map! {
+        "segment_no" => text(&l.segment_no),
+        "line_no" => int(u64::from(l.line_no)),
+        "contact_no" => text(&l.contact_no),
+        "contact_company_no" => text(&l.contact_company_no),
+        "template" => text(&l.template),
+        "group" => text(&l.group),
+        "description" => text(&l.description),
+        "subject" => text(&l.subject),
+        "salesperson" => text(&l.salesperson),
+        "campaign_no" => text(&l.campaign_no),
+        "cost" => amount(l.cost),
+        "duration" => amount(l.duration),
+        "flow" => text(l.flow.as_str()),
+        "initiated_by" => text(l.initiated_by.as_str()),
+        "correspondence" => text(l.correspondence.as_str()),
+        "language" => text(&l.language),
+        "evaluation" => text(l.evaluation.as_str()),
+    }
+}
+
+/// A logged segment as a map.
+pub fn logged_segment_map(l: &LoggedSegment) -> Map {
+    record_map! {
+        "entry_no" => int(l.entry_no),
+        "segment_no" => text(&l.segment_no),
+        "description" => text(&l.description),
+        "created" => date(l.created),
+        "user" => text(&l.user),
+        "canceled" => Dynamic::from_bool(l.canceled),
+    }
+}
+
+/// The template setup as a map: document type → template code.
+pub fn template_setup_map(s: &TemplateSetup) -> Map {
+    s.templates
+        .iter()
+        .map(|(t, code)| (t.as_str().into(), text(code)))
+        .collect()
+}
+
+/// Statistics as a map.
+pub fn statistics_map(s: &Statistics) -> Map {
+    record_map! {
+        "count" => int(s.count),
+        "cost" => amount(s.cost),
+        "duration" => amount(s.duration),
+        "avg_cost" => Dynamic::from_float(s.avg_cost),
+        "avg_duration" => Dynamic::from_float(s.avg_duration),
+    }
+}
+
+/// The name of a script value's type, for messages.
+pub fn type_name(v: &Dynamic) -> &'static str {
+    if v.is_unit() {
+        "()"
+    } else if v.is_string() {
+        "a string"
+    } else if v.is_int() {
+        "an integer"
+    } else if v.is_float() {
+        "a number"
+    } else if v.is_bool() {
+        "true/false"
+    } else if v.is_array() {
+        "an array"
+    } else if v.is_map() {
+        "a map"
+    } else if v.is::<Date>() {
+        "a date"
+    } else {
+        "a value of another type"
+    }
+}
+
+/// Reads the fields of an input map by name, each with a clear error, and refuses unknown ones.
+pub struct Fields<'a> {
+    record: String,
+    map: &'a Map,
+    known: Vec<&'static str>,
+}
+
+impl<'a> Fields<'a> {
+    /// Reads `map` as the input of `record` (the function or record name, for messages).
+    pub fn new(record: impl Into<String>, map: &'a Map) -> Self {
+        Self {
+            record: record.into(),
+            map,
+            known: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, key: &'static str) -> Option<&'a Dynamic> {
+        self.known.push(key);
+        self.map.get(key).filter(|v| !v.is_unit())
+    }
+
+    fn wrong(&self, key: &'static str, v: &Dynamic, want: &str) -> Error {
+        Error::invalid(
+            &self.record,
+            key,
+            format!("is {}", type_name(v)),
+            format!("give {want}"),
+        )
+    }
+
+    /// A text field (a string; numbers are taken as their text).
+    pub fn text(&mut self, key: &'static str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_string() => Ok(Some(v.clone().into_string().unwrap_or_default())),
+            Some(v) if v.is_int() => Ok(Some(v.to_string())),
+            Some(v) => Err(self.wrong(key, v, "a string")),
+        }
+    }
+
+    /// A yes/no field.
+    pub fn flag(&mut self, key: &'static str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .map_err(|_| self.wrong(key, v, "true or false")),
+        }
+    }
+
+    /// A whole number field.
+    pub fn int(&mut self, key: &'static str) -> Result<Option<i64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_int()
+                .map(Some)
+                .map_err(|_| self.wrong(key, v, "a whole number")),
+        }
+    }
+
+    /// A cost or duration: an integer or a float.
+    pub fn amount(&mut self, key: &'static str) -> Result<Option<Amount>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let n = number(v).ok_or_else(|| self.wrong(key, v, "a number, e.g. 8 or 8.0"))?;
+        Amount::from_f64(n).map(Some).ok_or_else(|| {
+            Error::invalid(
+                &self.record,
+                key,
+                format!("{n} is out of range"),
+                "give a smaller number",
+            )
+        })
+    }
+
+    /// A date: a `date` value or text `YYYY-MM-DD`.
+    pub fn date(&mut self, key: &'static str) -> Result<Option<NaiveDate>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        to_date(v)
+            .map(Some)
+            .ok_or_else(|| self.wrong(key, v, "a date, e.g. date(\"2026-11-29\")"))
+    }
+
+    /// A spec word (`"outbound"`, `"hard_copy"`, …).
+    pub fn word<T: std::str::FromStr<Err = String>>(
+        &mut self,
+        key: &'static str,
+    ) -> Result<Option<T>> {
+        match self.text(key)? {
+            None => Ok(None),
+            Some(s) => s.parse().map(Some).map_err(|problem| {
+                Error::invalid(&self.record, key, problem, "use one of those words")
+            }),
+        }
+    }
+
+    /// Any value (read by the caller).
+    pub fn raw(&mut self, key: &'static str) -> Option<&'a Dynamic> {
+        self.get(key)
+    }
+
+    /// The fields not read so far (custom fields).
+    pub fn unread(&self) -> impl Iterator<Item = (&'a str, &'a Dynamic)> + '_ {
+        self.map
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .filter(|(k, _)| !self.known.contains(k))
+    }
+
+    /// Refuses any field that was not read: a misspelt field is an error, not silently ignored.
+    pub fn finish(self) -> Result<()> {
+        if let Some((k, _)) = self.unread().next() {
+            let mut known = self.known.clone();
+            known.sort_unstable();
+            known.dedup();
+            return Err(Error::invalid(
+                &self.record,
+                "field",
+                format!("\"{k}\" is not one of its fields"),
+                format!("use {}", known.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An integer or float as `f64`.
+pub fn number(v: &Dynamic) -> Option<f64> {
+    v.as_int()
+        .map(|n| n as f64)
+        .ok()
+        .or_else(|| v.as_float().ok())
+}
+
+/// A `date` value or `YYYY-MM-DD` text as a date.
+pub fn to_date(v: &Dynamic) -> Option<NaiveDate> {
+    if let Some(d) = v.clone().try_cast::<Date>() {
+        return Some(d.0);
+    }
+    v.clone()
+        .into_string()
+        .ok()
+        .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
+}
+
+/// Compares two script values the way filters and `order_by` do: numbers by value (integers and
+/// floats alike), text without regard to case, dates, yes/no; `()` equals `""`. Values of
+/// different kinds do not compare.
+pub fn compare(a: &Dynamic, b: &Dynamic) -> Option<Ordering> {
+    if let (Some(x), Some(y)) = (number(a), number(b)) {
+        return x.partial_cmp(&y);
+    }
+    let as_text = |v: &Dynamic| {
+        if v.is_unit() {
+            Some(String::new())
+        } else {
+            v.clone().into_string().ok()
+        }
+    };
+    if let (Some(x), Some(y)) = (as_text(a), as_text(b)) {
+        return Some(x.to_lowercase().cmp(&y.to_lowercase()));
+    }
+    if let (Ok(x), Ok(y)) = (a.as_bool(), b.as_bool()) {
+        return Some(x.cmp(&y));
+    }
+    match (a.clone().try_cast::<Date>(), b.clone().try_cast::<Date>()) {
+        (Some(x), Some(y)) => Some(x.cmp(&y)),
+        (Some(x), None) => to_date(b).map(|y| x.0.cmp(&y)),
+        (None, Some(y)) => to_date(a).map(|x| x.cmp(&y.0)),
+        (None, None) => None,
+    }
+}
+
+/// A script value as JSON: records and maps as objects, arrays as arrays, dates as `YYYY-MM-DD`.
+pub fn to_json(v: &Dynamic) -> serde_json::Value {
+    use serde_json::Value as J;
+    if v.is_unit() {
+        J::Null
+    } else if let Ok(b) = v.as_bool() {
+        J::Bool(b)
+    } else if let Ok(n) = v.as_int() {
+        J::from(n)
+    } else if let Ok(f) = v.as_float() {
+        serde_json::Number::from_f64(f).map_or(J::Null, J::Number)
+    } else if v.is_string() {
+        J::String(v.clone().into_string().unwrap_or_default())
+    } else if let Some(a) = v.read_lock::<Array>() {
+        J::Array(a.iter().map(to_json).collect())
+    } else if let Some(m) = v.read_lock::<Map>() {
+        map_json(&m)
+    } else if let Some(d) = v.read_lock::<Date>() {
+        J::String(d.to_string())
+    } else if let Some(fields) = handle_fields(v) {
+        map_json(&fields)
+    } else if let Some(b) = v.read_lock::<rhai::Blob>() {
+        J::Array(b.iter().map(|x| J::from(*x)).collect())
+    } else {
+        J::String(v.to_string())
+    }
+}
+
+fn map_json(m: &Map) -> serde_json::Value {
+    serde_json::Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+}
+
+/// Shows a map as `#{field: value, …}` in field order, for printing records.
+pub fn show_map(m: &Map) -> String {
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {}", show(v))).collect();
+    format!("#{{{}}}", parts.join(", "))
+}
+
+/// Shows a value the way `print` would, with strings quoted inside records. Hosts use this, not
+/// `Dynamic`'s `Display`, which prints the type name of a `date` or a segment.
+pub fn show(v: &Dynamic) -> String {
+    if v.is_string() {
+        format!("{:?}", v.clone().into_string().unwrap_or_default())
+    } else if let Some(m) = v.read_lock::<Map>() {
+        show_map(&m)
+    } else if let Some(a) = v.read_lock::<Array>() {
+        format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(", "))
+    } else if v.is_unit() {
+        "()".into()
+    } else if let Some(d) = v.read_lock::<Date>() {
+        d.to_string()
+    } else if let Some((label, fields)) = handle(v) {
+        format!("{label} {}", show_map(&fields))
+    } else {
+        v.to_string()
+    }
+}

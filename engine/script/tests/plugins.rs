@@ -1,0 +1,478 @@
+//! Plugins: hooks fire in order inside the operation's transaction, may veto or amend, are held
+//! to their capabilities and their own limits; a broken plugin is reported and left out;
+//! functions are namespaced; and the bundled plugins do what they say.
+
+use std::path::Path;
+
+use rapport_engine::Database;
+use rapport_engine::ops::PluginSettings;
+use rapport_script::plugin::{self};
+use rapport_script::{Limits, RunOptions, ScriptError, ScriptHost};
+use rapport_testkit::*;
+use rhai::{Dynamic, Map};
+
+/// Writes a plugin folder.
+fn plugin_dir(root: &Path, name: &str, manifest: &str, source: &str) {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plugin.toml"), manifest).unwrap();
+    std::fs::write(dir.join("main.rhai"), source).unwrap();
+}
+
+fn manifest(name: &str, hooks: &[&str], read: &[&str], write: &[&str]) -> String {
+    let list = |v: &[&str]| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "name = \"{name}\"\nversion = \"1.0\"\nrequires = \"0.1\"\nhooks = [{}]\n[capabilities]\nread = [{}]\nwrite = [{}]\n",
+        list(hooks),
+        list(read),
+        list(write)
+    )
+}
+
+fn enable(db: &Database, names: &[&str]) {
+    db.write(|tx| {
+        tx.plugin_settings_set(&PluginSettings {
+            enabled: names.iter().map(|s| (*s).to_string()).collect(),
+            folders: vec![],
+        })
+    })
+    .unwrap();
+}
+
+/// A host with the plugins in `root` plus the bundled ones.
+fn host(db: &Database, root: &Path) -> (ScriptHost, rapport_script::PluginReport) {
+    let (mut sources, problems) = plugin::from_folder(root);
+    assert!(problems.is_empty(), "{problems:?}");
+    sources.extend(plugin::bundled());
+    let mut host = ScriptHost::new(Limits::user());
+    let report = host.load_plugins(db, &sources).unwrap();
+    (host, report)
+}
+
+/// Runs a script for its effect; it must succeed.
+fn exec(host: &ScriptHost, db: &Database, src: &str) {
+    if let Err(e) = run(host, db, src) {
+        panic!("{e}");
+    }
+}
+
+fn run(host: &ScriptHost, db: &Database, src: &str) -> Result<Dynamic, ScriptError> {
+    host.run(db, "test", src, RunOptions::default())
+        .map(|o| o.value.into_dynamic())
+}
+
+#[each_backend]
+fn hooks_fire_in_order_of_the_enabled_list() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, tag) in [("first", "A"), ("second", "B")] {
+        plugin_dir(
+            dir.path(),
+            name,
+            &manifest(name, &["before_log"], &[], &[]),
+            &format!("fn before_log(d) {{ d.description += \"{tag}\"; d }}"),
+        );
+    }
+    enable(&db, &["second", "first"]);
+    let (host, _) = host(&db, dir.path());
+    let no = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL", description: "x"})"#,
+    )
+    .unwrap();
+    assert_eq!(
+        entry(&db, no.as_int().unwrap() as u64).description,
+        "xBA",
+        "second, then first, each amending the draft"
+    );
+}
+
+#[each_backend]
+fn a_veto_leaves_nothing_written_and_names_the_plugin_file_line_and_column() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "gate",
+        &manifest("gate", &["before_log"], &[], &[]),
+        "fn before_log(d) {\n  if d.template == \"CALL\" {\n    throw \"no calls on Sundays\";\n  }\n  d\n}",
+    );
+    enable(&db, &["gate"]);
+    let (host, _) = host(&db, dir.path());
+    let before = db.fingerprint().unwrap();
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert_eq!(before, db.fingerprint().unwrap());
+    let file = dir.path().join("gate/main.rhai");
+    assert!(
+        err.message.starts_with(&format!(
+            "plugin gate ({}:3:5), hook before_log: no calls on Sundays",
+            file.display()
+        )),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn an_after_hook_error_undoes_the_operation_even_when_the_script_catches_it() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "audit",
+        &manifest("audit", &["after_log"], &[], &[]),
+        "fn after_log(e) { if e.cost > 5.0 { throw \"too expensive\"; } }",
+    );
+    enable(&db, &["audit"]);
+    let (host, _) = host(&db, dir.path());
+    exec(
+        &host,
+        &db,
+        r#"try { log_interaction(#{contact: "P1", template: "BUS"}); } catch {} log_interaction(#{contact: "P1", template: "CALL"})"#,
+    );
+    assert_eq!(
+        db.read(|v| v.last_entry_no()).unwrap(),
+        1,
+        "the BUS entry (cost 8) was undone with its number"
+    );
+    assert_eq!(entry(&db, 1).template, "CALL");
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn a_hook_may_write_inside_the_transaction() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "echo",
+        &manifest("echo", &["after_log"], &[], &["entries"]),
+        "fn after_log(e) { if e.template == \"INCOME\" { log_interaction(#{contact: e.contact_no, template: \"CALL\", description: \"Call back\"}); } }",
+    );
+    enable(&db, &["echo"]);
+    let (host, _) = host(&db, dir.path());
+    exec(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "INCOME"})"#,
+    );
+    assert_eq!(
+        entry(&db, 2).description,
+        "Call back",
+        "the hook's own log does not fire hooks again"
+    );
+    assert_eq!(db.read(|v| v.last_entry_no()).unwrap(), 2);
+}
+
+#[each_backend]
+fn a_call_outside_the_capabilities_fails_naming_the_missing_capability() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "nosy",
+        &manifest("nosy", &["before_log"], &["entries"], &[]),
+        "fn before_log(d) { contact_update(d.contact, #{city: \"x\"}); d }",
+    );
+    enable(&db, &["nosy"]);
+    let (host, _) = host(&db, dir.path());
+    let before = db.fingerprint().unwrap();
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("plugin nosy: it may not write contacts; add \"contacts\" to capabilities.write in its plugin.toml"), "{err}");
+    assert_eq!(before, db.fingerprint().unwrap());
+}
+
+#[each_backend]
+fn a_hook_has_its_own_limits() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "spin",
+        &manifest("spin", &["before_log"], &[], &[]),
+        "fn before_log(d) { loop { } }",
+    );
+    enable(&db, &["spin"]);
+    let (host, _) = host(&db, dir.path());
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.message.contains("plugin spin") && err.message.contains("limit of 1000000 operations"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn a_broken_plugin_is_reported_with_its_file_and_position_and_the_rest_load() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "broken",
+        &manifest("broken", &[], &[], &[]),
+        "fn f() {\n  let x = ;\n}",
+    );
+    plugin_dir(
+        dir.path(),
+        "fine",
+        &manifest("fine", &[], &[], &[]),
+        "fn hello() { \"hello\" }",
+    );
+    plugin_dir(
+        dir.path(),
+        "badhook",
+        &manifest("badhook", &["before_log"], &[], &[]),
+        "fn other(d) { d }",
+    );
+    enable(&db, &["broken", "fine", "badhook"]);
+    let (host, report) = host(&db, dir.path());
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    let broken = problems
+        .iter()
+        .find(|p| p.starts_with("plugin broken ("))
+        .expect("broken is reported");
+    assert!(
+        broken.contains("broken/main.rhai:2:11): Unexpected ';'"),
+        "{broken}"
+    );
+    let badhook = problems
+        .iter()
+        .find(|p| p.starts_with("plugin badhook ("))
+        .expect("badhook is reported");
+    assert!(
+        badhook.ends_with("its manifest names the hook before_log, but it has no fn before_log(x)"),
+        "{badhook}"
+    );
+    assert_eq!(
+        run(&host, &db, "fine::hello()")
+            .unwrap()
+            .into_string()
+            .unwrap(),
+        "hello"
+    );
+}
+
+#[each_backend]
+fn plugin_functions_are_namespaced_and_only_there_when_enabled() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "tools",
+        &manifest("tools", &[], &[], &[]),
+        "fn answer() { 42 }",
+    );
+    let (host, report) = host(&db, dir.path());
+    assert!(
+        report
+            .plugins
+            .iter()
+            .any(|p| p.manifest.name == "tools" && !p.enabled)
+    );
+    assert!(run(&host, &db, "tools::answer()").is_err());
+    enable(&db, &["tools"]);
+    let (host, _) = host_again(&db, dir.path());
+    assert_eq!(
+        run(&host, &db, "tools::answer()")
+            .unwrap()
+            .as_int()
+            .unwrap(),
+        42
+    );
+}
+
+fn host_again(db: &Database, root: &Path) -> (ScriptHost, rapport_script::PluginReport) {
+    host(db, root)
+}
+
+// ---- the bundled plugins ----------------------------------------------------------------------
+
+fn demo_with(names: &[&str]) -> (Database, ScriptHost) {
+    let db = empty_db();
+    rapport_script::demo::load(&db).unwrap();
+    enable(&db, names);
+    let mut host = ScriptHost::new(Limits::user());
+    let report = host.load_plugins(&db, &plugin::bundled()).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    (db, host)
+}
+
+fn map(v: Dynamic) -> Map {
+    v.try_cast::<Map>().unwrap()
+}
+
+#[each_backend]
+fn document_rules_skip_statements_for_contacts_who_want_no_letters() {
+    let (db, host) = demo_with(&["document_rules"]);
+    exec(
+        &host,
+        &db,
+        r#"contact_update("CT000001", #{no_letters: true})"#,
+    );
+    let out = map(run(
+        &host,
+        &db,
+        r#"record_document(#{type: "sales_statement", no: "ST1", customer: "10000"})"#,
+    )
+    .unwrap());
+    assert_eq!(
+        out["reason"].clone().into_string().unwrap(),
+        "not recorded: contact CT000001 asked for no letters"
+    );
+    let out = map(run(
+        &host,
+        &db,
+        r#"record_document(#{type: "sales_statement", no: "ST2", customer: "20000"})"#,
+    )
+    .unwrap());
+    assert!(out["recorded"].as_bool().unwrap());
+}
+
+#[each_backend]
+fn document_rules_record_to_the_person_named_on_the_document() {
+    let (db, host) = demo_with(&["document_rules"]);
+    let out = map(run(&host, &db, r#"record_document(#{type: "sales_invoice", no: "I1", customer: "10000", person: "CT000003"})"#).unwrap());
+    let e = entry(&db, out["entry_no"].as_int().unwrap() as u64);
+    assert_eq!(
+        (e.contact_no.as_str(), e.contact_company_no.as_str()),
+        ("CT000003", "CT000001")
+    );
+}
+
+#[each_backend]
+fn document_rules_add_a_postponed_follow_up_call_for_a_large_printed_quote() {
+    let (db, host) = demo_with(&["document_rules"]);
+    let before = db.read(|v| v.last_entry_no()).unwrap();
+    exec(
+        &host,
+        &db,
+        r#"record_document(#{type: "sales_quote", no: "Q9", contact: "CT000002", amount: 25000})"#,
+    );
+    exec(
+        &host,
+        &db,
+        r#"record_document(#{type: "sales_quote", no: "Q10", contact: "CT000002", amount: 500})"#,
+    );
+    let follow_up = entry(&db, before + 2);
+    assert_eq!(
+        (follow_up.template.as_str(), follow_up.postponed),
+        ("OUTGOING", true)
+    );
+    assert_eq!(follow_up.description, "Follow up on quote Q9");
+    assert_eq!(
+        db.read(|v| v.last_entry_no()).unwrap(),
+        before + 3,
+        "the small quote got no follow-up"
+    );
+}
+
+#[each_backend]
+fn retention_lists_then_purges_canceled_entries_older_than_n_days() {
+    let (db, host) = demo_with(&["retention"]);
+    exec(
+        &host,
+        &db,
+        "cancel(entries().filter(#{template: \"OUTGOING\"}))",
+    );
+    let dry = map(run(&host, &db, "retention::purge_older_than(10)").unwrap());
+    let would = dry["count"].as_int().unwrap();
+    assert!(
+        would > 0 && would < 10,
+        "only the older canceled calls: {would}"
+    );
+    let done = map(run(&host, &db, "retention::purge_older_than(10, true)").unwrap());
+    assert_eq!(done["deleted"].as_int().unwrap(), would);
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn duplicates_finds_contacts_alike_by_name_or_email() {
+    let (db, host) = demo_with(&["duplicates"]);
+    exec(
+        &host,
+        &db,
+        r#"contact_create(#{name: "the cannon group, plc"}); contact_create(#{name: "Someone", email: "ANNA.BERG@example.com"})"#,
+    );
+    let groups = run(&host, &db, "duplicates::find()")
+        .unwrap()
+        .into_array()
+        .unwrap();
+    let text = format!("{groups:?}");
+    assert!(
+        text.contains("CT000001") && text.contains("CT000051"),
+        "{text}"
+    );
+    assert!(text.contains("email:anna.berg@example.com"), "{text}");
+}
+
+#[each_backend]
+fn a_plugin_has_no_file_access() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "x").unwrap();
+    let source = format!(
+        "fn before_log(d) {{ template_attach(\"BUS\", \"ENU\", \"{}\"); d }}",
+        secret.display()
+    );
+    plugin_dir(
+        dir.path(),
+        "reader",
+        &manifest("reader", &["before_log"], &[], &["catalogue"]),
+        &source,
+    );
+    enable(&db, &["reader"]);
+    let (host, _) = host(&db, dir.path());
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("plugins have no file access"), "{err}");
+}
+
+#[each_backend]
+fn before_purge_sees_a_purge_without_a_filter_too() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    db.write(|tx| tx.set_entries_canceled(&[1], rapport_engine::ops::CancelMode::Cancel, false))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "keep",
+        &manifest("keep", &["before_purge"], &[], &[]),
+        "fn before_purge(f) { throw \"nothing is purged here\"; }",
+    );
+    enable(&db, &["keep"]);
+    let (host, _) = host(&db, dir.path());
+    for src in ["purge_canceled()", "purge_canceled(#{})"] {
+        let err = run(&host, &db, src).unwrap_err();
+        assert!(
+            err.message.contains("nothing is purged here"),
+            "{src}: {err}"
+        );
+    }
+    assert!(db.read(|v| v.entry(1)).unwrap().is_some());
+}

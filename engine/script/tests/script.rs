@@ -1,0 +1,1363 @@
+//! The Rhai language: every function of the contract, every query method, transactions,
+//! limits, dry runs and error positions.
+
+use rapport_engine::Database;
+use rapport_engine::model::*;
+use rapport_script::value::show;
+use rapport_script::{Limits, RunOptions, ScriptError, ScriptErrorKind, ScriptHost};
+use rapport_testkit::*;
+use rhai::{Array, Dynamic, Map};
+
+fn run_on(host: &ScriptHost, db: &Database, src: &str) -> Dynamic {
+    match host.run(db, "test", src, RunOptions::default()) {
+        Ok(out) => out.value.into_dynamic(),
+        Err(e) => panic!("script failed: {e}\n{src}"),
+    }
+}
+
+fn run(db: &Database, src: &str) -> Dynamic {
+    run_on(&ScriptHost::new(Limits::user()), db, src)
+}
+
+/// Runs a script for its effect.
+fn exec(db: &Database, src: &str) {
+    let _ = run(db, src);
+}
+
+/// This test binary counts its allocations, so scripts here have a memory limit.
+#[global_allocator]
+static ALLOCATED: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
+
+fn allocated() -> usize {
+    ALLOCATED.allocated()
+}
+
+/// A script that must fail, and leave the database as it was.
+fn fails(db: &Database, src: &str) -> ScriptError {
+    fails_with(&ScriptHost::new(Limits::user()), db, src)
+}
+
+fn fails_with(host: &ScriptHost, db: &Database, src: &str) -> ScriptError {
+    let before = db.fingerprint().unwrap();
+    let err = host
+        .run(db, "test", src, RunOptions::default())
+        .expect_err("the script should fail");
+    assert_eq!(
+        before,
+        db.fingerprint().unwrap(),
+        "a failed script changed the database: {err}"
+    );
+    err
+}
+
+fn int(v: &Dynamic) -> i64 {
+    v.as_int().unwrap_or_else(|_| panic!("{v} is not an int"))
+}
+
+fn text(v: &Dynamic) -> String {
+    v.clone()
+        .into_string()
+        .unwrap_or_else(|_| panic!("{v} is not a string"))
+}
+
+fn map(v: Dynamic) -> Map {
+    v.try_cast::<Map>().expect("a map")
+}
+
+// ---- contacts -------------------------------------------------------------------------------
+
+#[each_backend]
+fn contact_create_returns_the_no_and_keeps_custom_fields() {
+    let db = db();
+    let no = run(
+        &db,
+        r#"contact_create(#{name: "Oslo AS", city: "Oslo", revenue: 600, vip: true})"#,
+    );
+    let c = db.read(|v| v.contact(&text(&no))).unwrap().unwrap();
+    assert_eq!((c.name.as_str(), c.city.as_str()), ("Oslo AS", "Oslo"));
+    assert_eq!(c.custom["revenue"], FieldValue::Number(600.0));
+    assert_eq!(c.custom["vip"], FieldValue::Bool(true));
+}
+
+#[each_backend]
+fn contact_reads_a_record_whose_properties_carry_the_spec_names_and_custom_fields() {
+    let db = db();
+    exec(&db, r#"contact_update("C2", #{revenue: 512.5})"#);
+    assert_eq!(text(&run(&db, r#"contact("P1").company_no"#)), "C1");
+    assert!((run(&db, r#"contact("c2").revenue"#).as_float().unwrap() - 512.5).abs() < 1e-9);
+    assert!(
+        run(&db, r#"contact("NOPE")"#).is_unit(),
+        "a missing record reads as ()"
+    );
+}
+
+#[each_backend]
+fn contact_update_changes_only_the_given_fields() {
+    let db = db();
+    exec(
+        &db,
+        r#"contact_update("P1", #{city: "Bergen", phone: "+47 1"})"#,
+    );
+    let c = db.read(|v| v.contact("P1")).unwrap().unwrap();
+    assert_eq!(
+        (c.city.as_str(), c.phone.as_str(), c.email.as_str()),
+        ("Bergen", "+47 1", "anna@cannon.example")
+    );
+}
+
+#[each_backend]
+fn contact_delete_deletes_through_the_workflow_and_its_rules() {
+    let db = db();
+    exec(&db, r#"contact_delete("C2")"#);
+    assert!(db.read(|v| v.contact("C2")).unwrap().is_none());
+    let err = fails(&db, r#"contact_delete("C1")"#);
+    assert!(
+        err.message.contains("person(s) belong to this company"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn contacts_is_a_lazy_query_of_all_contacts() {
+    let db = db();
+    assert_eq!(int(&run(&db, "contacts().count()")), 4);
+}
+
+#[each_backend]
+fn contact_summary_gives_the_derived_figures() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    let m = map(run(&db, r#"contact_summary("C1")"#));
+    assert_eq!(int(&m["count"]), 1);
+    assert_eq!(show(&m["last_interaction"]), TODAY);
+}
+
+// ---- people and catalogue -------------------------------------------------------------------
+
+#[each_backend]
+fn salesperson_create_and_salesperson_and_salespeople() {
+    let db = db();
+    assert_eq!(
+        text(&run(
+            &db,
+            r#"salesperson_create(#{code: "hr", name: "Helen Ray"})"#
+        )),
+        "HR"
+    );
+    assert_eq!(text(&run(&db, r#"salesperson("HR").name"#)), "Helen Ray");
+    assert_eq!(int(&run(&db, "salespeople().count()")), 3);
+}
+
+#[each_backend]
+fn group_define_and_group_and_groups() {
+    let db = db();
+    exec(
+        &db,
+        r#"group_define(#{code: "meeting", description: "Meetings"})"#,
+    );
+    assert_eq!(
+        text(&run(&db, r#"group("MEETING").description"#)),
+        "Meetings"
+    );
+    assert_eq!(int(&run(&db, "groups().count()")), 4);
+}
+
+#[each_backend]
+fn template_define_accepts_integers_and_floats_for_numbers() {
+    let db = db();
+    exec(
+        &db,
+        r#"template_define(#{code: "golf", group: "LETTER", description: "Golf", unit_cost: 8, unit_duration: 1.5, flow: "outbound", correspondence: "email"})"#,
+    );
+    exec(
+        &db,
+        r#"template_define(#{code: "golf2", group: "LETTER", description: "Golf", unit_cost: 8.0})"#,
+    );
+    let (a, b) = db
+        .read(|v| Ok((v.template("GOLF")?.unwrap(), v.template("GOLF2")?.unwrap())))
+        .unwrap();
+    assert_eq!(
+        (a.unit_cost, a.unit_duration, a.flow),
+        (Amount::from_units(8), Amount(15_000), Flow::Outbound)
+    );
+    assert_eq!(b.unit_cost, a.unit_cost);
+}
+
+#[each_backend]
+fn template_define_refuses_a_misspelt_field_naming_the_fix() {
+    let db = db();
+    let err = fails(
+        &db,
+        r#"template_define(#{code: "X", group: "LETTER", unit_cots: 8})"#,
+    );
+    assert!(
+        err.message
+            .contains("\"unit_cots\" is not one of its fields"),
+        "{err}"
+    );
+    assert!(err.message.contains("unit_cost"), "{err}");
+}
+
+#[each_backend]
+fn template_define_refuses_a_number_given_as_text() {
+    let db = db();
+    let err = fails(
+        &db,
+        r#"template_define(#{code: "X", group: "LETTER", unit_cost: "8"})"#,
+    );
+    assert!(err.message.contains("unit_cost is a string"), "{err}");
+}
+
+#[each_backend]
+fn template_and_templates_read_the_catalogue() {
+    let db = db();
+    assert_eq!(text(&run(&db, r#"template("bus").group"#)), "LETTER");
+    assert_eq!(int(&run(&db, "templates().count()")), 4);
+}
+
+#[each_backend]
+fn template_delete_deletes_through_the_workflow() {
+    let db = db();
+    exec(&db, r#"template_delete("CALL")"#);
+    assert!(db.read(|v| v.template("CALL")).unwrap().is_none());
+}
+
+#[each_backend]
+fn template_attach_reads_the_file_the_user_names_or_takes_a_blob() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("letter.html");
+    std::fs::write(&path, "<p>Dear {{name}}</p>").unwrap();
+    let no = run(
+        &db,
+        &format!(r#"template_attach("BUS", "ENU", "{}")"#, path.display()),
+    );
+    let a = db.read(|v| v.attachment(int(&no) as u64)).unwrap().unwrap();
+    assert_eq!(
+        (a.file_name.as_str(), a.extension.as_str()),
+        ("letter", "html")
+    );
+    exec(
+        &db,
+        r#"let b = blob(3, 65); template_attach("CALL", "DEU", b, "script.txt")"#,
+    );
+    assert_eq!(
+        db.read(|v| v.template("CALL")).unwrap().unwrap().languages[0].language,
+        "DEU"
+    );
+    let err = fails(&db, r#"template_attach("BUS", "ENU", "/no/such/file.txt")"#);
+    assert!(err.message.contains("cannot be read"), "{err}");
+}
+
+// ---- automatic recording --------------------------------------------------------------------
+
+#[each_backend]
+fn template_setup_reads_and_sets_the_mapping() {
+    let db = db();
+    exec(
+        &db,
+        r#"template_setup(#{sales_quote: "inv", sales_invoice: ()})"#,
+    );
+    let setup = map(run(&db, "template_setup()"));
+    assert_eq!(text(&setup["sales_quote"]), "INV");
+    assert!(!setup.contains_key("sales_invoice"));
+    let err = fails(&db, r#"template_setup(#{sales_qoute: "INV"})"#);
+    assert!(
+        err.message.contains("\"sales_qoute\" is not one of"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn relation_link_links_an_account_to_a_contact() {
+    let db = db();
+    exec(&db, r#"relation_link("C2", "vendor", "V100")"#);
+    assert_eq!(
+        db.read(|v| v.relation(AccountKind::Vendor, "V100"))
+            .unwrap()
+            .unwrap()
+            .contact_no,
+        "C2"
+    );
+}
+
+#[each_backend]
+fn record_document_says_recorded_entry_and_reason() {
+    let db = db();
+    let m = map(run(
+        &db,
+        r#"record_document(#{type: "sales_invoice", no: "1001", customer: "10000"})"#,
+    ));
+    assert!(m["recorded"].as_bool().unwrap());
+    assert_eq!(entry(&db, int(&m["entry_no"]) as u64).document_no, "1001");
+    let m = map(run(
+        &db,
+        r#"record_document(#{type: "sales_quote", no: "Q1", contact: "P1"})"#,
+    ));
+    assert!(!m["recorded"].as_bool().unwrap());
+    assert_eq!(
+        text(&m["reason"]),
+        "not recorded: no template for sales_quote in the template setup"
+    );
+}
+
+// ---- campaigns ------------------------------------------------------------------------------
+
+#[each_backend]
+fn campaign_create_and_campaign_and_campaigns() {
+    let db = db();
+    let no = run(
+        &db,
+        r#"campaign_create(#{description: "Spring fair", starting_date: date("2026-03-01"), ending_date: "2026-03-31"})"#,
+    );
+    assert_eq!(text(&no), "CP0001");
+    assert_eq!(
+        show(&run(&db, r#"campaign("CP0001").ending_date"#)),
+        "2026-03-31"
+    );
+    assert_eq!(int(&run(&db, "campaigns().count()")), 1);
+}
+
+#[each_backend]
+fn campaign_entries_cancel_uncancel_and_delete() {
+    let db = db();
+    let n = run(
+        &db,
+        r#"
+        let cp = campaign_create(#{description: "Fair"});
+        log_interaction(#{contact: "P1", template: "CALL", campaign: cp});
+        let ce = campaign_entries().first().entry_no;
+        cancel_campaign_entry(ce);
+        let canceled = entries().filter(#{canceled: true}).count();
+        uncancel_campaign_entry(ce);
+        cancel_campaign_entry(ce);
+        delete_canceled_campaign_entries(#{campaign: cp}) + canceled * 10
+    "#,
+    );
+    assert_eq!(int(&n), 11);
+    assert_eq!(db.read(|v| v.last_entry_no()).unwrap(), 1);
+    assert!(db.read(|v| v.entry(1)).unwrap().is_none());
+}
+
+// ---- interactions ---------------------------------------------------------------------------
+
+#[each_backend]
+fn log_interaction_returns_the_entry_no_and_applies_the_fields() {
+    let db = db();
+    let no = run(
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL", cost: 2, duration: 7.5, evaluation: "positive", comments: ["a", "b"], time: "14:30", attachment: #{file_name: "n.txt", content: "hello"}})"#,
+    );
+    let e = entry(&db, int(&no) as u64);
+    assert_eq!(
+        (e.cost, e.duration, e.evaluation),
+        (Amount::from_units(2), Amount(75_000), Evaluation::Positive)
+    );
+    assert_eq!(e.comments.len(), 2);
+    assert_eq!(e.time.to_string(), "14:30:00");
+    assert_eq!(
+        db.read(|v| v.attachment_content(e.attachment_no))
+            .unwrap()
+            .unwrap(),
+        b"hello"
+    );
+}
+
+#[each_backend]
+fn resume_interaction_finishes_a_postponed_one() {
+    let db = db();
+    exec(
+        &db,
+        r#"let n = log_interaction(#{contact: "P1", template: "CALL", postponed: true}); resume_interaction(n, #{description: "Done", evaluation: "neutral"})"#,
+    );
+    let e = entry(&db, 1);
+    assert!(!e.postponed);
+    assert_eq!(e.description, "Done");
+}
+
+#[each_backend]
+fn entry_reads_an_entry_as_a_record() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    let e = map(run(&db, "entry(1)"));
+    assert_eq!(text(&e["template"]), "CALL");
+    assert_eq!(show(&e["date"]), TODAY);
+    assert!(run(&db, "entry(99)").is_unit());
+}
+
+#[each_backend]
+fn timeline_lists_newest_first_with_titles() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    let t = run(&db, r#"timeline("P1")"#).try_cast::<Array>().unwrap();
+    assert_eq!(
+        text(&map(t[0].clone())["title"]),
+        "Outgoing call - by Jim Olive"
+    );
+}
+
+// ---- status and purge -----------------------------------------------------------------------
+
+#[each_backend]
+fn cancel_accepts_an_entry_no_an_array_or_a_query() {
+    let db = db();
+    for _ in 0..5 {
+        log(&db, draft("P1", "CALL"));
+    }
+    assert_eq!(int(&run(&db, "cancel(1)")), 1);
+    assert_eq!(int(&run(&db, "cancel([2, entry(3)])")), 2);
+    assert_eq!(
+        int(&run(&db, r"cancel(entries().filter(#{canceled: false}))")),
+        2
+    );
+    assert!((1..=5).all(|n| entry(&db, n).canceled));
+    let err = fails(&db, "cancel(contacts())");
+    assert!(
+        err.message.contains("select interaction log entries"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn uncancel_and_toggle_canceled_follow_the_spec_rules() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    log(&db, draft("P1", "CALL"));
+    exec(&db, "cancel(2)");
+    assert!(
+        run(&db, "toggle_canceled([1, 2])").as_bool().unwrap(),
+        "the negation of entry 1's flag"
+    );
+    assert_eq!(int(&run(&db, "uncancel(entries())")), 2);
+    assert!(!entry(&db, 1).canceled && !entry(&db, 2).canceled);
+}
+
+#[each_backend]
+fn cancel_with_dry_run_reports_and_changes_nothing() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    log(&db, draft("P2", "CALL"));
+    let before = db.fingerprint().unwrap();
+    let m = map(run(&db, r"cancel(entries(), #{dry_run: true})"));
+    assert_eq!(int(&m["count"]), 2);
+    assert_eq!(m["entry_nos"].clone().try_cast::<Array>().unwrap().len(), 2);
+    assert_eq!(before, db.fingerprint().unwrap());
+}
+
+#[each_backend]
+fn evaluate_sets_the_evaluation_of_a_selection() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    exec(&db, r#"evaluate(entries(), "very_negative")"#);
+    assert_eq!(entry(&db, 1).evaluation, Evaluation::VeryNegative);
+    let err = fails(&db, r#"evaluate(1, "great")"#);
+    assert!(err.message.contains("\"great\" is not one of"), "{err}");
+}
+
+#[each_backend]
+fn purge_canceled_deletes_canceled_entries_that_match() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    log(&db, draft("P1", "BUS"));
+    log(&db, draft("P1", "BUS"));
+    exec(&db, "cancel([1, 2])");
+    assert_eq!(int(&run(&db, r#"purge_canceled(#{template: "CALL"})"#)), 1);
+    assert_eq!(int(&run(&db, "purge_canceled()")), 1);
+    assert!(db.read(|v| v.entry(3)).unwrap().is_some());
+}
+
+#[each_backend]
+fn purge_canceled_dry_run_lists_what_would_go_and_deletes_nothing() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    exec(&db, "cancel(1)");
+    let before = db.fingerprint().unwrap();
+    let out = ScriptHost::new(Limits::user())
+        .run(
+            &db,
+            "t",
+            "purge_canceled(#{dry_run: true})",
+            RunOptions::default(),
+        )
+        .unwrap();
+    let m = map(out.value.into_dynamic());
+    assert_eq!(
+        (int(&m["count"]), m["entry_nos"].to_string()),
+        (1, "[1]".to_string())
+    );
+    assert!(
+        !out.committed,
+        "a dry run never takes the write transaction"
+    );
+    assert_eq!(before, db.fingerprint().unwrap());
+}
+
+#[each_backend]
+fn delete_postponed_deletes_postponed_entries() {
+    let db = db();
+    exec(
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL", postponed: true})"#,
+    );
+    assert_eq!(
+        int(&run(
+            &db,
+            "delete_postponed(entries().filter(#{postponed: true}))"
+        )),
+        1
+    );
+    assert!(db.read(|v| v.entry(1)).unwrap().is_none());
+}
+
+// ---- segments -------------------------------------------------------------------------------
+
+#[each_backend]
+fn segment_create_add_reduce_refine_go_back_lines_and_log() {
+    let db = db();
+    let v = run(
+        &db,
+        r#"
+        let s = segment_create(#{description: "Autumn", template: "BUS"});
+        let added = s.add(contacts().filter(#{company_no: "C1"}));
+        let reduced = s.reduce(["C1"]);
+        let refined = s.refine(contacts().where(|c| c.salesperson == "JO"));
+        s.go_back();
+        let lines = s.lines().len();
+        let ls = s.log(#{follow_up: true});
+        [added, reduced, refined, lines, ls]
+    "#,
+    );
+    assert_eq!(v.to_string(), "[3, 1, 1, 2, 1]");
+    assert!(db.read(|v| v.logged_segment(1)).unwrap().is_some());
+    assert_eq!(
+        db.read(|v| v.segments()).unwrap().len(),
+        1,
+        "only the follow-up segment is left"
+    );
+}
+
+#[each_backend]
+fn segment_add_with_a_filter_saves_replayable_criteria() {
+    let db = db();
+    exec(
+        &db,
+        r#"
+        let s = segment_create(#{no: "S1", description: "One", template: "BUS"});
+        s.add(#{company_no: "C1", kind: "person"});
+        s.save_criteria("c1 people");
+        segment_create(#{no: "S2", description: "Two", template: "CALL"});
+        reuse_criteria("S2", "C1 PEOPLE")
+    "#,
+    );
+    let steps = db.read(|v| v.criteria_steps("S1")).unwrap();
+    assert!(
+        matches!(steps[0].selector, ContactSelector::Filter(_)),
+        "a filter map is kept as a filter"
+    );
+    let lines: Vec<String> = db
+        .read(|v| v.segment_lines("S2"))
+        .unwrap()
+        .into_iter()
+        .map(|l| l.contact_no)
+        .collect();
+    assert_eq!(lines, ["P1", "P2"]);
+}
+
+#[each_backend]
+fn segment_add_takes_the_options_of_the_spec() {
+    let db = db();
+    let n = run(
+        &db,
+        r#"let s = segment_create(#{description: "x", template: "BUS"}); s.add("C1", #{expand_companies: true})"#,
+    );
+    assert_eq!(int(&n), 3);
+}
+
+#[each_backend]
+fn segment_reads_a_segment_with_fields_and_methods_and_segments_lists_them() {
+    let db = db();
+    exec(
+        &db,
+        r#"segment_create(#{no: "S1", description: "Mailing", template: "BUS"})"#,
+    );
+    assert_eq!(text(&run(&db, r#"segment("s1").description"#)), "Mailing");
+    assert_eq!(text(&run(&db, r"segments().first().template")), "BUS");
+    assert!(run(&db, r#"segment("NOPE")"#).is_unit());
+}
+
+#[each_backend]
+fn set_template_and_update_change_the_header_and_lines() {
+    let db = db();
+    exec(
+        &db,
+        r#"
+        let s = segment_create(#{no: "S1", description: "Mailing", template: "BUS"});
+        s.add("P1");
+        s.set_template("CALL", true);
+        s.update(#{salesperson: "PS"});
+    "#,
+    );
+    let line = &db.read(|v| v.segment_lines("S1")).unwrap()[0];
+    assert_eq!(
+        (line.template.as_str(), line.salesperson.as_str()),
+        ("CALL", "PS")
+    );
+}
+
+#[each_backend]
+fn logged_segment_cancel_and_uncancel_and_logged_segments() {
+    let db = db();
+    let v = run(
+        &db,
+        r#"
+        let s = segment_create(#{description: "Mailing", template: "BUS"});
+        s.add(["P1", "C2"]);
+        let ls = logged_segment(s.log());
+        ls.cancel();
+        let canceled = ls.entries().filter(#{canceled: true}).count();
+        ls.uncancel();
+        [canceled, logged_segments().count(), ls.canceled]
+    "#,
+    );
+    assert_eq!(v.to_string(), "[2, 1, false]");
+}
+
+#[each_backend]
+fn delete_canceled_logged_segments_keeps_the_entries() {
+    let db = db();
+    let n = run(
+        &db,
+        r#"
+        let s = segment_create(#{description: "Mailing", template: "BUS"});
+        s.add("P1");
+        logged_segment(s.log()).cancel();
+        delete_canceled_logged_segments(#{})
+    "#,
+    );
+    assert_eq!(int(&n), 1);
+    assert_eq!(entry(&db, 1).logged_segment_no, 0);
+}
+
+#[each_backend]
+fn segment_delete_deletes_an_unlogged_segment() {
+    let db = db();
+    exec(
+        &db,
+        r#"let s = segment_create(#{no: "S1", description: "x", template: "BUS"}); s.add("P1"); s.delete()"#,
+    );
+    assert!(db.read(|v| v.segment("S1")).unwrap().is_none());
+}
+
+// ---- statistics and dates -------------------------------------------------------------------
+
+#[each_backend]
+fn stats_reads_all_time_and_a_date_range() {
+    let db = db();
+    log(
+        &db,
+        rapport_engine::ops::InteractionDraft {
+            date: Some(day("2026-01-05")),
+            ..draft("P1", "CALL")
+        },
+    );
+    log(&db, draft("P1", "CALL"));
+    assert_eq!(
+        int(&map(run(&db, r#"stats("template", "CALL")"#))["count"]),
+        2
+    );
+    assert_eq!(
+        int(&map(run(
+            &db,
+            r#"stats("template", "CALL", date("2026-01-01"), "2026-01-31")"#
+        ))["count"]),
+        1
+    );
+    exec(
+        &db,
+        r#"let s = segment_create(#{description: "x", template: "BUS"}); s.add(["P1", "C2"]); s.log()"#,
+    );
+    assert_eq!(
+        int(&map(run(&db, r#"stats("logged_segment", 1)"#))["count"]),
+        2,
+        "an entry-number code may be an integer"
+    );
+}
+
+#[each_backend]
+fn today_work_date_set_work_date_and_date() {
+    let db = db();
+    assert_eq!(show(&run(&db, "today()")), TODAY);
+    let host = ScriptHost::new(Limits::user());
+    let _ = run_on(&host, &db, r#"set_work_date(date("2026-01-02"))"#);
+    assert_eq!(
+        show(&run_on(&host, &db, "work_date()")),
+        "2026-01-02",
+        "the work date holds for the next run"
+    );
+    let no = run_on(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    );
+    assert_eq!(entry(&db, int(&no) as u64).date, day("2026-01-02"));
+    assert_eq!(
+        int(&run(&db, r#"date("2026-12-01") - date("2026-11-01")"#)),
+        30
+    );
+    assert!(
+        run(
+            &db,
+            r"today() - days(30) < today() && (today() + 1).day == 30"
+        )
+        .as_bool()
+        .unwrap()
+    );
+    let err = fails(&db, r#"date("29.11.2026")"#);
+    assert!(err.message.contains("write it as YYYY-MM-DD"), "{err}");
+}
+
+#[each_backend]
+fn dates_work_in_filters_and_closures() {
+    let db = db();
+    log(
+        &db,
+        rapport_engine::ops::InteractionDraft {
+            date: Some(day("2026-01-05")),
+            ..draft("P1", "CALL")
+        },
+    );
+    log(&db, draft("P1", "CALL"));
+    assert_eq!(
+        int(&run(
+            &db,
+            r#"entries().where(|e| e.date >= date("2026-11-01")).count()"#
+        )),
+        1
+    );
+    assert_eq!(
+        int(&run(
+            &db,
+            r#"entries().filter(#{date: #{from: today() - days(365), to: date("2026-06-30")}}).count()"#
+        )),
+        1
+    );
+}
+
+// ---- queries --------------------------------------------------------------------------------
+
+fn demo_db() -> Database {
+    let db = empty_db();
+    rapport_script::demo::load(&db).unwrap();
+    db
+}
+
+#[each_backend]
+fn where_keeps_records_for_which_the_closure_is_true() {
+    let db = demo_db();
+    assert_eq!(
+        int(&run(
+            &db,
+            r#"contacts().where(|c| c.city == "Oslo" && c.kind == "person").count()"#
+        )),
+        8
+    );
+}
+
+#[each_backend]
+fn a_where_closure_of_field_comparisons_gives_what_the_interpreted_closure_gives() {
+    let db = demo_db();
+    exec(
+        &db,
+        r#"contact_update("CT000002", #{revenue: 750.5, employees: 12});
+           contact_update("CT000003", #{revenue: "unknown"});"#,
+    );
+    // Each closure runs natively; the same body in a block is interpreted.
+    for body in [
+        r#"c.city == "Oslo" && c.kind == "person""#,
+        r#"c.city != "Oslo" || c.privacy_blocked"#,
+        r#"!(c.kind == "company") && "Bergen" <= c.city"#,
+        r#"c.kind == "company" && c.revenue > 500"#,
+        r"c.employees >= 12.0",
+        // A string or a missing field against a number: the closure decides (Rhai says false).
+        r"c.revenue > 500",
+        r"c.revenue <= 500 || c.no_such_field == 1",
+    ] {
+        let native = run(&db, &format!("contacts().where(|c| {body}).list()"));
+        let interpreted = run(
+            &db,
+            &format!("contacts().where(|c| {{ let r = {body}; r }}).list()"),
+        );
+        assert_eq!(show(&native), show(&interpreted), "{body}");
+    }
+}
+
+#[each_backend]
+fn filter_on_city_reads_the_city_index_and_counts_from_its_counter_through_changes() {
+    let db = demo_db();
+    assert!(
+        run(&db, r#"contacts().filter(#{city: "Oslo"}).uses_index()"#)
+            .as_bool()
+            .unwrap()
+    );
+    exec(
+        &db,
+        r#"contact_update("CT000002", #{city: "Bergen"});
+           contact_create(#{name: "New in Oslo", city: "OSLO"});"#,
+    );
+    // The same answers as reading every contact, for the counter, the index and the list.
+    let scanned = r#"contacts().where(|c| c.city.to_lower() == "oslo")"#;
+    for (indexed, by_scan) in [
+        (
+            r#"contacts().filter(#{city: "oslo"}).count()"#.to_string(),
+            format!("{scanned}.count()"),
+        ),
+        (
+            r#"contacts().filter(#{city: "Oslo"}).list().map(|c| c.no)"#.to_string(),
+            format!("{scanned}.list().map(|c| c.no)"),
+        ),
+        (
+            r#"contacts().filter(#{city: "Oslo", kind: "person"}).count()"#.to_string(),
+            format!(r#"{scanned}.where(|c| c.kind == "person").count()"#),
+        ),
+    ] {
+        assert_eq!(
+            show(&run(&db, &indexed)),
+            show(&run(&db, &by_scan)),
+            "{indexed}"
+        );
+    }
+    assert_eq!(
+        int(&run(
+            &db,
+            r#"contacts().filter(#{city: "Nowhere"}).count()"#
+        )),
+        0
+    );
+    assert!(db.read(|v| v.integrity_check()).unwrap().is_ok());
+}
+
+#[each_backend]
+fn filter_matches_equality_and_ranges_and_reads_an_index_when_it_can() {
+    let db = demo_db();
+    assert_eq!(
+        int(&run(&db, r#"contacts().filter(#{city: "oslo"}).count()"#)),
+        10
+    );
+    assert_eq!(
+        int(&run(&db, r"entries().filter(#{cost: #{gt: 8}}).count()")),
+        20
+    );
+    assert_eq!(
+        int(&run(
+            &db,
+            r#"entries().filter(#{template: #{one_of: ["INHOUSE", "ONSITE"]}}).count()"#
+        )),
+        20
+    );
+    assert_eq!(
+        int(&run(
+            &db,
+            r#"entries().filter(#{template: #{ne: "COVERSH"}}).count()"#
+        )),
+        64
+    );
+    assert!(
+        run(
+            &db,
+            r#"entries().filter(#{template: "OUTGOING"}).uses_index()"#
+        )
+        .as_bool()
+        .unwrap()
+    );
+    assert!(
+        run(
+            &db,
+            r#"contacts().filter(#{company_no: "CT000001"}).uses_index()"#
+        )
+        .as_bool()
+        .unwrap()
+    );
+    assert!(
+        !run(&db, r#"contacts().filter(#{country: "NO"}).uses_index()"#)
+            .as_bool()
+            .unwrap()
+    );
+    let err = fails(&db, r"entries().filter(#{cost: #{above: 8}}).count()");
+    assert!(
+        err.message
+            .contains("use from, to, gt, ge, lt, le, ne or one_of"),
+        "{err}"
+    );
+    assert_eq!(
+        int(&run(
+            &db,
+            r#"entries().filter(#{template: #{"in": ["INHOUSE"]}}).count()"#
+        )),
+        10,
+        "quoted \"in\" works too"
+    );
+}
+
+#[each_backend]
+fn an_indexed_filter_gives_the_same_answer_as_a_scan() {
+    let db = demo_db();
+    let indexed = run(&db, r#"entries().filter(#{salesperson: "JO"}).count()"#);
+    let scanned = run(&db, r#"entries().where(|e| e.salesperson == "JO").count()"#);
+    assert_eq!(int(&indexed), int(&scanned));
+    assert!(int(&indexed) > 0);
+}
+
+#[each_backend]
+fn order_by_sorts_ascending_or_descending() {
+    let db = demo_db();
+    let mut names: Vec<String> = db
+        .read(|v| v.contacts_named(""))
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    db.read(|v| {
+        v.each_contact(&mut |c| {
+            names.push(c.name);
+            Ok(true)
+        })
+    })
+    .unwrap();
+    names.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(
+        text(&run(&db, r#"contacts().order_by("name").first().name"#)),
+        names[0]
+    );
+    assert_eq!(
+        text(&run(
+            &db,
+            r#"contacts().order_by("name", "desc").first().name"#
+        )),
+        names[names.len() - 1]
+    );
+    let err = fails(&db, r#"contacts().order_by("name", "down").count()"#);
+    assert!(err.message.contains("use \"asc\" or \"desc\""), "{err}");
+}
+
+#[each_backend]
+fn limit_and_skip_page_through_results() {
+    let db = demo_db();
+    let page = run(
+        &db,
+        r#"contacts().order_by("no").skip(2).limit(3).list().map(|c| c.no)"#,
+    );
+    assert_eq!(page.to_string(), r#"["CT000003", "CT000004", "CT000005"]"#);
+    assert_eq!(int(&run(&db, "contacts().limit(0).count()")), 0);
+}
+
+#[each_backend]
+fn count_first_list_each_sum_and_group_count() {
+    let db = demo_db();
+    assert_eq!(int(&run(&db, "entries().count()")), 74);
+    assert_eq!(text(&run(&db, "contacts().first().no")), "CT000001");
+    assert_eq!(run(&db, "groups().list().len()").as_int().unwrap(), 6);
+    assert_eq!(
+        int(&run(
+            &db,
+            r#"let n = 0; entries().filter(#{group: "PHONE"}).each(|e| n += 0); entries().filter(#{group: "PHONE"}).each(|e| ())"#
+        )),
+        20
+    );
+    assert!(
+        (run(
+            &db,
+            r#"entries().filter(#{template: "ONSITE"}).sum("cost")"#
+        )
+        .as_float()
+        .unwrap()
+            - 450.0)
+            .abs()
+            < 1e-9
+    );
+    let groups = map(run(&db, r#"entries().group_count("group")"#));
+    assert_eq!(int(&groups["MEETING"]), 20);
+}
+
+#[each_backend]
+fn each_may_change_data_while_it_streams() {
+    let db = demo_db();
+    let n = run(
+        &db,
+        r#"entries().filter(#{template: "OUTGOING"}).each(|e| cancel(e.entry_no))"#,
+    );
+    assert_eq!(int(&n), 10);
+    assert_eq!(
+        int(&run(&db, r"entries().filter(#{canceled: true}).count()")),
+        10
+    );
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn a_query_given_as_the_result_is_run() {
+    let db = db();
+    let v = run(&db, "groups()");
+    assert_eq!(v.try_cast::<Array>().unwrap().len(), 3);
+}
+
+#[each_backend]
+fn records_print_their_fields_and_to_json_works_on_records_arrays_and_maps() {
+    let db = db();
+    let out = ScriptHost::new(Limits::user())
+        .run(
+            &db,
+            "t",
+            r#"print(group("LETTER")); print(segment_create(#{no: "S1", description: "x"}))"#,
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        out.printed[0],
+        r#"#{"code": "LETTER", "description": "Letters"}"#
+    );
+    assert!(
+        out.printed[1].starts_with("segment #{"),
+        "{}",
+        out.printed[1]
+    );
+    let json = text(&run(&db, r"to_json(groups().list())"));
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed[0]["code"], "LETTER");
+    let json = text(&run(
+        &db,
+        r#"to_json(#{when: date("2026-01-02"), seg: segment_create(#{no: "S2", description: "y"})})"#,
+    ));
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (parsed["when"].as_str(), parsed["seg"]["no"].as_str()),
+        (Some("2026-01-02"), Some("S2"))
+    );
+}
+
+// ---- transactions ---------------------------------------------------------------------------
+
+#[each_backend]
+fn a_script_is_one_transaction_and_a_failing_script_rolls_all_back() {
+    let db = db();
+    let err = fails(
+        &db,
+        r#"
+        log_interaction(#{contact: "P1", template: "CALL"});
+        contact_create(#{name: "Later"});
+        log_interaction(#{contact: "P1", template: "NOPE"});
+    "#,
+    );
+    assert_eq!(err.line, Some(4), "{err}");
+    assert!(
+        err.message.contains("template NOPE does not exist"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn each_engine_function_is_all_or_nothing_when_the_script_catches_its_error() {
+    let db = db();
+    exec(
+        &db,
+        r#"
+        let s = segment_create(#{no: "S1", description: "x", template: "BUS"});
+        s.add(["P1", "C2"]);
+        contact_update("C2", #{privacy_blocked: true});
+        try { s.log(); } catch (e) { print(e); }
+        log_interaction(#{contact: "P1", template: "CALL"});
+    "#,
+    );
+    // The failed log left no logged segment, no entry and no number used up; the rest committed.
+    assert!(db.read(|v| v.logged_segments()).unwrap().is_empty());
+    assert!(db.read(|v| v.segment("S1")).unwrap().is_some());
+    assert_eq!(db.read(|v| v.last_entry_no()).unwrap(), 1);
+    assert_eq!(entry(&db, 1).template, "CALL");
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn an_error_that_escapes_after_a_caught_one_still_rolls_everything_back() {
+    let db = db();
+    fails(
+        &db,
+        r#"
+        log_interaction(#{contact: "P1", template: "CALL"});
+        try { log_interaction(#{contact: "NOPE", template: "CALL"}); } catch {}
+        throw "stop";
+    "#,
+    );
+}
+
+#[each_backend]
+fn a_read_only_script_never_blocks_a_writer() {
+    let db = db();
+    // The script reads until it is cancelled; a writer thread commits, then cancels it. Were the
+    // writer blocked by the script, the script would run into its time limit instead.
+    let host = limited(|l| l.max_time = std::time::Duration::from_secs(20));
+    let flag = host.cancel_flag();
+    let err = std::thread::scope(|scope| {
+        let db = &db;
+        scope.spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            db.write(|tx| {
+                tx.contact_create(Contact {
+                    name: "Written meanwhile".into(),
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        host.run(
+            db,
+            "t",
+            "let n = 0; loop { n = contacts().count(); }",
+            RunOptions::default(),
+        )
+        .expect_err("cancelled")
+    });
+    assert_eq!(err.kind, ScriptErrorKind::Cancelled, "{err}");
+    assert_eq!(
+        db.read(|v| v.contacts_named("Written meanwhile"))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[each_backend]
+fn a_dry_run_runs_everything_and_keeps_nothing() {
+    let db = db();
+    let before = db.fingerprint().unwrap();
+    let out = ScriptHost::new(Limits::user())
+        .run(
+            &db,
+            "t",
+            r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+            RunOptions { dry_run: true },
+        )
+        .unwrap();
+    assert_eq!(int(out.value.as_dynamic()), 1);
+    assert!(!out.committed);
+    assert_eq!(before, db.fingerprint().unwrap());
+}
+
+// ---- limits ---------------------------------------------------------------------------------
+
+fn limited(change: impl FnOnce(&mut Limits)) -> ScriptHost {
+    let mut limits = Limits::user();
+    change(&mut limits);
+    let host = ScriptHost::new(limits);
+    host.set_memory_probe(allocated);
+    host
+}
+
+#[each_backend]
+fn the_operation_limit_stops_an_endless_loop_and_nothing_is_changed() {
+    let db = db();
+    let host = limited(|l| l.max_operations = 10_000);
+    let err = fails_with(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"}); loop { }"#,
+    );
+    assert_eq!(err.kind, ScriptErrorKind::Limit);
+    assert!(err.message.contains("limit of 10000 operations"), "{err}");
+}
+
+#[each_backend]
+fn the_call_depth_limit_stops_deep_recursion() {
+    let db = db();
+    let err = fails_with(
+        &limited(|l| l.max_call_depth = 20),
+        &db,
+        "fn down(n) { down(n + 1) } down(0)",
+    );
+    assert_eq!(err.kind, ScriptErrorKind::Limit);
+    assert!(err.message.contains("limit of 20 levels"), "{err}");
+}
+
+#[each_backend]
+fn size_limits_stop_huge_strings_arrays_and_maps() {
+    let db = db();
+    let host = limited(|l| {
+        l.max_string_size = 1000;
+        l.max_array_size = 1000;
+        l.max_map_size = 1000;
+    });
+    for src in [
+        r#"let s = ""; loop { s += "xxxxxxxxxx"; }"#,
+        "let a = []; loop { a.push(1); }",
+        "let m = #{}; let i = 0; loop { let x = #{}; x[`k${i}`] = i; m += x; i += 1; }",
+    ] {
+        let err = fails_with(&host, &db, src);
+        assert_eq!(err.kind, ScriptErrorKind::Limit, "{src}: {err}");
+        assert!(err.message.contains("over its limit"), "{err}");
+    }
+}
+
+#[each_backend]
+fn the_memory_limit_stops_a_map_growing_by_index_which_rhai_does_not_size_check() {
+    let db = db();
+    let host = limited(|l| l.max_memory = 32 * 1024 * 1024);
+    let err = fails_with(
+        &host,
+        &db,
+        "let m = #{}; let i = 0; loop { m[`key number ${i}`] = i; i += 1; }",
+    );
+    assert_eq!(err.kind, ScriptErrorKind::Limit, "{err}");
+    assert!(err.message.contains("limit of 32 MiB of memory"), "{err}");
+}
+
+#[each_backend]
+fn the_memory_limit_stops_a_string_that_doubles_at_every_operation() {
+    let db = db();
+    let host = limited(|l| l.max_memory = 32 * 1024 * 1024);
+    let err = fails_with(&host, &db, r#"let s = "x"; loop { s += s; }"#);
+    assert_eq!(err.kind, ScriptErrorKind::Limit, "{err}");
+    assert!(err.message.contains("limit of 32 MiB of memory"), "{err}");
+}
+
+#[each_backend]
+fn the_time_limit_stops_a_long_script() {
+    let db = db();
+    let err = fails_with(
+        &limited(|l| l.max_time = std::time::Duration::from_millis(200)),
+        &db,
+        "loop { }",
+    );
+    assert_eq!(err.kind, ScriptErrorKind::Limit);
+    assert!(err.message.contains("ran longer than its limit"), "{err}");
+}
+
+#[each_backend]
+fn the_cancel_flag_stops_a_running_script_and_nothing_is_changed() {
+    let db = db();
+    let host = ScriptHost::new(Limits::user());
+    let flag = host.cancel_flag();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let err = fails_with(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"}); loop { }"#,
+    );
+    stopper.join().unwrap();
+    assert_eq!(err.kind, ScriptErrorKind::Cancelled);
+}
+
+#[each_backend]
+fn scripts_have_no_eval_and_no_modules() {
+    let db = db();
+    assert_eq!(fails(&db, r#"eval("1")"#).kind, ScriptErrorKind::Parse);
+    assert!(fails(&db, r#"import "os" as os;"#).message.contains("os"));
+}
+
+// ---- errors ---------------------------------------------------------------------------------
+
+#[each_backend]
+fn a_parse_error_names_the_script_line_and_column() {
+    let db = db();
+    let err = fails(&db, "let x = 1;\nlet y = (2 + ;");
+    assert_eq!(
+        (err.kind, err.script.as_str(), err.line),
+        (ScriptErrorKind::Parse, "test", Some(2))
+    );
+    assert!(err.to_string().starts_with("test:2:"), "{err}");
+}
+
+#[each_backend]
+fn an_error_inside_a_closure_points_into_the_closure() {
+    let db = demo_db();
+    let err = fails(
+        &db,
+        "let n = 0;\nentries().where(|e|\n    e.no_such_field.len() > 1\n).count()",
+    );
+    assert_eq!(err.line, Some(3), "{err}");
+}
+
+#[each_backend]
+fn an_error_inside_a_called_function_points_into_the_function() {
+    let db = db();
+    let err = fails(
+        &db,
+        "fn call_it(c) {\n  log_interaction(#{contact: c, template: \"CALL\"})\n}\ncall_it(\"NOPE\")",
+    );
+    assert_eq!((err.line, err.column), (Some(2), Some(3)), "{err}");
+    assert!(err.message.contains("contact NOPE does not exist"), "{err}");
+}
+
+#[each_backend]
+fn function_not_found_lists_what_exists_under_that_name() {
+    let db = db();
+    let err = fails(&db, r#"stats("template")"#);
+    assert!(
+        err.message
+            .contains("stats is called as stats(kind, code [, from, to])"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn the_reference_documents_every_registered_function() {
+    let host = ScriptHost::new(Limits::user());
+    let registered: std::collections::BTreeSet<String> = host
+        .engine()
+        .gen_fn_signatures(false)
+        .into_iter()
+        .map(|s| s.split('(').next().unwrap().trim().to_string())
+        .filter(|n| {
+            !n.starts_with("get$")
+                && !n.starts_with("index$")
+                && ![
+                    "to_string",
+                    "to_debug",
+                    "+",
+                    "-",
+                    "==",
+                    "!=",
+                    "<",
+                    "<=",
+                    ">",
+                    ">=",
+                ]
+                .contains(&n.as_str())
+        })
+        .collect();
+    let documented: std::collections::BTreeSet<String> = rapport_script::docs::FUNCTIONS
+        .iter()
+        .map(|f| f.name.to_string())
+        .collect();
+    assert_eq!(registered, documented);
+}
+
+#[each_backend]
+fn a_function_defined_in_one_repl_input_is_there_in_the_next() {
+    let db = db();
+    let host = ScriptHost::new(Limits::user());
+    let mut variables = rapport_script::Variables::new();
+    host.run_with(
+        &db,
+        "repl",
+        "fn double(x) { x * 2 }",
+        &mut variables,
+        RunOptions::default(),
+    )
+    .unwrap();
+    let out = host
+        .run_with(
+            &db,
+            "repl",
+            "double(21)",
+            &mut variables,
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(int(out.value.as_dynamic()), 42);
+    let err = host
+        .run(&db, "script", "double(1)", RunOptions::default())
+        .expect_err("a plain run starts clean");
+    assert!(err.message.contains("no function double"), "{err}");
+}

@@ -1,0 +1,75 @@
+//! The backend trait: what a database must offer for rapport to run on it. Its contract is
+//! written here, once; every backend (redb, memory, later PostgreSQL) keeps it, and the
+//! backend tests (`tests/contract.rs`) check it on each.
+//!
+//! # The contract
+//!
+//! **Transactions.** All reading and writing happens in a transaction. A *read transaction*
+//! ([`Backend::begin_read`]) is a snapshot of the last commit as of its start: it never sees a
+//! later commit, never blocks a writer and is never blocked by one. A *write transaction*
+//! ([`Backend::begin_write`]) sees the last commit as of its start plus its own writes
+//! (read-your-writes, scans included), and nothing of it is visible to anyone until
+//! [`WriteTxn::commit`] returns; dropping it, or [`WriteTxn::abort`], keeps nothing.
+//!
+//! **Isolation: serializable writes.** Committed write transactions have the effect of running
+//! one after another. A backend may get there by running one writer at a time (redb:
+//! `begin_write` waits while another write transaction runs) or by running them side by side
+//! and refusing, with [`StoreError::Conflict`], a transaction that another one has overtaken
+//! (memory: the first to commit wins; PostgreSQL's serializable isolation reports it on any
+//! statement or at commit). A conflict is not a failure of the data: nothing of the refused
+//! transaction is kept and running it again may succeed. **The caller retries**:
+//! `rapport_engine::Database::write` runs its closure again, a bounded number of times, and
+//! script runs do the same. After any other error from a transaction's `get`, `scan`, `put` or
+//! `delete`, the transaction may be unusable and the caller aborts it.
+//!
+//! **Size.** A write transaction may write any number of keys (an import of a million
+//! contacts is one transaction); a backend spills to disk, buffers, or flushes in batches as it
+//! must, never refuses for size alone. Keys have at most [`crate::MAX_KEY_LEN`] bytes and values
+//! at most [`crate::MAX_VALUE_LEN`] bytes ([`crate::check_sizes`] refuses more, on every
+//! backend); an empty value is a valid value (index keys have one).
+//!
+//! **Order.** Keys compare as unsigned byte strings: byte by byte, a key before every longer
+//! key it is a prefix of. A scan visits `from ≤ key < to` in ascending or descending order
+//! and stops when its visitor says so, without reading the rest of the range.
+//!
+//! **Durability.** A file backend's commit returns once the change survives a crash (redb
+//! syncs before it returns); the memory backend keeps nothing beyond the process.
+
+use crate::error::Result;
+use crate::kv::{KvRead, KvWrite};
+use crate::table::Schema;
+
+/// A database rapport can run on (see the module's contract).
+pub trait Backend: Send + Sync {
+    /// The backend's kind, for messages: `redb`, `memory`.
+    fn kind(&self) -> &'static str;
+
+    /// Where the data is, for messages: a file's path, `memory`.
+    fn location(&self) -> String;
+
+    /// The tables it was opened with.
+    fn schema(&self) -> Schema;
+
+    /// Whether its write transactions may fail with [`crate::StoreError::Conflict`] (writers
+    /// that run side by side); a host that must save state to run work again asks this first.
+    fn writers_may_conflict(&self) -> bool;
+
+    /// A snapshot of the last commit.
+    fn begin_read(&self) -> Result<Box<dyn ReadTxn>>;
+
+    /// A write transaction (on redb, waits while another one runs).
+    fn begin_write(&self) -> Result<Box<dyn WriteTxn>>;
+}
+
+/// A read transaction: a consistent snapshot.
+pub trait ReadTxn: KvRead {}
+
+/// A write transaction: nothing of it is visible until [`WriteTxn::commit`].
+pub trait WriteTxn: KvWrite {
+    /// Makes every change visible at once (and durable, on a file backend). May fail with
+    /// [`crate::StoreError::Conflict`]: then nothing was kept.
+    fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Drops every change.
+    fn abort(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,101 @@
+//! The interface the workflows read and write through: `get`, `scan` of a key range in either
+//! order, `put` and `delete`, per table. It is all a backend must offer inside a transaction,
+//! and narrow enough for any ordered key-value store.
+
+use crate::error::{Result, StoreError};
+use crate::table::Table;
+
+/// Scan direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Smallest key first.
+    Ascending,
+    /// Largest key first.
+    Descending,
+}
+
+/// The longest key every backend stores, in bytes. The engine's keys are far shorter: its
+/// text fields hold at most 4 KiB, a key has at most two of them, and escaping can at most
+/// double one.
+pub const MAX_KEY_LEN: usize = 32 * 1024;
+
+/// The largest value every backend stores, in bytes (an attachment's content is one value).
+pub const MAX_VALUE_LEN: usize = 1 << 30;
+
+/// A scan visitor: gets each key and value, returns `true` to go on, `false` to stop. A
+/// caller whose visitor can fail keeps its error beside the scan and returns `false`.
+pub type Visit<'f> = dyn FnMut(&[u8], &[u8]) -> bool + 'f;
+
+/// Reading an ordered key-value store: a snapshot, or a write transaction (which sees its own
+/// writes).
+pub trait KvRead {
+    /// The value under `key`, if any.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Visits the keys `from ≤ key < to` (`to: None`: to the end of the table) in `order`,
+    /// each with its value, until the visitor says stop. Keys compare as byte strings
+    /// (lexicographically, a prefix before every longer key it starts).
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: Option<&[u8]>,
+        order: Order,
+        visit: &mut Visit<'_>,
+    ) -> Result<()>;
+}
+
+/// Writing an ordered key-value store, inside one transaction.
+pub trait KvWrite: KvRead {
+    /// Stores `value` under `key` (replacing any value there). Refused with
+    /// [`StoreError::KeyTooLong`] or [`StoreError::ValueTooLarge`] beyond the limits.
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// Removes `key`; says whether it was there.
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool>;
+}
+
+/// Refuses a key or value beyond [`MAX_KEY_LEN`] or [`MAX_VALUE_LEN`]: every backend calls it
+/// before it writes, so the limits are the same everywhere.
+pub fn check_sizes(table: Table, key: &[u8], value: &[u8]) -> Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(StoreError::KeyTooLong {
+            table: table.name(),
+            len: key.len(),
+            max: MAX_KEY_LEN,
+        });
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(StoreError::ValueTooLarge {
+            table: table.name(),
+            len: value.len(),
+            max: MAX_VALUE_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// `KvRead` for a wrapper over a `KvWrite` held in its field `inner` (the undo journal, the
+/// failpoints): every read goes straight through.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! reads_through_inner {
+    ($wrapper:ty) => {
+        impl $crate::KvRead for $wrapper {
+            fn get(&self, table: $crate::Table, key: &[u8]) -> $crate::Result<Option<Vec<u8>>> {
+                self.inner.get(table, key)
+            }
+
+            fn scan(
+                &self,
+                table: $crate::Table,
+                from: &[u8],
+                to: Option<&[u8]>,
+                order: $crate::Order,
+                visit: &mut $crate::Visit<'_>,
+            ) -> $crate::Result<()> {
+                self.inner.scan(table, from, to, order, visit)
+            }
+        }
+    };
+}

@@ -1,0 +1,185 @@
+//! The backend contract (`rapport_store::backend`), checked on every backend: byte order,
+//! scans in both directions, snapshots, read-your-writes, aborts, size limits. A new backend
+//! joins `on_every_backend!` and must pass all of it.
+
+use std::sync::Arc;
+
+use rapport_store::{
+    Backend, KvRead, MAX_KEY_LEN, MemoryBackend, Order, RedbBackend, Schema, StoreError, Table,
+};
+
+const ONE: Table = Table::new(0, "one");
+const TWO: Table = Table::new(1, "two");
+static TABLES: [Table; 2] = [ONE, TWO];
+const SCHEMA: Schema = Schema::new(&TABLES);
+
+fn backends() -> Vec<Arc<dyn Backend>> {
+    vec![
+        Arc::new(RedbBackend::in_memory(SCHEMA).unwrap()),
+        Arc::new(MemoryBackend::new(SCHEMA)),
+    ]
+}
+
+/// Each test body runs once per backend, with `$b` bound to it.
+macro_rules! on_every_backend {
+    ($(fn $name:ident($b:ident) $body:block)*) => {$(
+        #[test]
+        fn $name() {
+            for $b in backends() {
+                let kind = $b.kind();
+                let run = || $body;
+                if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+                    eprintln!("failed on the {kind} backend");
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        }
+    )*};
+}
+
+fn put_all(b: &dyn Backend, table: Table, keys: &[&[u8]]) {
+    let mut w = b.begin_write().unwrap();
+    for k in keys {
+        w.put(table, k, b"v").unwrap();
+    }
+    w.commit().unwrap();
+}
+
+fn keys(
+    kv: &dyn KvRead,
+    table: Table,
+    from: &[u8],
+    to: Option<&[u8]>,
+    order: Order,
+) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    kv.scan(table, from, to, order, &mut |k, _| {
+        out.push(k.to_vec());
+        true
+    })
+    .unwrap();
+    out
+}
+
+on_every_backend! {
+    fn keys_compare_as_unsigned_byte_strings_a_prefix_first(b) {
+        let written: [&[u8]; 7] = [b"b", b"", &[0xFF], b"a\x00", b"a", &[0x00], b"ab"];
+        put_all(&*b, ONE, &written);
+        let r = b.begin_read().unwrap();
+        let mut expected: Vec<Vec<u8>> = written.iter().map(|k| k.to_vec()).collect();
+        expected.sort();
+        assert_eq!(keys(&*r, ONE, &[], None, Order::Ascending), expected);
+        expected.reverse();
+        assert_eq!(keys(&*r, ONE, &[], None, Order::Descending), expected);
+    }
+
+    fn a_scan_reads_from_inclusive_to_exclusive_and_stops_when_told(b) {
+        put_all(&*b, ONE, &[b"a", b"b", b"c", b"d"]);
+        let r = b.begin_read().unwrap();
+        assert_eq!(keys(&*r, ONE, b"b", Some(b"d"), Order::Ascending), [b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(keys(&*r, ONE, b"b", Some(b"d"), Order::Descending), [b"c".to_vec(), b"b".to_vec()]);
+        assert!(keys(&*r, ONE, b"d", Some(b"b"), Order::Ascending).is_empty());
+        let mut seen = 0;
+        r.scan(ONE, &[], None, Order::Descending, &mut |_, _| {
+            seen += 1;
+            seen < 2
+        })
+        .unwrap();
+        assert_eq!(seen, 2, "the visitor said stop after the second key");
+    }
+
+    fn tables_are_separate_key_spaces(b) {
+        put_all(&*b, ONE, &[b"k"]);
+        let r = b.begin_read().unwrap();
+        assert_eq!(r.get(ONE, b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(r.get(TWO, b"k").unwrap(), None);
+    }
+
+    fn an_empty_value_is_a_value(b) {
+        let mut w = b.begin_write().unwrap();
+        w.put(ONE, b"index", &[]).unwrap();
+        w.commit().unwrap();
+        assert_eq!(b.begin_read().unwrap().get(ONE, b"index").unwrap(), Some(Vec::new()));
+    }
+
+    fn a_write_transaction_reads_its_own_writes(b) {
+        put_all(&*b, ONE, &[b"old"]);
+        let mut w = b.begin_write().unwrap();
+        w.put(ONE, b"new", b"n").unwrap();
+        assert!(w.delete(ONE, b"old").unwrap());
+        assert!(!w.delete(ONE, b"never").unwrap(), "delete says whether the key was there");
+        assert_eq!(w.get(ONE, b"new").unwrap().as_deref(), Some(&b"n"[..]));
+        assert_eq!(w.get(ONE, b"old").unwrap(), None);
+        assert_eq!(keys(&*w, ONE, &[], None, Order::Ascending), [b"new".to_vec()]);
+        w.abort().unwrap();
+    }
+
+    fn a_snapshot_never_sees_a_later_commit(b) {
+        put_all(&*b, ONE, &[b"a"]);
+        let before = b.begin_read().unwrap();
+        let mut w = b.begin_write().unwrap();
+        w.put(ONE, b"b", b"v").unwrap();
+        w.delete(ONE, b"a").unwrap();
+        assert!(before.get(ONE, b"b").unwrap().is_none(), "uncommitted writes are invisible");
+        w.commit().unwrap();
+        assert_eq!(keys(&*before, ONE, &[], None, Order::Ascending), [b"a".to_vec()]);
+        let after = b.begin_read().unwrap();
+        assert_eq!(keys(&*after, ONE, &[], None, Order::Ascending), [b"b".to_vec()]);
+    }
+
+    fn an_aborted_or_dropped_transaction_keeps_nothing(b) {
+        let mut w = b.begin_write().unwrap();
+        w.put(ONE, b"aborted", b"v").unwrap();
+        w.abort().unwrap();
+        let mut w = b.begin_write().unwrap();
+        w.put(ONE, b"dropped", b"v").unwrap();
+        drop(w);
+        assert!(keys(&*b.begin_read().unwrap(), ONE, &[], None, Order::Ascending).is_empty());
+    }
+
+    fn a_key_longer_than_the_limit_is_refused(b) {
+        let mut w = b.begin_write().unwrap();
+        w.put(ONE, &vec![b'k'; MAX_KEY_LEN], b"v").unwrap();
+        let err = w.put(ONE, &vec![b'k'; MAX_KEY_LEN + 1], b"v").unwrap_err();
+        assert!(matches!(err, StoreError::KeyTooLong { table: "one", .. }), "{err}");
+    }
+
+    fn a_backup_is_one_snapshot_in_a_new_file(b) {
+        put_all(&*b, ONE, &[b"a", b"b"]);
+        put_all(&*b, TWO, &[b"c"]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("copy.redb");
+        assert_eq!(rapport_store::backup::backup_to_file(&*b, &path).unwrap(), 3);
+        let copy = RedbBackend::open(&path, SCHEMA).unwrap();
+        let r = copy.begin_read().unwrap();
+        assert_eq!(keys(&*r, ONE, &[], None, Order::Ascending).len(), 2);
+        assert_eq!(keys(&*r, TWO, &[], None, Order::Ascending).len(), 1);
+        let again = rapport_store::backup::backup_to_file(&*b, &path).unwrap_err();
+        assert!(matches!(again, StoreError::FileExists { .. }), "{again}");
+    }
+}
+
+#[test]
+fn on_the_memory_backend_the_first_writer_to_commit_wins() {
+    let b = MemoryBackend::new(SCHEMA);
+    let mut first = b.begin_write().unwrap();
+    let mut second = b.begin_write().unwrap();
+    first.put(ONE, b"k", b"first").unwrap();
+    second.put(ONE, b"k", b"second").unwrap();
+    first.commit().unwrap();
+    let err = second.commit().unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    let r = b.begin_read().unwrap();
+    assert_eq!(r.get(ONE, b"k").unwrap().as_deref(), Some(&b"first"[..]));
+}
+
+#[test]
+fn a_second_process_opening_a_redb_file_is_told_it_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redb");
+    let _held = RedbBackend::open(&path, SCHEMA).unwrap();
+    let Err(err) = RedbBackend::open(&path, SCHEMA) else {
+        panic!("the second open should fail");
+    };
+    assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+}
