@@ -1,4 +1,4 @@
-//! rapport against SQLite on the same CRM work (issue 6). Generates a seeded company, runs each
+//! rapport against SQLite on the same CRM work. Generates a seeded company, runs each
 //! operation on both, compares the answers (a mismatch fails the run) and prints a table of
 //! medians, ratios (rapport ÷ SQLite) and rapport's peak memory per operation.
 //!

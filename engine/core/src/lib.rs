@@ -1,5 +1,6 @@
-//! rapport's engine: contacts, interaction templates, segments and the interaction log of
-//! `spec/interactions.md`, on any storage backend of `rapport-store`.
+//! rapport's engine: contacts, interaction templates, segments and the interaction log, with
+//! the rules of the relationship-management spec rapport implements ("spec N" in comments is
+//! its section N), on any storage backend of `rapport-store`.
 //!
 //! Data flows one way: callers open a [`Database`], run workflows in a write transaction
 //! ([`Database::write`] gives a [`Tx`]) or read a snapshot ([`Database::read`] gives a [`View`]).

@@ -476,3 +476,20 @@ fn before_purge_sees_a_purge_without_a_filter_too() {
     }
     assert!(db.read(|v| v.entry(1)).unwrap().is_some());
 }
+
+#[test]
+fn a_bad_manifest_is_reported_at_the_manifest_file_whatever_the_main_file_is_called() {
+    let db = db();
+    let source = plugin::PluginSource {
+        origin: "folder/odd".into(),
+        manifest_file: "folder/odd/plugin.toml".into(),
+        manifest: "name = \"odd\"\nversion = \"1\"\nrequires = \"0.1\"\nmain = \"lib.rhai\"\nhooks = [\"before_lunch\"]\n".into(),
+        file: "folder/odd/lib.rhai".into(),
+        source: "fn f() { 1 }".into(),
+    };
+    let mut host = ScriptHost::new(Limits::user());
+    let report = host.load_plugins(&db, &[source]).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert_eq!(report.problems[0].file, "folder/odd/plugin.toml");
+    assert!(report.problems[0].message.contains("before_lunch"));
+}

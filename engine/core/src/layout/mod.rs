@@ -222,3 +222,42 @@ pub fn next_number(kv: &mut dyn KvWrite, series: &str) -> Result<u64> {
 pub fn last_number(kv: &dyn KvRead, series: &str) -> Result<u64> {
     Ok(get(kv, tables::META, &keys::counter(series))?.unwrap_or(0))
 }
+
+/// Checks the golden bytes of a record kind private to the engine (as `tests/golden.rs` does
+/// for the public ones): the committed file decodes to `expected`, and today's encoder writes
+/// the same bytes. `RAPPORT_BLESS=1` writes the file (only for a new kind).
+#[cfg(test)]
+pub(crate) fn assert_golden<T>(name: &str, expected: &T)
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    use std::fmt::Write;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.hex"));
+    let hex = codec::encode(expected)
+        .unwrap()
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+    if std::env::var_os("RAPPORT_BLESS").is_some() {
+        std::fs::write(&path, format!("{hex}\n")).unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).unwrap();
+    let stored = stored.trim();
+    let bytes: Vec<u8> = (0..stored.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&stored[i..i + 2], 16).unwrap())
+        .collect();
+    let decoded: T = codec::decode(&bytes, name).unwrap();
+    assert_eq!(
+        &decoded, expected,
+        "{name}: the committed bytes decode to another record"
+    );
+    assert_eq!(
+        hex, stored,
+        "{name}: the encoding changed; bump the schema version"
+    );
+}

@@ -1,6 +1,10 @@
 //! Dates and times as small integers in stored records (days since 0001-01-01, seconds since
 //! midnight): compact, and independent of chrono's own serde format.
-#![allow(clippy::trivially_copy_pass_by_ref, clippy::ref_option)] // serde's `with` passes references
+#![expect(
+    clippy::trivially_copy_pass_by_ref,
+    clippy::ref_option,
+    reason = "serde's `with` functions take references"
+)]
 
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 use serde::{Deserialize, Deserializer, Serializer};

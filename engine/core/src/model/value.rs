@@ -22,7 +22,10 @@ pub enum FieldValue {
 
 /// A [`FieldValue`] read in place: the same variants in the same order, text borrowed.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[allow(missing_docs)]
+#[expect(
+    missing_docs,
+    reason = "the variants are FieldValue's, documented there"
+)]
 pub enum FieldValueView<'a> {
     Empty,
     Text(&'a str),

@@ -14,7 +14,7 @@ use crate::model::{
 };
 
 /// Stored content of attachments: one per content hash, counted by the attachment records using it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Blob {
     pub references: u64,
     pub content: Vec<u8>,
@@ -466,5 +466,19 @@ impl View<'_> {
     /// Number of stored contents (each distinct content once).
     pub fn attachment_contents(&self) -> Result<usize> {
         Ok(layout::all_records::<Blob>(self.kv, tables::BLOBS)?.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn attachment_content_bytes_still_decode() {
+        crate::layout::assert_golden(
+            "attachment_content",
+            &super::Blob {
+                references: 2,
+                content: b"Dear customer,\n\0\xff".to_vec(),
+            },
+        );
     }
 }

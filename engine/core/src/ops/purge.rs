@@ -10,7 +10,8 @@ use crate::layout::{self, keys, tables};
 use crate::model::{InteractionLogEntry, normalize_code};
 use crate::store::Order;
 
-/// Which canceled entries to delete (the seed's "Delete Canceled Interaction Log Entries" filters).
+/// Which canceled entries to delete (the filters of the reference ERP's "Delete Canceled
+/// Interaction Log Entries").
 /// Blank or `None` fields do not filter.
 #[derive(Debug, Clone, Default)]
 pub struct CanceledEntryFilter {

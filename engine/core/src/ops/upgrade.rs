@@ -63,3 +63,17 @@ impl Tx<'_> {
         layout::put(self.kv, tables::META, &keys::derived_layout(), &current())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shape_of_the_derived_data_bytes_still_decode() {
+        crate::layout::assert_golden(
+            "derived_layout",
+            &super::DerivedLayout {
+                version: 2,
+                indexed_contact_fields: vec!["city".into()],
+            },
+        );
+    }
+}

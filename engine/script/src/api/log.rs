@@ -463,7 +463,10 @@ fn purge(s: &Shared, map: Map) -> RhaiResult<Dynamic> {
 type Step =
     fn(&mut rapport_engine::ops::Tx<'_>, &str, &ContactSelector, StepOptions) -> Result<usize>;
 
-#[allow(clippy::too_many_lines)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one registration per function of the contract, in the order of the reference"
+)]
 pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     // Interactions.
     let s = shared.clone();

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::capability::{Grant, Kind};
 
-/// The hooks a plugin can have (DESIGN.md, "Plugins").
+/// The hooks a plugin can have (PLUGINS.md describes when each fires).
 pub const HOOKS: &[&str] = &[
     "before_log",
     "after_log",
