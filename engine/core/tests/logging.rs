@@ -681,3 +681,86 @@ fn a_timeline_lists_newest_first_and_a_companys_includes_its_persons() {
         .collect();
     assert_eq!(nos, vec![old]);
 }
+
+#[each_backend]
+fn a_postponed_interaction_creates_no_campaign_entry_and_resuming_creates_it() {
+    let db = db();
+    let campaign = db
+        .write(|tx| {
+            tx.campaign_create(Campaign {
+                description: "Fair".into(),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+    let no = log(
+        &db,
+        InteractionDraft {
+            postponed: true,
+            campaign: campaign.clone(),
+            ..draft("P1", "CALL")
+        },
+    );
+    let e = entry(&db, no);
+    assert_eq!(
+        (e.campaign_no.as_str(), e.campaign_entry_no),
+        (campaign.as_str(), 0)
+    );
+    assert!(db.read(|v| v.campaign_entries()).unwrap().is_empty());
+
+    db.write(|tx| tx.resume_interaction(no, ResumeChanges::default()))
+        .unwrap();
+    let e = entry(&db, no);
+    let entries = db.read(|v| v.campaign_entries()).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (e.campaign_entry_no, entries[0].campaign_no.as_str()),
+        (entries[0].entry_no, campaign.as_str())
+    );
+    assert_eq!(
+        db.read(|v| v.statistics(
+            StatKind::CampaignEntry,
+            &e.campaign_entry_no.to_string(),
+            None
+        ))
+        .unwrap()
+        .count,
+        1
+    );
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn resuming_reuses_the_campaign_entry_logging_created() {
+    let db = db();
+    let campaign = db
+        .write(|tx| {
+            tx.campaign_create(Campaign {
+                description: "Fair".into(),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+    let logged = log(
+        &db,
+        InteractionDraft {
+            campaign: campaign.clone(),
+            ..draft("P2", "CALL")
+        },
+    );
+    let postponed = log(
+        &db,
+        InteractionDraft {
+            postponed: true,
+            campaign,
+            ..draft("P1", "CALL")
+        },
+    );
+    db.write(|tx| tx.resume_interaction(postponed, ResumeChanges::default()))
+        .unwrap();
+    assert_eq!(
+        entry(&db, postponed).campaign_entry_no,
+        entry(&db, logged).campaign_entry_no
+    );
+    assert_eq!(db.read(|v| v.campaign_entries()).unwrap().len(), 1);
+}

@@ -780,3 +780,114 @@ fn logging_a_segment_reports_its_progress_to_the_caller() {
         Some(&("logging segment".to_string(), 3, 3))
     );
 }
+
+fn person_without_salesperson(db: &Database, correspondence: Correspondence) -> String {
+    db.write(|tx| {
+        tx.contact_create(Contact {
+            no: "P3".into(),
+            name: "Cleo Eng".into(),
+            kind: ContactKind::Person,
+            company_no: "C2".into(),
+            email: "cleo@selangorian.example".into(),
+            correspondence,
+            ..Default::default()
+        })
+    })
+    .unwrap()
+}
+
+#[each_backend]
+fn a_line_added_to_a_segment_without_a_template_takes_the_contacts_correspondence() {
+    let db = db();
+    let no = segment(&db, "");
+    add(&db, &no, &contacts(&["P1"]), StepOptions::default());
+    let lines = db.read(|v| v.segment_lines(&no)).unwrap();
+    assert_eq!(lines[0].correspondence, Correspondence::HardCopy);
+}
+
+#[each_backend]
+fn a_segment_without_a_template_that_ignores_the_contacts_type_keeps_its_own() {
+    let db = db();
+    let no = db
+        .write(|tx| {
+            tx.segment_create(Segment {
+                description: "E-mail only".into(),
+                correspondence: Correspondence::Email,
+                ignore_contact_correspondence: true,
+                ..Default::default()
+            })
+        })
+        .unwrap();
+    add(&db, &no, &contacts(&["P1"]), StepOptions::default());
+    let lines = db.read(|v| v.segment_lines(&no)).unwrap();
+    assert_eq!(lines[0].correspondence, Correspondence::Email);
+}
+
+#[each_backend]
+fn a_segment_is_logged_once_also_when_created_again_under_the_same_number() {
+    let db = db();
+    let no = segment(&db, "BUS");
+    add(&db, &no, &contacts(&["P1"]), StepOptions::default());
+    let out = db
+        .write(|tx| tx.log_segment(&no, LogSegmentOptions::default()))
+        .unwrap();
+    db.write(|tx| {
+        tx.segment_create(Segment {
+            no: no.clone(),
+            description: "Again".into(),
+            template: "BUS".into(),
+            ..Default::default()
+        })
+    })
+    .unwrap();
+    add(&db, &no, &contacts(&["P2"]), StepOptions::default());
+    let err = refused(&db, |tx| tx.log_segment(&no, LogSegmentOptions::default()));
+    assert!(
+        matches!(&err, Error::SegmentAlreadyLogged { segment, logged_segment }
+            if *segment == no && *logged_segment == out.logged_segment_no),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn a_segment_line_without_any_salesperson_refuses_the_whole_log() {
+    let db = db();
+    let p3 = person_without_salesperson(&db, Correspondence::Blank);
+    let no = segment(&db, "BUS");
+    add(&db, &no, &contacts(&["P1", &p3]), StepOptions::default());
+    let err = refused(&db, |tx| tx.log_segment(&no, LogSegmentOptions::default()));
+    assert!(
+        matches!(
+            &err,
+            Error::Required {
+                field: "salesperson",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&p3) && message.contains(&no), "{message}");
+}
+
+#[each_backend]
+fn a_segment_line_without_a_salesperson_takes_the_segments() {
+    let db = db();
+    let p3 = person_without_salesperson(&db, Correspondence::Blank);
+    let no = segment(&db, "BUS");
+    add(&db, &no, &contacts(&[&p3]), StepOptions::default());
+    db.write(|tx| {
+        tx.segment_update(
+            &no,
+            &SegmentChanges {
+                salesperson: Some("PS".into()),
+                ..Default::default()
+            },
+        )
+    })
+    .unwrap();
+    let out = db
+        .write(|tx| tx.log_segment(&no, LogSegmentOptions::default()))
+        .unwrap();
+    assert_eq!(entry(&db, out.entry_nos[0]).salesperson, "PS");
+}

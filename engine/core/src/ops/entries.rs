@@ -358,7 +358,8 @@ impl Tx<'_> {
             }
             None => 0,
         };
-        let campaign_entry_no = if campaign_no.is_empty() {
+        // A postponed interaction has no campaign entry; resuming it creates (or reuses) one.
+        let campaign_entry_no = if campaign_no.is_empty() || draft.postponed {
             0
         } else {
             self.campaign_entry_for(&campaign_no, "", None, 0, &salesperson, date)?
@@ -484,6 +485,10 @@ impl Tx<'_> {
                 .map(|text| Comment { date: today, text }),
         );
         new.postponed = false;
+        if !new.campaign_no.is_empty() && new.campaign_entry_no == 0 {
+            new.campaign_entry_no =
+                self.campaign_entry_for(&new.campaign_no, "", None, 0, &new.salesperson, new.date)?;
+        }
         if new.attachment_no != 0 {
             self.mark_attachment_read_only(new.attachment_no)?;
         }

@@ -504,15 +504,16 @@ impl Tx<'_> {
         options: LogSegmentOptions,
     ) -> Result<LoggedSegmentOutcome> {
         let segment_no = normalize_code(segment_no);
-        // 1. Refused if already logged, or without description.
+        // 1. Refused if already logged (also when the segment was deleted and created again
+        //    under the same number), or without description.
+        let lookup = keys::logged_segment_lookup(&segment_no);
+        if let Some(logged) = layout::get::<u64>(&*self.kv, tables::LOOKUP, &lookup)? {
+            return Err(Error::SegmentAlreadyLogged {
+                segment: segment_no,
+                logged_segment: logged,
+            });
+        }
         let Some(s) = self.view().segment(&segment_no)? else {
-            let lookup = keys::logged_segment_lookup(&segment_no);
-            if let Some(logged) = layout::get::<u64>(&*self.kv, tables::LOOKUP, &lookup)? {
-                return Err(Error::SegmentAlreadyLogged {
-                    segment: segment_no,
-                    logged_segment: logged,
-                });
-            }
             return Err(Error::not_found("segment", segment_no));
         };
         let record = format!("segment {}", s.no);
@@ -702,12 +703,22 @@ impl Tx<'_> {
             templates.insert(line.template.clone(), t);
         }
         let template = &templates[&line.template];
-        let salesperson = if line.salesperson.is_empty() {
-            contact.salesperson.clone()
-        } else {
-            line.salesperson.clone()
-        };
-        if !salesperson.is_empty() && view.salesperson(&salesperson)?.is_none() {
+        // Every logged line has a salesperson: the line's, else the segment's, else the contact's.
+        let salesperson = [&line.salesperson, &s.salesperson, &contact.salesperson]
+            .into_iter()
+            .find(|code| !code.is_empty())
+            .cloned()
+            .ok_or_else(|| {
+                Error::required(
+                    &line_record,
+                    "salesperson",
+                    format!(
+                        "the line, segment {} and contact {} have no salesperson; give the segment one (segment.update(#{{salesperson: …}})) or the contact one",
+                        s.no, contact.no
+                    ),
+                )
+            })?;
+        if view.salesperson(&salesperson)?.is_none() {
             return Err(Error::not_found("salesperson", &salesperson));
         }
         if !line.campaign_no.is_empty() && view.campaign(&line.campaign_no)?.is_none() {
@@ -816,6 +827,12 @@ fn new_line(
             t,
             contact,
         ),
+        // Without a template: the segment's default when it says to ignore the contact's type,
+        // else the contact's preferred type, else the segment's default.
+        None if s.ignore_contact_correspondence && s.correspondence != Correspondence::Blank => {
+            s.correspondence
+        }
+        None if contact.correspondence != Correspondence::Blank => contact.correspondence,
         None => s.correspondence,
     };
     let contact_language_fits = template.is_some_and(|t| t.language(&contact.language).is_some());
