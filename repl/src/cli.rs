@@ -107,8 +107,8 @@ pub enum Command {
         /// The document type (sales_invoice, purchase_order, cover_sheet, …).
         #[arg(value_name = "TYPE")]
         document_type: String,
-        /// The document's number.
-        no: String,
+        /// The document's number (none for a cover sheet, an e-mail or an outgoing call).
+        no: Option<String>,
         /// The customer it is for (found through its business relation).
         #[arg(long, group = "party")]
         customer: Option<String>,

@@ -241,7 +241,7 @@ fn document(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
     let mut event = serde_json::Map::new();
     let fields = [
         ("type", Some(document_type)),
-        ("no", Some(no)),
+        ("no", no.as_ref()),
         ("customer", customer.as_ref()),
         ("vendor", vendor.as_ref()),
         ("contact", contact.as_ref()),

@@ -224,6 +224,24 @@ fn document_prints_the_entry_it_recorded() {
 }
 
 #[test]
+fn document_records_a_cover_sheet_without_a_number() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let out = ws.ok(&["document", "cover_sheet", "--contact", "CT000001"]);
+    assert!(
+        out.starts_with("recorded as interaction log entry 75\n"),
+        "{out}"
+    );
+    let run = ws.run(&["document", "sales_invoice", "--customer", "10000"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("give the document's no"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn document_says_why_nothing_was_recorded() {
     let ws = Workspace::new();
     ws.ok(&["demo"]);

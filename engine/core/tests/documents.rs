@@ -357,3 +357,48 @@ fn a_privacy_blocked_contact_is_not_recorded_and_told_why() {
         (false, "not recorded: contact P1 is privacy-blocked")
     );
 }
+
+#[each_backend]
+fn a_contact_cover_sheet_is_recorded_without_a_document_no() {
+    let db = db();
+    db.write(|tx| tx.template_setup_set(&[(DocumentType::CoverSheet, "BUS".into())]))
+        .unwrap();
+    let out = db
+        .write(|tx| {
+            tx.record_document(&DocumentEvent::printed(
+                DocumentType::CoverSheet,
+                "",
+                AccountKind::Contact,
+                "P1",
+            ))
+        })
+        .unwrap();
+    assert!(out.recorded, "{}", out.reason);
+    let e = entry(&db, out.entry_no.unwrap());
+    assert_eq!(
+        (
+            e.document_type,
+            e.document_no.as_str(),
+            e.contact_no.as_str()
+        ),
+        (Some(DocumentType::CoverSheet), "", "P1")
+    );
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn a_numbered_document_type_still_requires_its_no() {
+    let db = db();
+    let err = refused(&db, |tx| {
+        tx.record_document(&DocumentEvent::printed(
+            DocumentType::SalesInvoice,
+            "",
+            AccountKind::Customer,
+            "10000",
+        ))
+    });
+    assert!(
+        matches!(&err, Error::Required { record, field: "no", .. } if record == "document sales_invoice"),
+        "{err}"
+    );
+}

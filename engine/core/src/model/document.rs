@@ -93,6 +93,14 @@ impl DocumentType {
             _ => &[AccountKind::Contact, AccountKind::Customer],
         }
     }
+
+    /// Whether a document of this type has a number to record. A contact cover sheet, an
+    /// e-mail and an outgoing call are interactions with a contact, not numbered documents:
+    /// the reference ERP logs them with an empty document no. A meeting invitation carries
+    /// the number of its task.
+    pub fn has_number(self) -> bool {
+        !matches!(self, Self::CoverSheet | Self::Email | Self::OutgoingCall)
+    }
 }
 
 spec_enum! {

@@ -59,8 +59,12 @@ impl Tx<'_> {
     pub fn record_document(&mut self, event: &DocumentEvent) -> Result<DocumentOutcome> {
         let doc = event.document_type;
         let document_no = normalize_code(&event.document_no);
-        let record = format!("document {doc} {document_no}");
-        if document_no.is_empty() {
+        let record = if document_no.is_empty() {
+            format!("document {doc}")
+        } else {
+            format!("document {doc} {document_no}")
+        };
+        if document_no.is_empty() && doc.has_number() {
             return Err(Error::required(&record, "no", "give the document's no"));
         }
         if !doc.allowed_parties().contains(&event.party.kind) {
