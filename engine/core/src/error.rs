@@ -95,6 +95,19 @@ pub enum Error {
         /// The language whose attachment was looked for.
         language: String,
     },
+    /// Logging with a template whose wizard action is `open`, without an attachment for the
+    /// interaction's language.
+    #[error(
+        "{record}: no attachment found for template {template}, language \"{language}\"; attach one (template_attach) or change the template's wizard action"
+    )]
+    NoTemplateAttachment {
+        /// The interaction or segment line.
+        record: String,
+        /// The template.
+        template: String,
+        /// The language whose attachment was looked for.
+        language: String,
+    },
     /// Logging a segment that has no line with a contact.
     #[error("segment {segment} is empty; add contacts to it before logging it")]
     SegmentEmpty {
@@ -325,7 +338,9 @@ impl Error {
             Error::TooLong { .. } => ErrorKind::TooLong,
             Error::PrivacyBlocked { .. } => ErrorKind::PrivacyBlocked,
             Error::NoEmail { .. } => ErrorKind::NoEmail,
-            Error::NoAttachment { .. } => ErrorKind::NoAttachment,
+            Error::NoAttachment { .. } | Error::NoTemplateAttachment { .. } => {
+                ErrorKind::NoAttachment
+            }
             Error::SegmentEmpty { .. } => ErrorKind::SegmentEmpty,
             Error::SegmentAlreadyLogged { .. } => ErrorKind::AlreadyLogged,
             Error::ParentCanceled { .. } => ErrorKind::ParentCanceled,
@@ -354,6 +369,7 @@ impl Error {
             | Error::Invalid { record, .. }
             | Error::TooLong { record, .. }
             | Error::NoAttachment { record, .. }
+            | Error::NoTemplateAttachment { record, .. }
             | Error::ParentCanceled { record, .. }
             | Error::InUse { record, .. }
             | Error::WrongState { record, .. }
@@ -377,7 +393,7 @@ impl Error {
             | Error::TooLong { field, .. } => Some(field),
             Error::PrivacyBlocked { .. } => Some("privacy_blocked"),
             Error::NoEmail { .. } => Some("email"),
-            Error::NoAttachment { .. } => Some("attachment"),
+            Error::NoAttachment { .. } | Error::NoTemplateAttachment { .. } => Some("attachment"),
             Error::ParentCanceled { .. } => Some("canceled"),
             _ => None,
         }

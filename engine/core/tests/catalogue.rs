@@ -1,8 +1,8 @@
 //! Spec 1: salespeople, interaction groups, interaction templates, attachments, template setup.
 
-use rapport_engine::Error;
 use rapport_engine::model::*;
 use rapport_engine::ops::{CancelMode, CanceledEntryFilter, InteractionDraft};
+use rapport_engine::{Database, Error};
 use rapport_testkit::*;
 
 #[each_backend]
@@ -188,10 +188,32 @@ fn template_default_language_must_name_one_of_its_languages() {
     .unwrap();
 }
 
-#[each_backend]
-fn merge_wizard_needs_a_mergeable_attachment_in_the_default_language() {
-    let db = db();
-    let mut t = template(
+/// A Word 2007+ file whose body is `body` (the XML inside `<w:body>`).
+fn docx(body: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("[Content_Types].xml", options).unwrap();
+    zip.write_all(br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#)
+        .unwrap();
+    zip.start_file("word/document.xml", options).unwrap();
+    write!(
+        zip,
+        r#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
+    )
+    .unwrap();
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+const MERGE_BODY: &str = r#"<w:p><w:r><w:t>Dear </w:t></w:r><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> MERGEFIELD Contact_Name </w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>"#;
+const PLAIN_BODY: &str =
+    "<w:p><w:r><w:t>Dear customer, our prices change in May.</w:t></w:r></w:p>";
+
+fn golf_template(db: &Database, file: &str, content: &[u8]) -> InteractionTemplate {
+    let t = template(
         "GOLF",
         "LETTER",
         "Golf",
@@ -202,11 +224,18 @@ fn merge_wizard_needs_a_mergeable_attachment_in_the_default_language() {
     );
     db.write(|tx| {
         tx.template_define(t.clone())?;
-        tx.template_attach("GOLF", "ENU", "Golf", &attachment("invite.pdf", b"%PDF"))
+        tx.template_attach("GOLF", "ENU", "Golf", &attachment(file, content))
     })
     .unwrap();
-    t.wizard_action = WizardAction::Merge;
-    let err = refused(&db, |tx| tx.template_define(t.clone()));
+    t
+}
+
+fn refused_wizard_action(db: &Database, t: &InteractionTemplate, action: WizardAction) -> Error {
+    let t = InteractionTemplate {
+        wizard_action: action,
+        ..t.clone()
+    };
+    let err = refused(db, |tx| tx.template_define(t.clone()));
     assert!(
         matches!(
             err,
@@ -217,11 +246,98 @@ fn merge_wizard_needs_a_mergeable_attachment_in_the_default_language() {
         ),
         "{err}"
     );
+    err
+}
+
+fn with_wizard_action(db: &Database, t: &InteractionTemplate, action: WizardAction) {
+    let t = InteractionTemplate {
+        wizard_action: action,
+        ..t.clone()
+    };
+    db.write(|tx| tx.template_define(t.clone())).unwrap();
+}
+
+#[each_backend]
+fn merge_wizard_needs_a_merge_template_in_the_default_language() {
+    let db = db();
+    let t = golf_template(&db, "invite.pdf", b"%PDF");
+    refused_wizard_action(&db, &t, WizardAction::Merge);
+}
+
+#[each_backend]
+fn a_word_file_with_merge_fields_is_a_merge_template() {
+    let db = db();
+    let t = golf_template(&db, "invite.docx", &docx(MERGE_BODY));
+    with_wizard_action(&db, &t, WizardAction::Merge);
+    refused_wizard_action(&db, &t, WizardAction::Import);
+}
+
+#[each_backend]
+fn a_plain_word_file_is_not_a_merge_template_and_may_be_imported() {
+    let db = db();
+    let t = golf_template(&db, "prices.docx", &docx(PLAIN_BODY));
+    let err = refused_wizard_action(&db, &t, WizardAction::Merge);
+    assert!(err.to_string().contains("is not a merge template"), "{err}");
+    with_wizard_action(&db, &t, WizardAction::Import);
+}
+
+#[each_backend]
+fn a_word_97_file_with_merge_field_codes_is_a_merge_template() {
+    let db = db();
+    // Word 97–2003 keeps its text as UTF-16LE: "MERGEFIELD Name" among binary bytes.
+    let mut doc = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0];
+    doc.extend(
+        "\u{13} MERGEFIELD Name \u{15}"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes),
+    );
+    let t = golf_template(&db, "invite.doc", &doc);
+    with_wizard_action(&db, &t, WizardAction::Merge);
+}
+
+#[each_backend]
+fn an_html_file_without_merge_fields_is_not_a_merge_template() {
+    let db = db();
+    let t = golf_template(
+        &db,
+        "news.html",
+        b"<p>Our prices change in May {not a field}.</p>",
+    );
+    refused_wizard_action(&db, &t, WizardAction::Merge);
+    with_wizard_action(&db, &t, WizardAction::Import);
+}
+
+#[each_backend]
+fn logging_with_wizard_action_open_and_no_attachment_for_the_language_is_refused() {
+    let db = db();
+    let t = InteractionTemplate {
+        wizard_action: WizardAction::Open,
+        ..template(
+            "OPEN",
+            "LETTER",
+            "Open the letter",
+            0,
+            0,
+            Flow::Outbound,
+            Correspondence::HardCopy,
+        )
+    };
+    db.write(|tx| tx.template_define(t.clone())).unwrap();
+    let err = refused(&db, |tx| tx.log_interaction(draft("P1", "OPEN")));
+    assert_eq!(
+        err.to_string(),
+        "interaction for contact P1: no attachment found for template OPEN, language \"\"; attach one (template_attach) or change the template's wizard action"
+    );
+    assert_eq!(err.kind(), rapport_engine::ErrorKind::NoAttachment);
     db.write(|tx| {
-        tx.template_attach("GOLF", "ENU", "Golf", &attachment("invite.docx", b"PK..."))?;
-        tx.template_define(t.clone())
+        tx.template_attach("OPEN", "ENU", "", &attachment("letter.txt", b"Dear"))?;
+        tx.template_define(InteractionTemplate {
+            default_language: "ENU".into(),
+            ..t.clone()
+        })
     })
     .unwrap();
+    log(&db, draft("P1", "OPEN"));
 }
 
 #[each_backend]

@@ -891,3 +891,30 @@ fn a_segment_line_without_a_salesperson_takes_the_segments() {
         .unwrap();
     assert_eq!(entry(&db, out.entry_nos[0]).salesperson, "PS");
 }
+
+#[each_backend]
+fn logging_a_segment_whose_template_opens_a_missing_attachment_is_refused() {
+    let db = db();
+    db.write(|tx| {
+        tx.template_define(InteractionTemplate {
+            wizard_action: WizardAction::Open,
+            ..template(
+                "OPEN",
+                "LETTER",
+                "Open the letter",
+                0,
+                0,
+                Flow::Outbound,
+                Correspondence::HardCopy,
+            )
+        })
+    })
+    .unwrap();
+    let no = segment(&db, "OPEN");
+    add(&db, &no, &contacts(&["P1"]), StepOptions::default());
+    let err = refused(&db, |tx| tx.log_segment(&no, LogSegmentOptions::default()));
+    assert!(
+        matches!(&err, Error::NoTemplateAttachment { template, .. } if template == "OPEN"),
+        "{err}"
+    );
+}

@@ -126,14 +126,83 @@ pub struct Attachment {
     pub references: u64,
 }
 
-impl Attachment {
-    /// Extensions a merge template can use (documents with fields to fill in).
-    pub const MERGEABLE: &'static [&'static str] = &["docx", "doc", "html", "htm"];
+/// The most of a Word file's XML parts read to look for merge fields: a merge template's text
+/// is small, and an archive that inflates to more is not read further (a zip bomb stays one).
+const MAX_WORD_XML: u64 = 64 << 20;
 
-    /// Whether the wizard can merge contact data into it.
-    pub fn is_mergeable(&self) -> bool {
-        Self::MERGEABLE.contains(&self.extension.as_str())
+impl Attachment {
+    /// Whether `content`, a file with this attachment's extension, is a merge template: an
+    /// e-mail merge (HTML with `{{field}}` merge fields) or a Word merge template (a Word file
+    /// with `MERGEFIELD` fields). A plain Word or HTML file is not.
+    pub fn is_merge_template(&self, content: &[u8]) -> bool {
+        match self.extension.as_str() {
+            "html" | "htm" => has_html_merge_field(content),
+            "docx" | "docm" | "dotx" | "dotm" => word_xml_has_merge_field(content),
+            "doc" | "dot" => has_merge_field_code(content),
+            _ => false,
+        }
     }
+}
+
+/// `{{name}}`: two braces, a field name (letters, digits, `_`, `.`, spaces around), two braces.
+fn has_html_merge_field(content: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(content);
+    text.split("{{").skip(1).any(|rest| {
+        rest.split_once("}}").is_some_and(|(name, _)| {
+            let name = name.trim();
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        })
+    })
+}
+
+/// A Word 2007+ file: a zip archive whose `word/*.xml` parts hold the field codes.
+fn word_xml_has_merge_field(content: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(content)) else {
+        return false;
+    };
+    let mut budget = MAX_WORD_XML;
+    for i in 0..archive.len() {
+        let Ok(part) = archive.by_index(i) else {
+            return false;
+        };
+        let is_word_xml = part
+            .name()
+            .is_ok_and(|name| name.starts_with("word/") && name.ends_with(".xml"));
+        if !is_word_xml {
+            continue;
+        }
+        let mut xml = Vec::new();
+        if part.take(budget).read_to_end(&mut xml).is_err() {
+            return false;
+        }
+        budget -= xml.len() as u64;
+        if has_merge_field_code(&xml) {
+            return true;
+        }
+        if budget == 0 {
+            return false;
+        }
+    }
+    false
+}
+
+/// The field code `MERGEFIELD` (any case), as 8-bit text or UTF-16LE (Word 97–2003 files
+/// store their text either way).
+fn has_merge_field_code(bytes: &[u8]) -> bool {
+    const CODE: &[u8] = b"MERGEFIELD";
+    let narrow = bytes
+        .windows(CODE.len())
+        .any(|w| w.eq_ignore_ascii_case(CODE));
+    narrow
+        || bytes.windows(CODE.len() * 2).any(|w| {
+            w.chunks(2)
+                .zip(CODE)
+                .all(|(pair, c)| pair[1] == 0 && pair[0].eq_ignore_ascii_case(c))
+        })
 }
 
 /// Attachment content handed to the engine: a file name and its bytes.

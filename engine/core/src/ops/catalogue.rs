@@ -149,21 +149,24 @@ impl Tx<'_> {
             0 => None,
             no => self.view().attachment(no)?,
         };
-        let mergeable = attachment.as_ref().is_some_and(Attachment::is_mergeable);
+        let merge_template = match &attachment {
+            Some(a) => self
+                .view()
+                .attachment_content(a.no)?
+                .is_some_and(|content| a.is_merge_template(&content)),
+            None => false,
+        };
         match t.wizard_action {
-            WizardAction::Merge if !mergeable => Err(Error::invalid(
+            WizardAction::Merge if !merge_template => Err(Error::invalid(
                 &record,
                 "wizard_action",
                 format!(
-                    "is merge, but the attachment of language {} cannot be merged",
+                    "is merge, but the attachment of language {} is not a merge template",
                     row.language
                 ),
-                format!(
-                    "attach a {} document, or pick another wizard action",
-                    Attachment::MERGEABLE.join("/")
-                ),
+                "attach an e-mail merge (HTML with {{field}} merge fields) or a Word merge template (with MERGEFIELD fields), or pick another wizard action",
             )),
-            WizardAction::Import if mergeable => Err(Error::invalid(
+            WizardAction::Import if merge_template => Err(Error::invalid(
                 &record,
                 "wizard_action",
                 format!(

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
 use crate::model::{
     Amount, AttachmentContent, Comment, Contact, Correspondence, DeliveryStatus, Evaluation,
-    InteractionLogEntry, InteractionTemplate, normalize_code,
+    InteractionLogEntry, InteractionTemplate, WizardAction, normalize_code,
 };
 use crate::store::Order;
 use crate::store::key::Key;
@@ -334,6 +334,16 @@ impl Tx<'_> {
             None => pick_language(&template, &contact),
         };
         let template_attachment = template.language(&language).map_or(0, |l| l.attachment_no);
+        if template.wizard_action == WizardAction::Open
+            && template_attachment == 0
+            && draft.attachment.is_none()
+        {
+            return Err(Error::NoTemplateAttachment {
+                record: format!("interaction for contact {}", contact.no),
+                template: template.code.clone(),
+                language,
+            });
+        }
         if !draft.postponed {
             let has_attachment = draft.attachment.is_some() || template_attachment != 0;
             if draft.deliver

@@ -13,7 +13,7 @@ use crate::layout::{self, keys, tables};
 use crate::model::{
     Amount, Contact, ContactSelector, Correspondence, CriteriaAction, CriteriaStep, Evaluation,
     InteractionLogEntry, InteractionTemplate, LoggedSegment, SavedCriteria, Segment, SegmentLine,
-    StepOptions, normalize_code,
+    StepOptions, WizardAction, normalize_code,
 };
 use crate::store::Order;
 use crate::store::key::Key;
@@ -742,6 +742,13 @@ impl Tx<'_> {
             line.language.clone()
         };
         let template_attachment = template.language(&language).map_or(0, |l| l.attachment_no);
+        if template.wizard_action == WizardAction::Open && template_attachment == 0 {
+            return Err(Error::NoTemplateAttachment {
+                record: line_record,
+                template: template.code.clone(),
+                language,
+            });
+        }
         if options.deliver
             && correspondence != Correspondence::Blank
             && template_attachment == 0
