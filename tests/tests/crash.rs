@@ -108,7 +108,7 @@ fn args(ws: &Workspace, op: Op) -> Vec<String> {
             ws,
             &format!("log{round}.rhai"),
             &format!(
-                r#"let s = segment_create(#{{description: "round {round}", template: "CALL"}});
+                r#"let s = segment_create(#{{description: "round {round}", template: "CALL", salesperson: "JO"}});
 s.add(contacts().filter(#{{batch: "b{batch}"}}));
 s.log()"#
             ),
@@ -183,6 +183,7 @@ fn killed_at_random_moments_rapport_keeps_every_commit_whole_and_loses_nothing()
     ws.ok(&[
         "eval",
         r#"group_define(#{code: "PHONE", description: "Calls"});
+           salesperson_create(#{code: "JO", name: "Jim Olive"});
            template_define(#{code: "CALL", group: "PHONE", description: "Call", unit_cost: 1.5, unit_duration: 10})"#,
     ]);
     // Entry numbers ever seen, with the entry they named: a number must never name another.

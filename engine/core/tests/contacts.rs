@@ -2,7 +2,7 @@
 
 use rapport_engine::Error;
 use rapport_engine::model::*;
-use rapport_engine::ops::{CancelMode, InteractionDraft, StatKind};
+use rapport_engine::ops::{CancelMode, ContactDeleteOptions, InteractionDraft, StatKind};
 use rapport_testkit::*;
 
 #[each_backend]
@@ -273,9 +273,71 @@ fn deleting_a_company_is_refused_while_persons_belong_to_it() {
     let db = db();
     let err = refused(&db, |tx| tx.contact_delete("C1"));
     assert!(
-        err.to_string().contains("person(s) belong to this company"),
+        err.to_string().contains("person(s) belong to this company")
+            && err.to_string().contains("with_persons: true"),
         "{err}"
     );
+}
+
+#[each_backend]
+fn deleting_a_company_with_its_persons_deletes_them_and_their_relations_and_clears_their_entries() {
+    let db = db();
+    db.write(|tx| tx.relation_link("P2", AccountKind::Vendor, "V7"))
+        .unwrap();
+    let of_company = log(&db, draft("C1", "CALL"));
+    let of_person = log(&db, draft("P1", "CALL"));
+    let elsewhere = log(&db, draft("C2", "CALL"));
+    let deletion = db
+        .write(|tx| tx.contact_delete_with("C1", ContactDeleteOptions { with_persons: true }))
+        .unwrap();
+    assert_eq!(deletion.contacts, ["P1", "P2", "C1"]);
+    assert_eq!(deletion.entries_changed, [of_company, of_person]);
+    assert_eq!(deletion.relations.len(), 2, "{:?}", deletion.relations);
+    for no in ["C1", "P1", "P2"] {
+        assert!(db.read(|v| v.contact(no)).unwrap().is_none(), "{no}");
+    }
+    for kind_account in [
+        (AccountKind::Customer, "10000"),
+        (AccountKind::Vendor, "V7"),
+    ] {
+        assert!(
+            db.read(|v| v.relation(kind_account.0, kind_account.1))
+                .unwrap()
+                .is_none()
+        );
+    }
+    for no in [of_company, of_person] {
+        let e = entry(&db, no);
+        assert_eq!(
+            (e.contact_no.as_str(), e.contact_company_no.as_str()),
+            ("", "")
+        );
+        assert_eq!(e.template, "CALL", "the entry stays with its data");
+    }
+    assert_eq!(entry(&db, elsewhere).contact_no, "C2");
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn deleting_a_company_with_a_person_on_a_segment_is_refused_before_anything_goes() {
+    let db = db();
+    db.write(|tx| {
+        let no = tx.segment_create(Segment {
+            description: "Mailing".into(),
+            template: "BUS".into(),
+            ..Default::default()
+        })?;
+        tx.segment_add(
+            &no,
+            &ContactSelector::Contacts(vec!["P2".into()]),
+            StepOptions::default(),
+        )
+    })
+    .unwrap();
+    let err = refused(&db, |tx| {
+        tx.contact_delete_with("C1", ContactDeleteOptions { with_persons: true })
+    });
+    assert!(err.to_string().starts_with("contact P2:"), "{err}");
 }
 
 #[each_backend]

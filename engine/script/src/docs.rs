@@ -24,7 +24,7 @@ docs! {
     "contact_create", "contact_create(#{no, name, kind, company_no, salesperson, …custom}) -> no", "Creates a contact (number from the series unless given); unknown fields become custom fields.";
     "contact", "contact(no) -> map | ()", "A contact as a map, or () if there is none.";
     "contact_update", "contact_update(no, #{field: value, …})", "Changes the given fields of a contact (a custom field set to () is removed).";
-    "contact_delete", "contact_delete(no)", "Deletes a contact (a person's entries move to its company; a company's keep their data).";
+    "contact_delete", "contact_delete(no [, #{with_persons, dry_run}]) -> () | #{dry_run, contacts, entries, relations}", "Deletes a contact (a person's entries move to its company; a company's keep their data); with_persons deletes a company's persons too; dry_run reports and keeps nothing.";
     "contact_summary", "contact_summary(no) -> #{count, cost, duration, avg_cost, avg_duration, last_interaction, last_attempted}", "A contact's derived figures (a company covers all its persons).";
     "contacts", "contacts() -> query", "All contacts, as a lazy query.";
     "salesperson_create", "salesperson_create(#{code, name, email, phone, blocked}) -> code", "Creates a salesperson.";

@@ -247,6 +247,25 @@ pub(crate) fn group<T>(shared: &Shared, work: impl FnOnce() -> RhaiResult<T>) ->
     outcome
 }
 
+/// Runs `work` — the real operation — and then puts back everything it wrote, keeping its
+/// answer: a dry run that answers from the same code as the real run, so it refuses when the
+/// real run refuses and reports exactly what the real run changes.
+pub(crate) fn dry_run<T>(shared: &Shared, work: impl FnOnce() -> RhaiResult<T>) -> RhaiResult<T> {
+    let mark = shared
+        .borrow_mut()
+        .as_mut()
+        .ok_or_else(no_session)?
+        .begin_group();
+    let outcome = work();
+    let closed = shared
+        .borrow_mut()
+        .as_mut()
+        .ok_or_else(no_session)?
+        .end_group(mark, true);
+    closed.map_err(engine_error)?;
+    outcome
+}
+
 /// The plugin acting now, if any.
 pub(crate) fn acting_plugin(shared: &Shared) -> Option<String> {
     shared

@@ -1,5 +1,5 @@
 //! The README's language reference is generated from `script::docs::FUNCTIONS` (the same table
-//! the REPL's help uses). `RAPPORT_BLESS=1 cargo test -p rapport-engine --test reference`
+//! the REPL's help uses). `RAPPORT_BLESS=1 cargo test -p rapport-script --test reference`
 //! rewrites it after a change.
 
 use std::fmt::Write;
@@ -38,6 +38,6 @@ fn the_readme_language_reference_is_the_function_table() {
     }
     assert_eq!(
         current, wanted,
-        "README.md's language reference is stale: run RAPPORT_BLESS=1 cargo test -p rapport-engine --test reference"
+        "README.md's language reference is stale: run RAPPORT_BLESS=1 cargo test -p rapport-script --test reference"
     );
 }

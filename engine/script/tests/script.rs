@@ -118,6 +118,54 @@ fn contact_delete_deletes_through_the_workflow_and_its_rules() {
 }
 
 #[each_backend]
+fn contact_delete_with_persons_deletes_a_company_and_its_persons() {
+    let db = db();
+    let out = run(
+        &db,
+        r#"let d = contact_delete("C1", #{with_persons: true}); d.contacts"#,
+    );
+    assert_eq!(out.to_string(), r#"["P1", "P2", "C1"]"#);
+    assert!(db.read(|v| v.contact("P1")).unwrap().is_none());
+}
+
+#[each_backend]
+fn contact_delete_dry_run_reports_what_the_real_run_does_and_keeps_nothing() {
+    let db = db();
+    exec(
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    );
+    let before = db.fingerprint().unwrap();
+    let dry = run(
+        &db,
+        r#"to_json(contact_delete("C1", #{with_persons: true, dry_run: true}))"#,
+    );
+    assert_eq!(
+        before,
+        db.fingerprint().unwrap(),
+        "a dry run changed the database"
+    );
+    let real = run(
+        &db,
+        r#"to_json(contact_delete("C1", #{with_persons: true}))"#,
+    );
+    assert_eq!(
+        dry.to_string()
+            .replace(r#""dry_run":true"#, r#""dry_run":false"#),
+        real.to_string()
+    );
+    assert!(db.read(|v| v.contact("C1")).unwrap().is_none());
+}
+
+#[each_backend]
+fn contact_delete_dry_run_refuses_where_the_real_run_refuses() {
+    let db = db();
+    let dry = fails(&db, r#"contact_delete("C1", #{dry_run: true})"#);
+    let real = fails(&db, r#"contact_delete("C1")"#);
+    assert_eq!(dry.message, real.message);
+}
+
+#[each_backend]
 fn contacts_is_a_lazy_query_of_all_contacts() {
     let db = db();
     assert_eq!(int(&run(&db, "contacts().count()")), 4);
@@ -464,6 +512,25 @@ fn purge_canceled_deletes_canceled_entries_that_match() {
     assert_eq!(int(&run(&db, r#"purge_canceled(#{template: "CALL"})"#)), 1);
     assert_eq!(int(&run(&db, "purge_canceled()")), 1);
     assert!(db.read(|v| v.entry(3)).unwrap().is_some());
+}
+
+#[each_backend]
+fn a_purge_filter_refuses_an_entry_no_below_zero() {
+    let db = db();
+    exec(
+        &db,
+        r#"let e = log_interaction(#{contact: "P1", template: "CALL"}); cancel(e)"#,
+    );
+    let before = db.fingerprint().unwrap();
+    let err = fails(&db, "purge_canceled(#{entry_to: -1})");
+    assert_eq!(
+        (err.kind_word(), err.message.as_str()),
+        (
+            "invalid",
+            "purge_canceled: entry_to is -1, below zero; give an entry no of 0 or more, or leave the bound out"
+        )
+    );
+    assert_eq!(before, db.fingerprint().unwrap());
 }
 
 #[each_backend]

@@ -27,6 +27,24 @@ fn company_key(c: &Contact) -> Option<Key> {
 /// `.filter` compares text without regard to case.
 pub const INDEXED_CONTACT_FIELDS: &[&str] = &["city"];
 
+/// How [`Tx::contact_delete_with`] deletes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContactDeleteOptions {
+    /// Delete a company's persons with it (else a company with persons is refused).
+    pub with_persons: bool,
+}
+
+/// What a contact deletion did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactDeletion {
+    /// The contacts deleted: the persons first, then the contact asked for.
+    pub contacts: Vec<String>,
+    /// The entries whose contact fields were moved to the company or cleared (they stay).
+    pub entries_changed: Vec<u64>,
+    /// The business relations deleted with the contacts.
+    pub relations: Vec<BusinessRelation>,
+}
+
 /// (field index key, count key) of each indexed field of `c`.
 fn field_keys(c: &Contact) -> impl Iterator<Item = (Key, Key)> + '_ {
     INDEXED_CONTACT_FIELDS.iter().map(|field| {
@@ -103,13 +121,90 @@ impl Tx<'_> {
     /// to the company. A person's entries move to its company; a company's entries keep their data
     /// with the contact fields cleared. Its business relations go.
     pub fn contact_delete(&mut self, no: &str) -> Result<()> {
+        self.contact_delete_with(no, ContactDeleteOptions::default())
+            .map(|_| ())
+    }
+
+    /// Deletes a contact and says what went (spec 1, Contact). A person's entries move to its
+    /// company; a company's entries keep their data with the contact fields cleared. A company
+    /// with persons is refused unless `options.with_persons`: then its persons go with it,
+    /// with their business relations, and their entries' contact fields are cleared too.
+    pub fn contact_delete_with(
+        &mut self,
+        no: &str,
+        options: ContactDeleteOptions,
+    ) -> Result<ContactDeletion> {
         let no = normalize_code(no);
         let contact = self
             .view()
             .contact(&no)?
             .ok_or_else(|| Error::not_found("contact", &no))?;
         let record = format!("contact {no}");
-        let lines = keys::segment_lines_of_contact(&no);
+        let persons = if contact.is_person() {
+            Vec::new()
+        } else {
+            self.view().persons_of(&no)?
+        };
+        if !persons.is_empty() && !options.with_persons {
+            return Err(Error::in_use(
+                &record,
+                format!(
+                    "{} person(s) belong to this company, starting with {}",
+                    persons.len(),
+                    persons[0].no
+                ),
+                format!(
+                    "delete its persons or move them to another company first, or delete them with it: contact_delete(\"{no}\", #{{with_persons: true}})"
+                ),
+            ));
+        }
+        // Every contact that goes is checked before anything is written.
+        for c in std::iter::once(&contact).chain(&persons) {
+            self.check_not_on_a_segment(c)?;
+        }
+        let mut entry_nos = std::collections::BTreeSet::new();
+        if contact.is_person() {
+            entry_nos.extend(
+                self.view()
+                    .entry_nos(&keys::entries_of_contact(&no), Order::Ascending)?,
+            );
+        } else {
+            entry_nos.extend(
+                self.view()
+                    .entry_nos(&keys::entries_of_company(&no), Order::Ascending)?,
+            );
+            for p in &persons {
+                entry_nos.extend(
+                    self.view()
+                        .entry_nos(&keys::entries_of_contact(&p.no), Order::Ascending)?,
+                );
+            }
+        }
+        for &entry_no in &entry_nos {
+            let old = self.require_entry(entry_no)?;
+            let mut new = old.clone();
+            if contact.is_person() && !contact.company_no.is_empty() {
+                new.contact_no.clone_from(&contact.company_no);
+            } else {
+                new.contact_no.clear();
+                new.contact_company_no.clear();
+            }
+            self.update_entry(&old, &new)?;
+        }
+        let mut deletion = ContactDeletion {
+            entries_changed: entry_nos.into_iter().collect(),
+            ..ContactDeletion::default()
+        };
+        for c in persons.iter().chain(std::iter::once(&contact)) {
+            deletion.relations.extend(self.remove_contact(c)?);
+            deletion.contacts.push(c.no.clone());
+        }
+        Ok(deletion)
+    }
+
+    /// Refuses to delete a contact that is on a line of a segment not logged yet.
+    fn check_not_on_a_segment(&self, contact: &Contact) -> Result<()> {
+        let lines = keys::segment_lines_of_contact(&contact.no);
         let mut segment = None;
         layout::scan_prefix(
             &*self.kv,
@@ -121,44 +216,20 @@ impl Tx<'_> {
                 Ok(false)
             },
         )?;
-        if let Some(segment) = segment {
-            return Err(Error::in_use(
-                &record,
+        match segment {
+            Some(segment) => Err(Error::in_use(
+                format!("contact {}", contact.no),
                 format!("it is on a line of segment {segment}, which is not logged"),
                 format!("remove it from segment {segment} first"),
-            ));
+            )),
+            None => Ok(()),
         }
-        if !contact.is_person() {
-            let persons = self.view().persons_of(&no)?;
-            if !persons.is_empty() {
-                return Err(Error::in_use(
-                    &record,
-                    format!(
-                        "{} person(s) belong to this company, starting with {}",
-                        persons.len(),
-                        persons[0].no
-                    ),
-                    "delete its persons or move them to another company first",
-                ));
-            }
-        }
-        let entries = if contact.is_person() {
-            keys::entries_of_contact(&no)
-        } else {
-            keys::entries_of_company(&no)
-        };
-        for entry_no in self.view().entry_nos(&entries, Order::Ascending)? {
-            let old = self.require_entry(entry_no)?;
-            let mut new = old.clone();
-            if contact.is_person() && !contact.company_no.is_empty() {
-                new.contact_no.clone_from(&contact.company_no);
-            } else {
-                new.contact_no.clear();
-                new.contact_company_no.clear();
-            }
-            self.update_entry(&old, &new)?;
-        }
-        for relation in self.view().relations_of(&no)? {
+    }
+
+    /// Deletes a contact's record, indexes and business relations; returns the relations.
+    fn remove_contact(&mut self, contact: &Contact) -> Result<Vec<BusinessRelation>> {
+        let relations = self.view().relations_of(&contact.no)?;
+        for relation in &relations {
             layout::delete(
                 self.kv,
                 tables::RELATIONS,
@@ -167,12 +238,12 @@ impl Tx<'_> {
             layout::delete(
                 self.kv,
                 tables::CONTACT_INDEX,
-                &keys::contact_relation(&no, relation.kind, &relation.account_no),
+                &keys::contact_relation(&contact.no, relation.kind, &relation.account_no),
             )?;
         }
-        self.unindex_contact(&contact)?;
-        layout::delete(self.kv, tables::CONTACTS, &keys::code(&no))?;
-        Ok(())
+        self.unindex_contact(contact)?;
+        layout::delete(self.kv, tables::CONTACTS, &keys::code(&contact.no))?;
+        Ok(relations)
     }
 
     /// Links an outside account (`customer` or `vendor` + its no) to a contact.

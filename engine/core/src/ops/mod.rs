@@ -18,7 +18,7 @@ mod upgrade;
 
 pub use cancel::CancelMode;
 pub use check::IntegrityReport;
-pub use contacts::INDEXED_CONTACT_FIELDS;
+pub use contacts::{ContactDeleteOptions, ContactDeletion, INDEXED_CONTACT_FIELDS};
 pub use documents::DocumentOutcome;
 pub use entries::{InteractionDraft, ResumeChanges};
 pub use purge::{CanceledEntryFilter, PurgeReport};

@@ -17,6 +17,7 @@ use rapport_engine::model::{
     DocumentParty, DocumentType, InteractionGroup, InteractionTemplate, Salesperson,
     normalize_code,
 };
+use rapport_engine::ops::{ContactDeleteOptions, ContactDeletion};
 use rapport_engine::{Error, Result};
 
 fn map_or_unit(m: Option<Map>) -> Dynamic {
@@ -249,6 +250,32 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                 with_write(&s, Access::write(Kind::Contacts), |tx| {
                     tx.contact_delete(no)
                 })
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "contact_delete",
+        move |ctx: NativeCallContext, no: &str, options: Map| -> RhaiResult<Map> {
+            placed_result(&ctx, || -> RhaiResult<Map> {
+                let mut f = Fields::new("contact_delete", &options);
+                let with_persons = f.flag("with_persons").map_err(engine_error)?;
+                let dry_run = f.flag("dry_run").map_err(engine_error)?.unwrap_or(false);
+                f.finish().map_err(engine_error)?;
+                let options = ContactDeleteOptions {
+                    with_persons: with_persons.unwrap_or(false),
+                };
+                let delete = || {
+                    with_write(&s, Access::write(Kind::Contacts), |tx| {
+                        tx.contact_delete_with(no, options)
+                    })
+                };
+                let deletion = if dry_run {
+                    crate::session::dry_run(&s, delete)?
+                } else {
+                    delete()?
+                };
+                Ok(deletion_map(&deletion, dry_run))
             })
         },
     );
@@ -619,4 +646,30 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             })
         },
     );
+}
+
+/// What a contact deletion did (or, in a dry run, would do).
+fn deletion_map(d: &ContactDeletion, dry_run: bool) -> Map {
+    let texts = |v: &[String]| -> Dynamic {
+        Dynamic::from_array(v.iter().cloned().map(Dynamic::from).collect())
+    };
+    let mut m = Map::new();
+    m.insert("dry_run".into(), dry_run.into());
+    m.insert("contacts".into(), texts(&d.contacts));
+    m.insert(
+        "entries".into(),
+        Dynamic::from_array(
+            d.entries_changed
+                .iter()
+                .map(|&n| Dynamic::from_int(n as INT))
+                .collect(),
+        ),
+    );
+    let relations: Vec<String> = d
+        .relations
+        .iter()
+        .map(|r| format!("{} {}", r.kind, r.account_no))
+        .collect();
+    m.insert("relations".into(), texts(&relations));
+    m
 }

@@ -307,10 +307,24 @@ fn resume_from(map: &Map) -> Result<ResumeChanges> {
 
 fn purge_filter(map: &Map) -> Result<(CanceledEntryFilter, bool)> {
     let mut f = Fields::new("purge_canceled", map);
-    let int = |v: Option<i64>| v.and_then(|n| u64::try_from(n).ok());
+    // An entry no below zero is a mistake, never "no bound": it would widen a delete.
+    let entry_no = |f: &mut Fields<'_>, key: &'static str| -> Result<Option<u64>> {
+        f.int(key)?
+            .map(|n| {
+                u64::try_from(n).map_err(|_| {
+                    Error::invalid(
+                        "purge_canceled",
+                        key,
+                        format!("is {n}, below zero"),
+                        "give an entry no of 0 or more, or leave the bound out",
+                    )
+                })
+            })
+            .transpose()
+    };
     let filter = CanceledEntryFilter {
-        entry_from: int(f.int("entry_from")?),
-        entry_to: int(f.int("entry_to")?),
+        entry_from: entry_no(&mut f, "entry_from")?,
+        entry_to: entry_no(&mut f, "entry_to")?,
         contact_no: f.text("contact")?.unwrap_or_default(),
         date_from: f.date("date_from")?,
         date_to: f.date("date_to")?,
