@@ -282,6 +282,24 @@ fn a_plain_word_file_is_not_a_merge_template_and_may_be_imported() {
 }
 
 #[each_backend]
+fn attaching_a_plain_file_to_a_merge_wizard_template_is_refused_before_anything_is_stored() {
+    let db = db();
+    let t = golf_template(&db, "invite.docx", &docx(MERGE_BODY));
+    with_wizard_action(&db, &t, WizardAction::Merge);
+    // A new attachment for the default language that is not a merge template: the blob and
+    // the attachment record must not be written before the wizard rule refuses.
+    let err = refused(&db, |tx| {
+        tx.template_attach(
+            "GOLF",
+            "ENU",
+            "Golf",
+            &attachment("prices.docx", &docx(PLAIN_BODY)),
+        )
+    });
+    assert!(err.to_string().contains("is not a merge template"), "{err}");
+}
+
+#[each_backend]
 fn a_word_97_file_with_merge_field_codes_is_a_merge_template() {
     let db = db();
     // Word 97–2003 keeps its text as UTF-16LE: "MERGEFIELD Name" among binary bytes.

@@ -402,3 +402,21 @@ fn a_numbered_document_type_still_requires_its_no() {
         "{err}"
     );
 }
+
+#[each_backend]
+fn a_document_no_longer_than_a_text_field_is_refused() {
+    let db = db();
+    let long = "9".repeat(rapport_engine::ops::MAX_TEXT + 1);
+    let err = refused(&db, |tx| {
+        tx.record_document(&DocumentEvent::printed(
+            DocumentType::SalesInvoice,
+            &long,
+            AccountKind::Customer,
+            "10000",
+        ))
+    });
+    assert!(
+        matches!(&err, Error::TooLong { record, field: "no", .. } if record == "document sales_invoice"),
+        "{err}"
+    );
+}

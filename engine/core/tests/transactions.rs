@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use rapport_engine::model::InteractionGroup;
-use rapport_engine::store::{Backend, MemoryBackend, RedbBackend};
+use rapport_engine::store::{Backend, MemoryBackend};
 use rapport_engine::{Database, Error, ErrorKind, SCHEMA, WRITE_ATTEMPTS};
 use rapport_testkit::*;
 
@@ -83,13 +83,6 @@ fn a_refused_write_is_not_run_again() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Required, "{err}");
     assert_eq!(runs, 1);
-}
-
-#[test]
-fn redb_runs_one_writer_at_a_time_so_nothing_conflicts() {
-    let backend = RedbBackend::in_memory(SCHEMA).unwrap();
-    assert!(!backend.writers_may_conflict());
-    assert!(MemoryBackend::new(SCHEMA).writers_may_conflict());
 }
 
 #[test]

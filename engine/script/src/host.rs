@@ -349,11 +349,12 @@ impl ScriptHost {
         if keep_functions {
             ast = self.functions.borrow().merge(&ast);
         }
-        let may_conflict = db.backend().writers_may_conflict();
         let mut attempt = 1;
         loop {
-            // A run another writer overtook is void: it runs again from the same variables.
-            let before = may_conflict.then(|| scope.clone());
+            // A run another writer overtook is void: it runs again from the same variables
+            // (on every backend: a run reads a snapshot first, and upgrading it conflicts when
+            // a commit came in between).
+            let before = Some(scope.clone());
             let outcome = self.attempt(db, name, source, &ast, scope, options, finish.as_mut());
             match (outcome, before) {
                 (Attempt::Conflicted, Some(before)) if attempt < WRITE_ATTEMPTS => {

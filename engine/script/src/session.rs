@@ -13,7 +13,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use rapport_engine::store::journal::{Journal, Undo, roll_back_to};
-use rapport_engine::store::{Backend, KvRead, ReadTxn, WriteTxn};
+use rapport_engine::store::{
+    Backend, KvRead, Order, ReadTxn, Result as StoreResult, StoreError, Table, Visit, WriteTxn,
+};
 use rapport_engine::{Context, Error, Result, Tx, View};
 use rhai::{Dynamic, EvalAltResult, Position};
 
@@ -33,6 +35,29 @@ pub(crate) trait HookRunner {
 enum Txn {
     Read(Box<dyn ReadTxn>),
     Write(Box<dyn WriteTxn>),
+    /// Between the snapshot and the write transaction (or after a refused upgrade).
+    Empty,
+}
+
+/// What a run reads after its snapshot was overtaken: every read is the conflict again, so a
+/// script that catches the first one still ends conflicted (and runs again).
+struct Overtaken;
+
+impl KvRead for Overtaken {
+    fn get(&self, _: Table, _: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Err(StoreError::Conflict)
+    }
+
+    fn scan(
+        &self,
+        _: Table,
+        _: &[u8],
+        _: Option<&[u8]>,
+        _: Order,
+        _: &mut Visit<'_>,
+    ) -> StoreResult<()> {
+        Err(StoreError::Conflict)
+    }
 }
 
 /// The state of one run.
@@ -92,6 +117,7 @@ impl Session {
         match &self.txn {
             Txn::Read(r) => &**r,
             Txn::Write(w) => &**w,
+            Txn::Empty => &Overtaken,
         }
     }
 
@@ -135,10 +161,15 @@ impl Session {
 
     fn write_inner<T>(&mut self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         if let Txn::Read(_) = self.txn {
-            self.txn = Txn::Write(self.backend.begin_write()?);
+            // What the run read so far must still be true when it writes: the upgrade is
+            // refused (a conflict, the host runs the script again) if a commit came between.
+            let Txn::Read(read) = std::mem::replace(&mut self.txn, Txn::Empty) else {
+                unreachable!("matched above")
+            };
+            self.txn = Txn::Write(self.backend.upgrade(read)?);
         }
         let Txn::Write(w) = &mut self.txn else {
-            unreachable!("upgraded above")
+            return Err(StoreError::Conflict.into());
         };
         if !self.journal && self.groups == 0 {
             return work(&mut Tx::new(&mut **w, &self.ctx));
@@ -180,7 +211,7 @@ impl Session {
         match self.txn {
             Txn::Write(w) if keep => Ok(w.commit()?),
             Txn::Write(w) => Ok(w.abort()?),
-            Txn::Read(_) => Ok(()),
+            Txn::Read(_) | Txn::Empty => Ok(()),
         }
     }
 }

@@ -1428,3 +1428,38 @@ fn a_function_defined_in_one_repl_input_is_there_in_the_next() {
         .expect_err("a plain run starts clean");
     assert!(err.message.contains("no function double"), "{err}");
 }
+
+#[each_backend]
+fn a_run_whose_snapshot_a_commit_overtook_runs_again_instead_of_writing_on_stale_reads() {
+    let db = db();
+    let other = Database::with_backend(db.backend().clone()).unwrap();
+    let before = int(&run(&db, "contacts().count()"));
+    // The run counts the contacts on its snapshot, works a while, then writes what it counted;
+    // meanwhile another writer adds a contact. Writing the first count would be a lost update.
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        other
+            .write(|tx| {
+                tx.contact_create(Contact {
+                    name: "Added meanwhile".into(),
+                    ..Contact::default()
+                })
+            })
+            .unwrap();
+    });
+    let host = ScriptHost::new(Limits::user());
+    let out = host
+        .run(
+            &db,
+            "test",
+            r#"let n = contacts().count();
+               let i = 0; while i < 600_000 { i += 1; }
+               contact_create(#{name: "counted " + n})"#,
+            RunOptions::default(),
+        )
+        .unwrap();
+    writer.join().unwrap();
+    let no = out.value.as_dynamic().to_string();
+    let name = run(&db, &format!("contact(\"{no}\").name")).to_string();
+    assert_eq!(name, format!("counted {}", before + 1));
+}

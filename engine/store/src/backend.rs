@@ -22,6 +22,13 @@
 //! script runs do the same. After any other error from a transaction's `get`, `scan`, `put` or
 //! `delete`, the transaction may be unusable and the caller aborts it.
 //!
+//! **Upgrading a snapshot.** A caller that read from a snapshot and then decides to write (a
+//! script run reads first and writes at its first write) calls [`Backend::upgrade`]: it gives
+//! a write transaction only if nothing was committed since the snapshot began, and refuses
+//! with [`StoreError::Conflict`] otherwise, so that nothing decided on what the snapshot
+//! showed is written over a newer state (a lost update). Every backend counts its commits for
+//! this ([`ReadTxn::seen`], [`WriteTxn::base`]).
+//!
 //! **Size.** A write transaction may write any number of keys (an import of a million
 //! contacts is one transaction); a backend spills to disk, buffers, or flushes in batches as it
 //! must, never refuses for size alone. Keys have at most [`crate::MAX_KEY_LEN`] bytes and values
@@ -35,7 +42,7 @@
 //! **Durability.** A file backend's commit returns once the change survives a crash (redb
 //! syncs before it returns); the memory backend keeps nothing beyond the process.
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::kv::{KvRead, KvWrite};
 use crate::table::Schema;
 
@@ -50,22 +57,40 @@ pub trait Backend: Send + Sync {
     /// The tables it was opened with.
     fn schema(&self) -> Schema;
 
-    /// Whether its write transactions may fail with [`crate::StoreError::Conflict`] (writers
-    /// that run side by side); a host that must save state to run work again asks this first.
-    fn writers_may_conflict(&self) -> bool;
-
     /// A snapshot of the last commit.
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>>;
 
     /// A write transaction (on redb, waits while another one runs).
     fn begin_write(&self) -> Result<Box<dyn WriteTxn>>;
+
+    /// A write transaction that continues the snapshot `read`: refused with
+    /// [`StoreError::Conflict`] when another transaction has committed since `read` began
+    /// (then what was read may no longer be true, and the caller runs its work again).
+    fn upgrade(&self, read: Box<dyn ReadTxn>) -> Result<Box<dyn WriteTxn>> {
+        let seen = read.seen();
+        drop(read);
+        let write = self.begin_write()?;
+        if write.base() != seen {
+            // Nothing was written in it: aborting cannot lose anything.
+            let _ = write.abort();
+            return Err(StoreError::Conflict);
+        }
+        Ok(write)
+    }
 }
 
 /// A read transaction: a consistent snapshot.
-pub trait ReadTxn: KvRead {}
+pub trait ReadTxn: KvRead {
+    /// How many commits the snapshot has seen (at most; never more): compared with
+    /// [`WriteTxn::base`] of the same backend by [`Backend::upgrade`].
+    fn seen(&self) -> u64;
+}
 
 /// A write transaction: nothing of it is visible until [`WriteTxn::commit`].
 pub trait WriteTxn: KvWrite {
+    /// How many commits the transaction starts from (exactly).
+    fn base(&self) -> u64;
+
     /// Makes every change visible at once (and durable, on a file backend). May fail with
     /// [`crate::StoreError::Conflict`]: then nothing was kept.
     fn commit(self: Box<Self>) -> Result<()>;

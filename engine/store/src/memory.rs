@@ -92,13 +92,11 @@ impl Backend for MemoryBackend {
         self.shared.schema
     }
 
-    fn writers_may_conflict(&self) -> bool {
-        true
-    }
-
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
+        let state = self.shared.state();
         Ok(Box::new(MemoryRead {
-            tables: self.shared.state().tables.clone(),
+            version: state.version,
+            tables: state.tables.clone(),
         }))
     }
 
@@ -153,6 +151,7 @@ fn scan(
 
 /// A snapshot: the tables as they were committed when it began.
 struct MemoryRead {
+    version: u64,
     tables: Vec<Map>,
 }
 
@@ -174,7 +173,11 @@ impl KvRead for MemoryRead {
     }
 }
 
-impl ReadTxn for MemoryRead {}
+impl ReadTxn for MemoryRead {
+    fn seen(&self) -> u64 {
+        self.version
+    }
+}
 
 /// A write transaction: its own copy of the tables, and the version it started from.
 struct MemoryWrite {
@@ -218,6 +221,10 @@ impl KvWrite for MemoryWrite {
 }
 
 impl WriteTxn for MemoryWrite {
+    fn base(&self) -> u64 {
+        self.base
+    }
+
     fn commit(self: Box<Self>) -> Result<()> {
         if !self.dirty {
             return Ok(());

@@ -2,13 +2,16 @@
 //! keys and values as bytes. This is the only module that names redb, with the redb storage
 //! failpoint in [`crate::faults`].
 //!
-//! redb runs one write transaction at a time (`begin_write` waits), so it never reports a
-//! conflict; a second process opening the file is refused with [`StoreError::InUse`].
+//! redb runs one write transaction at a time (`begin_write` waits), so a write transaction
+//! never conflicts; only upgrading a snapshot that a commit has overtaken does
+//! ([`Backend::upgrade`]). A second process opening the file is refused with
+//! [`StoreError::InUse`].
 
 use std::cell::OnceCell;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -40,6 +43,44 @@ pub struct RedbBackend {
     db: redb::Database,
     schema: Schema,
     location: String,
+    commits: Arc<Commits>,
+}
+
+/// The commits made through this backend, counted for [`Backend::upgrade`], and the writer
+/// slot that makes the count exact for a writer: a write transaction holds the slot from its
+/// start to its end and counts its commit before it lets go, so the next writer's
+/// [`WriteTxn::base`] includes it. (redb lets one writer run at a time anyway; the slot only
+/// puts the count under the same rule.) A reader reads the count before its snapshot begins,
+/// so its [`ReadTxn::seen`] is never more than the snapshot holds.
+#[derive(Default)]
+struct Commits {
+    count: AtomicU64,
+    busy: Mutex<bool>,
+    freed: Condvar,
+}
+
+/// The writer slot, held by one write transaction; dropping it lets the next writer in.
+struct Slot(Arc<Commits>);
+
+impl Slot {
+    fn take(commits: &Arc<Commits>) -> Self {
+        let mut busy = commits.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        while *busy {
+            busy = commits
+                .freed
+                .wait(busy)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *busy = true;
+        Self(commits.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        self.0.freed.notify_one();
+    }
 }
 
 impl RedbBackend {
@@ -110,6 +151,7 @@ impl RedbBackend {
             db,
             schema,
             location,
+            commits: Arc::default(),
         })
     }
 }
@@ -127,12 +169,12 @@ impl Backend for RedbBackend {
         self.schema
     }
 
-    fn writers_may_conflict(&self) -> bool {
-        false
-    }
-
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
+        // Read before the snapshot begins: a commit in between makes `seen` smaller than
+        // the snapshot, never larger (an upgrade then conflicts needlessly, never wrongly).
+        let seen = self.commits.count.load(Ordering::Acquire);
         Ok(Box::new(RedbRead {
+            seen,
             tables: opened(self.schema),
             txn: self
                 .db
@@ -142,13 +184,16 @@ impl Backend for RedbBackend {
     }
 
     fn begin_write(&self) -> Result<Box<dyn WriteTxn>> {
+        let slot = Slot::take(&self.commits);
         let txn = self
             .db
             .begin_write()
             .map_err(|e| failed("begin a write transaction")(e.into()))?;
         let schema = self.schema;
         Ok(Box::new(RedbWrite {
+            base: self.commits.count.load(Ordering::Acquire),
             cell: WriteCell::new(txn, |_| OpenTables(opened(schema))),
+            slot,
         }))
     }
 }
@@ -176,6 +221,7 @@ fn cached<T>(cache: &Opened<T>, table: Table, open: impl FnOnce() -> Result<T>) 
 
 /// A read transaction: a consistent snapshot.
 struct RedbRead {
+    seen: u64,
     // Declared first, so dropped before the transaction.
     tables: Opened<redb::ReadOnlyTable<Bytes, Bytes>>,
     txn: redb::ReadTransaction,
@@ -205,7 +251,10 @@ self_cell::self_cell!(
 
 /// A write transaction: nothing is visible to others until it commits.
 struct RedbWrite {
+    base: u64,
+    // Declared before the slot, so a dropped transaction ends before the next writer starts.
     cell: WriteCell,
+    slot: Slot,
 }
 
 impl RedbWrite {
@@ -314,7 +363,11 @@ impl KvRead for RedbRead {
     }
 }
 
-impl ReadTxn for RedbRead {}
+impl ReadTxn for RedbRead {
+    fn seen(&self) -> u64 {
+        self.seen
+    }
+}
 
 impl KvRead for RedbWrite {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -357,18 +410,31 @@ impl KvWrite for RedbWrite {
 }
 
 impl WriteTxn for RedbWrite {
+    fn base(&self) -> u64 {
+        self.base
+    }
+
     fn commit(self: Box<Self>) -> Result<()> {
+        let RedbWrite { cell, slot, .. } = *self;
         // The opened tables are closed (their roots staged) before the commit.
-        self.cell
+        let outcome = cell
             .into_owner()
             .commit()
-            .map_err(|e| failed("commit")(e.into()))
+            .map_err(|e| failed("commit")(e.into()));
+        // Counted also when the commit failed: whether it reached the file is not known,
+        // and counting one too many only makes an upgrade conflict needlessly.
+        slot.0.count.fetch_add(1, Ordering::AcqRel);
+        drop(slot);
+        outcome
     }
 
     fn abort(self: Box<Self>) -> Result<()> {
-        self.cell
+        let RedbWrite { cell, slot, .. } = *self;
+        let outcome = cell
             .into_owner()
             .abort()
-            .map_err(|e| failed("abort")(e.into()))
+            .map_err(|e| failed("abort")(e.into()));
+        drop(slot);
+        outcome
     }
 }

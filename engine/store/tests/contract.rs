@@ -144,6 +144,25 @@ on_every_backend! {
         assert!(matches!(err, StoreError::KeyTooLong { table: "one", .. }), "{err}");
     }
 
+    fn upgrading_a_snapshot_no_commit_overtook_gives_a_write_transaction(b) {
+        put_all(&*b, ONE, &[b"a"]);
+        let r = b.begin_read().unwrap();
+        let mut w = b.upgrade(r).unwrap();
+        w.put(ONE, b"b", b"v").unwrap();
+        w.commit().unwrap();
+        let r = b.begin_read().unwrap();
+        assert_eq!(keys(&*r, ONE, &[], None, Order::Ascending).len(), 2);
+    }
+
+    fn upgrading_a_snapshot_a_commit_overtook_is_a_conflict(b) {
+        let r = b.begin_read().unwrap();
+        put_all(&*b, ONE, &[b"a"]);
+        let err = b.upgrade(r).map(|_| ()).unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        // The refused upgrade holds nothing: the next writer goes on.
+        put_all(&*b, ONE, &[b"b"]);
+    }
+
     fn a_backup_is_one_snapshot_in_a_new_file(b) {
         put_all(&*b, ONE, &[b"a", b"b"]);
         put_all(&*b, TWO, &[b"c"]);
@@ -171,6 +190,32 @@ fn on_the_memory_backend_the_first_writer_to_commit_wins() {
     assert!(err.is_conflict(), "{err}");
     let r = b.begin_read().unwrap();
     assert_eq!(r.get(ONE, b"k").unwrap().as_deref(), Some(&b"first"[..]));
+}
+
+#[test]
+fn redb_runs_one_writer_at_a_time() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let b: Arc<dyn Backend> = Arc::new(RedbBackend::in_memory(SCHEMA).unwrap());
+    let mut first = b.begin_write().unwrap();
+    first.put(ONE, b"k", b"first").unwrap();
+    let started = Arc::new(AtomicBool::new(false));
+    let second = std::thread::spawn({
+        let (b, started) = (b.clone(), started.clone());
+        move || {
+            let w = b.begin_write().unwrap();
+            started.store(true, Ordering::SeqCst);
+            // It starts from the first one's commit.
+            assert_eq!(w.get(ONE, b"k").unwrap().as_deref(), Some(&b"first"[..]));
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        !started.load(Ordering::SeqCst),
+        "a second writer began beside the first"
+    );
+    first.commit().unwrap();
+    second.join().unwrap();
+    assert!(started.load(Ordering::SeqCst));
 }
 
 #[test]

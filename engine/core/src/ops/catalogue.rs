@@ -124,12 +124,17 @@ impl Tx<'_> {
             d if d.is_empty() => existing_default,
             d => d,
         };
-        self.check_template_languages(&t)?;
+        self.check_template_languages(&t, None)?;
         layout::put(self.kv, tables::TEMPLATES, &keys::code(&t.code), &t)
     }
 
-    /// The default-language and wizard-action rules (spec 1, Interaction template).
-    fn check_template_languages(&self, t: &InteractionTemplate) -> Result<()> {
+    /// The default-language and wizard-action rules (spec 1, Interaction template). `pending`
+    /// is an attachment about to be stored for a language (checked before anything is written).
+    fn check_template_languages(
+        &self,
+        t: &InteractionTemplate,
+        pending: Option<(&str, &AttachmentContent)>,
+    ) -> Result<()> {
         let record = format!("template {}", t.code);
         if t.default_language.is_empty() {
             return Ok(());
@@ -145,16 +150,25 @@ impl Tx<'_> {
                 "attach that language first, or pick one of the template's languages",
             ));
         };
-        let attachment = match row.attachment_no {
-            0 => None,
-            no => self.view().attachment(no)?,
-        };
-        let merge_template = match &attachment {
-            Some(a) => self
-                .view()
-                .attachment_content(a.no)?
-                .is_some_and(|content| a.is_merge_template(&content)),
-            None => false,
+        let merge_template = match pending {
+            Some((language, content)) if language == row.language => {
+                let (_, extension) = name_and_extension(&content.file_name);
+                let probe = Attachment {
+                    extension,
+                    ..Attachment::default()
+                };
+                probe.is_merge_template(&content.content)
+            }
+            _ => match row.attachment_no {
+                0 => false,
+                no => match self.view().attachment(no)? {
+                    Some(a) => self
+                        .view()
+                        .attachment_content(a.no)?
+                        .is_some_and(|content| a.is_merge_template(&content)),
+                    None => false,
+                },
+            },
         };
         match t.wizard_action {
             WizardAction::Merge if !merge_template => Err(Error::invalid(
@@ -234,7 +248,6 @@ impl Tx<'_> {
                 "give the attachment's file name with its extension",
             ));
         }
-        let attachment_no = self.store_attachment(content, 1, false)?;
         let description = if description.is_empty() {
             template.description.clone()
         } else {
@@ -246,19 +259,28 @@ impl Tx<'_> {
             .find(|l| l.language == language)
         {
             row.description = description;
-            std::mem::replace(&mut row.attachment_no, attachment_no)
+            row.attachment_no
         } else {
             template.languages.push(TemplateLanguage {
                 language: language.clone(),
                 description,
-                attachment_no,
+                attachment_no: 0,
             });
             0
         };
         if template.default_language.is_empty() {
-            template.default_language = language;
+            template.default_language.clone_from(&language);
         }
-        self.check_template_languages(&template)?;
+        // Every rule is checked before the attachment is stored: a refusal writes nothing.
+        self.check_template_languages(&template, Some((&language, content)))?;
+        let attachment_no = self.store_attachment(content, 1, false)?;
+        if let Some(row) = template
+            .languages
+            .iter_mut()
+            .find(|l| l.language == language)
+        {
+            row.attachment_no = attachment_no;
+        }
         if old != 0 {
             self.release_attachment(old)?;
         }
@@ -292,7 +314,7 @@ impl Tx<'_> {
                 .map(|l| l.language.clone())
                 .unwrap_or_default();
         }
-        self.check_template_languages(&template)?;
+        self.check_template_languages(&template, None)?;
         if row.attachment_no != 0 {
             self.release_attachment(row.attachment_no)?;
         }
@@ -315,10 +337,7 @@ impl Tx<'_> {
             });
         blob.references += 1;
         layout::put(self.kv, tables::BLOBS, &blob_key, &blob)?;
-        let (file_name, extension) = match content.file_name.rsplit_once('.') {
-            Some((name, ext)) if !name.is_empty() => (name.to_string(), ext.to_lowercase()),
-            _ => (content.file_name.clone(), String::new()),
-        };
+        let (file_name, extension) = name_and_extension(&content.file_name);
         let no = layout::next_number(self.kv, "attachment")?;
         let attachment = Attachment {
             no,
@@ -469,6 +488,14 @@ impl View<'_> {
     /// Number of stored contents (each distinct content once).
     pub fn attachment_contents(&self) -> Result<usize> {
         Ok(layout::all_records::<Blob>(self.kv, tables::BLOBS)?.len())
+    }
+}
+
+/// A file name split into the name and its extension (lower-case, without the dot).
+fn name_and_extension(file_name: &str) -> (String, String) {
+    match file_name.rsplit_once('.') {
+        Some((name, ext)) if !name.is_empty() => (name.to_string(), ext.to_lowercase()),
+        _ => (file_name.to_string(), String::new()),
     }
 }
 

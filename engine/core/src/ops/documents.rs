@@ -2,7 +2,7 @@
 //! each document type; a printed, e-mailed or posted document becomes one entry, or the caller is
 //! told exactly why it did not.
 
-use super::entries::{apply_email_rule, resolve_correspondence};
+use super::entries::{apply_email_rule, check_length, resolve_correspondence};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -58,6 +58,14 @@ impl Tx<'_> {
     /// Records a document event (spec 2, steps 1–5).
     pub fn record_document(&mut self, event: &DocumentEvent) -> Result<DocumentOutcome> {
         let doc = event.document_type;
+        // Checked first: the document no goes into the message and into index keys.
+        let record = format!("document {doc}");
+        check_length(&record, "no", &event.document_no)?;
+        check_length(&record, "party", &event.party.no)?;
+        check_length(&record, "campaign", &event.campaign)?;
+        if let Some(s) = &event.salesperson {
+            check_length(&record, "salesperson", s)?;
+        }
         let document_no = normalize_code(&event.document_no);
         let record = if document_no.is_empty() {
             format!("document {doc}")

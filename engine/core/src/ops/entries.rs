@@ -443,6 +443,12 @@ impl Tx<'_> {
                 contact: contact.no,
             });
         }
+        if let Some(d) = &changes.description {
+            check_length(&record, "description", d)?;
+        }
+        for comment in &changes.comments {
+            check_length(&record, "comments", comment)?;
+        }
         let mut new = old.clone();
         if let Some(d) = changes.description {
             if d.trim().is_empty() {

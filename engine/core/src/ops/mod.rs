@@ -20,7 +20,7 @@ pub use cancel::CancelMode;
 pub use check::IntegrityReport;
 pub use contacts::{ContactDeleteOptions, ContactDeletion, INDEXED_CONTACT_FIELDS};
 pub use documents::DocumentOutcome;
-pub use entries::{InteractionDraft, ResumeChanges};
+pub use entries::{InteractionDraft, MAX_TEXT, ResumeChanges};
 pub use purge::{CanceledEntryFilter, PurgeReport};
 pub use segments::{LogSegmentOptions, LoggedSegmentOutcome, SegmentChanges};
 pub use settings::PluginSettings;
