@@ -73,6 +73,10 @@ pub(crate) struct Session {
     groups: usize,
     /// Another writer overtook this run's transaction: its work is void, the host runs it again.
     conflicted: bool,
+    /// How many dry runs are open (everything written in them is put back).
+    dry_runs: usize,
+    /// Whether a write outside any dry run succeeded (then there is something to commit).
+    changed: bool,
     /// The plugin running now, whose capabilities every call is checked against.
     pub acting: Option<Grant>,
     /// The plugins whose hooks operations fire (held only while the run lasts).
@@ -98,14 +102,17 @@ impl Session {
             undo: Vec::new(),
             groups: 0,
             conflicted: false,
+            dry_runs: 0,
+            changed: false,
             acting: None,
             hooks,
         })
     }
 
-    /// Whether the run has begun writing.
+    /// Whether the run wrote something it keeps (writes in a dry run, or in an operation that
+    /// failed and was put back, do not count when nothing else was written).
     pub fn wrote(&self) -> bool {
-        matches!(self.txn, Txn::Write(_))
+        self.changed
     }
 
     /// Whether another writer overtook the run (then its outcome does not count).
@@ -156,6 +163,9 @@ impl Session {
     /// while the run goes on.
     pub fn write<T>(&mut self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let outcome = self.write_inner(work);
+        if outcome.is_ok() && self.dry_runs == 0 {
+            self.changed = true;
+        }
         self.noted(outcome)
     }
 
@@ -206,10 +216,11 @@ impl Session {
         Ok(())
     }
 
-    /// Ends the run: commits its writes (unless `keep` is false), or drops them.
+    /// Ends the run: commits its writes (unless `keep` is false, or nothing is kept), or drops
+    /// them.
     pub fn finish(self, keep: bool) -> Result<()> {
         match self.txn {
-            Txn::Write(w) if keep => Ok(w.commit()?),
+            Txn::Write(w) if keep && self.changed => Ok(w.commit()?),
             Txn::Write(w) => Ok(w.abort()?),
             Txn::Read(_) | Txn::Empty => Ok(()),
         }
@@ -282,17 +293,19 @@ pub(crate) fn group<T>(shared: &Shared, work: impl FnOnce() -> RhaiResult<T>) ->
 /// answer: a dry run that answers from the same code as the real run, so it refuses when the
 /// real run refuses and reports exactly what the real run changes.
 pub(crate) fn dry_run<T>(shared: &Shared, work: impl FnOnce() -> RhaiResult<T>) -> RhaiResult<T> {
-    let mark = shared
-        .borrow_mut()
-        .as_mut()
-        .ok_or_else(no_session)?
-        .begin_group();
+    let mark = {
+        let mut guard = shared.borrow_mut();
+        let session = guard.as_mut().ok_or_else(no_session)?;
+        session.dry_runs += 1;
+        session.begin_group()
+    };
     let outcome = work();
-    let closed = shared
-        .borrow_mut()
-        .as_mut()
-        .ok_or_else(no_session)?
-        .end_group(mark, true);
+    let closed = {
+        let mut guard = shared.borrow_mut();
+        let session = guard.as_mut().ok_or_else(no_session)?;
+        session.dry_runs -= 1;
+        session.end_group(mark, true)
+    };
     closed.map_err(engine_error)?;
     outcome
 }

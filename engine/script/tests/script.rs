@@ -480,16 +480,124 @@ fn uncancel_and_toggle_canceled_follow_the_spec_rules() {
     assert!(!entry(&db, 1).canceled && !entry(&db, 2).canceled);
 }
 
+/// Runs `dry` and checks it changed nothing, then `real`; both as JSON. The dry run shares its
+/// script with a real write (one that rewrites a group as it was), so the run commits: what the
+/// dry run wrote must have been put back, not merely left uncommitted.
+fn dry_then_real(db: &Database, dry: &str, real: &str) -> (String, String) {
+    const KEEP: &str = r#"group_define(#{code: "KEEP", description: "Kept"})"#;
+    exec(db, KEEP);
+    let before = db.fingerprint().unwrap();
+    let host = ScriptHost::new(Limits::user());
+    let out = host
+        .run(
+            db,
+            "dry",
+            &format!("let report = to_json({dry}); {KEEP}; report"),
+            RunOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{dry}: {e}"));
+    assert!(out.committed, "the run with a real write commits");
+    assert_eq!(
+        before,
+        db.fingerprint().unwrap(),
+        "{dry} changed the database"
+    );
+    (
+        out.value.as_dynamic().to_string(),
+        run(db, &format!("to_json({real})")).to_string(),
+    )
+}
+
 #[each_backend]
-fn cancel_with_dry_run_reports_and_changes_nothing() {
+fn a_run_whose_only_writes_were_dry_runs_commits_nothing() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    let out = ScriptHost::new(Limits::user())
+        .run(
+            &db,
+            "dry",
+            "cancel(1, #{dry_run: true})",
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert!(!out.committed);
+}
+
+/// What `entries()` shows of every entry's canceled flag and evaluation.
+fn flags(db: &Database) -> String {
+    run(
+        db,
+        "entries().list().map(|e| [e.entry_no, e.canceled, e.evaluation])",
+    )
+    .to_string()
+}
+
+#[each_backend]
+fn cancel_dry_run_reports_what_the_real_cancel_changes() {
     let db = db();
     log(&db, draft("P1", "CALL"));
     log(&db, draft("P2", "CALL"));
-    let before = db.fingerprint().unwrap();
-    let m = map(run(&db, r"cancel(entries(), #{dry_run: true})"));
-    assert_eq!(int(&m["count"]), 2);
-    assert_eq!(m["entry_nos"].clone().try_cast::<Array>().unwrap().len(), 2);
-    assert_eq!(before, db.fingerprint().unwrap());
+    let (dry, real) = dry_then_real(
+        &db,
+        "cancel(entries(), #{dry_run: true})",
+        "cancel(entries())",
+    );
+    assert_eq!(
+        dry,
+        r#"{"canceled":true,"count":2,"dry_run":true,"entry_nos":[1,2],"more":0}"#
+    );
+    assert_eq!(real, "2");
+    assert_eq!(flags(&db), r#"[[1, true, ""], [2, true, ""]]"#);
+}
+
+#[each_backend]
+fn toggle_canceled_dry_run_reports_the_flag_the_real_toggle_sets() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    exec(&db, "cancel(1)");
+    let (dry, real) = dry_then_real(
+        &db,
+        "toggle_canceled(1, #{dry_run: true}).canceled",
+        "toggle_canceled(1)",
+    );
+    assert_eq!((dry.as_str(), real.as_str()), ("false", "false"));
+    assert_eq!(flags(&db), r#"[[1, false, ""]]"#);
+}
+
+#[each_backend]
+fn uncancel_dry_run_refuses_where_the_real_uncancel_refuses() {
+    let db = db();
+    exec(
+        &db,
+        r#"let s = segment_create(#{description: "Mailing", template: "BUS"});
+           s.add("P1");
+           logged_segment(s.log()).cancel();"#,
+    );
+    // Its logged segment is canceled: un-canceling the entry alone is refused.
+    let dry = fails(&db, "uncancel(1, #{dry_run: true})");
+    let real = fails(&db, "uncancel(1)");
+    assert_eq!(dry.message, real.message);
+    assert!(real.message.contains("logged segment"), "{real}");
+}
+
+#[each_backend]
+fn evaluate_dry_run_reports_what_the_real_evaluate_changes() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    let (dry, real) = dry_then_real(
+        &db,
+        r#"evaluate(entries(), "positive", #{dry_run: true})"#,
+        r#"evaluate(entries(), "positive")"#,
+    );
+    assert_eq!(
+        dry,
+        r#"{"count":1,"dry_run":true,"entry_nos":[1],"more":0}"#
+    );
+    assert_eq!(real, "1");
+    assert_eq!(flags(&db), r#"[[1, false, "positive"]]"#);
+    let dry = fails(&db, r#"evaluate(99, "positive", #{dry_run: true})"#);
+    let real = fails(&db, r#"evaluate(99, "positive")"#);
+    assert_eq!(dry.message, real.message);
 }
 
 #[each_backend]
@@ -534,29 +642,107 @@ fn a_purge_filter_refuses_an_entry_no_below_zero() {
 }
 
 #[each_backend]
-fn purge_canceled_dry_run_lists_what_would_go_and_deletes_nothing() {
+fn segment_log_dry_run_reports_what_the_real_log_writes() {
+    let db = db();
+    exec(
+        &db,
+        r#"let s = segment_create(#{no: "S1", description: "Mailing", template: "BUS"});
+           s.add(["P1", "C2"]);"#,
+    );
+    let (dry, real) = dry_then_real(
+        &db,
+        r#"segment("S1").log(#{dry_run: true})"#,
+        r#"segment("S1").log(#{})"#,
+    );
+    assert_eq!(
+        dry,
+        r#"{"count":2,"dry_run":true,"entry_nos":[1,2],"logged_segment":1,"more":0}"#
+    );
+    assert_eq!(real, "1");
+    assert_eq!(
+        run(
+            &db,
+            "logged_segment(1).entries().list().map(|e| e.entry_no)"
+        )
+        .to_string(),
+        "[1, 2]"
+    );
+}
+
+#[each_backend]
+fn segment_log_dry_run_refuses_where_the_real_log_refuses() {
+    let db = db();
+    exec(
+        &db,
+        r#"segment_create(#{no: "S1", description: "Empty", template: "BUS"});"#,
+    );
+    let dry = fails(&db, r#"segment("S1").log(#{dry_run: true})"#);
+    let real = fails(&db, r#"segment("S1").log(#{})"#);
+    assert_eq!(dry.message, real.message);
+}
+
+#[each_backend]
+fn delete_canceled_logged_segments_dry_run_counts_what_the_real_delete_deletes() {
+    let db = db();
+    exec(
+        &db,
+        r#"let s = segment_create(#{description: "Mailing", template: "BUS"});
+           s.add("P1");
+           logged_segment(s.log()).cancel();"#,
+    );
+    let (dry, real) = dry_then_real(
+        &db,
+        "delete_canceled_logged_segments(#{dry_run: true})",
+        "delete_canceled_logged_segments(#{})",
+    );
+    assert_eq!(
+        (dry.as_str(), real.as_str()),
+        (r#"{"count":1,"dry_run":true}"#, "1")
+    );
+    assert_eq!(run(&db, "logged_segments().count()").to_string(), "0");
+    let err = fails(&db, "delete_canceled_logged_segments(#{to: -1})");
+    assert!(err.message.contains("to is -1, below zero"), "{err}");
+}
+
+#[each_backend]
+fn delete_canceled_campaign_entries_dry_run_counts_what_the_real_delete_deletes() {
+    let db = db();
+    exec(
+        &db,
+        r#"let cp = campaign_create(#{no: "CP1", description: "Fair"});
+           log_interaction(#{contact: "P1", template: "CALL", campaign: cp});
+           cancel_campaign_entry(campaign_entries().first().entry_no);"#,
+    );
+    let (dry, real) = dry_then_real(
+        &db,
+        r#"delete_canceled_campaign_entries(#{campaign: "CP1", dry_run: true})"#,
+        r#"delete_canceled_campaign_entries(#{campaign: "CP1"})"#,
+    );
+    assert_eq!(
+        (dry.as_str(), real.as_str()),
+        (r#"{"count":1,"dry_run":true}"#, "1")
+    );
+    assert_eq!(run(&db, "campaign_entries().count()").to_string(), "0");
+}
+
+#[each_backend]
+fn purge_canceled_dry_run_lists_what_the_real_purge_deletes() {
     let db = db();
     log(&db, draft("P1", "CALL"));
-    exec(&db, "cancel(1)");
-    let before = db.fingerprint().unwrap();
-    let out = ScriptHost::new(Limits::user())
-        .run(
-            &db,
-            "t",
-            "purge_canceled(#{dry_run: true})",
-            RunOptions::default(),
-        )
-        .unwrap();
-    let m = map(out.value.into_dynamic());
+    log(&db, draft("P1", "BUS"));
+    log(&db, draft("P2", "CALL"));
+    exec(&db, "cancel([1, 2, 3])");
+    let (dry, real) = dry_then_real(
+        &db,
+        r#"purge_canceled(#{contact: "P1", dry_run: true})"#,
+        r#"purge_canceled(#{contact: "P1"})"#,
+    );
     assert_eq!(
-        (int(&m["count"]), m["entry_nos"].to_string()),
-        (1, "[1]".to_string())
+        dry,
+        r#"{"count":2,"dry_run":true,"entry_nos":[1,2],"more":0}"#
     );
-    assert!(
-        !out.committed,
-        "a dry run never takes the write transaction"
-    );
-    assert_eq!(before, db.fingerprint().unwrap());
+    assert_eq!(real, "2");
+    assert_eq!(flags(&db), r#"[[3, true, ""]]"#);
 }
 
 #[each_backend]

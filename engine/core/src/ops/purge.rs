@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use super::{Tx, View};
+use super::Tx;
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
 use crate::model::{InteractionLogEntry, normalize_code};
@@ -48,23 +48,6 @@ impl CanceledEntryFilter {
             && code(&self.group, &e.group)
             && code(&self.template, &e.template)
             && code(&self.salesperson, &e.salesperson)
-    }
-}
-
-impl View<'_> {
-    /// The canceled entries that match `filter`, in entry-no order: what a purge with it
-    /// deletes (a dry run reads this, without a write transaction).
-    pub fn canceled_entries_matching(&self, filter: &CanceledEntryFilter) -> Result<Vec<u64>> {
-        let mut nos = Vec::new();
-        for no in self.entry_nos(&keys::canceled_entries(), Order::Ascending)? {
-            if let Some(e) = self.entry(no)?
-                && e.canceled
-                && filter.matches(&e)
-            {
-                nos.push(no);
-            }
-        }
-        Ok(nos)
     }
 }
 

@@ -9,7 +9,9 @@ use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error, placed_result};
 use crate::query::{self, Query, Source, Test};
 use crate::session::Shared;
-use crate::session::{fire, group, notify, with_context, with_read, with_write};
+use crate::session::{
+    dry_run as dry_run_of, fire, group, notify, with_context, with_read, with_write,
+};
 use crate::value::{
     Date, Fields, LoggedSegmentHandle, SegmentHandle, entry_map, logged_segment_map,
     segment_line_map, segment_map, statistics_map, to_date, to_field_value,
@@ -19,8 +21,8 @@ use rapport_engine::model::{
     Segment, StepOptions,
 };
 use rapport_engine::ops::{
-    CancelMode, CanceledEntryFilter, InteractionDraft, LogSegmentOptions, ResumeChanges,
-    SegmentChanges, StatKind,
+    CancelMode, CanceledEntryFilter, InteractionDraft, LogSegmentOptions, LoggedSegmentOutcome,
+    ResumeChanges, SegmentChanges, StatKind,
 };
 use rapport_engine::{Error, Result};
 
@@ -307,24 +309,9 @@ fn resume_from(map: &Map) -> Result<ResumeChanges> {
 
 fn purge_filter(map: &Map) -> Result<(CanceledEntryFilter, bool)> {
     let mut f = Fields::new("purge_canceled", map);
-    // An entry no below zero is a mistake, never "no bound": it would widen a delete.
-    let entry_no = |f: &mut Fields<'_>, key: &'static str| -> Result<Option<u64>> {
-        f.int(key)?
-            .map(|n| {
-                u64::try_from(n).map_err(|_| {
-                    Error::invalid(
-                        "purge_canceled",
-                        key,
-                        format!("is {n}, below zero"),
-                        "give an entry no of 0 or more, or leave the bound out",
-                    )
-                })
-            })
-            .transpose()
-    };
     let filter = CanceledEntryFilter {
-        entry_from: entry_no(&mut f, "entry_from")?,
-        entry_to: entry_no(&mut f, "entry_to")?,
+        entry_from: entry_no_bound(&mut f, "purge_canceled", "entry_from")?,
+        entry_to: entry_no_bound(&mut f, "purge_canceled", "entry_to")?,
         contact_no: f.text("contact")?.unwrap_or_default(),
         date_from: f.date("date_from")?,
         date_to: f.date("date_to")?,
@@ -430,7 +417,11 @@ fn set_canceled(s: &Shared, nos: &[u64], mode: CancelMode, remove: bool) -> Rhai
 }
 
 /// Logs a segment, then tells the plugins (`after_segment_logged`).
-fn log_segment(s: &Shared, no: &str, options: LogSegmentOptions) -> RhaiResult<INT> {
+fn log_segment(
+    s: &Shared,
+    no: &str,
+    options: LogSegmentOptions,
+) -> RhaiResult<LoggedSegmentOutcome> {
     group(s, || {
         let out = with_write(s, Access::write(Kind::Segments), |tx| {
             tx.log_segment(no, options)
@@ -443,34 +434,89 @@ fn log_segment(s: &Shared, no: &str, options: LogSegmentOptions) -> RhaiResult<I
             "after_segment_logged",
             logged.map_or(Dynamic::UNIT, |l| Dynamic::from_map(logged_segment_map(&l))),
         )?;
-        Ok(out.logged_segment_no as INT)
+        Ok(out)
     })
 }
 
+/// A dry run's report of how many records the real run deleted.
+fn dry_run_count(count: usize) -> Dynamic {
+    let mut m = Map::new();
+    m.insert("dry_run".into(), Dynamic::TRUE);
+    m.insert("count".into(), Dynamic::from_int(count as INT));
+    Dynamic::from_map(m)
+}
+
+/// Reads `key` of `f` as an entry no bound: below zero is a mistake, never "no bound" (it
+/// would widen a delete).
+fn entry_no_bound(f: &mut Fields<'_>, record: &str, key: &'static str) -> Result<Option<u64>> {
+    f.int(key)?
+        .map(|n| {
+            u64::try_from(n).map_err(|_| {
+                Error::invalid(
+                    record,
+                    key,
+                    format!("is {n}, below zero"),
+                    "give an entry no of 0 or more, or leave the bound out",
+                )
+            })
+        })
+        .transpose()
+}
+
 /// Deletes the canceled entries a filter map selects, through `before_purge` (which may narrow
-/// the filter or veto); with `dry_run: true`, reads only and lists what would go.
-fn purge(s: &Shared, map: Map) -> RhaiResult<Dynamic> {
-    let (_, dry_run) = purge_filter(&map).map_err(engine_error)?;
-    // before_purge may narrow the filter, or veto by throwing (not for a dry run).
-    let map = if dry_run {
-        map
-    } else {
-        fire(s, "before_purge", Dynamic::from_map(map.clone()))?
-            .try_cast::<Map>()
-            .unwrap_or(map)
+/// the filter or veto); with `dry_run: true`, runs the same purge (hooks included) under a
+/// savepoint, puts everything back and lists what went.
+fn purge(s: &Shared, map: &Map) -> RhaiResult<Dynamic> {
+    let (_, dry_run) = purge_filter(map).map_err(engine_error)?;
+    let real = || -> RhaiResult<Vec<u64>> {
+        group(s, || {
+            // before_purge may narrow the filter, or veto by throwing.
+            let map = fire(s, "before_purge", Dynamic::from_map(map.clone()))?
+                .try_cast::<Map>()
+                .unwrap_or_else(|| map.clone());
+            let (filter, _) = purge_filter(&map).map_err(engine_error)?;
+            let report = with_write(s, Access::write(Kind::Entries), |tx| {
+                tx.delete_canceled_entries(&filter, false)
+            })?;
+            Ok(report.entry_nos)
+        })
     };
-    let (filter, dry_run) = purge_filter(&map).map_err(engine_error)?;
     if dry_run {
-        // A dry run reads only: it never takes the write transaction.
-        let nos = with_read(s, Access::read(Kind::Entries), |v| {
-            v.canceled_entries_matching(&filter)
-        })?;
+        let nos = dry_run_of(s, real)?;
         return Ok(Dynamic::from_map(dry_run_report(&nos)));
     }
-    let report = with_write(s, Access::write(Kind::Entries), |tx| {
-        tx.delete_canceled_entries(&filter, false)
+    Ok(Dynamic::from_int(real()?.len() as INT))
+}
+
+/// Sets the evaluation of the selected entries: how many (or, with `dry_run`, the report of the
+/// same run put back).
+fn evaluate(
+    ctx: &NativeCallContext,
+    s: &Shared,
+    sel: &Dynamic,
+    value: &str,
+    dry_run: bool,
+) -> RhaiResult<Dynamic> {
+    let evaluation: Evaluation = value.parse().map_err(|problem: String| {
+        engine_error(Error::invalid(
+            "evaluate",
+            "evaluation",
+            problem,
+            "use one of those words",
+        ))
     })?;
-    Ok(Dynamic::from_int(report.count as INT))
+    let nos = entry_selection(ctx, s, sel, "evaluate")?;
+    let real = || {
+        with_write(s, Access::write(Kind::Entries), |tx| {
+            tx.evaluate(&nos, evaluation)
+        })
+    };
+    if dry_run {
+        dry_run_of(s, real)?;
+        return Ok(Dynamic::from_map(dry_run_report(&nos)));
+    }
+    real()?;
+    Ok(Dynamic::from_int(nos.len() as INT))
 }
 
 /// A criteria step as the segment methods call it.
@@ -590,16 +636,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     f.finish().map_err(engine_error)?;
                     let nos = entry_selection(&ctx, &s, &sel, name)?;
                     if dry_run {
-                        // Check the rules as the real run would, then report without writing.
-                        with_read(&s, Access::read(Kind::Entries), |v| {
-                            for n in &nos {
-                                v.entry(*n)?.ok_or_else(|| {
-                                    Error::not_found("interaction log entry", n.to_string())
-                                })?;
-                            }
-                            Ok(())
-                        })?;
-                        return Ok(Dynamic::from_map(dry_run_report(&nos)));
+                        // The real run (rules, hooks) under a savepoint, put back: it refuses
+                        // when the real run refuses and reports what the real run changes.
+                        let canceled = dry_run_of(&s, || set_canceled(&s, &nos, mode, remove))?;
+                        let mut report = dry_run_report(&nos);
+                        report.insert("canceled".into(), Dynamic::from_bool(canceled));
+                        return Ok(Dynamic::from_map(report));
                     }
                     let canceled = set_canceled(&s, &nos, mode, remove)?;
                     Ok(cancel_result(mode, canceled, nos.len()))
@@ -610,21 +652,23 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     let s = shared.clone();
     engine.register_fn(
         "evaluate",
-        move |ctx: NativeCallContext, sel: Dynamic, value: &str| -> RhaiResult<INT> {
-            placed_result(&ctx, || -> RhaiResult<INT> {
-                let evaluation: Evaluation = value.parse().map_err(|problem: String| {
-                    engine_error(Error::invalid(
-                        "evaluate",
-                        "evaluation",
-                        problem,
-                        "use one of those words",
-                    ))
-                })?;
-                let nos = entry_selection(&ctx, &s, &sel, "evaluate")?;
-                with_write(&s, Access::write(Kind::Entries), |tx| {
-                    tx.evaluate(&nos, evaluation)
-                })?;
-                Ok(nos.len() as INT)
+        move |ctx: NativeCallContext, sel: Dynamic, value: &str| -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || evaluate(&ctx, &s, &sel, value, false))
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "evaluate",
+        move |ctx: NativeCallContext,
+              sel: Dynamic,
+              value: &str,
+              options: Map|
+              -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || {
+                let mut f = Fields::new("evaluate", &options);
+                let dry_run = f.flag("dry_run").map_err(engine_error)?.unwrap_or(false);
+                f.finish().map_err(engine_error)?;
+                evaluate(&ctx, &s, &sel, value, dry_run)
             })
         },
     );
@@ -632,12 +676,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     // Purge and other deletes.
     let s = shared.clone();
     engine.register_fn("purge_canceled", move |ctx: NativeCallContext, map: Map| {
-        placed_result(&ctx, || purge(&s, map))
+        placed_result(&ctx, || purge(&s, &map))
     });
     let s = shared.clone();
     // Without a filter: the same path, so before_purge hooks see this purge too.
     engine.register_fn("purge_canceled", move |ctx: NativeCallContext| {
-        placed_result(&ctx, || purge(&s, Map::new()))
+        placed_result(&ctx, || purge(&s, &Map::new()))
     });
     let s = shared.clone();
     engine.register_fn(
@@ -677,18 +721,25 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     let s = shared.clone();
     engine.register_fn(
         "delete_canceled_campaign_entries",
-        move |ctx: NativeCallContext, map: Map| -> RhaiResult<INT> {
-            placed_result(&ctx, || -> RhaiResult<INT> {
+        move |ctx: NativeCallContext, map: Map| -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || -> RhaiResult<Dynamic> {
                 let mut f = Fields::new("delete_canceled_campaign_entries", &map);
                 let campaign = f
                     .text("campaign")
                     .map_err(engine_error)?
                     .unwrap_or_default();
+                let dry_run = f.flag("dry_run").map_err(engine_error)?.unwrap_or(false);
                 f.finish().map_err(engine_error)?;
-                with_write(&s, Access::write(Kind::Campaigns), |tx| {
-                    tx.delete_canceled_campaign_entries(&campaign)
-                })
-                .map(|(n, _)| n as INT)
+                let real = || {
+                    with_write(&s, Access::write(Kind::Campaigns), |tx| {
+                        tx.delete_canceled_campaign_entries(&campaign)
+                    })
+                    .map(|(n, _)| n)
+                };
+                if dry_run {
+                    return Ok(dry_run_count(dry_run_of(&s, real)?));
+                }
+                Ok(Dynamic::from_int(real()? as INT))
             })
         },
     );
@@ -848,21 +899,34 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         move |ctx: NativeCallContext, seg: &mut SegmentHandle| -> RhaiResult<INT> {
             placed_result(&ctx, || -> RhaiResult<INT> {
                 log_segment(&s, &seg.no, LogSegmentOptions::default())
+                    .map(|out| out.logged_segment_no as INT)
             })
         },
     );
     let s = shared.clone();
     engine.register_fn(
         "log",
-        move |ctx: NativeCallContext, seg: &mut SegmentHandle, map: Map| -> RhaiResult<INT> {
-            placed_result(&ctx, || -> RhaiResult<INT> {
+        move |ctx: NativeCallContext, seg: &mut SegmentHandle, map: Map| -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || -> RhaiResult<Dynamic> {
                 let mut f = Fields::new(format!("log segment {}", seg.no), &map);
                 let options = LogSegmentOptions {
                     deliver: f.flag("deliver").map_err(engine_error)?.unwrap_or(false),
                     follow_up: f.flag("follow_up").map_err(engine_error)?.unwrap_or(false),
                 };
+                let dry_run = f.flag("dry_run").map_err(engine_error)?.unwrap_or(false);
                 f.finish().map_err(engine_error)?;
+                if dry_run {
+                    // The real log (checks, hooks) under a savepoint, put back.
+                    let out = dry_run_of(&s, || log_segment(&s, &seg.no, options))?;
+                    let mut report = dry_run_report(&out.entry_nos);
+                    report.insert(
+                        "logged_segment".into(),
+                        Dynamic::from_int(out.logged_segment_no as INT),
+                    );
+                    return Ok(Dynamic::from_map(report));
+                }
                 log_segment(&s, &seg.no, options)
+                    .map(|out| Dynamic::from_int(out.logged_segment_no as INT))
             })
         },
     );
@@ -953,16 +1017,23 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
     let s = shared.clone();
     engine.register_fn(
         "delete_canceled_logged_segments",
-        move |ctx: NativeCallContext, map: Map| -> RhaiResult<INT> {
-            placed_result(&ctx, || -> RhaiResult<INT> {
-                let mut f = Fields::new("delete_canceled_logged_segments", &map);
-                let from = f.int("from").map_err(engine_error)?.map(|n| n as u64);
-                let to = f.int("to").map_err(engine_error)?.map(|n| n as u64);
+        move |ctx: NativeCallContext, map: Map| -> RhaiResult<Dynamic> {
+            placed_result(&ctx, || -> RhaiResult<Dynamic> {
+                const RECORD: &str = "delete_canceled_logged_segments";
+                let mut f = Fields::new(RECORD, &map);
+                let from = entry_no_bound(&mut f, RECORD, "from").map_err(engine_error)?;
+                let to = entry_no_bound(&mut f, RECORD, "to").map_err(engine_error)?;
+                let dry_run = f.flag("dry_run").map_err(engine_error)?.unwrap_or(false);
                 f.finish().map_err(engine_error)?;
-                with_write(&s, Access::write(Kind::Segments), |tx| {
-                    tx.delete_canceled_logged_segments(from, to)
-                })
-                .map(|n| n as INT)
+                let real = || {
+                    with_write(&s, Access::write(Kind::Segments), |tx| {
+                        tx.delete_canceled_logged_segments(from, to)
+                    })
+                };
+                if dry_run {
+                    return Ok(dry_run_count(dry_run_of(&s, real)?));
+                }
+                Ok(Dynamic::from_int(real()? as INT))
             })
         },
     );
