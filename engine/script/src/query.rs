@@ -57,6 +57,70 @@ pub enum Source {
 }
 
 impl Source {
+    /// What one record of this source is called in messages.
+    fn record_word(self) -> &'static str {
+        match self {
+            Source::Contacts => "contact",
+            Source::Entries => "interaction log entry",
+            Source::Templates => "template",
+            Source::Groups => "group",
+            Source::Segments => "segment",
+            Source::LoggedSegments => "logged segment",
+            Source::Campaigns => "campaign",
+            Source::CampaignEntries => "campaign entry",
+            Source::Salespeople => "salesperson",
+        }
+    }
+
+    /// The fields every record of this source has: the keys of its map (one definition: the
+    /// map functions of `value.rs`). `None` for contacts, whose custom fields are not
+    /// declared (yet), so any name may be one.
+    fn fields(self) -> Option<Vec<String>> {
+        let map = match self {
+            Source::Contacts => return None,
+            Source::Entries => entry_map(&InteractionLogEntry::blank(
+                0,
+                chrono::NaiveDate::default(),
+                chrono::NaiveTime::default(),
+            )),
+            Source::Templates => template_map(&InteractionTemplate::default()),
+            Source::Groups => group_map(&InteractionGroup::default()),
+            Source::Segments => segment_map(&Segment::default()),
+            Source::LoggedSegments => logged_segment_map(&LoggedSegment::default()),
+            Source::Campaigns => campaign_map(&Campaign::default()),
+            Source::CampaignEntries => campaign_entry_map(&CampaignEntry::default()),
+            Source::Salespeople => salesperson_map(&Salesperson::default()),
+        };
+        Some(map.keys().map(ToString::to_string).collect())
+    }
+
+    /// Refuses a field the records of this source do not have, naming the closest one: a
+    /// mistyped field would otherwise match nothing, sum to 0 or sort by nothing, silently.
+    pub(crate) fn check_field(self, what: &str, field: &str) -> Result<()> {
+        let Some(fields) = self.fields() else {
+            return Ok(());
+        };
+        if fields.iter().any(|f| f == field) {
+            return Ok(());
+        }
+        let closest = fields
+            .iter()
+            .map(|f| (strsim::damerau_levenshtein(field, f), f))
+            .min()
+            .filter(|(distance, _)| *distance <= (field.len() / 3).max(2));
+        let record = self.record_word();
+        let problem = match closest {
+            Some((_, f)) => format!("no field {field} on {record}; did you mean {f}?"),
+            None => format!("no field {field} on {record}"),
+        };
+        Err(Error::invalid(
+            what,
+            "field",
+            problem,
+            format!("use one of: {}", fields.join(", ")),
+        ))
+    }
+
     /// The function that starts such a query.
     pub fn name(self) -> &'static str {
         match self {
@@ -668,6 +732,11 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         "filter",
         |ctx: NativeCallContext, q: &mut Query, m: Map| -> RhaiResult<Query> {
             placed_result(&ctx, || -> RhaiResult<Query> {
+                for field in m.keys() {
+                    q.source
+                        .check_field("filter", field)
+                        .map_err(engine_error)?;
+                }
                 let mut q = q.clone();
                 q.steps
                     .push(Step::Filter(parse_filter(&m).map_err(engine_error)?));
@@ -675,11 +744,19 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             })
         },
     );
-    engine.register_fn("order_by", |q: &mut Query, field: &str| {
-        let mut q = q.clone();
-        q.steps.push(Step::OrderBy(field.to_string(), false));
-        q
-    });
+    engine.register_fn(
+        "order_by",
+        |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Query> {
+            placed_result(&ctx, || -> RhaiResult<Query> {
+                q.source
+                    .check_field("order_by", field)
+                    .map_err(engine_error)?;
+                let mut q = q.clone();
+                q.steps.push(Step::OrderBy(field.to_string(), false));
+                Ok(q)
+            })
+        },
+    );
     engine.register_fn(
         "order_by",
         |ctx: NativeCallContext,
@@ -700,6 +777,9 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                         )));
                     }
                 };
+                q.source
+                    .check_field("order_by", field)
+                    .map_err(engine_error)?;
                 let mut q = q.clone();
                 q.steps.push(Step::OrderBy(field.to_string(), desc));
                 Ok(q)
@@ -787,6 +867,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         "sum",
         move |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Dynamic> {
             placed_result(&ctx, || -> RhaiResult<Dynamic> {
+                q.source.check_field("sum", field).map_err(engine_error)?;
                 let (mut ints, mut floats, mut any_float) = (0 as INT, 0.0_f64, false);
                 run(&ctx, &s, q, &mut |item| {
                     let v = field_of(&item, field);
@@ -818,6 +899,9 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         "group_count",
         move |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Map> {
             placed_result(&ctx, || -> RhaiResult<Map> {
+                q.source
+                    .check_field("group_count", field)
+                    .map_err(engine_error)?;
                 let mut groups = Map::new();
                 run(&ctx, &s, q, &mut |item| {
                     let key = field_of(&item, field);

@@ -1649,3 +1649,42 @@ fn a_run_whose_snapshot_a_commit_overtook_runs_again_instead_of_writing_on_stale
     let name = run(&db, &format!("contact(\"{no}\").name")).to_string();
     assert_eq!(name, format!("counted {}", before + 1));
 }
+
+#[each_backend]
+fn a_mistyped_field_in_sum_is_an_error_that_suggests_the_closest_field() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    let err = fails(&db, r#"entries().sum("cots")"#);
+    assert_eq!(err.kind_word(), "invalid");
+    assert!(
+        err.message
+            .contains("no field cots on interaction log entry; did you mean cost?"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn a_mistyped_field_in_order_by_filter_or_group_count_is_an_error() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    for (src, suggestion) in [
+        (r#"entries().order_by("dat").list()"#, "did you mean date?"),
+        (
+            r#"entries().filter(#{tempate: "CALL"}).count()"#,
+            "did you mean template?",
+        ),
+        (r#"templates().group_count("gruop")"#, "did you mean group?"),
+        (
+            r#"salespeople().order_by("nmae", "desc")"#,
+            "did you mean name?",
+        ),
+    ] {
+        let err = fails(&db, src);
+        assert!(err.message.contains(suggestion), "{src}: {err}");
+    }
+    // Far from every field: no guess, but the fix lists them.
+    let err = fails(&db, r#"entries().sum("zzzzzzzz")"#);
+    assert!(err.message.contains("no field zzzzzzzz"), "{err}");
+    assert!(!err.message.contains("did you mean"), "{err}");
+    assert!(err.message.contains("use one of:"), "{err}");
+}

@@ -25,7 +25,7 @@ pub struct Campaign {
 }
 
 /// A campaign entry: groups the interactions of one campaign, segment and document type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CampaignEntry {
     /// Key, from its own series.
     pub entry_no: u64,

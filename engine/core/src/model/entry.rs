@@ -219,7 +219,7 @@ impl InteractionLogEntry {
 }
 
 /// A logged segment: the record of one segment's logging.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LoggedSegment {
     /// Key, from its own series.
     pub entry_no: u64,
