@@ -110,8 +110,8 @@ impl Source {
             .filter(|(distance, _)| *distance <= (field.len() / 3).max(2));
         let record = self.record_word();
         let problem = match closest {
-            Some((_, f)) => format!("no field {field} on {record}; did you mean {f}?"),
-            None => format!("no field {field} on {record}"),
+            Some((_, f)) => format!("{field} does not exist on {record}; did you mean {f}?"),
+            None => format!("{field} does not exist on {record}"),
         };
         Err(Error::invalid(
             what,
