@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use rapport_engine::model::{
-    Amount, Contact, ContactFilter, ContactKind, ContactSelector, FieldValue, InteractionGroup,
-    InteractionTemplate, Salesperson, Segment, StepOptions,
+    Amount, Contact, ContactFilter, ContactKind, ContactSelector, FieldDef, FieldRecord, FieldType,
+    FieldValue, InteractionGroup, InteractionTemplate, Salesperson, Segment, StepOptions,
 };
 use rapport_engine::ops::{
     CancelMode, CanceledEntryFilter, InteractionDraft, LogSegmentOptions, StatKind,
@@ -291,6 +291,14 @@ fn main() {
                 code: format!("SP{s:02}"),
                 name: format!("Salesperson {s}"),
                 ..Salesperson::default()
+            })?;
+        }
+        for name in ["revenue", "bucket"] {
+            tx.field_define(&FieldDef {
+                record: FieldRecord::Contact,
+                name: name.into(),
+                field_type: FieldType::Number,
+                description: String::new(),
             })?;
         }
         for g in 0..5 {

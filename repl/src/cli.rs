@@ -137,15 +137,21 @@ pub enum Command {
         #[arg(long)]
         person: Option<String>,
     },
-    /// Import records from a CSV file with a header row of field names; unknown columns become
-    /// custom fields. A bad row aborts the whole import, naming its line; nothing is written.
+    /// Import records from a CSV file with a header row of field names: contact fields and
+    /// declared custom fields (a column that is neither is refused, unless --define-fields).
+    /// A bad row aborts the whole import, naming its line; nothing is written.
     ///
-    /// Example: rapport import contacts contacts.csv
+    /// Example: rapport import contacts contacts.csv --define-fields
     Import {
         /// What to import.
         what: ImportKind,
         /// The CSV file.
         file: PathBuf,
+        /// Declare every column that is not a field yet as a custom field, its type read from
+        /// its cells (number, flag, date, else text); the fields are listed before the import
+        /// and declared in its transaction.
+        #[arg(long)]
+        define_fields: bool,
     },
     /// Export contacts or interaction log entries as CSV or JSON (--format), to a file or stdout.
     ///

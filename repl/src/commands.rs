@@ -58,7 +58,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Import {
             what: ImportKind::Contacts,
             file,
-        } => import(&mut ctx, file),
+            define_fields,
+        } => import(&mut ctx, file, *define_fields),
         Command::Export { what, out } => export(&mut ctx, *what, out.as_deref()),
         Command::Plugins { action } => {
             plugins(&mut ctx, action.clone().unwrap_or(PluginAction::List))
@@ -295,8 +296,21 @@ fn document(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
 }
 
 /// `rapport import contacts FILE`.
-fn import(ctx: &mut Ctx<'_>, file: &Path) -> Result<ExitCode, CliError> {
-    let n = transfer::import_contacts(&ctx.db, file)?;
+fn import(ctx: &mut Ctx<'_>, file: &Path, define_fields: bool) -> Result<ExitCode, CliError> {
+    let bytes = transfer::read_file(file)?;
+    let name = file.display().to_string();
+    let define = if define_fields {
+        transfer::fields_to_define(&ctx.db, &bytes, &name)?
+    } else {
+        Vec::new()
+    };
+    for def in &define {
+        ctx.out.line(format!(
+            "declaring contact field {} ({})",
+            def.name, def.field_type
+        ))?;
+    }
+    let n = transfer::import_contacts_csv(&ctx.db, &bytes, &name, &define)?;
     ctx.out.line(format!(
         "imported {n} contact{}",
         if n == 1 { "" } else { "s" }

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use rapport::output::{self, Format};
 use rapport_engine::Database;
+use rapport_engine::model::{FieldDef, FieldRecord};
 use rapport_script::docs::{FUNCTIONS, lookup};
 use rapport_script::{RunOptions, ScriptHost, Variables};
 use rustyline::completion::{Completer, Pair};
@@ -23,7 +24,7 @@ use rustyline::{Context, Editor, Helper, Hinter};
 const COMMANDS: &[(&str, &str)] = &[
     (
         ":help",
-        "this list; :help NAME shows a function's signature and what it does",
+        "this list; :help NAME shows a function's signature and what it does, or a declared field",
     ),
     (":load FILE", "run a script file in this session"),
     (
@@ -208,6 +209,22 @@ impl<'a> Repl<'a> {
             .unwrap_or_default()
     }
 
+    /// The declared custom fields (the REPL's help and completion show them).
+    fn declared_fields(&self) -> Vec<FieldDef> {
+        self.db
+            .read(|v| v.all_declared_fields())
+            .unwrap_or_default()
+    }
+
+    /// The field names completion offers after a `.`: every built-in and declared field.
+    fn field_names(&self) -> Vec<String> {
+        FieldRecord::ALL
+            .iter()
+            .flat_map(|r| r.built_in().iter().map(ToString::to_string))
+            .chain(self.declared_fields().into_iter().map(|d| d.name))
+            .collect()
+    }
+
     fn greeting(&self) -> String {
         let empty = self
             .db
@@ -230,10 +247,26 @@ impl<'a> Repl<'a> {
             None => return true,
             Some(":quit" | ":q" | ":exit") => return false,
             Some(":help") => {
+                let declared = self.declared_fields();
+                let field_line = |d: &FieldDef| {
+                    let name = format!("{}.{}", d.record, d.name);
+                    format!("{name:<34} {} field. {}", d.field_type, d.description)
+                        .trim_end()
+                        .to_string()
+                };
                 if let Some(name) = trimmed.split_whitespace().nth(1) {
+                    let fields: Vec<&FieldDef> =
+                        declared.iter().filter(|d| d.name == name).collect();
                     match lookup(name) {
                         Some(doc) => say(&format!("{}\n  {}", doc.signature, doc.summary)),
-                        None => say(&format!("no function {name}; :help lists them")),
+                        None if !fields.is_empty() => {
+                            for d in fields {
+                                say(&field_line(d));
+                            }
+                        }
+                        None => say(&format!(
+                            "no function or declared field {name}; :help lists them"
+                        )),
                     }
                 } else {
                     for (cmd, what) in COMMANDS {
@@ -242,6 +275,12 @@ impl<'a> Repl<'a> {
                     say("");
                     for f in FUNCTIONS {
                         say(&format!("{:<34} {}", f.name, f.summary));
+                    }
+                    if !declared.is_empty() {
+                        say("\ndeclared fields (field_define adds one, fields() lists them):");
+                        for d in &declared {
+                            say(&field_line(d));
+                        }
                     }
                 }
                 return true;
@@ -338,7 +377,9 @@ impl<'a> Repl<'a> {
                 .iter()
                 .map(|(c, _)| c.split(' ').next().unwrap_or(c).to_string()),
         );
+        functions.extend(self.field_names());
         functions.sort();
+        functions.dedup();
         let mut editor: Editor<ReplHelper, DefaultHistory> =
             Editor::new().map_err(std::io::Error::other)?;
         editor.set_helper(Some(ReplHelper {

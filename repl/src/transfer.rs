@@ -6,9 +6,10 @@ use std::io::Write;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rapport_engine::model::{Contact, FieldValue, InteractionLogEntry};
+use rapport_engine::model::{Contact, FieldDef, FieldRecord, FieldType, FieldValue};
+use rapport_engine::ops::View;
 use rapport_engine::{Database, Error};
-use rapport_script::value::{contact_json, entry_json};
+use rapport_script::value::{contact_json_with, entry_json_with};
 use serde_json::Value;
 
 use crate::error::CliError;
@@ -26,20 +27,56 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// A custom field's value from CSV text: a number or yes/no only when the text says exactly
-/// that (so "00123" stays text), otherwise text.
-fn custom_value(text: &str) -> FieldValue {
-    if let Ok(n) = text.parse::<f64>()
-        && n.is_finite()
-        && n.to_string() == text
-    {
-        return FieldValue::Number(n);
+/// The number a CSV cell says exactly (so "00123" and "1e3" stay text).
+fn number_text(text: &str) -> Option<f64> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && n.to_string() == text)
+}
+
+fn date_text(text: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+fn flag_text(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" => Some(true),
+        "false" | "no" => Some(false),
+        _ => None,
     }
-    match text {
-        "true" => FieldValue::Bool(true),
-        "false" => FieldValue::Bool(false),
-        _ => FieldValue::Text(text.to_string()),
+}
+
+/// The type of a column's values, for `--define-fields`: number, flag or date when every
+/// non-empty cell is one, otherwise text.
+fn inferred_type(cells: &[String]) -> FieldType {
+    let all = |test: &dyn Fn(&str) -> bool| !cells.is_empty() && cells.iter().all(|c| test(c));
+    if all(&|c| number_text(c).is_some()) {
+        FieldType::Number
+    } else if all(&|c| flag_text(c).is_some()) {
+        FieldType::Flag
+    } else if all(&|c| date_text(c).is_some()) {
+        FieldType::Date
+    } else {
+        FieldType::Text
     }
+}
+
+/// A custom field's value from CSV text, read as its declared type.
+fn typed_value(line: u64, column: &str, t: FieldType, text: &str) -> Result<FieldValue, Error> {
+    let value = match t {
+        FieldType::Text => Some(FieldValue::Text(text.to_string())),
+        FieldType::Number => number_text(text.trim()).map(FieldValue::Number),
+        FieldType::Flag => flag_text(text).map(FieldValue::Bool),
+        FieldType::Date => date_text(text.trim()).map(FieldValue::Date),
+    };
+    value.ok_or_else(|| {
+        Error::invalid(
+            format!("line {line}"),
+            "column",
+            format!("{column} is \"{text}\", not {}", t.example()),
+            "fix the cell; nothing was imported",
+        )
+    })
 }
 
 fn flag(line: u64, column: &str, text: &str) -> Result<bool, Error> {
@@ -59,6 +96,7 @@ fn contact_from(
     line: u64,
     header: &csv::StringRecord,
     row: &csv::StringRecord,
+    declared: &[FieldDef],
 ) -> Result<Contact, Error> {
     let mut c = Contact::default();
     for (column, value) in header.iter().zip(row.iter()) {
@@ -90,18 +128,101 @@ fn contact_from(
             "exclude_from_segment" => c.exclude_from_segment = flag(line, column, value)?,
             "privacy_blocked" => c.privacy_blocked = flag(line, column, value)?,
             custom => {
-                c.custom.insert(custom.to_string(), custom_value(value));
+                // Every column was checked to be built-in or declared before the first row.
+                let t = declared
+                    .iter()
+                    .find(|d| d.name == custom)
+                    .map_or(FieldType::Text, |d| d.field_type);
+                c.custom
+                    .insert(custom.to_string(), typed_value(line, column, t, value)?);
             }
         }
     }
     Ok(c)
 }
 
-/// Imports contacts in one transaction; returns how many.
-pub fn import_contacts(db: &Database, file: &Path) -> Result<usize, CliError> {
-    let name = file.display().to_string();
-    let bytes = std::fs::read(file).map_err(|e| unreadable(&name, e))?;
-    import_contacts_csv(db, &bytes, &name)
+/// The bytes of a file to import.
+pub fn read_file(file: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(file).map_err(|e| unreadable(&file.display().to_string(), e))
+}
+
+/// The columns of a contact CSV that are neither built-in nor declared, each declared as a
+/// contact field with the type its cells have (`--define-fields`: shown, then declared by the
+/// import itself).
+pub fn fields_to_define(
+    db: &Database,
+    bytes: &[u8],
+    name: &str,
+) -> Result<Vec<FieldDef>, CliError> {
+    let header = header_of(bytes, name)?;
+    let declared = db.read(|v| v.declared_fields(FieldRecord::Contact))?;
+    let mut out = Vec::new();
+    for (i, column) in header.iter().map(str::trim).enumerate() {
+        if CONTACT_COLUMNS.contains(&column) || declared.iter().any(|d| d.name == column) {
+            continue;
+        }
+        let mut cells = Vec::new();
+        for row in reader(bytes).records() {
+            // A row that cannot be read is the import's to report, with its line.
+            let Ok(row) = row else { break };
+            if let Some(cell) = row.get(i).filter(|c| !c.is_empty()) {
+                cells.push(cell.to_string());
+            }
+        }
+        out.push(FieldDef {
+            record: FieldRecord::Contact,
+            name: column.to_string(),
+            field_type: inferred_type(&cells),
+            description: format!("imported from {name}"),
+        });
+    }
+    Ok(out)
+}
+
+fn header_of(bytes: &[u8], name: &str) -> Result<csv::StringRecord, CliError> {
+    Ok(reader(bytes)
+        .headers()
+        .map_err(|e| unreadable(name, e))?
+        .clone())
+}
+
+/// Refuses, in one error, every column that is neither a contact field nor declared.
+fn check_columns(header: &csv::StringRecord, declared: &[FieldDef]) -> Result<(), Error> {
+    let known: Vec<String> = CONTACT_COLUMNS
+        .iter()
+        .map(ToString::to_string)
+        .chain(declared.iter().map(|d| d.name.clone()))
+        .collect();
+    let unknown: Vec<String> = header
+        .iter()
+        .map(str::trim)
+        .filter(|c| !known.iter().any(|k| k == c))
+        .map(
+            |c| match rapport_engine::ops::closest(c, known.iter().map(String::as_str)) {
+                Some(k) => format!("{c} (did you mean {k}?)"),
+                None => c.to_string(),
+            },
+        )
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "import contacts",
+        "header",
+        if unknown.len() == 1 {
+            format!(
+                "column {} is not a contact field and not declared",
+                unknown[0]
+            )
+        } else {
+            format!(
+                "columns {} are not contact fields and not declared",
+                unknown.join(", ")
+            )
+        },
+        "rename the column, declare the field with field_define, or import with --define-fields",
+    ))
 }
 
 /// The error of an import source that cannot be read (as a file, or as CSV).
@@ -120,13 +241,16 @@ fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
         .from_reader(bytes)
 }
 
-/// Imports contacts from CSV text in one transaction; `name` names the source in errors.
-pub fn import_contacts_csv(db: &Database, bytes: &[u8], name: &str) -> Result<usize, CliError> {
+/// Imports contacts from CSV text in one transaction, after declaring `define`; `name` names
+/// the source in errors.
+pub fn import_contacts_csv(
+    db: &Database,
+    bytes: &[u8],
+    name: &str,
+    define: &[FieldDef],
+) -> Result<usize, CliError> {
     let lines = bytes.split(|b| *b == b'\n').count().saturating_sub(2) as u64;
-    let header = reader(bytes)
-        .headers()
-        .map_err(|e| unreadable(name, e))?
-        .clone();
+    let header = header_of(bytes, name)?;
     if !header.iter().any(|h| h.trim() == "name") {
         return Err(CliError::Engine(Error::required(
             "import contacts",
@@ -141,6 +265,11 @@ pub fn import_contacts_csv(db: &Database, bytes: &[u8], name: &str) -> Result<us
     let result = db.write(|tx| {
         // Read from the start each time: a transaction another writer overtook runs again.
         bar.set_position(0);
+        for def in define {
+            tx.field_define(def)?;
+        }
+        let declared = tx.view().declared_fields(FieldRecord::Contact)?;
+        check_columns(&header, &declared)?;
         let mut reader = reader(bytes);
         // The header row first, so rows know their line numbers (it was read without fault above).
         let _ = reader.headers();
@@ -163,7 +292,7 @@ pub fn import_contacts_csv(db: &Database, bytes: &[u8], name: &str) -> Result<us
                 )
             })?;
             let line = row.position().map_or(0, csv::Position::line);
-            let contact = contact_from(line, &header, &row)?;
+            let contact = contact_from(line, &header, &row, &declared)?;
             tx.contact_create(contact).map_err(|e| {
                 Error::invalid(
                     format!("line {line}"),
@@ -199,10 +328,20 @@ pub enum ExportKind {
     Entries,
 }
 
-/// Visits each record of `kind` as JSON, in key order, until `emit` returns `false`.
+/// The kind of record an export writes, for its declared fields.
+fn record_of(kind: ExportKind) -> FieldRecord {
+    match kind {
+        ExportKind::Contacts => FieldRecord::Contact,
+        ExportKind::Entries => FieldRecord::Entry,
+    }
+}
+
+/// Visits each record of `kind` as JSON (with its declared fields), in key order, until `emit`
+/// returns `false`.
 fn each_record(
-    db: &Database,
+    v: &View<'_>,
     kind: ExportKind,
+    declared: &[FieldDef],
     emit: &mut dyn FnMut(Value) -> Result<bool, CliError>,
 ) -> Result<(), CliError> {
     // The visitor's own errors (the output) are kept beside the read and returned as they are.
@@ -214,41 +353,23 @@ fn each_record(
             false
         }
     };
-    db.read(|v| match kind {
-        ExportKind::Entries => v.each_entry(&mut |e| Ok(visit(entry_json(&e)))),
-        ExportKind::Contacts => v.each_contact(&mut |c| Ok(visit(contact_json(&c)))),
-    })?;
+    match kind {
+        ExportKind::Entries => v.each_entry(&mut |e| Ok(visit(entry_json_with(v, &e, declared)?))),
+        ExportKind::Contacts => {
+            v.each_contact(&mut |c| Ok(visit(contact_json_with(v, &c, declared)?)))
+        }
+    }?;
     failure.map_or(Ok(()), Err)
 }
 
-/// The columns of a CSV export: the record's fields (for contacts, then every custom field
-/// any contact has, in the order first met).
-fn columns(db: &Database, kind: ExportKind) -> Result<Vec<String>, CliError> {
-    Ok(match kind {
-        ExportKind::Entries => {
-            let blank =
-                InteractionLogEntry::blank(0, chrono::NaiveDate::MIN, chrono::NaiveTime::MIN);
-            match entry_json(&blank) {
-                Value::Object(fields) => fields.keys().cloned().collect(),
-                _ => Vec::new(),
-            }
-        }
-        ExportKind::Contacts => {
-            let mut columns: Vec<String> =
-                CONTACT_COLUMNS.iter().map(|c| (*c).to_string()).collect();
-            db.read(|v| {
-                v.each_contact(&mut |c| {
-                    for k in c.custom.keys() {
-                        if !columns.contains(k) {
-                            columns.push(k.clone());
-                        }
-                    }
-                    Ok(true)
-                })
-            })?;
-            columns
-        }
-    })
+/// The columns of a CSV export: the record's built-in fields, then its declared ones.
+fn columns(kind: ExportKind, declared: &[FieldDef]) -> Vec<String> {
+    record_of(kind)
+        .built_in()
+        .iter()
+        .map(ToString::to_string)
+        .chain(declared.iter().map(|d| d.name.clone()))
+        .collect()
 }
 
 /// Writes every record of `kind` to `out` as it is read; returns how many.
@@ -258,13 +379,29 @@ pub fn export(
     format: ExportFormat,
     out: &mut dyn Write,
 ) -> Result<usize, CliError> {
+    // One snapshot: the columns and the records agree even while others write.
+    let mut outcome = Ok(0);
+    db.read(|v| {
+        outcome = export_from(v, kind, format, out);
+        Ok(())
+    })?;
+    outcome
+}
+
+fn export_from(
+    v: &View<'_>,
+    kind: ExportKind,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> Result<usize, CliError> {
     let mut n = 0;
+    let declared = v.declared_fields(record_of(kind))?;
     match format {
         ExportFormat::Csv => {
-            let columns = columns(db, kind)?;
+            let columns = columns(kind, &declared);
             let mut w = csv::Writer::from_writer(out);
             w.write_record(&columns).map_err(CliError::csv_output)?;
-            each_record(db, kind, &mut |record| {
+            each_record(v, kind, &declared, &mut |record| {
                 let row: Vec<String> = columns
                     .iter()
                     .map(|c| {
@@ -282,7 +419,7 @@ pub fn export(
         }
         ExportFormat::Json => {
             out.write_all(b"[").map_err(CliError::output)?;
-            each_record(db, kind, &mut |record| {
+            each_record(v, kind, &declared, &mut |record| {
                 out.write_all(if n == 0 { b"\n" } else { b",\n" })
                     .map_err(CliError::output)?;
                 serde_json::to_writer(&mut *out, &record)

@@ -279,18 +279,40 @@ fn document_with_an_unknown_type_is_an_error() {
 }
 
 #[test]
-fn import_contacts_reads_a_csv_with_custom_columns() {
+fn import_contacts_refuses_columns_that_are_not_declared_listing_them() {
     let ws = Workspace::new();
     let csv = ws.file(
         "contacts.csv",
-        b"name,kind,city,revenue,zip\nAcme,company,Oslo,600,00123\nBeta,company,Bergen,12.5,5000\n",
+        b"name,kind,ctiy,revenue\nAcme,company,Oslo,600\n",
+    );
+    let before = ws.content_hash();
+    let run = ws.run(&["import", "contacts", csv.to_str().unwrap()]);
+    assert!(!run.success);
+    assert_output(
+        "error: import contacts: header columns ctiy (did you mean city?), revenue are not contact fields and not declared; rename the column, declare the field with field_define, or import with --define-fields\n",
+        &run.stderr,
+    );
+    assert_eq!(before, ws.content_hash());
+}
+
+#[test]
+fn import_contacts_with_define_fields_declares_each_new_column_with_the_type_of_its_cells() {
+    let ws = Workspace::new();
+    let csv = ws.file(
+        "contacts.csv",
+        b"name,kind,city,revenue,zip,vip,since\nAcme,company,Oslo,600,00123,yes,2020-01-31\nBeta,company,Bergen,12.5,5000,no,\n",
     );
     assert_output(
-        "imported 2 contacts\n",
-        &ws.ok(&["import", "contacts", csv.to_str().unwrap()]),
+        "declaring contact field revenue (number)\ndeclaring contact field zip (text)\ndeclaring contact field vip (flag)\ndeclaring contact field since (date)\nimported 2 contacts\n",
+        &ws.ok(&[
+            "import",
+            "contacts",
+            csv.to_str().unwrap(),
+            "--define-fields",
+        ]),
     );
     assert_output(
-        "600.0\n",
+        "600\n",
         &ws.ok(&[
             "eval",
             r#"contacts().filter(#{name: "Acme"}).first().revenue"#,
@@ -299,6 +321,19 @@ fn import_contacts_reads_a_csv_with_custom_columns() {
     assert_output(
         "00123\n",
         &ws.ok(&["eval", r#"contacts().filter(#{name: "Acme"}).first().zip"#]),
+    );
+    assert_output(
+        "true\n",
+        &ws.ok(&["eval", r#"contacts().filter(#{name: "Acme"}).first().vip"#]),
+    );
+    // Declared now: the same columns import without the option, checked against their type.
+    let more = ws.file("more.csv", b"name,revenue\nGamma,lots\n");
+    let run = ws.run(&["import", "contacts", more.to_str().unwrap()]);
+    assert!(
+        run.stderr
+            .contains("line 2: column revenue is \"lots\", not a number"),
+        "{}",
+        run.stderr
     );
 }
 
@@ -342,7 +377,7 @@ fn export_writes_contacts_as_csv_and_entries_as_json() {
     assert_eq!(
         lines.next(),
         Some(
-            "no,name,kind,company_no,salesperson,language,correspondence,email,phone,mobile,city,country,exclude_from_segment,privacy_blocked"
+            "no,name,kind,company_no,salesperson,language,correspondence,email,phone,mobile,city,country,exclude_from_segment,privacy_blocked,no_letters"
         )
     );
     assert_eq!(csv.lines().count(), 51);
@@ -368,7 +403,12 @@ fn export_to_a_file_round_trips_through_import() {
         out.to_str().unwrap(),
     ]);
     let other = Workspace::new();
-    let missing = other.run(&["import", "contacts", out.to_str().unwrap()]);
+    let missing = other.run(&[
+        "import",
+        "contacts",
+        out.to_str().unwrap(),
+        "--define-fields",
+    ]);
     assert!(
         missing.stderr.contains("salesperson JO does not exist"),
         "contacts name their salesperson: {}",
@@ -378,8 +418,24 @@ fn export_to_a_file_round_trips_through_import() {
         "eval",
         r#"for sp in ["JO", "PS", "BC", "HR", "OF"] { salesperson_create(#{code: sp}); }"#,
     ]);
-    let imported = other.ok(&["import", "contacts", out.to_str().unwrap()]);
-    assert!(imported.starts_with("imported 50 contacts"), "{imported}");
+    let undeclared = other.run(&["import", "contacts", out.to_str().unwrap()]);
+    assert!(
+        undeclared
+            .stderr
+            .contains("column no_letters is not a contact field"),
+        "the demo's declared field must be declared here too: {}",
+        undeclared.stderr
+    );
+    let imported = other.ok(&[
+        "import",
+        "contacts",
+        out.to_str().unwrap(),
+        "--define-fields",
+    ]);
+    assert_output(
+        "declaring contact field no_letters (text)\nimported 50 contacts\n",
+        &imported,
+    );
 }
 
 #[test]
@@ -503,6 +559,26 @@ fn the_repl_takes_multi_line_input_help_and_shows_errors_with_a_caret() {
     assert_output(
         "rapport: type :help for the functions, Ctrl-D to leave.\n10\nquery.count() -> int\n  How many records match (streams; nothing is held).\nerror: repl:1:1: no function foo(int); :help lists the functions there are\n   1 | foo(1)\n     | ^\n",
         &run.stdout,
+    );
+}
+
+#[test]
+fn the_repls_help_shows_the_declared_fields() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let run = ws.run_with_input(&["repl"], ":help no_letters\n:help\n");
+    assert!(run.success, "{}", run.stderr);
+    let line = "contact.no_letters                 flag field. Send no statements or reminders (read by the document_rules plugin)\n";
+    assert!(
+        run.stdout.contains(&format!("leave.\n{line}")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("fields() lists them):\n{line}")),
+        "{}",
+        run.stdout
     );
 }
 

@@ -102,6 +102,8 @@ fn args(ws: &Workspace, op: Op) -> Vec<String> {
                 ws.file(&format!("import{round}.csv"), csv.as_bytes())
                     .display()
                     .to_string(),
+                // The first import declares the custom column batch; the rest find it declared.
+                "--define-fields".into(),
             ];
         }
         Op::LogSegment { round, batch } => script(

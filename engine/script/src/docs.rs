@@ -21,19 +21,22 @@ macro_rules! docs {
 }
 
 docs! {
-    "contact_create", "contact_create(#{no, name, kind, company_no, salesperson, …custom}) -> no", "Creates a contact (number from the series unless given); unknown fields become custom fields.";
+    "field_define", "field_define(#{record, name, type, description}) -> name", "Declares a custom field of contacts, salespeople, templates, campaigns or entries (type text, number, flag or date); only declared fields hold values.";
+    "field_remove", "field_remove(record, name)", "Removes a declared field that no record has a value of.";
+    "fields", "fields([record]) -> array", "The declared custom fields (#{record, name, type, description}), of every record or one.";
+    "contact_create", "contact_create(#{no, name, kind, company_no, salesperson, …declared fields}) -> no", "Creates a contact (number from the series unless given); a field that is neither built-in nor declared is an error.";
     "contact", "contact(no) -> map | ()", "A contact as a map, or () if there is none.";
-    "contact_update", "contact_update(no, #{field: value, …})", "Changes the given fields of a contact (a custom field set to () is removed).";
+    "contact_update", "contact_update(no, #{field: value, …})", "Changes the given fields of a contact (a custom field set to () is cleared).";
     "contact_delete", "contact_delete(no [, #{with_persons, dry_run}]) -> () | #{dry_run, contacts, entries, relations}", "Deletes a contact (a person's entries move to its company; a company's keep their data); with_persons deletes a company's persons too; dry_run reports and keeps nothing.";
     "contact_summary", "contact_summary(no) -> #{count, cost, duration, avg_cost, avg_duration, last_interaction, last_attempted}", "A contact's derived figures (a company covers all its persons).";
     "contacts", "contacts() -> query", "All contacts, as a lazy query.";
-    "salesperson_create", "salesperson_create(#{code, name, email, phone, blocked}) -> code", "Creates a salesperson.";
+    "salesperson_create", "salesperson_create(#{code, name, email, phone, blocked, …declared fields}) -> code", "Creates a salesperson.";
     "salesperson", "salesperson(code) -> map | ()", "A salesperson as a map.";
     "salespeople", "salespeople() -> query", "All salespeople, as a lazy query.";
     "group_define", "group_define(#{code, description}) -> code", "Creates an interaction group or changes its description.";
     "group", "group(code) -> map | ()", "An interaction group as a map.";
     "groups", "groups() -> query", "All interaction groups, as a lazy query.";
-    "template_define", "template_define(#{code, group, description, unit_cost, unit_duration, flow, initiated_by, correspondence, ignore_contact_correspondence, wizard_action, …}) -> code", "Creates or redefines an interaction template (its languages are kept).";
+    "template_define", "template_define(#{code, group, description, unit_cost, unit_duration, flow, initiated_by, correspondence, ignore_contact_correspondence, wizard_action, …declared fields}) -> code", "Creates or redefines an interaction template (its languages are kept).";
     "template", "template(code) -> map | ()", "An interaction template as a map, with its languages.";
     "templates", "templates() -> query", "All interaction templates, as a lazy query.";
     "template_delete", "template_delete(code)", "Deletes a template with its languages and their attachments; entries keep the code.";

@@ -168,6 +168,43 @@ pub(crate) fn compile(ctx: &NativeCallContext, f: &FnPtr) -> Option<Pred> {
     }
 }
 
+/// The fields of its parameter that the closure `f` reads by name (`|c| c.city == …` reads
+/// `city`), wherever in its body; empty when `f` is not a script closure of one parameter.
+pub(crate) fn fields_read(ctx: &NativeCallContext, f: &FnPtr) -> Vec<String> {
+    let Some(def) = ctx
+        .iter_namespaces()
+        .find_map(|m| m.get_script_fn(f.fn_name(), 1 + f.curry().len()))
+    else {
+        return Vec::new();
+    };
+    // Curried values come first; the record is the last parameter.
+    let Some(param) = def.params.last().map(ToString::to_string) else {
+        return Vec::new();
+    };
+    let mut module = rhai::Module::new();
+    module.set_script_fn(def.clone());
+    let mut names = Vec::new();
+    rhai::AST::new_from_module(module).walk(&mut |path: &[rhai::ASTNode]| {
+        if let Some(rhai::ASTNode::Expr(Expr::Dot(x, _, _))) = path.last()
+            && let Expr::Variable(v, _, _) = &x.lhs
+            && v.1.as_str() == param
+            && v.2.is_empty()
+        {
+            let property = match &x.rhs {
+                Expr::Property(p, _) => Some(p.2.to_string()),
+                Expr::Dot(y, _, _) | Expr::Index(y, _, _) => match &y.lhs {
+                    Expr::Property(p, _) => Some(p.2.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            names.extend(property);
+        }
+        true
+    });
+    names
+}
+
 fn expr(e: &Expr, param: &str) -> Option<Pred> {
     match e {
         Expr::BoolConstant(b, _) => Some(Pred::Const(*b)),

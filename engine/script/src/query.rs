@@ -14,18 +14,18 @@ use crate::error::{RhaiResult, engine_error, placed_result};
 use crate::native::{self, FieldSource, Pred};
 use crate::session::{Shared, with_read};
 use crate::value::{
-    LoggedSegmentHandle, SegmentHandle, campaign_entry_map, campaign_map, compare, contact_field,
-    contact_view_map, entry_map, group_map, logged_segment_map, salesperson_map, segment_map,
-    template_map,
+    LoggedSegmentHandle, SegmentHandle, add_declared_fields, campaign_entry_map, campaign_map,
+    compare, contact_field, contact_view_map, entry_map, group_map, logged_segment_map,
+    salesperson_map, segment_map, template_map,
 };
-use rapport_engine::model::DocumentType;
 use rapport_engine::model::{
     Campaign, CampaignEntry, ContactView, InteractionGroup, InteractionLogEntry,
     InteractionTemplate, LoggedSegment, Salesperson, Segment, normalize_code,
 };
+use rapport_engine::model::{DocumentType, FieldDef, FieldRecord};
 use rapport_engine::ops::INDEXED_CONTACT_FIELDS;
-use rapport_engine::ops::View;
 use rapport_engine::ops::scan::{ContactIndex, Cursor, EntryIndex, RecordSource, ScanPath};
+use rapport_engine::ops::{View, entry_id, unknown_field};
 use rapport_engine::store::codec;
 use rapport_engine::{Error, Result};
 
@@ -72,53 +72,64 @@ impl Source {
         }
     }
 
-    /// The fields every record of this source has: the keys of its map (one definition: the
-    /// map functions of `value.rs`). `None` for contacts, whose custom fields are not
-    /// declared (yet), so any name may be one.
-    fn fields(self) -> Option<Vec<String>> {
+    /// The kind of record whose custom fields this source's records have.
+    pub(crate) fn custom_record(self) -> Option<FieldRecord> {
+        Some(match self {
+            Source::Contacts => FieldRecord::Contact,
+            Source::Entries => FieldRecord::Entry,
+            Source::Templates => FieldRecord::Template,
+            Source::Campaigns => FieldRecord::Campaign,
+            Source::Salespeople => FieldRecord::Salesperson,
+            _ => return None,
+        })
+    }
+
+    /// The built-in fields of this source's records: the keys of their maps (`value.rs`;
+    /// a test keeps them equal to the model's `FIELDS` for records with custom fields).
+    pub(crate) fn built_in_fields(self) -> Vec<String> {
+        if let Some(record) = self.custom_record() {
+            return record.built_in().iter().map(ToString::to_string).collect();
+        }
         let map = match self {
-            Source::Contacts => return None,
-            Source::Entries => entry_map(&InteractionLogEntry::blank(
-                0,
-                chrono::NaiveDate::default(),
-                chrono::NaiveTime::default(),
-            )),
-            Source::Templates => template_map(&InteractionTemplate::default()),
             Source::Groups => group_map(&InteractionGroup::default()),
             Source::Segments => segment_map(&Segment::default()),
             Source::LoggedSegments => logged_segment_map(&LoggedSegment::default()),
-            Source::Campaigns => campaign_map(&Campaign::default()),
-            Source::CampaignEntries => campaign_entry_map(&CampaignEntry::default()),
-            Source::Salespeople => salesperson_map(&Salesperson::default()),
+            _ => campaign_entry_map(&CampaignEntry::default()),
         };
-        Some(map.keys().map(ToString::to_string).collect())
+        map.keys().map(ToString::to_string).collect()
     }
 
-    /// Refuses a field the records of this source do not have, naming the closest one: a
-    /// mistyped field would otherwise match nothing, sum to 0 or sort by nothing, silently.
-    pub(crate) fn check_field(self, what: &str, field: &str) -> Result<()> {
-        let Some(fields) = self.fields() else {
-            return Ok(());
+    /// The declared custom fields of this source's records.
+    fn declared(self, shared: &Shared) -> RhaiResult<Vec<String>> {
+        let Some(record) = self.custom_record() else {
+            return Ok(Vec::new());
         };
-        if fields.iter().any(|f| f == field) {
+        with_read(shared, Access::read(self.kind()), |v| {
+            Ok(v.declared_fields(record)?
+                .into_iter()
+                .map(|d| d.name)
+                .collect())
+        })
+    }
+
+    /// Refuses a field the records of this source do not have (built-in or declared), naming
+    /// the closest one: a mistyped field would otherwise match nothing, sum to 0 or sort by
+    /// nothing, silently.
+    pub(crate) fn check_field(self, shared: &Shared, what: &str, field: &str) -> RhaiResult<()> {
+        let mut known = self.built_in_fields();
+        if known.iter().any(|f| f == field) {
             return Ok(());
         }
-        let closest = fields
-            .iter()
-            .map(|f| (strsim::damerau_levenshtein(field, f), f))
-            .min()
-            .filter(|(distance, _)| *distance <= (field.len() / 3).max(2));
-        let record = self.record_word();
-        let problem = match closest {
-            Some((_, f)) => format!("{field} does not exist on {record}; did you mean {f}?"),
-            None => format!("{field} does not exist on {record}"),
-        };
-        Err(Error::invalid(
+        known.extend(self.declared(shared)?);
+        if known.iter().any(|f| f == field) {
+            return Ok(());
+        }
+        Err(engine_error(unknown_field(
             what,
-            "field",
-            problem,
-            format!("use one of: {}", fields.join(", ")),
-        ))
+            self.record_word(),
+            field,
+            &known,
+        )))
     }
 
     /// The function that starts such a query.
@@ -540,12 +551,35 @@ fn fetch(
     include_postponed: bool,
     steps: &[Step],
     after: Option<&Cursor>,
+    declared: &[FieldDef],
 ) -> Result<(Vec<Rec>, Option<Cursor>)> {
     let mut out: Vec<Rec> = Vec::new();
     let next = view.scan_records(source.records(), plan, after, &mut |bytes| {
         out.extend(source.decode(bytes, include_postponed, steps)?);
         Ok(out.len() < CHUNK)
     })?;
+    // Custom values of other records than contacts live beside them: read while the view is
+    // at hand (contacts carry theirs).
+    if let Some(record) = source
+        .custom_record()
+        .filter(|r| *r != FieldRecord::Contact)
+        && !declared.is_empty()
+    {
+        for rec in &mut out {
+            if let Rec::Map(m) = rec {
+                let id = match record {
+                    FieldRecord::Entry => {
+                        entry_id(m.get("entry_no").and_then(|v| v.as_int().ok()).unwrap_or(0) as u64)
+                    }
+                    FieldRecord::Campaign => {
+                        m.get("no").map(ToString::to_string).unwrap_or_default()
+                    }
+                    _ => m.get("code").map(ToString::to_string).unwrap_or_default(),
+                };
+                add_declared_fields(view, record, &id, declared, m)?;
+            }
+        }
+    }
     Ok((out, next))
 }
 
@@ -557,7 +591,13 @@ pub(crate) fn run(
     sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
 ) -> RhaiResult<()> {
     let (plan, include_postponed) = q.plan();
-    let mut pipeline = Pipeline::new(&q.steps, q.source);
+    let declared = match q.source.custom_record() {
+        Some(record) => with_read(shared, Access::read(q.source.kind()), |v| {
+            v.declared_fields(record)
+        })?,
+        None => Vec::new(),
+    };
+    let mut pipeline = Pipeline::new(&q.steps, q.source, &declared);
     let mut after: Option<Cursor> = None;
     'chunks: loop {
         let (records, last) = with_read(shared, Access::read(q.source.kind()), |v| {
@@ -568,6 +608,7 @@ pub(crate) fn run(
                 include_postponed,
                 &q.steps,
                 after.as_ref(),
+                &declared,
             )
         })?;
         if last.is_none() {
@@ -588,15 +629,22 @@ pub(crate) fn run(
 struct Pipeline<'q> {
     steps: &'q [Step],
     source: Source,
+    /// The declared contact fields, each in every contact's map (`()` when unset).
+    contact_fields: Vec<&'q str>,
     counts: Vec<usize>,
     held: Vec<Vec<Rec>>,
 }
 
 impl<'q> Pipeline<'q> {
-    fn new(steps: &'q [Step], source: Source) -> Self {
+    fn new(steps: &'q [Step], source: Source, declared: &'q [FieldDef]) -> Self {
+        let contact_fields = match source {
+            Source::Contacts => declared.iter().map(|d| d.name.as_str()).collect(),
+            _ => Vec::new(),
+        };
         Self {
             steps,
             source,
+            contact_fields,
             counts: vec![0; steps.len()],
             held: steps.iter().map(|_| Vec::new()).collect(),
         }
@@ -618,7 +666,7 @@ impl<'q> Pipeline<'q> {
                         Some(false) => return Ok(true),
                         None => {}
                     }
-                    let map = record.into_map();
+                    let map = self.map_of(record);
                     let keep =
                         f.call_within_context::<Dynamic>(ctx, (self.source.wrap(map.clone()),))?;
                     record = Rec::Map(map);
@@ -661,7 +709,19 @@ impl<'q> Pipeline<'q> {
                 }
             }
         }
-        sink(self.source.wrap(record.into_map()))
+        let map = self.map_of(record);
+        sink(self.source.wrap(map))
+    }
+
+    /// The record as the script sees it, with every declared contact field.
+    fn map_of(&self, record: Rec) -> Map {
+        let mut map = record.into_map();
+        for name in &self.contact_fields {
+            if !map.contains_key(*name) {
+                map.insert((*name).into(), Dynamic::UNIT);
+            }
+        }
+        map
     }
 
     fn finish(
@@ -719,23 +779,32 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             steps: Vec::new(),
         });
     }
+    let s = shared.clone();
     engine.register_fn(
         "where",
-        |ctx: NativeCallContext, q: &mut Query, f: FnPtr| {
-            let mut q = q.clone();
-            let native = native::compile(&ctx, &f);
-            q.steps.push(Step::Where(f, native));
-            q
+        move |ctx: NativeCallContext, q: &mut Query, f: FnPtr| -> RhaiResult<Query> {
+            placed_result(&ctx, || -> RhaiResult<Query> {
+                // A field the records do not have reads as () and silently matches nothing:
+                // refuse it (segment handles also have methods, so they are left alone).
+                if !matches!(q.source, Source::Segments | Source::LoggedSegments) {
+                    for field in native::fields_read(&ctx, &f) {
+                        q.source.check_field(&s, "where", &field)?;
+                    }
+                }
+                let mut q = q.clone();
+                let native = native::compile(&ctx, &f);
+                q.steps.push(Step::Where(f, native));
+                Ok(q)
+            })
         },
     );
+    let s = shared.clone();
     engine.register_fn(
         "filter",
-        |ctx: NativeCallContext, q: &mut Query, m: Map| -> RhaiResult<Query> {
+        move |ctx: NativeCallContext, q: &mut Query, m: Map| -> RhaiResult<Query> {
             placed_result(&ctx, || -> RhaiResult<Query> {
                 for field in m.keys() {
-                    q.source
-                        .check_field("filter", field)
-                        .map_err(engine_error)?;
+                    q.source.check_field(&s, "filter", field)?;
                 }
                 let mut q = q.clone();
                 q.steps
@@ -744,26 +813,26 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             })
         },
     );
+    let s = shared.clone();
     engine.register_fn(
         "order_by",
-        |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Query> {
+        move |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Query> {
             placed_result(&ctx, || -> RhaiResult<Query> {
-                q.source
-                    .check_field("order_by", field)
-                    .map_err(engine_error)?;
+                q.source.check_field(&s, "order_by", field)?;
                 let mut q = q.clone();
                 q.steps.push(Step::OrderBy(field.to_string(), false));
                 Ok(q)
             })
         },
     );
+    let s = shared.clone();
     engine.register_fn(
         "order_by",
-        |ctx: NativeCallContext,
-         q: &mut Query,
-         field: &str,
-         direction: &str|
-         -> RhaiResult<Query> {
+        move |ctx: NativeCallContext,
+              q: &mut Query,
+              field: &str,
+              direction: &str|
+              -> RhaiResult<Query> {
             placed_result(&ctx, || -> RhaiResult<Query> {
                 let desc = match direction.to_ascii_lowercase().as_str() {
                     "desc" | "descending" => true,
@@ -777,9 +846,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                         )));
                     }
                 };
-                q.source
-                    .check_field("order_by", field)
-                    .map_err(engine_error)?;
+                q.source.check_field(&s, "order_by", field)?;
                 let mut q = q.clone();
                 q.steps.push(Step::OrderBy(field.to_string(), desc));
                 Ok(q)
@@ -867,7 +934,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         "sum",
         move |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Dynamic> {
             placed_result(&ctx, || -> RhaiResult<Dynamic> {
-                q.source.check_field("sum", field).map_err(engine_error)?;
+                q.source.check_field(&s, "sum", field)?;
                 let (mut ints, mut floats, mut any_float) = (0 as INT, 0.0_f64, false);
                 run(&ctx, &s, q, &mut |item| {
                     let v = field_of(&item, field);
@@ -899,9 +966,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         "group_count",
         move |ctx: NativeCallContext, q: &mut Query, field: &str| -> RhaiResult<Map> {
             placed_result(&ctx, || -> RhaiResult<Map> {
-                q.source
-                    .check_field("group_count", field)
-                    .map_err(engine_error)?;
+                q.source.check_field(&s, "group_count", field)?;
                 let mut groups = Map::new();
                 run(&ctx, &s, q, &mut |item| {
                     let key = field_of(&item, field);

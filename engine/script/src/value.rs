@@ -3,16 +3,17 @@
 //! dates are a `date` type that compares and takes day arithmetic.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rhai::{Array, Dynamic, INT, Map};
 
 use rapport_engine::model::{
-    Amount, Attachment, Campaign, CampaignEntry, Contact, ContactView, FieldValue, FieldValueView,
-    InteractionGroup, InteractionLogEntry, InteractionTemplate, LoggedSegment, Salesperson,
-    Segment, SegmentLine, TemplateSetup,
+    Amount, Attachment, Campaign, CampaignEntry, Contact, ContactView, FieldDef, FieldRecord,
+    FieldValue, FieldValueView, InteractionGroup, InteractionLogEntry, InteractionTemplate,
+    LoggedSegment, Salesperson, Segment, SegmentLine, TemplateSetup,
 };
-use rapport_engine::ops::Statistics;
+use rapport_engine::ops::{Statistics, View};
 use rapport_engine::{Error, Result};
 
 /// A calendar date in scripts: `date("2026-11-29")`, `today() - days(30)`, compared with `<`, `==`…
@@ -118,6 +119,10 @@ fn view_value(v: FieldValueView<'_>) -> Dynamic {
     match v {
         FieldValueView::Empty => Dynamic::UNIT,
         FieldValueView::Text(t) => text(t),
+        // A whole number reads as an integer (12, not 12.0), in scripts and in exports.
+        FieldValueView::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+            Dynamic::from_int(n as INT)
+        }
         FieldValueView::Number(n) => Dynamic::from_float(n),
         FieldValueView::Bool(b) => Dynamic::from_bool(b),
         FieldValueView::Date(d) => date(d),
@@ -139,6 +144,69 @@ pub fn to_field_value(v: &Dynamic) -> Option<FieldValue> {
     } else {
         v.clone().try_cast::<Date>().map(|d| FieldValue::Date(d.0))
     }
+}
+
+/// Adds a record's declared custom fields to its map: each declared field with its value, or
+/// `()` when the record has none (so reading a declared field never looks like a typo). A
+/// contact's values are in its map already; other records' are read by `id` (code, no, or
+/// `entry_id`).
+pub fn add_custom_fields(
+    view: &View<'_>,
+    record: FieldRecord,
+    id: &str,
+    map: &mut Map,
+) -> Result<()> {
+    add_declared_fields(view, record, id, &view.declared_fields(record)?, map)
+}
+
+/// [`add_custom_fields`] with the declarations read once (for a scan).
+pub fn add_declared_fields(
+    view: &View<'_>,
+    record: FieldRecord,
+    id: &str,
+    declared: &[FieldDef],
+    map: &mut Map,
+) -> Result<()> {
+    if declared.is_empty() {
+        return Ok(());
+    }
+    let mut values = if record == FieldRecord::Contact {
+        BTreeMap::new()
+    } else {
+        view.custom_values(record, id)?
+    };
+    for def in declared {
+        let value = values
+            .remove(&def.name)
+            .map_or(Dynamic::UNIT, |v| field_value(&v));
+        if record != FieldRecord::Contact || !map.contains_key(def.name.as_str()) {
+            map.insert(def.name.as_str().into(), value);
+        }
+    }
+    Ok(())
+}
+
+/// A contact as JSON with its declared fields (`declared`, read once for an export).
+pub fn contact_json_with(
+    view: &View<'_>,
+    c: &Contact,
+    declared: &[FieldDef],
+) -> Result<serde_json::Value> {
+    let mut m = contact_map(c);
+    add_declared_fields(view, FieldRecord::Contact, &c.no, declared, &mut m)?;
+    Ok(map_json(&m))
+}
+
+/// An entry as JSON with its declared fields (`declared`, read once for an export).
+pub fn entry_json_with(
+    view: &View<'_>,
+    e: &InteractionLogEntry,
+    declared: &[FieldDef],
+) -> Result<serde_json::Value> {
+    let mut m = entry_map(e);
+    let id = rapport_engine::ops::entry_id(e.entry_no);
+    add_declared_fields(view, FieldRecord::Entry, &id, declared, &mut m)?;
+    Ok(map_json(&m))
 }
 
 /// A contact as JSON, as scripts see it (the form exports and clients use).
@@ -541,6 +609,25 @@ impl<'a> Fields<'a> {
             .filter(|(k, _)| !self.known.contains(k))
     }
 
+    /// The fields not read so far as custom field values (the engine checks that each is
+    /// declared and of its type); `()` is an empty value, which clears the field.
+    pub fn custom(&self) -> Result<BTreeMap<String, FieldValue>> {
+        self.unread()
+            .map(|(key, value)| match to_field_value(value) {
+                Some(v) => Ok((key.to_string(), v)),
+                None => Err(Error::invalid(
+                    &self.record,
+                    "field",
+                    format!(
+                        "{key} holds {}, not text, a number, true/false or a date",
+                        type_name(value)
+                    ),
+                    "store text, a number, true/false or a date",
+                )),
+            })
+            .collect()
+    }
+
     /// Refuses any field that was not read: a misspelt field is an error, not silently ignored.
     pub fn finish(self) -> Result<()> {
         if let Some((k, _)) = self.unread().next() {
@@ -660,5 +747,37 @@ pub fn show(v: &Dynamic) -> String {
         format!("{label} {}", show_map(&fields))
     } else {
         v.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_maps_of_records_with_custom_fields_have_the_models_built_in_fields() {
+        let keys = |m: Map| m.keys().map(ToString::to_string).collect::<Vec<_>>();
+        let sorted = |f: &[&str]| {
+            let mut v: Vec<String> = f.iter().map(ToString::to_string).collect();
+            v.sort();
+            v
+        };
+        let blank = InteractionLogEntry::blank(0, NaiveDate::default(), Default::default());
+        for (record, map) in [
+            (FieldRecord::Contact, contact_map(&Contact::default())),
+            (
+                FieldRecord::Salesperson,
+                salesperson_map(&Salesperson::default()),
+            ),
+            (
+                FieldRecord::Template,
+                template_map(&InteractionTemplate::default()),
+            ),
+            (FieldRecord::Campaign, campaign_map(&Campaign::default())),
+            (FieldRecord::Entry, entry_map(&blank)),
+        ] {
+            // Map keys come sorted; the model lists them in the spec's order.
+            assert_eq!(keys(map), sorted(record.built_in()), "{record}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::model::{AccountKind, DocumentType};
+use crate::model::{AccountKind, DocumentType, FieldRecord};
 use crate::store::key::Key;
 
 fn day(date: NaiveDate) -> i32 {
@@ -345,6 +345,39 @@ pub fn stat_days_of_kind(kind: u8) -> Key {
     Key::new().tag(kind)
 }
 
+// ---- fields, custom_values --------------------------------------------------------------
+
+/// `fields`: the declaration of a custom field of one kind of record (its [`FieldRecord`] tag).
+pub fn field_def(record: FieldRecord, name: &str) -> Key {
+    fields_of(record).str(name)
+}
+
+/// `fields`: every declared field of one kind of record.
+pub fn fields_of(record: FieldRecord) -> Key {
+    Key::new().tag(record.tag())
+}
+
+/// `custom_values`: one custom field's value of one record (a salesperson's, template's or
+/// campaign's code or no; an entry's no as 20 decimal digits, so entries sort by number).
+pub fn custom_value(record: FieldRecord, id: &str, name: &str) -> Key {
+    custom_values_of(record, id).str(name)
+}
+
+/// The id of an entry in `custom_values`: its no as 20 decimal digits (so ids sort by no).
+pub fn entry_id(entry_no: u64) -> String {
+    format!("{entry_no:020}")
+}
+
+/// `custom_values`: every custom value of one record.
+pub fn custom_values_of(record: FieldRecord, id: &str) -> Key {
+    Key::new().tag(record.tag()).str(id)
+}
+
+/// `custom_values`: every custom value of one kind of record.
+pub fn custom_values_of_kind(record: FieldRecord) -> Key {
+    Key::new().tag(record.tag())
+}
+
 #[cfg(test)]
 mod golden {
     //! The bytes of every key shape as files hold them, one test per shape: a failing test
@@ -407,5 +440,7 @@ mod golden {
         logged_segment_campaign_entry_key: logged_segment_campaign_entry(4, 5) => "0300000000000000040000000000000005";
         stat_total_key: stat_total(0, "BUS", 0) => "00425553000100";
         stat_day_key: stat_day(5, "CP0001", 2, date()) => "05435030303031000102800b4a6d";
+        field_def_key: field_def(FieldRecord::Contact, "industry") => "01696e647573747279" "0001";
+        custom_value_key: custom_value(FieldRecord::Salesperson, "JO", "manager") => "024a4f0001" "6d616e616765720001";
     }
 }

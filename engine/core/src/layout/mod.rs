@@ -59,9 +59,14 @@ pub mod tables {
     pub const STATS: Table = Table::new(19, "stats");
     /// Daily statistics by (kind, code, bucket, date).
     pub const STATS_DAILY: Table = Table::new(20, "stats_daily");
+    /// Declared custom fields by (kind of record, name).
+    pub const FIELDS: Table = Table::new(21, "fields");
+    /// Custom field values of salespeople, templates, campaigns and entries by (kind of
+    /// record, record, field); a contact keeps its own.
+    pub const CUSTOM_VALUES: Table = Table::new(22, "custom_values");
 
     /// Every table, in id order.
-    pub static ALL: [Table; 21] = [
+    pub static ALL: [Table; 23] = [
         META,
         CONTACTS,
         CONTACT_INDEX,
@@ -83,6 +88,8 @@ pub mod tables {
         LOGGED_SEGMENTS,
         STATS,
         STATS_DAILY,
+        FIELDS,
+        CUSTOM_VALUES,
     ];
 }
 

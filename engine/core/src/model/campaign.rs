@@ -24,6 +24,18 @@ pub struct Campaign {
     pub active: bool,
 }
 
+impl Campaign {
+    /// The names of the built-in fields, as scripts see them.
+    pub const FIELDS: &'static [&'static str] = &[
+        "no",
+        "description",
+        "starting_date",
+        "ending_date",
+        "salesperson",
+        "active",
+    ];
+}
+
 /// A campaign entry: groups the interactions of one campaign, segment and document type.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CampaignEntry {

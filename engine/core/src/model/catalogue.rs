@@ -20,6 +20,11 @@ pub struct Salesperson {
     pub blocked: bool,
 }
 
+impl Salesperson {
+    /// The names of the built-in fields, as scripts see them.
+    pub const FIELDS: &'static [&'static str] = &["code", "name", "email", "phone", "blocked"];
+}
+
 /// An interaction group: templates are grouped for statistics.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct InteractionGroup {
@@ -91,6 +96,25 @@ pub struct InteractionTemplate {
 }
 
 impl InteractionTemplate {
+    /// The names of the built-in fields, as scripts see them.
+    pub const FIELDS: &'static [&'static str] = &[
+        "code",
+        "group",
+        "description",
+        "unit_cost",
+        "unit_duration",
+        "flow",
+        "initiated_by",
+        "campaign",
+        "campaign_target",
+        "campaign_response",
+        "correspondence",
+        "ignore_contact_correspondence",
+        "default_language",
+        "wizard_action",
+        "languages",
+    ];
+
     /// The language row for `language`, if the template has one.
     pub fn language(&self, language: &str) -> Option<&TemplateLanguage> {
         self.languages

@@ -162,6 +162,44 @@ pub struct InteractionLogEntry {
 }
 
 impl InteractionLogEntry {
+    /// The names of the built-in fields, as scripts see them.
+    pub const FIELDS: &'static [&'static str] = &[
+        "entry_no",
+        "contact_no",
+        "contact_company_no",
+        "date",
+        "time",
+        "description",
+        "subject",
+        "template",
+        "group",
+        "flow",
+        "initiated_by",
+        "correspondence",
+        "language",
+        "cost",
+        "duration",
+        "salesperson",
+        "user",
+        "campaign_no",
+        "campaign_entry_no",
+        "campaign_target",
+        "campaign_response",
+        "segment_no",
+        "logged_segment_no",
+        "evaluation",
+        "attempt_failed",
+        "canceled",
+        "postponed",
+        "document_type",
+        "document_no",
+        "version_no",
+        "contact_via",
+        "delivery_status",
+        "attachment_no",
+        "comments",
+    ];
+
     /// An entry with every field blank, for builders to fill.
     pub fn blank(entry_no: u64, date: NaiveDate, time: NaiveTime) -> Self {
         Self {

@@ -7,6 +7,7 @@ mod catalogue;
 mod contact;
 mod document;
 mod entry;
+mod field;
 mod segment;
 pub(crate) mod serde_date;
 mod value;
@@ -26,6 +27,7 @@ pub use entry::{
     Comment, Correspondence, DeliveryStatus, Evaluation, Flow, InitiatedBy, InteractionLogEntry,
     LoggedSegment,
 };
+pub use field::{FieldDef, FieldRecord, FieldType};
 pub use segment::{
     ContactFilter, ContactSelector, CriteriaAction, CriteriaStep, FieldCondition, FieldTest,
     SavedCriteria, Segment, SegmentLine, StepOptions,

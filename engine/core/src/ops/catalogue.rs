@@ -9,7 +9,7 @@ use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
 use crate::model::{
-    Attachment, AttachmentContent, InteractionGroup, InteractionTemplate, Salesperson,
+    Attachment, AttachmentContent, FieldRecord, InteractionGroup, InteractionTemplate, Salesperson,
     TemplateLanguage, WizardAction, normalize_code,
 };
 
@@ -215,7 +215,7 @@ impl Tx<'_> {
             }
         }
         layout::delete(self.kv, tables::TEMPLATES, &keys::code(&code))?;
-        Ok(())
+        self.custom_values_clear(FieldRecord::Template, &code)
     }
 
     /// Sets a template's language row with its attachment (replacing the row's earlier

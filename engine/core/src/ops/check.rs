@@ -327,6 +327,44 @@ mod tests {
     }
 
     #[test]
+    fn opening_a_file_whose_contacts_have_undeclared_custom_fields_declares_them() {
+        use crate::model::{Contact, FieldRecord, FieldType, FieldValue};
+        let db = logged_db();
+        tamper(&db, |kv| {
+            // Before version 3 a contact could hold any custom field.
+            for (no, size) in [("X1", FieldValue::Number(12.0)), ("X2", "big".into())] {
+                let mut c = Contact {
+                    no: no.into(),
+                    name: no.into(),
+                    company_no: no.into(),
+                    ..Default::default()
+                };
+                c.custom.insert("industry".into(), "retail".into());
+                c.custom.insert("size".into(), size);
+                layout::put(kv, tables::CONTACTS, &keys::code(no), &c)?;
+            }
+            layout::delete(kv, tables::META, &keys::derived_layout())?;
+            Ok(())
+        });
+        db.upgrade().unwrap();
+        let declared = db
+            .read(|v| v.declared_fields(FieldRecord::Contact))
+            .unwrap();
+        let types: Vec<_> = declared
+            .iter()
+            .map(|d| (d.name.as_str(), d.field_type))
+            .collect();
+        assert_eq!(
+            types,
+            [("industry", FieldType::Text), ("size", FieldType::Text)],
+            "a field with values of one type gets that type; mixed values make it text"
+        );
+        let x1 = db.read(|v| v.contact("X1")).unwrap().unwrap();
+        assert_eq!(x1.field("size"), FieldValue::Text("12".into()));
+        assert_eq!(x1.field("industry"), FieldValue::Text("retail".into()));
+    }
+
+    #[test]
     fn a_missing_index_key_is_reported() {
         let db = logged_db();
         let diff = tamper(&db, |kv| {

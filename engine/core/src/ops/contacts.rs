@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
 use crate::model::{
     AccountKind, BusinessRelation, Contact, ContactFilter, ContactKind, ContactSelector,
-    Correspondence, FieldTest, FieldValue, normalize_code,
+    Correspondence, FieldRecord, FieldTest, FieldValue, normalize_code,
 };
 use crate::store::key::Key;
 use crate::store::{Order, Table, codec};
@@ -313,24 +313,8 @@ impl Tx<'_> {
                 check_length(&record, field, &text)?;
             }
         }
-        for (name, value) in &c.custom {
-            check_length(&record, "custom field name", name)?;
-            if let FieldValue::Text(text) = value {
-                check_length(&format!("{record}, custom field {name}"), "value", text)?;
-            }
-        }
-        if let Some(name) = c
-            .custom
-            .keys()
-            .find(|k| Contact::FIELDS.contains(&k.as_str()))
-        {
-            return Err(Error::invalid(
-                &record,
-                "custom fields",
-                format!("has a custom field named {name}, which is a contact field"),
-                format!("set the contact's own {name}, or give the custom field another name"),
-            ));
-        }
+        self.view()
+            .check_custom_values(FieldRecord::Contact, &record, &c.custom)?;
         c.company_no = normalize_code(&c.company_no);
         c.salesperson = normalize_code(&c.salesperson);
         c.language = normalize_code(&c.language);

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
 use crate::model::{
     Amount, AttachmentContent, Comment, Contact, Correspondence, DeliveryStatus, Evaluation,
-    InteractionLogEntry, InteractionTemplate, WizardAction, normalize_code,
+    FieldRecord, InteractionLogEntry, InteractionTemplate, WizardAction, normalize_code,
 };
 use crate::store::Order;
 use crate::store::key::Key;
@@ -231,6 +231,9 @@ impl Tx<'_> {
         self.apply_statistics(entry, -1)?;
         if entry.attachment_no != 0 {
             self.release_attachment(entry.attachment_no)?;
+        }
+        if self.entries_may_have_custom_values()? {
+            self.custom_values_clear(FieldRecord::Entry, &keys::entry_id(entry.entry_no))?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ mod check;
 mod contacts;
 mod documents;
 mod entries;
+mod fields;
 mod purge;
 pub mod scan;
 mod segments;
@@ -16,11 +17,13 @@ mod settings;
 mod stats;
 mod upgrade;
 
+pub use crate::layout::keys::entry_id;
 pub use cancel::CancelMode;
 pub use check::IntegrityReport;
 pub use contacts::{ContactDeleteOptions, ContactDeletion, INDEXED_CONTACT_FIELDS};
 pub use documents::DocumentOutcome;
 pub use entries::{InteractionDraft, MAX_TEXT, ResumeChanges};
+pub use fields::{MAX_FIELD_NAME, closest, unknown_field};
 pub use purge::{CanceledEntryFilter, PurgeReport};
 pub use segments::{LogSegmentOptions, LoggedSegmentOutcome, SegmentChanges};
 pub use settings::PluginSettings;
@@ -104,6 +107,8 @@ pub struct Tx<'a> {
     pub(crate) ctx: &'a Context,
     /// Statistic changes summed while a bulk operation runs (see `Tx::batch_statistics`).
     pending_statistics: Option<stats::StatDeltas>,
+    /// Whether entries have declared fields (read once per transaction; see `fields.rs`).
+    entry_fields: Option<bool>,
 }
 
 impl<'a> Tx<'a> {
@@ -113,6 +118,7 @@ impl<'a> Tx<'a> {
             kv,
             ctx,
             pending_statistics: None,
+            entry_fields: None,
         }
     }
 

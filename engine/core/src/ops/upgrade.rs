@@ -14,12 +14,13 @@ use crate::store::Order;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct DerivedLayout {
     /// 2: contacts have no daily statistics (a date range reads the entry index).
+    /// 3: custom fields are declared (a file's existing contact fields are declared on open).
     version: u32,
     /// The contact fields with a field index.
     indexed_contact_fields: Vec<String>,
 }
 
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 fn current() -> DerivedLayout {
     DerivedLayout {
@@ -42,9 +43,11 @@ impl View<'_> {
 
 impl Tx<'_> {
     /// Rebuilds the derived data into this rapport's shape: the contact field index, and no
-    /// daily statistics for contacts (rapport before version 2 kept them).
+    /// daily statistics for contacts (rapport before version 2 kept them), and a declaration
+    /// of every custom field contacts hold (before version 3 they were not declared).
     pub fn upgrade_derived_data(&mut self) -> Result<()> {
         self.rebuild_contact_field_index()?;
+        self.declare_existing_contact_fields()?;
         let contact_days = keys::stat_days_of_kind(StatKind::Contact as u8);
         let mut old = Vec::new();
         layout::scan_prefix(

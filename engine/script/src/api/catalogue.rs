@@ -2,6 +2,8 @@
 //! campaigns and automatic recording. Each reads its map with the spec's field names and calls
 //! one workflow; no rule is written here.
 
+use std::collections::BTreeMap;
+
 use rhai::{Blob, Dynamic, Engine, INT, Map, NativeCallContext};
 
 use crate::capability::{Access, Kind};
@@ -9,13 +11,13 @@ use crate::error::{RhaiResult, engine_error, error_value, placed_result};
 use crate::session::Shared;
 use crate::session::{acting_plugin, fire, group, notify, with_read, with_write};
 use crate::value::{
-    Fields, campaign_map, contact_map, group_map, salesperson_map, template_map,
-    template_setup_map, to_field_value,
+    Fields, add_custom_fields, campaign_map, contact_map, group_map, salesperson_map, template_map,
+    template_setup_map,
 };
 use rapport_engine::model::{
     AccountKind, AttachmentContent, Campaign, Contact, DocumentAction, DocumentEvent,
-    DocumentParty, DocumentType, InteractionGroup, InteractionTemplate, Salesperson,
-    normalize_code,
+    DocumentParty, DocumentType, FieldDef, FieldRecord, FieldType, FieldValue, InteractionGroup,
+    InteractionTemplate, Salesperson, normalize_code,
 };
 use rapport_engine::ops::{ContactDeleteOptions, ContactDeletion};
 use rapport_engine::{Error, Result};
@@ -66,28 +68,17 @@ fn apply_contact(c: &mut Contact, map: &Map, record: &str) -> Result<()> {
     if let Some(v) = f.flag("privacy_blocked")? {
         c.privacy_blocked = v;
     }
-    for (key, value) in f.unread() {
-        match to_field_value(value) {
-            Some(rapport_engine::model::FieldValue::Empty) => {
-                c.custom.remove(key);
-            }
-            Some(v) => {
-                c.custom.insert(key.to_string(), v);
-            }
-            None => {
-                return Err(Error::invalid(
-                    record,
-                    "custom field",
-                    format!("{key} holds a value that is not text, a number, true/false or a date"),
-                    "store text, a number, true/false or a date",
-                ));
-            }
+    for (key, value) in f.custom()? {
+        if value == FieldValue::Empty {
+            c.custom.remove(&key);
+        } else {
+            c.custom.insert(key, value);
         }
     }
     Ok(())
 }
 
-fn template_from(map: &Map) -> Result<InteractionTemplate> {
+fn template_from(map: &Map) -> Result<(InteractionTemplate, BTreeMap<String, FieldValue>)> {
     let mut f = Fields::new("template_define", map);
     let t = InteractionTemplate {
         code: f.text("code")?.unwrap_or_default(),
@@ -108,8 +99,7 @@ fn template_from(map: &Map) -> Result<InteractionTemplate> {
         wizard_action: f.word("wizard_action")?.unwrap_or_default(),
         languages: Vec::new(),
     };
-    f.finish()?;
-    Ok(t)
+    Ok((t, f.custom()?))
 }
 
 fn document_event(map: &Map) -> Result<DocumentEvent> {
@@ -185,7 +175,117 @@ fn template_attach(
     .map(|n| n as INT)
 }
 
+/// The records whose data a field declaration belongs to (for plugin capabilities).
+fn kind_of(record: FieldRecord) -> Kind {
+    match record {
+        FieldRecord::Contact => Kind::Contacts,
+        FieldRecord::Salesperson => Kind::Salespeople,
+        FieldRecord::Template => Kind::Catalogue,
+        FieldRecord::Campaign => Kind::Campaigns,
+        FieldRecord::Entry => Kind::Entries,
+    }
+}
+
+fn field_record(word: &str) -> Result<FieldRecord> {
+    word.parse().map_err(|problem| {
+        Error::invalid("field_define", "record", problem, "name the kind of record")
+    })
+}
+
+fn field_def_map(d: &FieldDef) -> Map {
+    let mut m = Map::new();
+    m.insert("record".into(), d.record.as_str().into());
+    m.insert("name".into(), d.name.as_str().into());
+    m.insert("type".into(), d.field_type.as_str().into());
+    m.insert("description".into(), d.description.as_str().into());
+    m
+}
+
+fn register_fields(engine: &mut Engine, shared: &Shared) {
+    let s = shared.clone();
+    engine.register_fn(
+        "field_define",
+        move |ctx: NativeCallContext, map: Map| -> RhaiResult<String> {
+            placed_result(&ctx, || -> RhaiResult<String> {
+                let mut f = Fields::new("field_define", &map);
+                let record = f.text("record").map_err(engine_error)?.ok_or_else(|| {
+                    engine_error(Error::required(
+                        "field_define",
+                        "record",
+                        format!("name the record: one of {}", FieldRecord::words()),
+                    ))
+                })?;
+                let record = field_record(&record).map_err(engine_error)?;
+                let name = f.text("name").map_err(engine_error)?.unwrap_or_default();
+                let field_type = f.word("type").map_err(engine_error)?.ok_or_else(|| {
+                    engine_error(Error::required(
+                        "field_define",
+                        "type",
+                        format!("give the type: one of {}", FieldType::words()),
+                    ))
+                })?;
+                let description = f
+                    .text("description")
+                    .map_err(engine_error)?
+                    .unwrap_or_default();
+                f.finish().map_err(engine_error)?;
+                let def = FieldDef {
+                    record,
+                    name: name.clone(),
+                    field_type,
+                    description,
+                };
+                with_write(&s, Access::write(kind_of(record)), |tx| {
+                    tx.field_define(&def)
+                })?;
+                Ok(name)
+            })
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "field_remove",
+        move |ctx: NativeCallContext, record: &str, name: &str| -> RhaiResult<()> {
+            placed_result(&ctx, || -> RhaiResult<()> {
+                let record = field_record(record).map_err(engine_error)?;
+                with_write(&s, Access::write(kind_of(record)), |tx| {
+                    tx.field_remove(record, name)
+                })
+            })
+        },
+    );
+    let list = |s: &Shared, record: Option<FieldRecord>| -> RhaiResult<rhai::Array> {
+        let records = record.map_or_else(|| FieldRecord::ALL.to_vec(), |r| vec![r]);
+        let mut out = rhai::Array::new();
+        for record in records {
+            let defs = with_read(s, Access::read(kind_of(record)), |v| {
+                v.declared_fields(record)
+            })?;
+            out.extend(defs.iter().map(|d| Dynamic::from_map(field_def_map(d))));
+        }
+        Ok(out)
+    };
+    let s = shared.clone();
+    engine.register_fn(
+        "fields",
+        move |ctx: NativeCallContext| -> RhaiResult<rhai::Array> {
+            placed_result(&ctx, || list(&s, None))
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "fields",
+        move |ctx: NativeCallContext, record: &str| -> RhaiResult<rhai::Array> {
+            placed_result(&ctx, || {
+                let record = field_record(record).map_err(engine_error)?;
+                list(&s, Some(record))
+            })
+        },
+    );
+}
+
 pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
+    register_fields(engine, shared);
     // Contacts.
     let s = shared.clone();
     engine.register_fn(
@@ -212,7 +312,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         move |ctx: NativeCallContext, no: &str| -> RhaiResult<Dynamic> {
             placed_result(&ctx, || -> RhaiResult<Dynamic> {
                 with_read(&s, Access::read(Kind::Contacts), |v| {
-                    Ok(map_or_unit(v.contact(no)?.as_ref().map(contact_map)))
+                    let Some(c) = v.contact(no)? else {
+                        return Ok(Dynamic::UNIT);
+                    };
+                    let mut m = contact_map(&c);
+                    add_custom_fields(v, FieldRecord::Contact, &c.no, &mut m)?;
+                    Ok(Dynamic::from_map(m))
                 })
             })
         },
@@ -317,10 +422,14 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     phone: f.text("phone").map_err(engine_error)?.unwrap_or_default(),
                     blocked: f.flag("blocked").map_err(engine_error)?.unwrap_or(false),
                 };
-                f.finish().map_err(engine_error)?;
+                let custom = f.custom().map_err(engine_error)?;
                 let code = normalize_code(&sp.code);
                 with_write(&s, Access::write(Kind::Salespeople), |tx| {
-                    tx.salesperson_create(sp)
+                    let label = format!("salesperson {code}");
+                    let record = FieldRecord::Salesperson;
+                    tx.view().check_custom_values(record, &label, &custom)?;
+                    tx.salesperson_create(sp)?;
+                    tx.custom_values_set(record, &code, &label, &custom)
                 })?;
                 Ok(code)
             })
@@ -332,9 +441,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         move |ctx: NativeCallContext, code: &str| -> RhaiResult<Dynamic> {
             placed_result(&ctx, || -> RhaiResult<Dynamic> {
                 with_read(&s, Access::read(Kind::Salespeople), |v| {
-                    Ok(map_or_unit(
-                        v.salesperson(code)?.as_ref().map(salesperson_map),
-                    ))
+                    let Some(sp) = v.salesperson(code)? else {
+                        return Ok(Dynamic::UNIT);
+                    };
+                    let mut m = salesperson_map(&sp);
+                    add_custom_fields(v, FieldRecord::Salesperson, &sp.code, &mut m)?;
+                    Ok(Dynamic::from_map(m))
                 })
             })
         },
@@ -377,10 +489,14 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         "template_define",
         move |ctx: NativeCallContext, map: Map| -> RhaiResult<String> {
             placed_result(&ctx, || -> RhaiResult<String> {
-                let t = template_from(&map).map_err(engine_error)?;
+                let (t, custom) = template_from(&map).map_err(engine_error)?;
                 let code = normalize_code(&t.code);
                 with_write(&s, Access::write(Kind::Catalogue), |tx| {
-                    tx.template_define(t)
+                    let label = format!("template {code}");
+                    let record = FieldRecord::Template;
+                    tx.view().check_custom_values(record, &label, &custom)?;
+                    tx.template_define(t)?;
+                    tx.custom_values_set(record, &code, &label, &custom)
                 })?;
                 Ok(code)
             })
@@ -392,7 +508,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         move |ctx: NativeCallContext, code: &str| -> RhaiResult<Dynamic> {
             placed_result(&ctx, || -> RhaiResult<Dynamic> {
                 with_read(&s, Access::read(Kind::Catalogue), |v| {
-                    Ok(map_or_unit(v.template(code)?.as_ref().map(template_map)))
+                    let Some(t) = v.template(code)? else {
+                        return Ok(Dynamic::UNIT);
+                    };
+                    let mut m = template_map(&t);
+                    add_custom_fields(v, FieldRecord::Template, &t.code, &mut m)?;
+                    Ok(Dynamic::from_map(m))
                 })
             })
         },
@@ -628,9 +749,14 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                         .unwrap_or_default(),
                     active: f.flag("active").map_err(engine_error)?.unwrap_or(true),
                 };
-                f.finish().map_err(engine_error)?;
+                let custom = f.custom().map_err(engine_error)?;
                 with_write(&s, Access::write(Kind::Campaigns), |tx| {
-                    tx.campaign_create(c)
+                    let record = FieldRecord::Campaign;
+                    let label = format!("campaign {}", normalize_code(&c.no));
+                    tx.view().check_custom_values(record, &label, &custom)?;
+                    let no = tx.campaign_create(c)?;
+                    tx.custom_values_set(record, &no, &format!("campaign {no}"), &custom)?;
+                    Ok(no)
                 })
             })
         },
@@ -641,7 +767,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         move |ctx: NativeCallContext, no: &str| -> RhaiResult<Dynamic> {
             placed_result(&ctx, || -> RhaiResult<Dynamic> {
                 with_read(&s, Access::read(Kind::Campaigns), |v| {
-                    Ok(map_or_unit(v.campaign(no)?.as_ref().map(campaign_map)))
+                    let Some(c) = v.campaign(no)? else {
+                        return Ok(Dynamic::UNIT);
+                    };
+                    let mut m = campaign_map(&c);
+                    add_custom_fields(v, FieldRecord::Campaign, &c.no, &mut m)?;
+                    Ok(Dynamic::from_map(m))
                 })
             })
         },

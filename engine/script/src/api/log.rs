@@ -2,6 +2,8 @@
 //! and dates. Selections (`cancel(sel)`, `s.add(sel)`) accept an entry or contact number, an
 //! array, or a query.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveTime;
 use rhai::{Array, Dynamic, Engine, INT, Map, NativeCallContext};
 
@@ -13,16 +15,16 @@ use crate::session::{
     dry_run as dry_run_of, fire, group, notify, with_context, with_read, with_write,
 };
 use crate::value::{
-    Date, Fields, LoggedSegmentHandle, SegmentHandle, entry_map, logged_segment_map,
-    segment_line_map, segment_map, statistics_map, to_date, to_field_value,
+    Date, Fields, LoggedSegmentHandle, SegmentHandle, add_custom_fields, entry_map,
+    logged_segment_map, segment_line_map, segment_map, statistics_map, to_date, to_field_value,
 };
 use rapport_engine::model::{
-    AttachmentContent, ContactFilter, ContactSelector, Evaluation, FieldCondition, FieldTest,
-    Segment, StepOptions,
+    AttachmentContent, ContactFilter, ContactSelector, Evaluation, FieldCondition, FieldRecord,
+    FieldTest, FieldValue, Segment, StepOptions,
 };
 use rapport_engine::ops::{
     CancelMode, CanceledEntryFilter, InteractionDraft, LogSegmentOptions, LoggedSegmentOutcome,
-    ResumeChanges, SegmentChanges, StatKind,
+    ResumeChanges, SegmentChanges, StatKind, View, entry_id,
 };
 use rapport_engine::{Error, Result};
 
@@ -264,7 +266,7 @@ fn time_of(f: &mut Fields<'_>) -> Result<Option<NaiveTime>> {
     }
 }
 
-fn draft_from(map: &Map) -> Result<InteractionDraft> {
+fn draft_from(map: &Map) -> Result<(InteractionDraft, BTreeMap<String, FieldValue>)> {
     let mut f = Fields::new("log_interaction", map);
     let draft = InteractionDraft {
         contact: f.text("contact")?.unwrap_or_default(),
@@ -287,8 +289,7 @@ fn draft_from(map: &Map) -> Result<InteractionDraft> {
         postponed: f.flag("postponed")?.unwrap_or(false),
         deliver: f.flag("deliver")?.unwrap_or(false),
     };
-    f.finish()?;
-    Ok(draft)
+    Ok((draft, f.custom()?))
 }
 
 fn resume_from(map: &Map) -> Result<ResumeChanges> {
@@ -523,6 +524,20 @@ fn evaluate(
 type Step =
     fn(&mut rapport_engine::ops::Tx<'_>, &str, &ContactSelector, StepOptions) -> Result<usize>;
 
+fn map_or_unit(m: Option<Map>) -> Dynamic {
+    m.map_or(Dynamic::UNIT, Dynamic::from_map)
+}
+
+/// An entry as a map with its declared custom fields.
+fn entry_with_custom(v: &View<'_>, no: u64) -> Result<Option<Map>> {
+    let Some(e) = v.entry(no)? else {
+        return Ok(None);
+    };
+    let mut m = entry_map(&e);
+    add_custom_fields(v, FieldRecord::Entry, &entry_id(no), &mut m)?;
+    Ok(Some(m))
+}
+
 #[expect(
     clippy::too_many_lines,
     reason = "one registration per function of the contract, in the order of the reference"
@@ -539,16 +554,24 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     let map = fire(&s, "before_log", Dynamic::from_map(map.clone()))?
                         .try_cast::<Map>()
                         .unwrap_or(map.clone());
-                    let draft = draft_from(&map).map_err(engine_error)?;
+                    let (draft, custom) = draft_from(&map).map_err(engine_error)?;
                     let no = with_write(&s, Access::write(Kind::Entries), |tx| {
-                        tx.log_interaction(draft)
+                        let record = FieldRecord::Entry;
+                        tx.view()
+                            .check_custom_values(record, "log_interaction", &custom)?;
+                        let no = tx.log_interaction(draft)?;
+                        tx.custom_values_set(
+                            record,
+                            &entry_id(no),
+                            &format!("entry {no}"),
+                            &custom,
+                        )?;
+                        Ok(no)
                     })?;
-                    let entry = with_read(&s, Access::read(Kind::Entries), |v| v.entry(no))?;
-                    notify(
-                        &s,
-                        "after_log",
-                        entry.map_or(Dynamic::UNIT, |e| Dynamic::from_map(entry_map(&e))),
-                    )?;
+                    let entry = with_read(&s, Access::read(Kind::Entries), |v| {
+                        entry_with_custom(v, no)
+                    })?;
+                    notify(&s, "after_log", map_or_unit(entry))?;
                     Ok(no as INT)
                 })
             })
@@ -572,8 +595,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         move |ctx: NativeCallContext, no: INT| -> RhaiResult<Dynamic> {
             placed_result(&ctx, || -> RhaiResult<Dynamic> {
                 with_read(&s, Access::read(Kind::Entries), |v| {
-                    Ok(v.entry(no as u64)?
-                        .map_or(Dynamic::UNIT, |e| Dynamic::from_map(entry_map(&e))))
+                    Ok(map_or_unit(entry_with_custom(v, no as u64)?))
                 })
             })
         },
