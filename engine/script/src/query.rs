@@ -427,6 +427,53 @@ pub(crate) fn parse_filter(map: &Map) -> Result<Vec<Cond>> {
     Ok(conds)
 }
 
+/// Refuses filter values no record can have, which would otherwise match nothing (or, as a
+/// bound, everything) silently: a date that does not exist ("2026-02-30") and a number below zero
+/// for a built-in field (entry numbers, costs, durations, counts are never negative).
+fn check_filter_values(conds: &[Cond], built_in: &[String]) -> Result<()> {
+    for c in conds {
+        let values: Vec<&Dynamic> = match &c.test {
+            Test::Eq(v) | Test::Ne(v) => vec![v],
+            Test::In(vs) => vs.iter().collect(),
+            Test::Range { low, high } => low.iter().chain(high.iter()).map(|(v, _)| v).collect(),
+        };
+        for v in values {
+            if let Some(text) = v.read_lock::<rhai::ImmutableString>() {
+                let b = text.as_bytes();
+                let looks_like_a_date = b.len() == 10
+                    && b[4] == b'-'
+                    && b[7] == b'-'
+                    && b.iter()
+                        .enumerate()
+                        .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+                if looks_like_a_date && crate::value::to_date(v).is_none() {
+                    return Err(Error::invalid(
+                        "filter",
+                        "date",
+                        format!(
+                            "\"{}\" of {} is not a date that exists",
+                            text.as_str(),
+                            c.field
+                        ),
+                        "give a real date as YYYY-MM-DD, e.g. date(\"2026-11-29\")",
+                    ));
+                }
+            } else if let Some(n) = crate::value::number(v)
+                && n < 0.0
+                && built_in.contains(&c.field)
+            {
+                return Err(Error::invalid(
+                    "filter",
+                    "number",
+                    format!("{n} for {} is below zero, which no record has", c.field),
+                    "give 0 or more",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn eq_text(conds: &[Cond], field: &str) -> Option<String> {
     conds.iter().find_map(|c| match &c.test {
         Test::Eq(v) if c.field == field && v.is_string() => Some(normalize_code(&v.to_string())),
@@ -806,9 +853,10 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                 for field in m.keys() {
                     q.source.check_field(&s, "filter", field)?;
                 }
+                let conds = parse_filter(&m).map_err(engine_error)?;
+                check_filter_values(&conds, &q.source.built_in_fields()).map_err(engine_error)?;
                 let mut q = q.clone();
-                q.steps
-                    .push(Step::Filter(parse_filter(&m).map_err(engine_error)?));
+                q.steps.push(Step::Filter(conds));
                 Ok(q)
             })
         },

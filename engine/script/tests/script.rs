@@ -1865,3 +1865,51 @@ fn fields_lists_the_declared_fields_and_field_remove_takes_an_unused_one_away() 
     );
     assert_eq!(int(&run(&db, "fields().len()")), 1);
 }
+
+#[each_backend]
+fn a_filter_on_a_date_that_does_not_exist_or_a_number_below_zero_is_an_error() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    for (src, problem) in [
+        (
+            r#"entries().filter(#{date: #{from: "2026-13-01"}}).count()"#,
+            "\"2026-13-01\" of date is not a date that exists",
+        ),
+        (
+            r#"entries().filter(#{date: "2026-02-30"}).count()"#,
+            "is not a date that exists",
+        ),
+        (
+            r"entries().filter(#{entry_no: #{le: -1}}).count()",
+            "-1 for entry_no is below zero",
+        ),
+    ] {
+        let err = fails(&db, src);
+        assert!(err.message.contains(problem), "{src}: {err}");
+    }
+    assert_eq!(
+        int(&run(
+            &db,
+            r#"entries().filter(#{date: #{from: "2000-01-01"}}).count()"#
+        )),
+        1
+    );
+}
+
+#[each_backend]
+fn the_languages_defaults_are_the_engines() {
+    let db = db();
+    exec(
+        &db,
+        r#"template_define(#{code: "PLAIN", group: "LETTER"});
+           campaign_create(#{no: "CP1", description: "Spring"})"#,
+    );
+    let t = db.read(|v| v.template("PLAIN")).unwrap().unwrap();
+    assert_eq!(
+        t.correspondence,
+        InteractionTemplate::spec_defaults().correspondence
+    );
+    let c = db.read(|v| v.campaign("CP1")).unwrap().unwrap();
+    assert_eq!(c.active, Campaign::default().active);
+    assert!(c.active, "the spec's default: a campaign is active");
+}

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::DocumentType;
 
-/// A campaign.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A campaign. Its `Default` is the spec's: active, everything else blank (the language's
+/// `campaign_create` takes its defaults from here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Campaign {
     /// Key, from the campaign number series unless given.
     pub no: String,
@@ -22,6 +23,19 @@ pub struct Campaign {
     pub salesperson: String,
     /// Whether it runs.
     pub active: bool,
+}
+
+impl Default for Campaign {
+    fn default() -> Self {
+        Self {
+            no: String::new(),
+            description: String::new(),
+            starting_date: None,
+            ending_date: None,
+            salesperson: String::new(),
+            active: true,
+        }
+    }
 }
 
 impl Campaign {

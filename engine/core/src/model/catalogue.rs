@@ -96,6 +96,16 @@ pub struct InteractionTemplate {
 }
 
 impl InteractionTemplate {
+    /// A template with the spec's defaults (correspondence `email`; everything else blank), which
+    /// the language's `template_define` starts from. (`Default` is the all-blank value Rust
+    /// builders start from.)
+    pub fn spec_defaults() -> Self {
+        Self {
+            correspondence: super::Correspondence::Email,
+            ..Self::default()
+        }
+    }
+
     /// The names of the built-in fields, as scripts see them.
     pub const FIELDS: &'static [&'static str] = &[
         "code",

@@ -93,7 +93,7 @@ fn template_from(map: &Map) -> Result<(InteractionTemplate, BTreeMap<String, Fie
         campaign_response: f.flag("campaign_response")?.unwrap_or(false),
         correspondence: f
             .word("correspondence")?
-            .unwrap_or(rapport_engine::model::Correspondence::Email),
+            .unwrap_or(InteractionTemplate::spec_defaults().correspondence),
         ignore_contact_correspondence: f.flag("ignore_contact_correspondence")?.unwrap_or(false),
         default_language: f.text("default_language")?.unwrap_or_default(),
         wizard_action: f.word("wizard_action")?.unwrap_or_default(),
@@ -747,7 +747,10 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                         .text("salesperson")
                         .map_err(engine_error)?
                         .unwrap_or_default(),
-                    active: f.flag("active").map_err(engine_error)?.unwrap_or(true),
+                    active: f
+                        .flag("active")
+                        .map_err(engine_error)?
+                        .unwrap_or(Campaign::default().active),
                 };
                 let custom = f.custom().map_err(engine_error)?;
                 with_write(&s, Access::write(Kind::Campaigns), |tx| {
