@@ -14,7 +14,8 @@ use rapport_script::Limits;
 
 /// rapport: relationship management you drive with scripts.
 ///
-/// Every command works on one embedded database file (--db, default ./rapport.redb). Without a
+/// Every command works on one embedded database file (--db, default ./rapport.redb), or through
+/// a rapport serve (--server URL, or found beside the file while a server holds it). Without a
 /// command, rapport opens the REPL.
 #[derive(Parser)]
 #[command(name = "rapport", version)]
@@ -30,6 +31,19 @@ pub struct Cli {
     /// How results are printed.
     #[arg(long, global = true, value_enum, default_value = "table")]
     pub format: Format,
+    /// Work through the rapport serve at this URL (e.g. http://127.0.0.1:7480) instead of
+    /// opening the file. Without it, a file a server holds is reached through that server.
+    #[arg(long, global = true, env = "RAPPORT_SERVER")]
+    pub server: Option<String>,
+    /// The token for --server (rapport users add makes one). A server found beside the file
+    /// gives its owner a token of its own.
+    #[arg(long, global = true, env = "RAPPORT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Open the file for reading only (queries, export, stats, check, backup): no lock is
+    /// taken against other readers, and nothing can be changed. Automatic for a file you may
+    /// not write.
+    #[arg(long, global = true)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -201,6 +215,43 @@ pub enum Command {
         #[arg(long, requires = "from")]
         to: Option<NaiveDate>,
     },
+    /// Serve the database to many clients at once over HTTP: readers run side by side on
+    /// snapshots, writes wait their turn, each request is one transaction. Clients use
+    /// --server URL --token TOKEN; on this machine a plain rapport --db FILE finds the server.
+    /// Stops cleanly on Ctrl-C or SIGTERM (running requests finish or roll back).
+    ///
+    /// Example: rapport --db crm.redb serve --listen 127.0.0.1:7480
+    Serve {
+        /// The address to listen on (port 0: any free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:7480")]
+        listen: std::net::SocketAddr,
+        /// Stop a request's script after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        max_seconds: u64,
+        /// Stop a request's script that allocates more than this many MiB.
+        #[arg(long, default_value_t = 1024)]
+        max_memory_mib: usize,
+        /// Refuse a request body larger than this many MiB (a CSV import may be larger:
+        /// --max-import-mib).
+        #[arg(long, default_value_t = 16)]
+        max_request_mib: usize,
+        /// Refuse a CSV import larger than this many MiB.
+        #[arg(long, default_value_t = 1024)]
+        max_import_mib: usize,
+        /// On shutdown, let running requests finish for this many seconds, then stop them
+        /// (a stopped request changes nothing).
+        #[arg(long, default_value_t = 10)]
+        grace_seconds: u64,
+    },
+    /// The users of rapport serve: each has a role and a token (only its hash is stored).
+    /// Roles: read (queries, exports, statistics, check); log (read, log interactions, record
+    /// documents); full (everything: segments, cancel, purge, templates, plugins, users).
+    ///
+    /// Example: rapport users add billing --role log
+    Users {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Print a shell completion script.
     ///
     /// Example: rapport completions bash > /etc/bash_completion.d/rapport
@@ -229,6 +280,26 @@ pub enum PluginAction {
     Folder {
         /// The folder.
         path: PathBuf,
+    },
+}
+
+/// What `users` does.
+#[derive(Subcommand, Clone)]
+pub enum UserAction {
+    /// Add a user and print its token (shown once: keep it).
+    Add {
+        /// The name entries will record as their user.
+        name: String,
+        /// What the user may do.
+        #[arg(long, value_parser = ["read", "log", "full"])]
+        role: String,
+    },
+    /// List the users (revoked ones too).
+    List,
+    /// Revoke a user's token (the user's entries keep its name).
+    Revoke {
+        /// The user.
+        name: String,
     },
 }
 

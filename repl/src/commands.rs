@@ -5,17 +5,22 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::CommandFactory;
+use rapport::api::{DocumentReply, UserReply};
+use rapport::client::{Client, Discovery, new_token};
 use rapport::error::CliError;
 use rapport::out::Out;
 use rapport::output::{self, Format};
 use rapport::transfer::{self, ExportFormat, ExportKind};
-use rapport_engine::ops::{PluginSettings, Progress, StatKind};
-use rapport_engine::{Database, Error};
+use rapport_engine::model::{FieldRecord, Role};
+use rapport_engine::ops::{Progress, StatKind, Statistics};
+use rapport_engine::{Database, Error, ErrorKind};
 use rapport_script::demo::{self, DemoOutcome};
-use rapport_script::value::entry_json;
-use rapport_script::{Limits, PluginReport, RunOptions, ScriptHost, Variables, plugin};
+use rapport_script::value::entry_json_with;
+use rapport_script::{
+    Limits, PluginReport, RunOptions, ScriptError, ScriptHost, Variables, plugin,
+};
 
-use crate::cli::{Cli, Command, ImportKind, PluginAction, ScriptLimits};
+use crate::cli::{Cli, Command, ImportKind, PluginAction, ScriptLimits, UserAction};
 
 /// What every command has: the command line, the database and standard output.
 struct Ctx<'a> {
@@ -29,7 +34,33 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     if let Some(Command::Completions { shell }) = &cli.command {
         return completions(*shell);
     }
-    let mut db = Database::open(&cli.db)?;
+    let mut db = match open(cli)? {
+        Target::Local(db) => db,
+        Target::Remote(client) => return crate::remote::run(cli, &client),
+    };
+    if let Some(Command::Serve {
+        listen,
+        max_seconds,
+        max_memory_mib,
+        max_request_mib,
+        max_import_mib,
+        grace_seconds,
+    }) = &cli.command
+    {
+        let config = crate::serve::Config {
+            listen: *listen,
+            limits: Limits {
+                max_time: std::time::Duration::from_secs(*max_seconds),
+                max_memory: max_memory_mib * 1024 * 1024,
+                ..Limits::user()
+            },
+            max_request: max_request_mib * 1024 * 1024,
+            max_import: max_import_mib * 1024 * 1024,
+            grace: std::time::Duration::from_secs(*grace_seconds),
+        };
+        crate::serve::run(db, &cli.db, config)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         db.context_mut().progress = Some(progress_bar());
     }
@@ -72,10 +103,55 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             from,
             to,
         } => stats(&mut ctx, kind, code, from.zip(*to)),
+        Command::Users { action } => users(&mut ctx, action),
         Command::Completions { .. } => unreachable!("handled before the database opens"),
+        Command::Serve { .. } => unreachable!("handled above"),
     }?;
     ctx.out.flush()?;
     Ok(code)
+}
+
+/// Where a command works: on the file, or through a server.
+enum Target {
+    Local(Database),
+    Remote(Client),
+}
+
+/// Opens the database the command line names: through `--server`; read-only when asked (or
+/// when the file may not be written); else the file itself — and when a server holds it, that
+/// server (its discovery file beside the database says where).
+fn open(cli: &Cli) -> Result<Target, CliError> {
+    let serving = matches!(cli.command, Some(Command::Serve { .. }));
+    if let Some(url) = &cli.server
+        && !serving
+    {
+        return Ok(Target::Remote(Client::new(url, cli.token.clone())));
+    }
+    if cli.read_only || (!serving && read_only_file(&cli.db)) {
+        return Ok(Target::Local(Database::open_read_only(&cli.db)?));
+    }
+    match Database::open(&cli.db) {
+        Ok(db) => Ok(Target::Local(db)),
+        Err(e) if e.kind() == ErrorKind::DatabaseInUse && !serving => {
+            match Discovery::find(&cli.db) {
+                Some(found) => Ok(Target::Remote(Client::new(
+                    &found.url,
+                    cli.token.clone().or(Some(found.token)),
+                ))),
+                None => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the file exists and this user may not write it.
+fn read_only_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok()
+        && std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
 }
 
 /// `rapport completions SHELL`.
@@ -104,7 +180,7 @@ fn host(db: &Database, limits: ScriptLimits) -> Result<ScriptHost, CliError> {
 }
 
 /// The bundled plugins and those in the database's plugin folders.
-fn load_plugins(db: &Database, host: &mut ScriptHost) -> Result<PluginReport, CliError> {
+pub(crate) fn load_plugins(db: &Database, host: &mut ScriptHost) -> Result<PluginReport, CliError> {
     let settings = db.read(|v| v.plugin_settings())?;
     let mut sources = plugin::bundled();
     let mut problems = Vec::new();
@@ -223,6 +299,17 @@ fn load_demo(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
 
 /// `rapport document TYPE NO …`: through the language, so the plugins' document hooks take part.
 fn document(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
+    let event = document_event(ctx.cli);
+    let host = host(&ctx.db, ScriptLimits::default())?;
+    let reply = record_document(&ctx.db, &host, &serde_json::Value::Object(event))
+        .map_err(CliError::Command)?;
+    show_document(&mut ctx.out, &reply, ctx.cli.format)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The event map `rapport document …` sends.
+pub(crate) fn document_event(cli: &Cli) -> serde_json::Map<String, serde_json::Value> {
+    let mut event = serde_json::Map::new();
     let Some(Command::Document {
         document_type,
         no,
@@ -235,11 +322,10 @@ fn document(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
         description,
         amount,
         person,
-    }) = &ctx.cli.command
+    }) = &cli.command
     else {
-        unreachable!("called for the document command")
+        return event;
     };
-    let mut event = serde_json::Map::new();
     let fields = [
         ("type", Some(document_type)),
         ("no", no.as_ref()),
@@ -260,39 +346,67 @@ fn document(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
     if let Some(a) = amount {
         event.insert("amount".into(), (*a).into());
     }
-    let host = host(&ctx.db, ScriptLimits::default())?;
+    event
+}
+
+/// Records a document event through the language (so the plugins' document hooks take part),
+/// as `rapport document` and the server's `POST /v1/documents` do.
+pub(crate) fn record_document(
+    db: &Database,
+    host: &ScriptHost,
+    event: &serde_json::Value,
+) -> Result<DocumentReply, ScriptError> {
     let mut variables = Variables::new();
-    variables.set_json("event", &serde_json::Value::Object(event))?;
+    variables.set_json("event", event)?;
     let outcome = host
         .run_with(
-            &ctx.db,
+            db,
             "document",
             "record_document(event)",
             &mut variables,
             RunOptions::default(),
-        )
-        .map_err(CliError::Command)?
+        )?
         .value;
-    match outcome.field("entry_no").and_then(|n| n.as_int()) {
-        Some(entry_no) => {
-            let entry_no = u64::try_from(entry_no).unwrap_or_default();
-            let entry = ctx
-                .db
-                .read(|v| v.entry(entry_no))?
-                .ok_or_else(|| Error::not_found("interaction log entry", entry_no.to_string()))?;
-            ctx.out
-                .line(format!("recorded as interaction log entry {entry_no}"))?;
-            ctx.out
-                .line(output::render_json(entry_json(&entry), ctx.cli.format))?;
+    let entry_no = outcome
+        .field("entry_no")
+        .and_then(|n| n.as_int())
+        .and_then(|n| u64::try_from(n).ok());
+    let entry = match entry_no {
+        Some(no) => db
+            .read(|v| {
+                let declared = v.declared_fields(FieldRecord::Entry)?;
+                v.entry(no)?
+                    .map(|e| entry_json_with(v, &e, &declared))
+                    .transpose()
+            })
+            .map_err(|e| ScriptError::engine("document", &e))?,
+        None => None,
+    };
+    Ok(DocumentReply {
+        recorded: entry_no.is_some(),
+        entry_no,
+        reason: outcome.field("reason").and_then(|r| r.as_text()),
+        entry,
+    })
+}
+
+/// What `rapport document` prints: the entry, or why nothing was recorded.
+pub(crate) fn show_document(
+    out: &mut Out,
+    reply: &DocumentReply,
+    format: Format,
+) -> Result<(), CliError> {
+    match (reply.entry_no, &reply.entry) {
+        (Some(no), Some(entry)) => {
+            out.line(format!("recorded as interaction log entry {no}"))?;
+            out.line(output::render_json(entry.clone(), format))?;
         }
-        None => ctx.out.line(
-            outcome
-                .field("reason")
-                .and_then(|r| r.as_text())
-                .unwrap_or_default(),
-        )?,
+        (Some(no), None) => {
+            return Err(Error::not_found("interaction log entry", no.to_string()).into());
+        }
+        (None, _) => out.line(reply.reason.clone().unwrap_or_default())?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `rapport import contacts FILE`.
@@ -358,27 +472,10 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
     let mut host = ScriptHost::new(Limits::user());
     let report = load_plugins(&ctx.db, &mut host)?;
     let mut settings = ctx.db.read(|v| v.plugin_settings())?;
-    let save = |db: &Database, settings: &PluginSettings| -> Result<(), CliError> {
-        Ok(db.write(|tx| tx.plugin_settings_set(settings))?)
-    };
     match action {
         PluginAction::List => {
-            let rows: Vec<serde_json::Value> = report
-                .plugins
-                .iter()
-                .map(|p| {
-                    serde_json::json!({
-                        "name": p.manifest.name,
-                        "version": p.manifest.version,
-                        "enabled": p.enabled,
-                        "hooks": p.manifest.hooks.join(", "),
-                        "from": p.origin,
-                        "description": p.manifest.description,
-                    })
-                })
-                .collect();
             ctx.out.line(output::render_json(
-                serde_json::Value::Array(rows),
+                serde_json::Value::Array(plugin_rows(&report)),
                 ctx.cli.format,
             ))?;
             for problem in &report.problems {
@@ -386,42 +483,10 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
             }
         }
         PluginAction::Enable { name } => {
-            if !report.plugins.iter().any(|p| p.manifest.name == name) {
-                let reason = report
-                    .problems
-                    .iter()
-                    .find(|p| p.plugin == name)
-                    .map_or_else(
-                        || {
-                            "there is no plugin of that name; rapport plugins list shows them"
-                                .to_string()
-                        },
-                        |p| format!("it does not load: {p}"),
-                    );
-                return Err(CliError::Plugin {
-                    name,
-                    reason,
-                    fix: "fix it or pick another",
-                });
-            }
-            if !settings.enabled.contains(&name) {
-                settings.enabled.push(name.clone());
-                save(&ctx.db, &settings)?;
-            }
-            ctx.out.line(format!("enabled {name}"))?;
+            ctx.out.line(plugin_switch(&ctx.db, &name, true)?)?;
         }
         PluginAction::Disable { name } => {
-            let before = settings.enabled.len();
-            settings.enabled.retain(|n| *n != name);
-            if settings.enabled.len() == before {
-                return Err(CliError::Plugin {
-                    name,
-                    reason: "it is not enabled".into(),
-                    fix: "rapport plugins list shows what is",
-                });
-            }
-            save(&ctx.db, &settings)?;
-            ctx.out.line(format!("disabled {name}"))?;
+            ctx.out.line(plugin_switch(&ctx.db, &name, false)?)?;
         }
         PluginAction::Folder { path } => {
             let path: PathBuf = std::fs::canonicalize(&path).map_err(|source| CliError::Read {
@@ -433,13 +498,75 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
             let path = path.display().to_string();
             if !settings.folders.contains(&path) {
                 settings.folders.push(path.clone());
-                save(&ctx.db, &settings)?;
+                ctx.db.write(|tx| tx.plugin_settings_set(&settings))?;
             }
             ctx.out
                 .line(format!("plugins are also looked for in {path}"))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plugins as `rapport plugins list` shows them.
+pub(crate) fn plugin_rows(report: &PluginReport) -> Vec<serde_json::Value> {
+    report
+        .plugins
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.manifest.name,
+                "version": p.manifest.version,
+                "enabled": p.enabled,
+                "hooks": p.manifest.hooks.join(", "),
+                "from": p.origin,
+                "description": p.manifest.description,
+            })
+        })
+        .collect()
+}
+
+/// Enables or disables a plugin for the database; says what it did.
+pub(crate) fn plugin_switch(db: &Database, name: &str, enable: bool) -> Result<String, CliError> {
+    let name = name.to_string();
+    let mut settings = db.read(|v| v.plugin_settings())?;
+    if enable {
+        let mut host = ScriptHost::new(Limits::user());
+        let report = load_plugins(db, &mut host)?;
+        if !report.plugins.iter().any(|p| p.manifest.name == name) {
+            let reason = report
+                .problems
+                .iter()
+                .find(|p| p.plugin == name)
+                .map_or_else(
+                    || {
+                        "there is no plugin of that name; rapport plugins list shows them"
+                            .to_string()
+                    },
+                    |p| format!("it does not load: {p}"),
+                );
+            return Err(CliError::Plugin {
+                name,
+                reason,
+                fix: "fix it or pick another",
+            });
+        }
+        if !settings.enabled.contains(&name) {
+            settings.enabled.push(name.clone());
+            db.write(|tx| tx.plugin_settings_set(&settings))?;
+        }
+        return Ok(format!("enabled {name}"));
+    }
+    let before = settings.enabled.len();
+    settings.enabled.retain(|n| *n != name);
+    if settings.enabled.len() == before {
+        return Err(CliError::Plugin {
+            name,
+            reason: "it is not enabled".into(),
+            fix: "rapport plugins list shows what is",
+        });
+    }
+    db.write(|tx| tx.plugin_settings_set(&settings))?;
+    Ok(format!("disabled {name}"))
 }
 
 /// `rapport backup FILE`.
@@ -491,14 +618,96 @@ fn stats(
         )
     })?;
     let s = ctx.db.read(|v| v.statistics(kind, code, range))?;
-    ctx.out.line(format!("{kind} {}", code.to_uppercase()))?;
-    ctx.out.line(format!("count         {}", s.count))?;
-    ctx.out.line(format!("cost          {}", s.cost))?;
-    ctx.out.line(format!("duration      {}", s.duration))?;
-    ctx.out.line(format!("avg_cost      {:.2}", s.avg_cost))?;
-    ctx.out
-        .line(format!("avg_duration  {:.2}", s.avg_duration))?;
+    show_stats(&mut ctx.out, &stats_json(kind, code, &s))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Statistics as the API gives them (amounts as exact decimal text).
+pub(crate) fn stats_json(kind: StatKind, code: &str, s: &Statistics) -> serde_json::Value {
+    serde_json::json!({
+        "kind": kind.to_string(),
+        "code": code.to_uppercase(),
+        "count": s.count,
+        "cost": s.cost.to_string(),
+        "duration": s.duration.to_string(),
+        "avg_cost": s.avg_cost,
+        "avg_duration": s.avg_duration,
+    })
+}
+
+/// What `rapport stats` prints.
+pub(crate) fn show_stats(out: &mut Out, s: &serde_json::Value) -> Result<(), CliError> {
+    let text = |k: &str| match &s[k] {
+        serde_json::Value::String(t) => t.clone(),
+        other => other.to_string(),
+    };
+    let number = |k: &str| s[k].as_f64().unwrap_or_default();
+    out.line(format!("{} {}", text("kind"), text("code")))?;
+    out.line(format!("count         {}", text("count")))?;
+    out.line(format!("cost          {}", text("cost")))?;
+    out.line(format!("duration      {}", text("duration")))?;
+    out.line(format!("avg_cost      {:.2}", number("avg_cost")))?;
+    out.line(format!("avg_duration  {:.2}", number("avg_duration")))?;
+    Ok(())
+}
+
+/// `rapport users add|list|revoke`.
+fn users(ctx: &mut Ctx<'_>, action: &UserAction) -> Result<ExitCode, CliError> {
+    match action {
+        UserAction::Add { name, role } => {
+            let user = user_add(&ctx.db, name, role)?;
+            show_new_user(&mut ctx.out, &user)?;
+        }
+        UserAction::List => {
+            let users: Vec<UserReply> = ctx
+                .db
+                .read(|v| v.users())?
+                .iter()
+                .map(|u| UserReply::of(u, None))
+                .collect();
+            show_users(&mut ctx.out, &users, ctx.cli.format)?;
+        }
+        UserAction::Revoke { name } => {
+            let user = ctx.db.write(|tx| tx.user_revoke(name))?;
+            ctx.out
+                .line(format!("revoked {}: its token no longer works", user.name))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Adds a user with a new token.
+pub(crate) fn user_add(db: &Database, name: &str, role: &str) -> Result<UserReply, CliError> {
+    let role: Role = role.parse().map_err(|problem: String| {
+        Error::invalid(
+            format!("user {name}"),
+            "role",
+            problem,
+            "give read, log or full",
+        )
+    })?;
+    let token = new_token().map_err(CliError::Output)?;
+    let user = db.write(|tx| tx.user_add(name, role, &token))?;
+    Ok(UserReply::of(&user, Some(token)))
+}
+
+/// What `rapport users add` prints.
+pub(crate) fn show_new_user(out: &mut Out, user: &UserReply) -> Result<(), CliError> {
+    out.line(format!("added user {} (role {})", user.name, user.role))?;
+    out.line(format!("token: {}", user.token.clone().unwrap_or_default()))?;
+    out.line("the token is shown once and only its hash is stored: keep it; clients send it with --token or RAPPORT_TOKEN")?;
+    Ok(())
+}
+
+/// What `rapport users list` prints.
+pub(crate) fn show_users(
+    out: &mut Out,
+    users: &[UserReply],
+    format: Format,
+) -> Result<(), CliError> {
+    let rows = serde_json::to_value(users).unwrap_or_default();
+    out.line(output::render_json(rows, format))?;
+    Ok(())
 }
 
 /// A progress bar on stderr for long engine work (logging a large segment, purging, canceling).

@@ -63,6 +63,10 @@ pub enum CliError {
     /// The reader of the output went away (a closed pipe): the command stops quietly.
     #[error("the output was closed")]
     Closed,
+    /// What `rapport serve` answered (the same kind, record, field and message as a local
+    /// command), or that it could not be reached.
+    #[error(transparent)]
+    Remote(#[from] crate::client::ClientError),
 }
 
 impl CliError {

@@ -3,7 +3,9 @@
 
 mod cli;
 mod commands;
+mod remote;
 mod repl;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -6,6 +6,8 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use rapport_script::{ScriptError, ScriptOutput, Value as ScriptValue};
 use serde_json::Value;
 
+use crate::api::{ApiError, RunReply};
+
 /// A record as JSON fields.
 type Object = serde_json::Map<String, Value>;
 
@@ -171,11 +173,39 @@ pub fn outcome(result: &ScriptOutput, format: Format) -> String {
     lines.join("\n")
 }
 
+/// What a run through `rapport serve` shows: the same as [`outcome`] shows for a local run.
+pub fn reply_outcome(reply: &RunReply, format: Format) -> String {
+    let mut lines = reply.printed.clone();
+    if !reply.unit {
+        let display = reply.display.clone();
+        let shown = shape(
+            reply.value.clone(),
+            format,
+            reply.list,
+            reply.text.clone(),
+            || display,
+        );
+        if !shown.is_empty() {
+            lines.push(shown);
+        }
+    }
+    lines.join("\n")
+}
+
 /// A failed run: `error: …`, then the failing line with a caret under the column when known.
 pub fn failure(e: &ScriptError, source: &str) -> String {
-    match caret(source, e.line, e.column) {
-        Some(caret) => format!("error: {e}\n{caret}"),
-        None => format!("error: {e}"),
+    failure_at(&e.to_string(), e.line, e.column, source)
+}
+
+/// A failed run through `rapport serve`, shown as [`failure`] shows a local one.
+pub fn remote_failure(e: &ApiError, source: &str) -> String {
+    failure_at(&e.message, e.line, e.column, source)
+}
+
+fn failure_at(message: &str, line: Option<usize>, column: Option<usize>, source: &str) -> String {
+    match caret(source, line, column) {
+        Some(caret) => format!("error: {message}\n{caret}"),
+        None => format!("error: {message}"),
     }
 }
 

@@ -4,11 +4,13 @@
 
 use std::borrow::Cow;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use rapport::api::{FieldInfo, InfoReply, RunRequest, SessionReply};
+use rapport::client::{Client, ClientError};
 use rapport::output::{self, Format};
 use rapport_engine::Database;
 use rapport_engine::model::{FieldDef, FieldRecord};
@@ -167,11 +169,24 @@ impl Validator for ReplHelper {
     }
 }
 
+/// Where the REPL's lines run: on the file, with a host and variables of its own; or in a
+/// session of a `rapport serve`, which keeps the variables.
+enum Where<'a> {
+    Local {
+        db: &'a Database,
+        host: Box<ScriptHost>,
+        variables: Variables,
+    },
+    Remote {
+        client: Client,
+        session: String,
+        cancel: Arc<AtomicBool>,
+    },
+}
+
 /// The REPL's state.
 pub struct Repl<'a> {
-    db: &'a Database,
-    host: ScriptHost,
-    variables: Variables,
+    at: Where<'a>,
     timing: bool,
     format: Format,
 }
@@ -185,35 +200,77 @@ fn history_file() -> Option<PathBuf> {
     Some(dir.join("history"))
 }
 
+/// A declared field as the REPL shows it.
+fn field_info(d: FieldDef) -> FieldInfo {
+    FieldInfo {
+        record: d.record.to_string(),
+        name: d.name,
+        field_type: d.field_type.to_string(),
+        description: d.description,
+    }
+}
+
 impl<'a> Repl<'a> {
     /// A REPL on `db`.
     pub fn new(db: &'a Database, host: ScriptHost, format: Format) -> Self {
         Self {
-            db,
-            host,
-            variables: Variables::new(),
+            at: Where::Local {
+                db,
+                host: Box::new(host),
+                variables: Variables::new(),
+            },
             timing: false,
             format,
         }
     }
 
+    /// A REPL in a new session of the server `client` talks to.
+    pub fn remote(client: Client, format: Format) -> Result<Self, ClientError> {
+        let session: SessionReply = client.post("/sessions", &serde_json::json!({}))?;
+        Ok(Self {
+            at: Where::Remote {
+                client,
+                session: session.session,
+                cancel: Arc::new(AtomicBool::new(false)),
+            },
+            timing: false,
+            format,
+        })
+    }
+
+    fn info(&self) -> Option<InfoReply> {
+        match &self.at {
+            Where::Local { db, .. } => db
+                .read(|v| {
+                    let mut codes: Vec<String> =
+                        v.templates()?.into_iter().map(|t| t.code).collect();
+                    codes.extend(v.groups()?.into_iter().map(|g| g.code));
+                    codes.extend(v.salespeople()?.into_iter().map(|s| s.code));
+                    codes.extend(v.segments()?.into_iter().map(|s| s.no));
+                    Ok(InfoReply {
+                        user: db.context().user.clone(),
+                        role: "full".into(),
+                        codes,
+                        fields: v
+                            .all_declared_fields()?
+                            .into_iter()
+                            .map(field_info)
+                            .collect(),
+                        empty: v.templates()?.is_empty() && v.last_entry_no()? == 0,
+                    })
+                })
+                .ok(),
+            Where::Remote { client, .. } => client.get("/info").ok(),
+        }
+    }
+
     fn codes(&self) -> Vec<String> {
-        self.db
-            .read(|v| {
-                let mut codes: Vec<String> = v.templates()?.into_iter().map(|t| t.code).collect();
-                codes.extend(v.groups()?.into_iter().map(|g| g.code));
-                codes.extend(v.salespeople()?.into_iter().map(|s| s.code));
-                codes.extend(v.segments()?.into_iter().map(|s| s.no));
-                Ok(codes)
-            })
-            .unwrap_or_default()
+        self.info().map(|i| i.codes).unwrap_or_default()
     }
 
     /// The declared custom fields (the REPL's help and completion show them).
-    fn declared_fields(&self) -> Vec<FieldDef> {
-        self.db
-            .read(|v| v.all_declared_fields())
-            .unwrap_or_default()
+    fn declared_fields(&self) -> Vec<FieldInfo> {
+        self.info().map(|i| i.fields).unwrap_or_default()
     }
 
     /// The field names completion offers after a `.`: every built-in and declared field.
@@ -226,14 +283,46 @@ impl<'a> Repl<'a> {
     }
 
     fn greeting(&self) -> String {
-        let empty = self
-            .db
-            .read(|v| Ok(v.templates()?.is_empty() && v.last_entry_no()? == 0))
-            .unwrap_or(false);
+        let info = self.info();
+        let empty = info.as_ref().is_some_and(|i| i.empty);
+        let server = match (&self.at, &info) {
+            (Where::Remote { client, .. }, Some(i)) => {
+                format!(
+                    " (through {} as {}, role {})",
+                    client.base(),
+                    i.user,
+                    i.role
+                )
+            }
+            _ => String::new(),
+        };
         if empty {
-            "rapport: this database is empty. Type :load scripts/demo.rhai for the demo company, or :help for the functions.".into()
+            format!(
+                "rapport{server}: this database is empty. Type :load scripts/demo.rhai for the demo company, or :help for the functions."
+            )
         } else {
-            "rapport: type :help for the functions, Ctrl-D to leave.".into()
+            format!("rapport{server}: type :help for the functions, Ctrl-D to leave.")
+        }
+    }
+
+    /// Copies the database into a new file: here, or from the server.
+    fn backup(&self, path: &str) -> Result<String, String> {
+        match &self.at {
+            Where::Local { db, .. } => db
+                .backup(path)
+                .map(|records| format!("backed up {records} records to {path}"))
+                .map_err(|e| e.to_string()),
+            Where::Remote { client, .. } => crate::remote::download_backup(client, Path::new(path))
+                .map(|bytes| format!("backed up the server's database to {path} ({bytes} bytes)"))
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The flag Ctrl-C sets while a line runs.
+    fn cancel_flag(&self) -> Arc<AtomicBool> {
+        match &self.at {
+            Where::Local { host, .. } => host.cancel_flag(),
+            Where::Remote { cancel, .. } => cancel.clone(),
         }
     }
 
@@ -248,14 +337,14 @@ impl<'a> Repl<'a> {
             Some(":quit" | ":q" | ":exit") => return false,
             Some(":help") => {
                 let declared = self.declared_fields();
-                let field_line = |d: &FieldDef| {
+                let field_line = |d: &FieldInfo| {
                     let name = format!("{}.{}", d.record, d.name);
                     format!("{name:<34} {} field. {}", d.field_type, d.description)
                         .trim_end()
                         .to_string()
                 };
                 if let Some(name) = trimmed.split_whitespace().nth(1) {
-                    let fields: Vec<&FieldDef> =
+                    let fields: Vec<&FieldInfo> =
                         declared.iter().filter(|d| d.name == name).collect();
                     match lookup(name) {
                         Some(doc) => say(&format!("{}\n  {}", doc.signature, doc.summary)),
@@ -310,8 +399,8 @@ impl<'a> Repl<'a> {
                     say("error: :backup needs a new file, e.g. :backup backup-2026-11-29.redb");
                     return true;
                 };
-                match self.db.backup(path) {
-                    Ok(records) => say(&format!("backed up {records} records to {path}")),
+                match self.backup(path) {
+                    Ok(done) => say(&done),
                     Err(e) => say(&format!("error: {e}")),
                 }
                 return true;
@@ -328,16 +417,46 @@ impl<'a> Repl<'a> {
 
     fn run(&mut self, name: &str, source: &str, out: &mut dyn Write) {
         let started = Instant::now();
-        let result = self.host.run_with(
-            self.db,
-            name,
-            source,
-            &mut self.variables,
-            RunOptions::default(),
-        );
-        let text = match result {
-            Ok(result) => output::outcome(&result, self.format),
-            Err(e) => output::failure(&e, source),
+        let text = match &mut self.at {
+            Where::Local {
+                db,
+                host,
+                variables,
+            } => match host.run_with(db, name, source, variables, RunOptions::default()) {
+                Ok(result) => output::outcome(&result, self.format),
+                Err(e) => output::failure(&e, source),
+            },
+            Where::Remote {
+                client,
+                session,
+                cancel,
+            } => {
+                let request = RunRequest {
+                    source: source.to_string(),
+                    name: Some(name.to_string()),
+                    session: Some(session.clone()),
+                    ..RunRequest::default()
+                };
+                match client.run(&request, Some(cancel)) {
+                    Ok(reply) => output::reply_outcome(&reply, self.format),
+                    Err(ClientError::Api(e)) if e.kind == "gone" => {
+                        // The server ended an idle session: go on in a new one.
+                        let renewed: Result<SessionReply, _> =
+                            client.post("/sessions", &serde_json::json!({}));
+                        match renewed {
+                            Ok(r) => {
+                                *session = r.session;
+                                format!(
+                                    "error: {e}\na new session is open (variables of the old one are gone): run the line again"
+                                )
+                            }
+                            Err(e2) => format!("error: {e}; a new session cannot be opened: {e2}"),
+                        }
+                    }
+                    Err(ClientError::Api(e)) => output::remote_failure(&e, source),
+                    Err(e) => format!("error: {e}"),
+                }
+            }
         };
         if !text.is_empty() {
             let _ = writeln!(out, "{text}");
@@ -349,7 +468,7 @@ impl<'a> Repl<'a> {
 
     /// Runs the REPL until `:quit` or end of input.
     pub fn run_loop(mut self) -> std::io::Result<()> {
-        let cancel = self.host.cancel_flag();
+        let cancel = self.cancel_flag();
         install_ctrl_c(&cancel);
         let stdout = std::io::stdout();
         if !std::io::stdin().is_terminal() {
@@ -412,6 +531,18 @@ impl<'a> Repl<'a> {
             let _ = editor.save_history(h);
         }
         Ok(())
+    }
+}
+
+impl Drop for Repl<'_> {
+    /// A session on a server ends with the REPL (the server would end it when idle anyway).
+    fn drop(&mut self) {
+        if let Where::Remote {
+            client, session, ..
+        } = &self.at
+        {
+            let _: Result<serde_json::Value, _> = client.delete(&format!("/sessions/{session}"));
+        }
     }
 }
 

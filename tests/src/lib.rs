@@ -156,3 +156,121 @@ pub fn assert_output(expected: &str, actual: &str) {
         panic!("{report}");
     }
 }
+
+/// A `rapport serve` the test started on a free loopback port; stopped (killed) when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// Its base URL (`http://127.0.0.1:PORT`).
+    pub url: String,
+    discovery: PathBuf,
+}
+
+impl Workspace {
+    /// Starts `rapport --db <db> serve --listen 127.0.0.1:0 [extra…]` and waits until it says
+    /// where it listens.
+    pub fn serve(&self, extra: &[&str]) -> Server {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = Command::new(rapport_bin())
+            .current_dir(self.dir.path())
+            .env_remove("RAPPORT_DB")
+            .arg("--db")
+            .arg(self.db())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rapport serve starts");
+        let stdout = child.stdout.take().expect("its stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("rapport serve says where it listens");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server {
+            child,
+            url,
+            discovery: rapport::client::Discovery::path_of(&self.db()),
+        }
+    }
+
+    /// Runs `rapport args…` in the folder without `--db` (for `--server` runs).
+    pub fn run_plain(&self, args: &[&str]) -> Run {
+        let out: Output = Command::new(rapport_bin())
+            .current_dir(self.dir.path())
+            .env_remove("RAPPORT_DB")
+            .env_remove("RAPPORT_SERVER")
+            .env_remove("RAPPORT_TOKEN")
+            .args(args)
+            .output()
+            .expect("rapport runs");
+        Run {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Server {
+    /// The token the server wrote for its owner into the discovery file (full role).
+    pub fn owner_token(&self) -> String {
+        let text = std::fs::read_to_string(&self.discovery).expect("the discovery file");
+        serde_json::from_str::<rapport::client::Discovery>(&text)
+            .expect("the discovery file is JSON")
+            .token
+    }
+
+    /// A client of the server with `token`.
+    pub fn client(&self, token: Option<&str>) -> rapport::client::Client {
+        rapport::client::Client::new(&self.url, token.map(String::from))
+    }
+
+    /// The discovery file.
+    pub fn discovery(&self) -> &Path {
+        &self.discovery
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the server to end; returns whether it exited with 0, and
+    /// what it wrote on stderr.
+    pub fn terminate(mut self) -> (bool, String) {
+        use std::io::Read;
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("the server ends");
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        (status.success(), stderr)
+    }
+
+    /// Kills the server at once (SIGKILL: no cleanup at all).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -200,6 +200,8 @@ pub enum ErrorKind {
     Conflict,
     /// Another process holds the database.
     DatabaseInUse,
+    /// The database is open for reading only.
+    ReadOnly,
     /// A stored record cannot be read.
     Corrupt,
     /// The storage failed.
@@ -208,7 +210,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 18] = [
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::Required,
@@ -224,6 +226,7 @@ impl ErrorKind {
         ErrorKind::WrongState,
         ErrorKind::Conflict,
         ErrorKind::DatabaseInUse,
+        ErrorKind::ReadOnly,
         ErrorKind::Corrupt,
         ErrorKind::Storage,
     ];
@@ -246,6 +249,7 @@ impl ErrorKind {
             ErrorKind::WrongState => "wrong_state",
             ErrorKind::Conflict => "conflict",
             ErrorKind::DatabaseInUse => "database_in_use",
+            ErrorKind::ReadOnly => "read_only",
             ErrorKind::Corrupt => "corrupt",
             ErrorKind::Storage => "storage",
         }
@@ -350,6 +354,7 @@ impl Error {
             Error::Storage(e) => match e {
                 StoreError::Conflict => ErrorKind::Conflict,
                 StoreError::InUse { .. } => ErrorKind::DatabaseInUse,
+                StoreError::ReadOnly { .. } => ErrorKind::ReadOnly,
                 StoreError::Corrupt { .. } => ErrorKind::Corrupt,
                 StoreError::KeyTooLong { .. } | StoreError::ValueTooLarge { .. } => {
                     ErrorKind::TooLong

@@ -81,6 +81,24 @@ impl Database {
         Self::with_backend(Arc::new(RedbBackend::open(path.as_ref(), SCHEMA)?))
     }
 
+    /// Opens the redb database file at `path` for reading only (`--read-only`): queries,
+    /// exports, statistics, the check and backups work; every write is refused with
+    /// [`ErrorKind::ReadOnly`]. A file of an older shape is refused: it needs one open that
+    /// may write.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        let db = Self {
+            backend: Arc::new(RedbBackend::open_read_only(path.as_ref(), SCHEMA)?),
+            ctx: Context::default(),
+        };
+        if !db.read(|v| v.derived_data_is_current())? {
+            return Err(Error::Storage(store::StoreError::ReadOnly {
+                path: path.as_ref().display().to_string(),
+                needed: "an older rapport wrote it, and its indexes need rebuilding once".into(),
+            }));
+        }
+        Ok(db)
+    }
+
     /// A database held in memory only (the memory backend).
     pub fn in_memory() -> Result<Self> {
         Self::with_backend(Arc::new(MemoryBackend::new(SCHEMA)))

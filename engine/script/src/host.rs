@@ -13,7 +13,7 @@ use std::time::Instant;
 use rapport_engine::{Context, Database, Tx, WRITE_ATTEMPTS};
 use rhai::{AST, Dynamic, Engine, Scope};
 
-use crate::capability::{self, Access};
+use crate::capability::{self, Access, Caller};
 use crate::error::{self, ScriptError};
 use crate::limits::{Limits, STOP_CANCELLED, STOP_MEMORY, STOP_TIME};
 use crate::outcome::{Value, Variables};
@@ -55,6 +55,8 @@ pub struct ScriptHost {
     functions: RefCell<AST>,
     /// The loaded plugins and their hook engine.
     plugins: Option<Rc<PluginRuntime>>,
+    /// Who runs the scripts (the machine's user with every right, unless a server says).
+    caller: Caller,
 }
 
 /// What loading plugins found.
@@ -137,8 +139,13 @@ type MemoryProbe = Rc<Cell<Option<(fn() -> usize, usize)>>>;
 impl ScriptHost {
     /// A host whose runs obey `limits`.
     pub fn new(limits: Limits) -> Self {
+        Self::with_cancel_flag(limits, Arc::new(AtomicBool::new(false)))
+    }
+
+    /// A host whose runs obey `limits` and stop when `cancel` is set (a server sets it when
+    /// the client asks, or goes away). Each run clears it as it starts.
+    pub fn with_cancel_flag(limits: Limits, cancel: Arc<AtomicBool>) -> Self {
         let shared: Shared = Rc::new(RefCell::new(None));
-        let cancel = Arc::new(AtomicBool::new(false));
         let started = Rc::new(Cell::new(Instant::now()));
         let memory: MemoryProbe = Rc::new(Cell::new(None));
         let printed = Rc::new(RefCell::new(Vec::new()));
@@ -163,6 +170,7 @@ impl ScriptHost {
             memory,
             functions: RefCell::new(AST::empty()),
             plugins: None,
+            caller: Caller::default(),
         }
     }
 
@@ -243,6 +251,12 @@ impl ScriptHost {
         self.memory.set(Some((probe, probe())));
     }
 
+    /// Runs this host's scripts as `caller`: entries record its user, its role bounds what the
+    /// scripts may change, and without file access `template_attach` takes no path.
+    pub fn set_caller(&mut self, caller: Caller) {
+        self.caller = caller;
+    }
+
     /// The Rhai engine (for completion and help from its metadata).
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -253,12 +267,18 @@ impl ScriptHost {
         self.cancel.clone()
     }
 
-    /// The clock and user this host's runs use (the database's until a script changes them).
+    /// The clock and user this host's runs use (the database's until a script changes them;
+    /// the caller's user when it has one).
     pub fn context(&self, db: &Database) -> Context {
-        self.context
+        let mut ctx = self
+            .context
             .borrow()
             .clone()
-            .unwrap_or_else(|| db.context().clone())
+            .unwrap_or_else(|| db.context().clone());
+        if let Some(user) = &self.caller.user {
+            ctx.user.clone_from(user);
+        }
+        ctx
     }
 
     /// Runs `source` (named `name` in errors) as one transaction.
@@ -353,9 +373,20 @@ impl ScriptHost {
         loop {
             // A run another writer overtook is void: it runs again from the same variables
             // (on every backend: a run reads a snapshot first, and upgrading it conflicts when
-            // a commit came in between).
+            // a commit came in between). Again, it starts in the write transaction: many
+            // clients of one server writing at once each wait their turn instead of
+            // overtaking each other until one gives up.
             let before = Some(scope.clone());
-            let outcome = self.attempt(db, name, source, &ast, scope, options, finish.as_mut());
+            let outcome = self.attempt(
+                db,
+                name,
+                source,
+                &ast,
+                scope,
+                options,
+                finish.as_mut(),
+                attempt > 1,
+            );
             match (outcome, before) {
                 (Attempt::Conflicted, Some(before)) if attempt < WRITE_ATTEMPTS => {
                     *scope = before;
@@ -393,6 +424,7 @@ impl ScriptHost {
         scope: &mut Scope<'static>,
         options: RunOptions,
         finish: Option<&mut Finish<'_>>,
+        writing: bool,
     ) -> Attempt {
         let hooks = self.plugins.clone().map(|p| -> Rc<dyn HookRunner> { p });
         let session = match Session::begin(
@@ -400,11 +432,14 @@ impl ScriptHost {
             self.context(db),
             mentions_try(source),
             hooks,
+            writing,
         ) {
             Ok(session) => session,
             Err(e) if e.is_conflict() => return Attempt::Conflicted,
             Err(e) => return Attempt::Done(Err(ScriptError::engine(name, &e))),
         };
+        let mut session = session;
+        session.caller = self.caller.clone();
         *self.shared.borrow_mut() = Some(session);
         self.cancel.store(false, Ordering::Relaxed);
         self.started.set(Instant::now());

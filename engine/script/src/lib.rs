@@ -24,6 +24,7 @@ mod host;
 mod native;
 mod session;
 
+pub use capability::Caller;
 pub use error::{ErrorDetail, ScriptError, ScriptErrorKind};
 pub use host::{PluginReport, RunOptions, ScriptHost, ScriptOutput};
 pub use limits::Limits;

@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use rapport_engine::model::Role;
 use rapport_engine::store::journal::{Journal, Undo, roll_back_to};
 use rapport_engine::store::{
     Backend, KvRead, Order, ReadTxn, Result as StoreResult, StoreError, Table, Visit, WriteTxn,
@@ -19,7 +20,7 @@ use rapport_engine::store::{
 use rapport_engine::{Context, Error, Result, Tx, View};
 use rhai::{Dynamic, EvalAltResult, Position};
 
-use crate::capability::{Access, Grant};
+use crate::capability::{self, Access, Caller, Grant};
 use crate::error::{RhaiResult, engine_error, error_value};
 
 /// Runs the hooks of the enabled plugins (the plugin runtime).
@@ -81,19 +82,29 @@ pub(crate) struct Session {
     pub acting: Option<Grant>,
     /// The plugins whose hooks operations fire (held only while the run lasts).
     pub hooks: Option<Rc<dyn HookRunner>>,
+    /// Who runs the script (the role outside hooks, file access).
+    pub caller: Caller,
 }
 
 /// The session as the registered functions share it (set while a script runs).
 pub(crate) type Shared = Rc<RefCell<Option<Session>>>;
 
 impl Session {
+    /// Opens a run on a snapshot, upgraded at its first write; or, with `writing` (a run that
+    /// was overtaken once), in the write transaction from the start, so that on a backend with
+    /// one writer at a time it waits its turn and cannot be overtaken again.
     pub fn begin(
         backend: Arc<dyn Backend>,
         ctx: Context,
         journal: bool,
         hooks: Option<Rc<dyn HookRunner>>,
+        writing: bool,
     ) -> Result<Self> {
-        let txn = Txn::Read(backend.begin_read()?);
+        let txn = if writing {
+            Txn::Write(backend.begin_write()?)
+        } else {
+            Txn::Read(backend.begin_read()?)
+        };
         Ok(Self {
             backend,
             txn,
@@ -106,6 +117,7 @@ impl Session {
             changed: false,
             acting: None,
             hooks,
+            caller: Caller::default(),
         })
     }
 
@@ -128,7 +140,8 @@ impl Session {
         }
     }
 
-    /// Refuses a call the acting plugin has no capability for.
+    /// Refuses a call the acting plugin has no capability for, or (outside hooks) the caller's
+    /// role does not allow.
     pub fn check(&self, access: Access) -> RhaiResult<()> {
         match &self.acting {
             Some(grant) if !grant.allows(access) => Err(error_value(
@@ -142,7 +155,30 @@ impl Session {
                     access.verb()
                 ),
             )),
-            _ => Ok(()),
+            Some(_) => Ok(()),
+            None if capability::role_allows(self.caller.role, access) => Ok(()),
+            None => {
+                let user = self.caller.user.as_deref().unwrap_or(&self.ctx.user);
+                let only = if self.caller.role == Role::Log && access.write {
+                    " (role log only adds interactions: log_interaction, resume_interaction, record_document)"
+                } else {
+                    ""
+                };
+                Err(error_value(
+                    "denied",
+                    Some(format!("user {user}")),
+                    Some("role"),
+                    format!(
+                        "user {user} (role {}) may not {access}{only}; ask for a token of role {}",
+                        self.caller.role,
+                        if access.logging {
+                            "log or full"
+                        } else {
+                            "full"
+                        }
+                    ),
+                ))
+            }
         }
     }
 
@@ -353,4 +389,12 @@ pub(crate) fn with_context<T>(
     let mut guard = shared.borrow_mut();
     let session = guard.as_mut().ok_or_else(no_session)?;
     Ok(work(&mut session.ctx))
+}
+
+/// Whether the script may read a file it names: not in a plugin's hook, not through the server.
+pub(crate) fn file_access(shared: &Shared) -> bool {
+    shared
+        .borrow()
+        .as_ref()
+        .is_some_and(|s| s.acting.is_none() && s.caller.file_access)
 }

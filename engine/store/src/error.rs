@@ -14,7 +14,9 @@ pub type Source = Arc<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Another process holds the database file.
-    #[error("database {path} is in use by another process; close the other rapport first")]
+    #[error(
+        "database {path} is in use by another process; close the other rapport first, or let it run as rapport serve so that every command goes through it"
+    )]
     InUse {
         /// The file.
         path: String,
@@ -49,6 +51,16 @@ pub enum StoreError {
         /// The system's error.
         #[source]
         source: Arc<std::io::Error>,
+    },
+    /// A write on a database opened for reading only.
+    #[error(
+        "database {path} is open for reading only: {needed}; open it without --read-only (you need write permission on the file)"
+    )]
+    ReadOnly {
+        /// The file.
+        path: String,
+        /// What needed writing.
+        needed: String,
     },
     /// A file the store would write exists already (backups never overwrite).
     #[error("{path} exists; name a new file, or move the old one away first")]

@@ -40,10 +40,26 @@ fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static 
 
 /// A rapport database in redb.
 pub struct RedbBackend {
-    db: redb::Database,
+    db: Db,
     schema: Schema,
     location: String,
     commits: Arc<Commits>,
+}
+
+/// The file, open for reading and writing, or for reading only (`--read-only`: other readers
+/// may have it open too, and no writer).
+enum Db {
+    Write(redb::Database),
+    Read(redb::ReadOnlyDatabase),
+}
+
+impl Db {
+    fn begin_read(&self) -> std::result::Result<redb::ReadTransaction, redb::TransactionError> {
+        match self {
+            Db::Write(db) => db.begin_read(),
+            Db::Read(db) => db.begin_read(),
+        }
+    }
 }
 
 /// The commits made through this backend, counted for [`Backend::upgrade`], and the writer
@@ -103,6 +119,44 @@ impl RedbBackend {
         Self::with_tables(db, schema, location)
     }
 
+    /// Opens an existing file for reading only: it takes no writer's lock (other read-only
+    /// openers may share the file) and every write transaction is refused with
+    /// [`StoreError::ReadOnly`]. A file a writer has open is refused with
+    /// [`StoreError::InUse`]; a file missing a table of `schema` is refused as a file written
+    /// by an older rapport (opening it once to write brings it up to date).
+    pub fn open_read_only(path: &Path, schema: Schema) -> Result<Self> {
+        let location = path.display().to_string();
+        let db = redb::ReadOnlyDatabase::open(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: location.clone(),
+            },
+            other => StoreError::Open {
+                location: location.clone(),
+                source: Arc::new(other),
+            },
+        })?;
+        let read = db
+            .begin_read()
+            .map_err(|e| failed("begin a read transaction")(e.into()))?;
+        if let Some(t) = schema
+            .tables()
+            .iter()
+            .find(|t| read.open_table(definition(**t)).is_err())
+        {
+            return Err(StoreError::ReadOnly {
+                path: location,
+                needed: format!("table {t} is missing (an older rapport wrote the file)"),
+            });
+        }
+        drop(read);
+        Ok(Self {
+            db: Db::Read(db),
+            schema,
+            location,
+            commits: Arc::default(),
+        })
+    }
+
     /// A redb database that lives in memory only (tests).
     pub fn in_memory(schema: Schema) -> Result<Self> {
         let db = redb::Database::builder()
@@ -148,7 +202,7 @@ impl RedbBackend {
                 .map_err(|e| failed("commit the new tables")(e.into()))?;
         }
         Ok(Self {
-            db,
+            db: Db::Write(db),
             schema,
             location,
             commits: Arc::default(),
@@ -184,9 +238,14 @@ impl Backend for RedbBackend {
     }
 
     fn begin_write(&self) -> Result<Box<dyn WriteTxn>> {
+        let Db::Write(db) = &self.db else {
+            return Err(StoreError::ReadOnly {
+                path: self.location.clone(),
+                needed: "this changes the database".into(),
+            });
+        };
         let slot = Slot::take(&self.commits);
-        let txn = self
-            .db
+        let txn = db
             .begin_write()
             .map_err(|e| failed("begin a write transaction")(e.into()))?;
         let schema = self.schema;

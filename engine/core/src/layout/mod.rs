@@ -64,9 +64,11 @@ pub mod tables {
     /// Custom field values of salespeople, templates, campaigns and entries by (kind of
     /// record, record, field); a contact keeps its own.
     pub const CUSTOM_VALUES: Table = Table::new(22, "custom_values");
+    /// Users of `rapport serve` by name (their role and the hash of their token).
+    pub const USERS: Table = Table::new(23, "users");
 
     /// Every table, in id order.
-    pub static ALL: [Table; 23] = [
+    pub static ALL: [Table; 24] = [
         META,
         CONTACTS,
         CONTACT_INDEX,
@@ -90,6 +92,7 @@ pub mod tables {
         STATS_DAILY,
         FIELDS,
         CUSTOM_VALUES,
+        USERS,
     ];
 }
 

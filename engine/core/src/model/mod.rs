@@ -10,6 +10,7 @@ mod entry;
 mod field;
 mod segment;
 pub(crate) mod serde_date;
+mod user;
 mod value;
 
 pub use amount::Amount;
@@ -32,6 +33,7 @@ pub use segment::{
     ContactFilter, ContactSelector, CriteriaAction, CriteriaStep, FieldCondition, FieldTest,
     SavedCriteria, Segment, SegmentLine, StepOptions,
 };
+pub use user::{Role, User};
 pub use value::{FieldValue, FieldValueView};
 
 /// Declares an enum of spec words: `as_str`, `FromStr`, `Display`, and the list of all values.

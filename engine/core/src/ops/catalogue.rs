@@ -47,7 +47,8 @@ fn check_code(record: &str, field: &'static str, code: &str, max: usize) -> Resu
     Ok(())
 }
 
-fn content_hash(content: &[u8]) -> String {
+/// SHA-256 in hex: attachment contents, and the tokens of users.
+pub(super) fn content_hash(content: &[u8]) -> String {
     use std::fmt::Write;
     Sha256::digest(content)
         .iter()

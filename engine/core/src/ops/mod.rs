@@ -16,6 +16,7 @@ mod segments;
 mod settings;
 mod stats;
 mod upgrade;
+mod users;
 
 pub use crate::layout::keys::entry_id;
 pub use cancel::CancelMode;
@@ -28,6 +29,7 @@ pub use purge::{CanceledEntryFilter, PurgeReport};
 pub use segments::{LogSegmentOptions, LoggedSegmentOutcome, SegmentChanges};
 pub use settings::PluginSettings;
 pub use stats::{ContactSummary, Counters, StatKind, Statistics};
+pub use users::{MAX_USER_NAME, token_hash};
 
 use crate::clock::Clock;
 use crate::store::{KvRead, KvWrite};

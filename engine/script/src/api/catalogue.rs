@@ -9,7 +9,7 @@ use rhai::{Blob, Dynamic, Engine, INT, Map, NativeCallContext};
 use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error, error_value, placed_result};
 use crate::session::Shared;
-use crate::session::{acting_plugin, fire, group, notify, with_read, with_write};
+use crate::session::{acting_plugin, file_access, fire, group, notify, with_read, with_write};
 use crate::value::{
     Fields, add_custom_fields, campaign_map, contact_map, group_map, salesperson_map, template_map,
     template_setup_map,
@@ -536,12 +536,17 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
  placed_result(&ctx, || -> RhaiResult<INT> {
             // The one function that reads a file: the one the user names. Plugins have no
             // file access: inside a hook they must pass a blob.
-            if acting_plugin(&s).is_some() {
+            if !file_access(&s) {
+                let who = if acting_plugin(&s).is_some() {
+                    "plugins have"
+                } else {
+                    "a script run through rapport serve has"
+                };
                 return Err(error_value(
                     "denied",
                     Some("template_attach".into()),
                     Some("file_path"),
-                    "template_attach: plugins have no file access; pass the content as a blob: template_attach(code, language, blob, file_name)".into(),
+                    format!("template_attach: {who} no file access; pass the content as a blob: template_attach(code, language, blob, file_name)"),
                 ));
             }
             let content = std::fs::read(path).map_err(|e| {
@@ -709,9 +714,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     let mut event_map = event_map;
                     event_map.remove("skip");
                     let event = document_event(&event_map).map_err(engine_error)?;
-                    let out = with_write(&s, Access::write(Kind::Entries), |tx| {
-                        tx.record_document(&event)
-                    })?;
+                    let out = with_write(&s, Access::log(), |tx| tx.record_document(&event))?;
                     m.insert("recorded".into(), Dynamic::from_bool(out.recorded));
                     m.insert(
                         "entry_no".into(),

@@ -555,7 +555,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                         .try_cast::<Map>()
                         .unwrap_or(map.clone());
                     let (draft, custom) = draft_from(&map).map_err(engine_error)?;
-                    let no = with_write(&s, Access::write(Kind::Entries), |tx| {
+                    let no = with_write(&s, Access::log(), |tx| {
                         let record = FieldRecord::Entry;
                         tx.view()
                             .check_custom_values(record, "log_interaction", &custom)?;
@@ -583,7 +583,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         move |ctx: NativeCallContext, entry_no: INT, map: Map| -> RhaiResult<()> {
             placed_result(&ctx, || -> RhaiResult<()> {
                 let changes = resume_from(&map).map_err(engine_error)?;
-                with_write(&s, Access::write(Kind::Entries), |tx| {
+                with_write(&s, Access::log(), |tx| {
                     tx.resume_interaction(entry_no as u64, changes)
                 })
             })

@@ -1,0 +1,333 @@
+//! Every command, through a `rapport serve` (`--server URL`, or the server found beside the
+//! file): the same arguments and the same output as on the file, with the work done by the
+//! server in one transaction per request. Files named on the command line are this machine's:
+//! a script or CSV is read here and sent, an export or backup is written here as it arrives.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use rapport::api::{CheckReply, DocumentReply, ImportReply, RunRequest, UserReply, UserRequest};
+use rapport::client::{Client, ClientError};
+use rapport::error::CliError;
+use rapport::out::Out;
+use rapport::output::{self, Format};
+use rapport::transfer::{self, ExportKind};
+use serde_json::{Value as Json, json};
+
+use crate::cli::{Cli, Command, ImportKind, PluginAction, UserAction};
+use crate::commands;
+
+/// A path segment, escaped.
+fn seg(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+/// Runs the command the command line names through the server.
+pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
+    let mut out = Out::stdout();
+    let format = cli.format;
+    let code = match &cli.command {
+        None | Some(Command::Repl { .. }) => {
+            crate::repl::Repl::remote(client.clone(), format)?
+                .run_loop()
+                .map_err(CliError::Terminal)?;
+            ExitCode::SUCCESS
+        }
+        Some(Command::Run { file, dry_run, .. }) => {
+            let source = std::fs::read_to_string(file).map_err(|source| CliError::Read {
+                what: "script",
+                path: file.display().to_string(),
+                source,
+                fix: "give the path of a Rhai script",
+            })?;
+            script(
+                client,
+                &mut out,
+                format,
+                &file.display().to_string(),
+                &source,
+                *dry_run,
+            )?
+        }
+        Some(Command::Eval { code, dry_run, .. }) => {
+            script(client, &mut out, format, "eval", code, *dry_run)?
+        }
+        Some(Command::Demo) => {
+            return Err(CliError::Remote(ClientError::Api(Box::new(
+                rapport::api::ApiError::new(
+                    "invalid",
+                    Some("demo"),
+                    None,
+                    "the demo loads into a file no server holds: run rapport --db demo.redb demo on a new file".into(),
+                ),
+            ))));
+        }
+        Some(Command::Document { .. }) => {
+            let reply: DocumentReply =
+                client.post("/documents", &Json::Object(commands::document_event(cli)))?;
+            commands::show_document(&mut out, &reply, format)?;
+            ExitCode::SUCCESS
+        }
+        Some(Command::Import {
+            what: ImportKind::Contacts,
+            file,
+            define_fields,
+        }) => {
+            let bytes = transfer::read_file(file)?;
+            let name = file.display().to_string();
+            let reply: ImportReply = client.post_bytes(
+                &format!(
+                    "/import/contacts?define_fields={define_fields}&name={}",
+                    seg(&name)
+                ),
+                "text/csv",
+                &bytes,
+            )?;
+            for d in &reply.declared {
+                out.line(format!("declaring contact field {d}"))?;
+            }
+            let n = reply.imported;
+            out.line(format!(
+                "imported {n} contact{}",
+                if n == 1 { "" } else { "s" }
+            ))?;
+            ExitCode::SUCCESS
+        }
+        Some(Command::Export { what, out: file }) => {
+            export(client, &mut out, format, *what, file.as_deref())?
+        }
+        Some(Command::Plugins { action }) => plugins(
+            client,
+            &mut out,
+            format,
+            action.clone().unwrap_or(PluginAction::List),
+        )?,
+        Some(Command::Backup { file }) => {
+            let bytes = download_backup(client, file)?;
+            out.line(format!(
+                "backed up the database of {} to {} ({bytes} bytes)",
+                client.base(),
+                file.display()
+            ))?;
+            ExitCode::SUCCESS
+        }
+        Some(Command::Check) => {
+            let report: CheckReply = client.get("/check")?;
+            if report.ok {
+                out.line(format!(
+                    "ok: {} entries; indexes, statistics and attachments agree",
+                    report.entries_checked
+                ))?;
+                ExitCode::SUCCESS
+            } else {
+                for d in &report.differences {
+                    out.line(d)?;
+                }
+                out.flush()?;
+                eprintln!(
+                    "error: {} difference(s) found in the database of {}",
+                    report.differences.len(),
+                    client.base()
+                );
+                ExitCode::FAILURE
+            }
+        }
+        Some(Command::Stats {
+            kind,
+            code,
+            from,
+            to,
+        }) => {
+            let mut path = format!("/stats/{}/{}", seg(kind), seg(code));
+            if let (Some(from), Some(to)) = (from, to) {
+                path = format!("{path}?from={from}&to={to}");
+            }
+            let s: Json = client.get(&path)?;
+            commands::show_stats(&mut out, &s)?;
+            ExitCode::SUCCESS
+        }
+        Some(Command::Users { action }) => {
+            match action {
+                UserAction::Add { name, role } => {
+                    let user: UserReply = client.post(
+                        "/users",
+                        &UserRequest {
+                            name: name.clone(),
+                            role: role.clone(),
+                        },
+                    )?;
+                    commands::show_new_user(&mut out, &user)?;
+                }
+                UserAction::List => {
+                    let users: Vec<UserReply> = client.get("/users")?;
+                    commands::show_users(&mut out, &users, format)?;
+                }
+                UserAction::Revoke { name } => {
+                    let user: UserReply = client.delete(&format!("/users/{}", seg(name)))?;
+                    out.line(format!("revoked {}: its token no longer works", user.name))?;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Some(Command::Serve { .. } | Command::Completions { .. }) => {
+            unreachable!("these never go through a server")
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+/// Runs a script on the server; prints as a local run does. Ctrl-C asks the server to stop it.
+fn script(
+    client: &Client,
+    out: &mut Out,
+    format: Format,
+    name: &str,
+    source: &str,
+    dry_run: bool,
+) -> Result<ExitCode, CliError> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    // A second handler cannot be installed; without one, Ctrl-C ends the client and the
+    // server stops the run when the connection goes.
+    let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed));
+    let request = RunRequest {
+        source: source.to_string(),
+        name: Some(name.to_string()),
+        dry_run,
+        ..RunRequest::default()
+    };
+    match client.run(&request, Some(&cancel)) {
+        Ok(reply) => {
+            let text = output::reply_outcome(&reply, format);
+            if !text.is_empty() {
+                out.line(text)?;
+            }
+            if dry_run {
+                eprintln!("dry run: nothing was changed");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ClientError::Api(e)) => {
+            out.flush()?;
+            eprintln!("{}", output::remote_failure(&e, source));
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `rapport export …` through the server: streamed to the file or stdout as it arrives.
+fn export(
+    client: &Client,
+    out: &mut Out,
+    format: Format,
+    what: ExportKind,
+    file: Option<&Path>,
+) -> Result<ExitCode, CliError> {
+    let kind = match what {
+        ExportKind::Contacts => "contacts",
+        ExportKind::Entries => "entries",
+    };
+    let path = format!(
+        "/export/{kind}?format={}",
+        if format == Format::Json {
+            "json"
+        } else {
+            "csv"
+        }
+    );
+    let Some(file) = file else {
+        match client.download(&path, out.writer()) {
+            // A reader that stops early (`| head`) is not an error.
+            Err(ClientError::Protocol { problem, .. }) if problem.contains("Broken pipe") => {
+                return Err(CliError::Closed);
+            }
+            other => other?,
+        };
+        return Ok(ExitCode::SUCCESS);
+    };
+    let cannot_write = |source| CliError::Write {
+        what: "export file",
+        path: file.display().to_string(),
+        source,
+        fix: "give a path in a folder you can write",
+    };
+    let mut f = std::io::BufWriter::new(std::fs::File::create(file).map_err(cannot_write)?);
+    let bytes = client.download(&path, &mut f)?;
+    f.flush().map_err(cannot_write)?;
+    eprintln!("exported {bytes} bytes to {}", file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Downloads a backup into `file` (never over an existing one): first into `FILE.partial`,
+/// renamed when whole.
+pub fn download_backup(client: &Client, file: &Path) -> Result<u64, CliError> {
+    if file.exists() {
+        return Err(CliError::Engine(rapport_engine::Error::Storage(
+            rapport_engine::store::StoreError::FileExists {
+                path: file.display().to_string(),
+            },
+        )));
+    }
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let cannot_write = |source| CliError::Write {
+        what: "backup file",
+        path: file.display().to_string(),
+        source,
+        fix: "give a new file in a folder you can write",
+    };
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(cannot_write)?);
+    let bytes = match client.download("/backup", &mut f) {
+        Ok(n) => n,
+        Err(e) => {
+            drop(f);
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.into());
+        }
+    };
+    let file_done = f.into_inner().map_err(|e| cannot_write(e.into_error()))?;
+    file_done.sync_all().map_err(cannot_write)?;
+    std::fs::rename(&partial, file).map_err(cannot_write)?;
+    Ok(bytes)
+}
+
+/// `rapport plugins …` through the server (a folder can only be added on its machine).
+fn plugins(
+    client: &Client,
+    out: &mut Out,
+    format: Format,
+    action: PluginAction,
+) -> Result<ExitCode, CliError> {
+    let (name, verb) = match action {
+        PluginAction::List => {
+            let list: Json = client.get("/plugins")?;
+            out.line(output::render_json(list["plugins"].clone(), format))?;
+            for problem in list["problems"].as_array().into_iter().flatten() {
+                out.line(format!(
+                    "not loaded: {}",
+                    problem.as_str().unwrap_or_default()
+                ))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginAction::Enable { name } => (name, "enable"),
+        PluginAction::Disable { name } => (name, "disable"),
+        PluginAction::Folder { path } => {
+            return Err(CliError::Plugin {
+                name: path.display().to_string(),
+                reason: "a plugin folder names a folder on the server's machine".into(),
+                fix: "add it there while no server runs (rapport plugins folder PATH), then start the server again",
+            });
+        }
+    };
+    let reply: Json = client.post(&format!("/plugins/{}/{verb}", seg(&name)), &json!({}))?;
+    out.line(reply["message"].as_str().unwrap_or_default())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,1100 @@
+//! `rapport serve`: one process owns the database and serves many clients over HTTP (axum on
+//! tokio; API.md). Every request is one transaction, exactly as a local command is: scripts run
+//! on a blocking thread with their own host (the user's limits, the database's plugins and
+//! hooks), readers on snapshots side by side, writers one at a time (redb's writer slot queues
+//! them; a run overtaken once waits its turn in the write transaction). Each client
+//! authenticates with a token; its role bounds what it may do. On Ctrl-C or SIGTERM the server
+//! stops taking requests, lets the running ones finish for a grace period, stops the rest
+//! (they roll back), and closes the file.
+#![expect(
+    clippy::result_large_err,
+    reason = "a handler's error is the response body it becomes, made once per failed request"
+)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use clap::ValueEnum;
+use rapport::api::{
+    ApiError, CheckReply, DocumentReply, ErrorBody, FieldInfo, ImportReply, InfoReply, RUN_HEADER,
+    RunReply, RunRequest, SessionReply, UserReply, UserRequest,
+};
+use rapport::client::{Discovery, new_token, random_id};
+use rapport::error::CliError;
+use rapport::transfer::{self, ExportFormat, ExportKind};
+use rapport_engine::model::Role;
+use rapport_engine::ops::{StatKind, token_hash};
+use rapport_engine::{Database, Error};
+use rapport_script::value::{contact_json_with, entry_json_with};
+use rapport_script::{Caller, Limits, RunOptions, ScriptHost, Variables};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::commands;
+
+/// How the server runs.
+pub struct Config {
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// The limits of each request's script.
+    pub limits: Limits,
+    /// The largest request body.
+    pub max_request: usize,
+    /// The largest CSV import.
+    pub max_import: usize,
+    /// How long running requests may go on after a shutdown signal.
+    pub grace: Duration,
+}
+
+/// How long a REPL session may stay idle.
+const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+/// How many REPL sessions may be open at once.
+const MAX_SESSIONS: usize = 256;
+
+/// Who sent a request.
+#[derive(Clone)]
+struct Who {
+    user: String,
+    role: Role,
+    /// The machine's user who started the server (its discovery token): may read files.
+    local: bool,
+}
+
+/// A running script a client may cancel.
+struct Running {
+    user: String,
+    cancel: Arc<AtomicBool>,
+}
+
+/// A REPL session: a thread that owns a script host and its variables.
+struct SessionSlot {
+    user: String,
+    jobs: std::sync::mpsc::Sender<SessionJob>,
+    cancel: Arc<AtomicBool>,
+}
+
+struct SessionJob {
+    request: RunRequest,
+    reply: std::sync::mpsc::Sender<Result<RunReply, ApiError>>,
+}
+
+/// What every request shares.
+struct Server {
+    db: Database,
+    path: PathBuf,
+    config: Config,
+    /// The hash of the discovery token, and the user it acts as.
+    local_hash: String,
+    local_user: String,
+    runs: Mutex<HashMap<String, Running>>,
+    sessions: Mutex<HashMap<String, SessionSlot>>,
+    started: Instant,
+    requests: AtomicU64,
+    stopping: AtomicBool,
+}
+
+type Shared = Arc<Server>;
+
+/// A failed request, as the API gives it: a status and `{"error": {…}}`.
+struct Failure(ApiError);
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        (status, axum::Json(ErrorBody { error: self.0 })).into_response()
+    }
+}
+
+type Answer<T> = Result<T, Failure>;
+
+fn engine(e: &Error) -> ApiError {
+    ApiError::of_engine(e)
+}
+
+fn cli(e: &CliError) -> ApiError {
+    ApiError::of_cli(e)
+}
+
+/// Runs `rapport serve` until Ctrl-C or SIGTERM.
+pub fn run(db: Database, path: &Path, config: Config) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Output)?;
+    runtime.block_on(serve(db, path, config))
+}
+
+async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError> {
+    // Plugins that do not load are said once, here (each request leaves them out quietly).
+    let mut probe = ScriptHost::new(Limits::user());
+    for problem in commands::load_plugins(&db, &mut probe)?.problems {
+        eprintln!("warning: {problem}; it is left out");
+    }
+    drop(probe);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| CliError::Write {
+            what: "listening address",
+            path: config.listen.to_string(),
+            source,
+            fix: "pick a free port with --listen 127.0.0.1:PORT (port 0: any free one)",
+        })?;
+    let addr = listener.local_addr().map_err(CliError::Output)?;
+    let url = format!("http://{addr}");
+    let local_token = new_token().map_err(CliError::Output)?;
+    let local_user = db.context().user.clone();
+    let discovery = Discovery::path_of(path);
+    write_discovery(
+        &discovery,
+        &Discovery {
+            url: url.clone(),
+            pid: std::process::id(),
+            token: local_token.clone(),
+            user: local_user.clone(),
+        },
+    )?;
+    let (max_request, max_import, grace) = (config.max_request, config.max_import, config.grace);
+    let server: Shared = Arc::new(Server {
+        db,
+        path: path.to_path_buf(),
+        config,
+        local_hash: token_hash(&local_token),
+        local_user,
+        runs: Mutex::default(),
+        sessions: Mutex::default(),
+        started: Instant::now(),
+        requests: AtomicU64::new(0),
+        stopping: AtomicBool::new(false),
+    });
+    let app = router(server.clone(), max_request, max_import);
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "rapport serve: {} on {url} (process {}); clients on this machine find it through {}; stop with Ctrl-C",
+            path.display(),
+            std::process::id(),
+            discovery.display()
+        );
+        let _ = out.flush();
+    }
+    let stopping = server.clone();
+    let outcome = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stopping.stopping.store(true, Ordering::Relaxed);
+            let running = lock(&stopping.runs).len();
+            eprintln!(
+                "rapport serve: stopping; {running} running request(s) may finish within {} s",
+                grace.as_secs()
+            );
+            // Sessions end after their current run; running requests past the grace period
+            // are stopped (a stopped request changes nothing).
+            lock(&stopping.sessions).clear();
+            let late = stopping.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                for run in lock(&late.runs).values() {
+                    run.cancel.store(true, Ordering::Relaxed);
+                }
+            });
+        })
+        .await;
+    let _ = std::fs::remove_file(&discovery);
+    outcome.map_err(CliError::Output)?;
+    eprintln!(
+        "rapport serve: stopped after {} request(s); {} is closed",
+        server.requests.load(Ordering::Relaxed),
+        server.path.display()
+    );
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = terminate => {},
+    }
+}
+
+/// The discovery file: the owner alone may read it (it holds a full token).
+fn write_discovery(file: &Path, d: &Discovery) -> Result<(), CliError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |source| CliError::Write {
+        what: "server discovery file",
+        path: file.display().to_string(),
+        source,
+        fix: "start the server where you may write beside the database",
+    };
+    let _ = std::fs::remove_file(file);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(cannot)?;
+    let text = serde_json::to_string(d).unwrap_or_default();
+    f.write_all(text.as_bytes()).map_err(cannot)
+}
+
+fn router(server: Shared, max_request: usize, max_import: usize) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/info", get(info))
+        .route("/v1/run", post(run_script))
+        .route("/v1/runs/{id}/cancel", post(cancel_run))
+        .route("/v1/sessions", post(session_open))
+        .route("/v1/sessions/{id}", delete(session_close))
+        .route("/v1/documents", post(document))
+        .route("/v1/entries/{no}", get(entry))
+        .route("/v1/contacts/{no}", get(contact))
+        .route("/v1/export/{what}", get(export))
+        .route("/v1/stats/{kind}/{code}", get(stats))
+        .route("/v1/check", get(check))
+        .route("/v1/backup", get(backup))
+        .route("/v1/plugins", get(plugins))
+        .route("/v1/plugins/{name}/{action}", post(plugin_set))
+        .route(
+            "/v1/import/contacts",
+            post(import).layer(DefaultBodyLimit::max(max_import)),
+        )
+        .route("/v1/users", get(users).post(user_add))
+        .route("/v1/users/{name}", delete(user_revoke))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_request))
+        .with_state(server)
+}
+
+async fn not_found() -> Failure {
+    Failure(ApiError::new(
+        "not_found",
+        Some("request"),
+        None,
+        "there is no such endpoint; API.md lists them (they start with /v1/)".into(),
+    ))
+}
+
+/// Runs `work` on a blocking thread (the engine and scripts block on the database).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Answer<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(outcome) => outcome.map_err(Failure),
+        Err(e) => Err(Failure(ApiError::new(
+            "storage",
+            None,
+            None,
+            format!("the request failed inside the server ({e}); nothing of it was kept"),
+        ))),
+    }
+}
+
+impl Server {
+    /// The user a request's token belongs to.
+    fn who(&self, headers: &HeaderMap) -> Result<Who, ApiError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let unauthorized = |message: &str| {
+            ApiError::new(
+                "unauthorized",
+                Some("request"),
+                Some("authorization"),
+                message.into(),
+            )
+        };
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(unauthorized(
+                "no token: send the header Authorization: Bearer TOKEN (rapport users add NAME --role ROLE makes a token; rapport --token TOKEN sends it)",
+            ));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must read Bearer TOKEN"))?;
+        let hash = token_hash(token);
+        if hash == self.local_hash {
+            return Ok(Who {
+                user: self.local_user.clone(),
+                role: Role::Full,
+                local: true,
+            });
+        }
+        match self
+            .db
+            .read(|v| v.user_by_token(token))
+            .map_err(|e| engine(&e))?
+        {
+            Some(u) => Ok(Who {
+                user: u.name,
+                role: u.role,
+                local: false,
+            }),
+            None => Err(unauthorized(
+                "the token is not valid: it is mistyped, or its user was revoked; ask for a new one (rapport users add)",
+            )),
+        }
+    }
+
+    /// The same, refused unless its role is at least `role`.
+    fn allowed(&self, headers: &HeaderMap, role: Role, what: &str) -> Result<Who, ApiError> {
+        let who = self.who(headers)?;
+        if who.role < role {
+            return Err(ApiError::new(
+                "denied",
+                Some(&format!("user {}", who.user)),
+                Some("role"),
+                format!(
+                    "user {} (role {}) may not {what}; that needs a token of role {role}",
+                    who.user, who.role
+                ),
+            ));
+        }
+        Ok(who)
+    }
+
+    /// A script host for one request (or one REPL session) of `who`: the server's limits,
+    /// the database's plugins as they are now, the user's role, no file access from afar.
+    fn host(&self, who: &Who, cancel: Arc<AtomicBool>) -> Result<ScriptHost, ApiError> {
+        let mut host = ScriptHost::with_cancel_flag(self.config.limits, cancel);
+        host.set_memory_probe(crate::allocated);
+        host.set_caller(Caller {
+            user: Some(who.user.clone()),
+            role: who.role,
+            file_access: who.local,
+        });
+        commands::load_plugins(&self.db, &mut host).map_err(|e| cli(&e))?;
+        Ok(host)
+    }
+}
+
+/// Sets a run's cancel flag when its request goes away before it ends (the client closed the
+/// connection), and forgets the run either way.
+struct RunGuard {
+    server: Shared,
+    id: String,
+    cancel: Arc<AtomicBool>,
+    done: bool,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cancel.store(true, Ordering::Relaxed);
+        }
+        lock(&self.server.runs).remove(&self.id);
+    }
+}
+
+fn body_of(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                "too_large",
+                Some("request"),
+                Some("body"),
+                format!(
+                    "the request body is larger than {} MiB; send less, or start the server with a larger --max-request-mib",
+                    limit / (1024 * 1024)
+                ),
+            )
+        } else {
+            ApiError::new(
+                "bad_request",
+                Some("request"),
+                Some("body"),
+                format!("the request body cannot be read: {r}"),
+            )
+        }
+    })
+}
+
+fn json_of<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+    example: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            "bad_request",
+            Some("request"),
+            Some("body"),
+            format!("the body is not a {what}: {e}; send JSON like {example}"),
+        )
+    })
+}
+
+async fn health(State(server): State<Shared>) -> axum::Json<Json> {
+    let stopping = server.stopping.load(Ordering::Relaxed);
+    axum::Json(json!({
+        "status": if stopping { "stopping" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "backend": server.db.backend().kind(),
+        "uptime_seconds": server.started.elapsed().as_secs(),
+        "running": lock(&server.runs).len(),
+        "sessions": lock(&server.sessions).len(),
+    }))
+}
+
+async fn info(State(server): State<Shared>, headers: HeaderMap) -> Answer<axum::Json<InfoReply>> {
+    let reply = blocking(move || {
+        let who = server.allowed(&headers, Role::Read, "read")?;
+        server
+            .db
+            .read(|v| {
+                let mut codes: Vec<String> = v.templates()?.into_iter().map(|t| t.code).collect();
+                codes.extend(v.groups()?.into_iter().map(|g| g.code));
+                codes.extend(v.salespeople()?.into_iter().map(|s| s.code));
+                codes.extend(v.segments()?.into_iter().map(|s| s.no));
+                let fields = v
+                    .all_declared_fields()?
+                    .into_iter()
+                    .map(|d| FieldInfo {
+                        record: d.record.to_string(),
+                        name: d.name,
+                        field_type: d.field_type.to_string(),
+                        description: d.description,
+                    })
+                    .collect();
+                let empty = v.templates()?.is_empty() && v.last_entry_no()? == 0;
+                Ok(InfoReply {
+                    user: who.user.clone(),
+                    role: who.role.to_string(),
+                    codes,
+                    fields,
+                    empty,
+                })
+            })
+            .map_err(|e| engine(&e))
+    })
+    .await?;
+    Ok(axum::Json(reply))
+}
+
+async fn run_script(
+    State(server): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<axum::Json<RunReply>> {
+    let body = body_of(body, server.config.max_request)?;
+    let request: RunRequest = json_of(&body, "run request", r#"{"source": "contacts().count()"}"#)?;
+    let id = headers
+        .get(RUN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map_or_else(random_id, String::from);
+    // A session's runs stop through the session's own flag.
+    let cancel = match &request.session {
+        Some(s) => lock(&server.sessions)
+            .get(s)
+            .map(|slot| slot.cancel.clone())
+            .ok_or_else(|| session_gone(s))?,
+        None => Arc::new(AtomicBool::new(false)),
+    };
+    let mut guard = RunGuard {
+        server: server.clone(),
+        id: id.clone(),
+        cancel: cancel.clone(),
+        done: false,
+    };
+    let reply = blocking(move || {
+        let who = server.who(&headers)?;
+        lock(&server.runs).insert(
+            id,
+            Running {
+                user: who.user.clone(),
+                cancel: cancel.clone(),
+            },
+        );
+        if let Some(session) = request.session.clone() {
+            session_run(&server, &who, &session, request)
+        } else {
+            let host = server.host(&who, cancel)?;
+            run_on(&server.db, &host, &mut Variables::new(), &request)
+        }
+    })
+    .await;
+    guard.done = true;
+    Ok(axum::Json(reply?))
+}
+
+/// Runs a request's script on `host` with its parameters as variables.
+fn run_on(
+    db: &Database,
+    host: &ScriptHost,
+    variables: &mut Variables,
+    request: &RunRequest,
+) -> Result<RunReply, ApiError> {
+    for (name, value) in &request.params {
+        variables
+            .set_json(name, value)
+            .map_err(|e| ApiError::of_script(&e))?;
+    }
+    let name = request.name.as_deref().unwrap_or("remote");
+    host.run_with(
+        db,
+        name,
+        &request.source,
+        variables,
+        RunOptions {
+            dry_run: request.dry_run,
+        },
+    )
+    .map(|out| RunReply::of(&out))
+    .map_err(|e| ApiError::of_script(&e))
+}
+
+fn session_gone(id: &str) -> ApiError {
+    ApiError::new(
+        "gone",
+        Some(&format!("session {id}")),
+        Some("session"),
+        format!(
+            "session {id} is over (it was idle for {} minutes, or the server restarted); open a new one",
+            SESSION_IDLE.as_secs() / 60
+        ),
+    )
+}
+
+fn session_run(
+    server: &Server,
+    who: &Who,
+    id: &str,
+    request: RunRequest,
+) -> Result<RunReply, ApiError> {
+    let jobs = {
+        let sessions = lock(&server.sessions);
+        let slot = sessions.get(id).ok_or_else(|| session_gone(id))?;
+        if slot.user != who.user {
+            return Err(ApiError::new(
+                "denied",
+                Some(&format!("session {id}")),
+                Some("session"),
+                format!("session {id} belongs to another user; open one of your own"),
+            ));
+        }
+        slot.jobs.clone()
+    };
+    let (reply, answer) = std::sync::mpsc::channel();
+    jobs.send(SessionJob { request, reply })
+        .map_err(|_| session_gone(id))?;
+    answer.recv().map_err(|_| session_gone(id))?
+}
+
+async fn session_open(
+    State(server): State<Shared>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<SessionReply>> {
+    let reply = blocking(move || {
+        let who = server.who(&headers)?;
+        if server.stopping.load(Ordering::Relaxed) {
+            return Err(ApiError::new(
+                "unavailable",
+                None,
+                None,
+                "the server is stopping".into(),
+            ));
+        }
+        if lock(&server.sessions).len() >= MAX_SESSIONS {
+            return Err(ApiError::new(
+                "unavailable",
+                Some("session"),
+                None,
+                format!(
+                    "{MAX_SESSIONS} sessions are open; close a REPL, or wait for idle ones to end"
+                ),
+            ));
+        }
+        let id = random_id();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (jobs, inbox) = std::sync::mpsc::channel::<SessionJob>();
+        // The host is made on the session's own thread (it is not Send); a failure to make
+        // it is the first run's answer.
+        let (owner, flag, me, session) = (who.clone(), cancel.clone(), server.clone(), id.clone());
+        std::thread::Builder::new()
+            .name(format!("session-{id}"))
+            .spawn(move || {
+                let host = me.host(&owner, flag);
+                let mut variables = Variables::new();
+                while let Ok(job) = inbox.recv_timeout(SESSION_IDLE) {
+                    let outcome = match &host {
+                        Ok(host) => run_on(&me.db, host, &mut variables, &job.request),
+                        Err(e) => Err(e.clone()),
+                    };
+                    let _ = job.reply.send(outcome);
+                }
+                lock(&me.sessions).remove(&session);
+            })
+            .map_err(|e| {
+                ApiError::new(
+                    "unavailable",
+                    Some("session"),
+                    None,
+                    format!("no thread for a session: {e}"),
+                )
+            })?;
+        lock(&server.sessions).insert(
+            id.clone(),
+            SessionSlot {
+                user: who.user,
+                jobs,
+                cancel,
+            },
+        );
+        Ok(SessionReply {
+            session: id,
+            idle_seconds: SESSION_IDLE.as_secs(),
+        })
+    })
+    .await?;
+    Ok(axum::Json(reply))
+}
+
+async fn session_close(
+    State(server): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<Json>> {
+    blocking(move || {
+        let who = server.who(&headers)?;
+        let mut sessions = lock(&server.sessions);
+        match sessions.get(&id) {
+            Some(slot) if slot.user == who.user || who.role == Role::Full => {
+                sessions.remove(&id);
+                Ok(axum::Json(json!({"closed": id})))
+            }
+            Some(_) => Err(ApiError::new(
+                "denied",
+                Some(&format!("session {id}")),
+                None,
+                format!("session {id} belongs to another user"),
+            )),
+            None => Err(session_gone(&id)),
+        }
+    })
+    .await
+}
+
+async fn cancel_run(
+    State(server): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<Json>> {
+    blocking(move || {
+        let who = server.who(&headers)?;
+        let runs = lock(&server.runs);
+        match runs.get(&id) {
+            Some(run) if run.user == who.user || who.role == Role::Full => {
+                run.cancel.store(true, Ordering::Relaxed);
+                Ok(axum::Json(json!({"cancelled": id})))
+            }
+            Some(_) => Err(ApiError::new(
+                "denied",
+                Some(&format!("run {id}")),
+                None,
+                format!("run {id} belongs to another user"),
+            )),
+            None => Err(ApiError::new(
+                "not_found",
+                Some(&format!("run {id}")),
+                None,
+                format!("run {id} is not running (it ended, or never began)"),
+            )),
+        }
+    })
+    .await
+}
+
+async fn document(
+    State(server): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<axum::Json<DocumentReply>> {
+    let body = body_of(body, server.config.max_request)?;
+    let event: serde_json::Map<String, Json> = json_of(
+        &body,
+        "document event",
+        r#"{"type": "sales_invoice", "no": "103017", "customer": "10000", "action": "emailed"}"#,
+    )?;
+    let reply = blocking(move || {
+        let who = server.allowed(&headers, Role::Log, "record documents")?;
+        let host = server.host(&who, Arc::new(AtomicBool::new(false)))?;
+        commands::record_document(&server.db, &host, &Json::Object(event))
+            .map_err(|e| ApiError::of_script(&e))
+    })
+    .await?;
+    Ok(axum::Json(reply))
+}
+
+async fn entry(
+    State(server): State<Shared>,
+    UrlPath(no): UrlPath<String>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<Json>> {
+    blocking(move || {
+        server.allowed(&headers, Role::Read, "read entries")?;
+        let n: u64 = no.parse().map_err(|_| {
+            ApiError::new(
+                "invalid",
+                Some(&format!("interaction log entry {no}")),
+                Some("entry_no"),
+                format!(
+                    "\"{no}\" is not an entry number; give a whole number, e.g. /v1/entries/17"
+                ),
+            )
+        })?;
+        server
+            .db
+            .read(|v| {
+                let declared = v.declared_fields(rapport_engine::model::FieldRecord::Entry)?;
+                let e = v
+                    .entry(n)?
+                    .ok_or_else(|| Error::not_found("interaction log entry", n.to_string()))?;
+                entry_json_with(v, &e, &declared)
+            })
+            .map(axum::Json)
+            .map_err(|e| engine(&e))
+    })
+    .await
+}
+
+async fn contact(
+    State(server): State<Shared>,
+    UrlPath(no): UrlPath<String>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<Json>> {
+    blocking(move || {
+        server.allowed(&headers, Role::Read, "read contacts")?;
+        server
+            .db
+            .read(|v| {
+                let declared = v.declared_fields(rapport_engine::model::FieldRecord::Contact)?;
+                let c = v
+                    .contact(&no)?
+                    .ok_or_else(|| Error::not_found("contact", no.clone()))?;
+                contact_json_with(v, &c, &declared)
+            })
+            .map(axum::Json)
+            .map_err(|e| engine(&e))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+/// A writer whose bytes go to a streamed response body, in chunks; it fails once the client is
+/// gone, which stops the export.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>);
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::ErrorKind::BrokenPipe)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A response whose body `produce` writes on a blocking thread as it goes (never all of it in
+/// memory); a failure half-way breaks the connection, so a client never takes a cut-off body
+/// for a whole one.
+fn streamed(
+    content_type: &'static str,
+    produce: impl FnOnce(&mut dyn Write) -> Result<(), CliError> + Send + 'static,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let failed = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx));
+        let outcome = produce(&mut w).and_then(|()| w.flush().map_err(CliError::Output));
+        if let Err(e) = outcome {
+            let _ = failed.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let mut response = Response::new(Body::from_stream(ReceiverStream::new(rx)));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+async fn export(
+    State(server): State<Shared>,
+    UrlPath(what): UrlPath<String>,
+    Query(q): Query<FormatQuery>,
+    headers: HeaderMap,
+) -> Answer<Response> {
+    let kind = ExportKind::from_str(&what, true).map_err(|_| {
+        ApiError::new(
+            "invalid",
+            Some("export"),
+            Some("what"),
+            format!("there is no export of \"{what}\"; export contacts or entries"),
+        )
+    })?;
+    let format = match q.format.as_deref() {
+        None | Some("csv") => ExportFormat::Csv,
+        Some("json") => ExportFormat::Json,
+        Some(other) => {
+            return Err(Failure(ApiError::new(
+                "invalid",
+                Some("export"),
+                Some("format"),
+                format!("there is no export format \"{other}\"; give csv or json"),
+            )));
+        }
+    };
+    let me = server.clone();
+    blocking(move || me.allowed(&headers, Role::Read, "export").map(|_| ())).await?;
+    let content_type = match format {
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+        ExportFormat::Json => "application/json",
+    };
+    Ok(streamed(content_type, move |out| {
+        transfer::export(&server.db, kind, format, out).map(|_| ())
+    }))
+}
+
+#[derive(Deserialize)]
+struct RangeQuery {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+}
+
+async fn stats(
+    State(server): State<Shared>,
+    UrlPath((kind, code)): UrlPath<(String, String)>,
+    Query(range): Query<RangeQuery>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<Json>> {
+    blocking(move || {
+        server.allowed(&headers, Role::Read, "read statistics")?;
+        let kind: StatKind = kind.parse().map_err(|problem: String| {
+            engine(&Error::invalid(
+                "stats",
+                "kind",
+                problem,
+                "give template, group, contact, salesperson, campaign_entry or logged_segment",
+            ))
+        })?;
+        let range = match (range.from, range.to) {
+            (Some(from), Some(to)) => Some((from, to)),
+            (None, None) => None,
+            _ => {
+                return Err(engine(&Error::invalid(
+                    "stats",
+                    "from",
+                    "is given without to (or to without from)",
+                    "give both from and to, or neither",
+                )));
+            }
+        };
+        let s = server
+            .db
+            .read(|v| v.statistics(kind, &code, range))
+            .map_err(|e| engine(&e))?;
+        Ok(axum::Json(commands::stats_json(kind, &code, &s)))
+    })
+    .await
+}
+
+async fn check(State(server): State<Shared>, headers: HeaderMap) -> Answer<axum::Json<CheckReply>> {
+    blocking(move || {
+        server.allowed(&headers, Role::Read, "check the database")?;
+        let report = server
+            .db
+            .read(|v| v.integrity_check())
+            .map_err(|e| engine(&e))?;
+        Ok(axum::Json(CheckReply {
+            ok: report.is_ok(),
+            entries_checked: report.entries_checked,
+            differences: report.differences,
+        }))
+    })
+    .await
+}
+
+async fn backup(State(server): State<Shared>, headers: HeaderMap) -> Answer<Response> {
+    // The copy is made into a private folder, then streamed: one snapshot, whole or not at all.
+    let file = blocking(move || {
+        server.allowed(&headers, Role::Full, "back up the database")?;
+        let dir = tempfile::tempdir().map_err(|e| {
+            ApiError::new(
+                "storage",
+                None,
+                None,
+                format!("no folder for the copy: {e}"),
+            )
+        })?;
+        let path = dir.path().join("backup.redb");
+        server.db.backup(&path).map_err(|e| engine(&e))?;
+        Ok((dir, path))
+    })
+    .await?;
+    Ok(streamed("application/octet-stream", move |out| {
+        let (dir, path) = file;
+        let mut f = std::fs::File::open(&path).map_err(CliError::Output)?;
+        std::io::copy(&mut f, out).map_err(CliError::Output)?;
+        drop(dir);
+        Ok(())
+    }))
+}
+
+async fn plugins(State(server): State<Shared>, headers: HeaderMap) -> Answer<axum::Json<Json>> {
+    blocking(move || {
+        server.allowed(&headers, Role::Read, "list plugins")?;
+        let mut host = ScriptHost::new(Limits::user());
+        let report = commands::load_plugins(&server.db, &mut host).map_err(|e| cli(&e))?;
+        Ok(axum::Json(json!({
+            "plugins": commands::plugin_rows(&report),
+            "problems": report.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })))
+    })
+    .await
+}
+
+async fn plugin_set(
+    State(server): State<Shared>,
+    UrlPath((name, action)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<Json>> {
+    blocking(move || {
+        server.allowed(&headers, Role::Full, "change plugins")?;
+        let enable = match action.as_str() {
+            "enable" => true,
+            "disable" => false,
+            other => {
+                return Err(ApiError::new(
+                    "invalid",
+                    Some(&format!("plugin {name}")),
+                    Some("action"),
+                    format!("there is no plugin action \"{other}\"; give enable or disable (a plugin folder can only be added on the server's machine)"),
+                ));
+            }
+        };
+        commands::plugin_switch(&server.db, &name, enable)
+            .map(|message| axum::Json(json!({ "message": message })))
+            .map_err(|e| cli(&e))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    #[serde(default)]
+    define_fields: bool,
+    name: Option<String>,
+}
+
+async fn import(
+    State(server): State<Shared>,
+    Query(q): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<axum::Json<ImportReply>> {
+    let body = body_of(body, server.config.max_import)?;
+    blocking(move || {
+        server.allowed(&headers, Role::Full, "import contacts")?;
+        let name = q.name.unwrap_or_else(|| "upload".into());
+        let define = if q.define_fields {
+            transfer::fields_to_define(&server.db, &body, &name).map_err(|e| cli(&e))?
+        } else {
+            Vec::new()
+        };
+        let imported = transfer::import_contacts_csv(&server.db, &body, &name, &define)
+            .map_err(|e| cli(&e))?;
+        Ok(axum::Json(ImportReply {
+            declared: define
+                .iter()
+                .map(|d| format!("{} ({})", d.name, d.field_type))
+                .collect(),
+            imported,
+        }))
+    })
+    .await
+}
+
+async fn users(
+    State(server): State<Shared>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<Vec<UserReply>>> {
+    blocking(move || {
+        server.allowed(&headers, Role::Full, "list users")?;
+        let users = server.db.read(|v| v.users()).map_err(|e| engine(&e))?;
+        Ok(axum::Json(
+            users.iter().map(|u| UserReply::of(u, None)).collect(),
+        ))
+    })
+    .await
+}
+
+async fn user_add(
+    State(server): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<axum::Json<UserReply>> {
+    let body = body_of(body, server.config.max_request)?;
+    let request: UserRequest = json_of(&body, "user", r#"{"name": "anna", "role": "log"}"#)?;
+    blocking(move || {
+        server.allowed(&headers, Role::Full, "add users")?;
+        commands::user_add(&server.db, &request.name, &request.role)
+            .map(axum::Json)
+            .map_err(|e| cli(&e))
+    })
+    .await
+}
+
+async fn user_revoke(
+    State(server): State<Shared>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<UserReply>> {
+    blocking(move || {
+        server.allowed(&headers, Role::Full, "revoke users")?;
+        let user = server
+            .db
+            .write(|tx| tx.user_revoke(&name))
+            .map_err(|e| engine(&e))?;
+        Ok(axum::Json(UserReply::of(&user, None)))
+    })
+    .await
+}
