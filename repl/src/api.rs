@@ -151,6 +151,7 @@ impl ApiError {
     /// The HTTP status that goes with the kind.
     pub fn status(&self) -> u16 {
         match self.kind.as_str() {
+            "bad_request" => 400,
             "unauthorized" => 401,
             "denied" | "forbidden" => 403,
             "not_found" | "gone" => 404,

@@ -88,6 +88,14 @@ pub struct Client {
     agent: ureq::Agent,
 }
 
+/// Bodies larger than this ask the server first (`Expect: 100-continue`).
+const ASK_FIRST: usize = 64 * 1024;
+
+/// A request as JSON (the API's request types always serialize).
+fn json_bytes(body: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
+}
+
 /// A run id: 16 random bytes in hex.
 pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
@@ -118,6 +126,9 @@ impl Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(None)
+            // rapport serve answers `Expect: 100-continue` as soon as it has read the headers;
+            // waiting for that answer is what lets a refusal arrive before the upload.
+            .timeout_await_100(Some(Duration::from_secs(30)))
             .build()
             .into();
         Self {
@@ -196,10 +207,7 @@ impl Client {
         path: &str,
         body: &impl Serialize,
     ) -> Result<T, ClientError> {
-        self.answer(
-            self.authorized(self.agent.post(self.url(path)))
-                .send_json(body),
-        )
+        self.post_bytes(path, "application/json", &json_bytes(body))
     }
 
     /// `POST path` with raw bytes (a CSV file), answered with JSON.
@@ -209,11 +217,29 @@ impl Client {
         content_type: &str,
         bytes: &[u8],
     ) -> Result<T, ClientError> {
-        self.answer(
-            self.authorized(self.agent.post(self.url(path)))
-                .header("content-type", content_type)
-                .send(bytes),
-        )
+        self.answer(self.sending(path, content_type, bytes, None))
+    }
+
+    /// Sends a body. A large one first asks whether the server takes it (`Expect:
+    /// 100-continue`), so that a refusal (too large, no token) arrives as the server's answer
+    /// instead of as a connection the server closed half-way through the upload.
+    fn sending(
+        &self,
+        path: &str,
+        content_type: &str,
+        bytes: &[u8],
+        run_id: Option<&str>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut request = self
+            .authorized(self.agent.post(self.url(path)))
+            .header("content-type", content_type);
+        if bytes.len() > ASK_FIRST {
+            request = request.header("expect", "100-continue");
+        }
+        if let Some(id) = run_id {
+            request = request.header(RUN_HEADER, id);
+        }
+        request.send(bytes)
     }
 
     /// `DELETE path`, answered with JSON.
@@ -253,23 +279,16 @@ impl Client {
         cancel: Option<&Arc<AtomicBool>>,
     ) -> Result<RunReply, ClientError> {
         let id = random_id();
+        let body = json_bytes(request);
         let Some(cancel) = cancel else {
-            return self.answer(
-                self.authorized(self.agent.post(self.url("/run")))
-                    .header(RUN_HEADER, &id)
-                    .send_json(request),
-            );
+            return self.answer(self.sending("/run", "application/json", &body, Some(&id)));
         };
         cancel.store(false, Ordering::Relaxed);
         let (done, answer) = std::sync::mpsc::channel();
-        let (me, request) = (self.clone(), request.clone());
+        let me = self.clone();
         let run_id = id.clone();
         std::thread::spawn(move || {
-            let outcome = me.answer(
-                me.authorized(me.agent.post(me.url("/run")))
-                    .header(RUN_HEADER, &run_id)
-                    .send_json(&request),
-            );
+            let outcome = me.answer(me.sending("/run", "application/json", &body, Some(&run_id)));
             let _ = done.send(outcome);
         });
         let mut asked = false;

@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -172,7 +171,7 @@ async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError
             user: local_user.clone(),
         },
     )?;
-    let (max_request, max_import, grace) = (config.max_request, config.max_import, config.grace);
+    let grace = config.grace;
     let server: Shared = Arc::new(Server {
         db,
         path: path.to_path_buf(),
@@ -185,7 +184,8 @@ async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError
         requests: AtomicU64::new(0),
         stopping: AtomicBool::new(false),
     });
-    let app = router(server.clone(), max_request, max_import);
+    let app = router(server.clone());
+    let signalled = shutdown_signal()?;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -200,7 +200,7 @@ async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError
     let stopping = server.clone();
     let outcome = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            signalled.await;
             stopping.stopping.store(true, Ordering::Relaxed);
             let running = lock(&stopping.runs).len();
             eprintln!(
@@ -233,20 +233,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Ctrl-C or SIGTERM: the handlers are installed when this is called (before the server says
+/// where it listens, so a signal right after that is never the default, abrupt one).
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(CliError::Output)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(CliError::Output)?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = terminate => {},
-    }
+    })
 }
 
 /// The discovery file: the owner alone may read it (it holds a full token).
@@ -269,7 +267,7 @@ fn write_discovery(file: &Path, d: &Discovery) -> Result<(), CliError> {
     f.write_all(text.as_bytes()).map_err(cannot)
 }
 
-fn router(server: Shared, max_request: usize, max_import: usize) -> Router {
+fn router(server: Shared) -> Router {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/info", get(info))
@@ -286,14 +284,10 @@ fn router(server: Shared, max_request: usize, max_import: usize) -> Router {
         .route("/v1/backup", get(backup))
         .route("/v1/plugins", get(plugins))
         .route("/v1/plugins/{name}/{action}", post(plugin_set))
-        .route(
-            "/v1/import/contacts",
-            post(import).layer(DefaultBodyLimit::max(max_import)),
-        )
+        .route("/v1/import/contacts", post(import))
         .route("/v1/users", get(users).post(user_add))
         .route("/v1/users/{name}", delete(user_revoke))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(max_request))
         .with_state(server)
 }
 
@@ -418,24 +412,38 @@ impl Drop for RunGuard {
     }
 }
 
-fn body_of(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
-    body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                "too_large",
-                Some("request"),
-                Some("body"),
-                format!(
-                    "the request body is larger than {} MiB; send less, or start the server with a larger --max-request-mib",
-                    limit / (1024 * 1024)
-                ),
-            )
+/// A request's body, at most `limit` bytes. A body announced as larger is refused before a
+/// byte of it is read (a client that asked `Expect: 100-continue` is told so instead of
+/// uploading it); one that turns out larger is refused when it passes the limit.
+async fn body_of(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            "too_large",
+            Some("request"),
+            Some("body"),
+            format!(
+                "the request body is larger than {} MiB; send less, or start the server with a larger --max-request-mib (--max-import-mib for imports)",
+                limit / (1024 * 1024)
+            ),
+        )
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
+            too_large()
         } else {
             ApiError::new(
                 "bad_request",
                 Some("request"),
                 Some("body"),
-                format!("the request body cannot be read: {r}"),
+                format!("the request body cannot be read: {e}"),
             )
         }
     })
@@ -506,9 +514,9 @@ async fn info(State(server): State<Shared>, headers: HeaderMap) -> Answer<axum::
 async fn run_script(
     State(server): State<Shared>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<axum::Json<RunReply>> {
-    let body = body_of(body, server.config.max_request)?;
+    let body = body_of(&headers, body, server.config.max_request).await?;
     let request: RunRequest = json_of(&body, "run request", r#"{"source": "contacts().count()"}"#)?;
     let id = headers
         .get(RUN_HEADER)
@@ -740,9 +748,9 @@ async fn cancel_run(
 async fn document(
     State(server): State<Shared>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<axum::Json<DocumentReply>> {
-    let body = body_of(body, server.config.max_request)?;
+    let body = body_of(&headers, body, server.config.max_request).await?;
     let event: serde_json::Map<String, Json> = json_of(
         &body,
         "document event",
@@ -1029,9 +1037,9 @@ async fn import(
     State(server): State<Shared>,
     Query(q): Query<ImportQuery>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<axum::Json<ImportReply>> {
-    let body = body_of(body, server.config.max_import)?;
+    let body = body_of(&headers, body, server.config.max_import).await?;
     blocking(move || {
         server.allowed(&headers, Role::Full, "import contacts")?;
         let name = q.name.unwrap_or_else(|| "upload".into());
@@ -1070,9 +1078,9 @@ async fn users(
 async fn user_add(
     State(server): State<Shared>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<axum::Json<UserReply>> {
-    let body = body_of(body, server.config.max_request)?;
+    let body = body_of(&headers, body, server.config.max_request).await?;
     let request: UserRequest = json_of(&body, "user", r#"{"name": "anna", "role": "log"}"#)?;
     blocking(move || {
         server.allowed(&headers, Role::Full, "add users")?;

@@ -1,0 +1,503 @@
+//! `rapport serve`, end to end: a real server on a free loopback port, driven by the real
+//! command line and by an HTTP client, as a team would use it.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rapport::api::{RunReply, RunRequest};
+use rapport::client::{Client, ClientError};
+use rapport_tests::{Server, Workspace};
+use serde_json::{Value as Json, json};
+
+/// A workspace with the demo company and a server on it.
+fn served() -> (Workspace, Server) {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let server = ws.serve(&[]);
+    (ws, server)
+}
+
+fn run(client: &Client, source: &str) -> Result<RunReply, ClientError> {
+    client.run(
+        &RunRequest {
+            source: source.into(),
+            ..RunRequest::default()
+        },
+        None,
+    )
+}
+
+fn count(client: &Client, source: &str) -> i64 {
+    run(client, source)
+        .unwrap_or_else(|e| panic!("{source}: {e}"))
+        .value
+        .as_i64()
+        .unwrap_or_else(|| panic!("{source} is not a number"))
+}
+
+/// A user added through the server, and its token.
+fn user(client: &Client, name: &str, role: &str) -> String {
+    let reply: rapport::api::UserReply = client
+        .post("/users", &json!({"name": name, "role": role}))
+        .expect("the user is added");
+    reply.token.expect("a new user's token")
+}
+
+fn api_error(outcome: Result<impl std::fmt::Debug, ClientError>) -> rapport::api::ApiError {
+    match outcome {
+        Err(ClientError::Api(e)) => *e,
+        other => panic!("expected the server's error, got {other:?}"),
+    }
+}
+
+const LOG_ONE: &str =
+    r#"log_interaction(#{contact: "CT000002", template: "OUTGOING", description: "call"})"#;
+
+#[test]
+fn while_a_server_holds_the_file_plain_commands_go_through_it() {
+    let (ws, _server) = served();
+    // The same commands a second terminal types, with no flags: found through the file beside
+    // the database.
+    assert_eq!(ws.ok(&["eval", "contacts().count()"]).trim(), "50");
+    let export = ws.ok(&["export", "entries"]);
+    assert_eq!(export.lines().count(), 75, "a header and 74 entries");
+    let doc = ws.ok(&[
+        "document",
+        "sales_invoice",
+        "99001",
+        "--customer",
+        "10000",
+        "--action",
+        "emailed",
+    ]);
+    assert!(
+        doc.starts_with("recorded as interaction log entry 75"),
+        "{doc}"
+    );
+    assert_eq!(
+        ws.ok(&["check"]),
+        "ok: 75 entries; indexes, statistics and attachments agree\n"
+    );
+    let stats = ws.ok(&["stats", "template", "s_statm"]);
+    assert!(stats.contains("count         7"), "{stats}");
+}
+
+#[test]
+fn a_repl_through_the_server_keeps_its_variables_between_lines() {
+    let (ws, _server) = served();
+    let run = ws.run_with_input(&["repl"], "let x = 41\nx + 1\n");
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("through http://127.0.0.1:"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.lines().any(|l| l == "42"), "{}", run.stdout);
+}
+
+#[test]
+fn two_repls_and_a_document_recorder_work_at_once() {
+    let (ws, server) = served();
+    let mut lines = String::new();
+    for i in 0..20 {
+        let _ = writeln!(lines, "let n{i} = {LOG_ONE}");
+    }
+    lines.push_str("n19 - n0\n");
+    std::thread::scope(|s| {
+        let repls: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| ws.run_with_input(&["repl"], &lines)))
+            .collect();
+        let recorder = s.spawn(|| {
+            for i in 0..10 {
+                let no = format!("{}", 99100 + i);
+                ws.ok(&[
+                    "document",
+                    "sales_invoice",
+                    &no,
+                    "--customer",
+                    "10000",
+                    "--action",
+                    "posted",
+                ]);
+            }
+        });
+        for r in repls {
+            let out = r.join().expect("the REPL ends");
+            assert!(out.success, "{}", out.stderr);
+            assert!(!out.stdout.contains("error"), "{}", out.stdout);
+        }
+        recorder.join().expect("the recorder ends");
+    });
+    let client = server.client(Some(&server.owner_token()));
+    assert_eq!(count(&client, "entries().count()"), 74 + 2 * 20 + 10);
+    assert_eq!(
+        ws.ok(&["check"]),
+        "ok: 124 entries; indexes, statistics and attachments agree\n"
+    );
+}
+
+#[test]
+fn readers_never_wait_for_a_writer() {
+    let (_ws, server) = served();
+    let token = server.owner_token();
+    let writer_done = Arc::new(AtomicBool::new(false));
+    let slow_write = format!("{LOG_ONE}; let i = 0; while i < 4000000 {{ i += 1; }} i");
+    std::thread::scope(|s| {
+        let done = writer_done.clone();
+        let writer_client = server.client(Some(&token));
+        let writer = s.spawn(move || {
+            let out = run(&writer_client, &slow_write);
+            done.store(true, Ordering::SeqCst);
+            out
+        });
+        let reader = server.client(Some(&token));
+        // Wait until the writer holds the write transaction (its entry is not visible yet,
+        // but the server counts it as running).
+        loop {
+            let health: Json = reader.get("/health").expect("health");
+            if health["running"].as_u64() == Some(1) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        for _ in 0..20 {
+            assert_eq!(
+                count(&reader, "entries().count()"),
+                74,
+                "a snapshot without the writer's entry"
+            );
+        }
+        assert!(
+            !writer_done.load(Ordering::SeqCst),
+            "20 reads ended while the writer was still running"
+        );
+        writer
+            .join()
+            .expect("the writer ends")
+            .expect("the writer commits");
+    });
+    let client = server.client(Some(&token));
+    assert_eq!(count(&client, "entries().count()"), 75);
+}
+
+#[test]
+fn a_request_without_a_token_is_refused() {
+    let (_ws, server) = served();
+    let e = api_error(run(&server.client(None), "contacts().count()"));
+    assert_eq!((e.kind.as_str(), e.status()), ("unauthorized", 401));
+    assert!(e.message.contains("Authorization: Bearer"), "{}", e.message);
+}
+
+#[test]
+fn a_wrong_token_is_refused() {
+    let (_ws, server) = served();
+    let e = api_error(run(&server.client(Some("rpt_not_a_token")), "1"));
+    assert_eq!(e.kind, "unauthorized");
+    assert!(e.message.contains("not valid"), "{}", e.message);
+}
+
+#[test]
+fn a_revoked_token_is_refused() {
+    let (ws, server) = served();
+    let owner = server.client(Some(&server.owner_token()));
+    let token = user(&owner, "rita", "read");
+    assert_eq!(
+        count(&server.client(Some(&token)), "contacts().count()"),
+        50
+    );
+    ws.ok(&["users", "revoke", "rita"]);
+    let e = api_error(run(&server.client(Some(&token)), "contacts().count()"));
+    assert_eq!(e.kind, "unauthorized");
+}
+
+#[test]
+fn a_read_only_token_cannot_write_and_nothing_changes() {
+    let (ws, server) = served();
+    let owner = server.client(Some(&server.owner_token()));
+    let reader = server.client(Some(&user(&owner, "rita", "read")));
+    let e = api_error(run(&reader, LOG_ONE));
+    assert_eq!(
+        (e.kind.as_str(), e.field.as_deref()),
+        ("denied", Some("role"))
+    );
+    assert!(
+        e.message
+            .contains("user rita (role read) may not write entries"),
+        "{}",
+        e.message
+    );
+    let e = api_error(reader.post::<Json>(
+        "/documents",
+        &json!({"type": "sales_invoice", "no": "1", "customer": "10000"}),
+    ));
+    assert_eq!(e.kind, "denied");
+    drop(server);
+    assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "74");
+}
+
+#[test]
+fn a_log_token_logs_and_records_documents_but_cannot_cancel() {
+    let (_ws, server) = served();
+    let owner = server.client(Some(&server.owner_token()));
+    let logger = server.client(Some(&user(&owner, "bill", "log")));
+    let no = count(&logger, LOG_ONE);
+    let e = api_error(run(&logger, &format!("cancel(entry({no}))")));
+    assert_eq!(e.kind, "denied");
+    assert!(
+        e.message.contains("role log only adds interactions"),
+        "{}",
+        e.message
+    );
+    let doc: rapport::api::DocumentReply = logger
+        .post(
+            "/documents",
+            &json!({"type": "sales_invoice", "no": "99001", "customer": "10000", "action": "posted"}),
+        )
+        .expect("a log token records documents");
+    assert!(doc.recorded);
+}
+
+#[test]
+fn an_entry_records_the_authenticated_user() {
+    let (_ws, server) = served();
+    let owner = server.client(Some(&server.owner_token()));
+    let logger = server.client(Some(&user(&owner, "bill", "log")));
+    let reply = run(&logger, &format!("entry({LOG_ONE}).user")).expect("logged");
+    assert_eq!(reply.value, json!("bill"));
+}
+
+#[test]
+fn a_script_through_the_server_cannot_read_files() {
+    let (ws, server) = served();
+    let file = ws.file("letter.txt", b"Dear customer");
+    let owner = server.client(Some(&server.owner_token()));
+    let full = server.client(Some(&user(&owner, "fu", "full")));
+    let source = format!(r#"template_attach("OUTGOING", "", "{}")"#, file.display());
+    let e = api_error(run(&full, &source));
+    assert_eq!(
+        (e.kind.as_str(), e.field.as_deref()),
+        ("denied", Some("file_path"))
+    );
+    assert!(e.message.contains("no file access"), "{}", e.message);
+}
+
+#[test]
+fn an_oversized_request_is_refused_and_nothing_is_written() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let server = ws.serve(&["--max-request-mib", "1"]);
+    let client = server.client(Some(&server.owner_token()));
+    let big = format!("{LOG_ONE}; \"{}\"", "x".repeat(2 * 1024 * 1024));
+    let e = api_error(run(&client, &big));
+    assert_eq!((e.kind.as_str(), e.status()), ("too_large", 413));
+    assert!(e.message.contains("--max-request-mib"), "{}", e.message);
+    assert_eq!(count(&client, "entries().count()"), 74);
+}
+
+#[test]
+fn a_malformed_request_is_refused_with_a_clear_error_and_nothing_is_written() {
+    let (_ws, server) = served();
+    let client = server.client(Some(&server.owner_token()));
+    let e = api_error(client.post::<Json>("/run", &json!({"sourc": LOG_ONE})));
+    assert_eq!((e.kind.as_str(), e.status()), ("bad_request", 400));
+    assert!(e.message.contains("unknown field `sourc`"), "{}", e.message);
+    let e = api_error(client.post_bytes::<Json>("/run", "application/json", b"{not json"));
+    assert_eq!(e.kind, "bad_request");
+    let e = api_error(client.get::<Json>("/nowhere"));
+    assert_eq!(e.kind, "not_found");
+    assert_eq!(count(&client, "entries().count()"), 74);
+}
+
+#[test]
+fn a_script_error_through_the_server_names_the_record_and_field_as_locally() {
+    let (ws, server) = served();
+    let client = server.client(Some(&server.owner_token()));
+    let e = api_error(run(
+        &client,
+        r#"log_interaction(#{contact: "CT999999", template: "OUTGOING"})"#,
+    ));
+    assert_eq!(e.kind, "not_found");
+    assert_eq!(e.record.as_deref(), Some("contact CT999999"));
+    // The command line prints it as a local run does.
+    let out = ws.run(&[
+        "eval",
+        r#"log_interaction(#{contact: "CT999999", template: "OUTGOING"})"#,
+    ]);
+    assert!(!out.success);
+    assert!(
+        out.stderr
+            .starts_with("error: eval:1:1: contact CT999999 does not exist"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn cancelling_a_run_stops_it_and_keeps_nothing() {
+    let (_ws, server) = served();
+    let client = server.client(Some(&server.owner_token()));
+    let cancel = Arc::new(AtomicBool::new(false));
+    let endless = format!("{LOG_ONE}; loop {{ }}");
+    std::thread::scope(|s| {
+        let flag = cancel.clone();
+        let watcher = server.client(Some(&server.owner_token()));
+        s.spawn(move || {
+            loop {
+                let health: Json = watcher.get("/health").expect("health");
+                if health["running"].as_u64() == Some(1) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+        let request = RunRequest {
+            source: endless,
+            ..RunRequest::default()
+        };
+        let e = api_error(client.run(&request, Some(&cancel)));
+        assert_eq!(e.kind, "cancelled");
+    });
+    assert_eq!(count(&client, "entries().count()"), 74);
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_and_removes_its_discovery_file() {
+    let (ws, server) = served();
+    let discovery = server.discovery().to_path_buf();
+    assert!(discovery.exists());
+    let (ok, stderr) = server.terminate();
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("stopped after"), "{stderr}");
+    assert!(!discovery.exists());
+    // The file is free again: a local command opens it.
+    assert_eq!(
+        ws.ok(&["check"]),
+        "ok: 74 entries; indexes, statistics and attachments agree\n"
+    );
+}
+
+#[test]
+fn the_discovery_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_ws, server) = served();
+    let mode = std::fs::metadata(server.discovery())
+        .expect("the discovery file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_server_killed_in_the_middle_of_a_segment_log_leaves_the_log_whole_or_absent() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let mut csv = String::from("no,name,kind,salesperson\n");
+    for i in 0..5000 {
+        let _ = writeln!(csv, "K{i:06},Person {i},person,JO");
+    }
+    let file = ws.file("people.csv", csv.as_bytes());
+    ws.ok(&["import", "contacts", &file.display().to_string()]);
+    let segment = ws
+        .ok(&[
+            "eval",
+            r#"let s = segment_create(#{description: "Everyone", template: "OUTGOING"}); s.add(#{salesperson: "JO"}); s.no"#,
+        ])
+        .trim()
+        .to_string();
+    let server = ws.serve(&[]);
+    let client = server.client(Some(&server.owner_token()));
+    let lines = count(&client, &format!("segment(\"{segment}\").lines().len()"));
+    assert!(lines >= 5000, "{lines}");
+    let before = count(&client, "entries().count()");
+    let logging = std::thread::spawn(move || {
+        run(&client, &format!("segment(\"{segment}\").log()")).map(|r| r.value)
+    });
+    let watcher = server.client(Some(&server.owner_token()));
+    loop {
+        let health: Json = watcher.get("/health").expect("health");
+        if health["running"].as_u64() == Some(1) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    server.kill();
+    let _ = logging.join().expect("the client ends");
+    // After a kill -9: the file opens, the check passes, and the log is all there or not at all.
+    let check = ws.ok(&["check"]);
+    assert!(check.starts_with("ok:"), "{check}");
+    let after: i64 = ws
+        .ok(&["eval", "entries().count()"])
+        .trim()
+        .parse()
+        .expect("a count");
+    assert!(
+        after == before || after == before + lines,
+        "{} entries of a {lines}-line segment: a half-written log",
+        after - before
+    );
+}
+
+#[test]
+fn read_only_opens_the_file_for_queries_and_refuses_writes() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    assert_eq!(
+        ws.ok(&["--read-only", "eval", "contacts().count()"]).trim(),
+        "50"
+    );
+    let out = ws.run(&["--read-only", "eval", LOG_ONE]);
+    assert!(!out.success);
+    assert!(
+        out.stderr.contains("open for reading only"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        ws.ok(&["--read-only", "check"]),
+        "ok: 74 entries; indexes, statistics and attachments agree\n"
+    );
+    assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "74");
+}
+
+#[test]
+fn a_client_with_server_and_token_flags_works_from_any_folder() {
+    let (ws, server) = served();
+    let owner = server.client(Some(&server.owner_token()));
+    let token = user(&owner, "rita", "read");
+    let out = ws.run_plain(&[
+        "--server",
+        &server.url,
+        "--token",
+        &token,
+        "eval",
+        "contacts().count()",
+    ]);
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "50");
+}
+
+#[test]
+fn many_clients_writing_at_once_all_succeed_and_none_is_lost() {
+    let (ws, server) = served();
+    let token = server.owner_token();
+    let (clients, each) = (16, 15);
+    std::thread::scope(|s| {
+        for _ in 0..clients {
+            let client = server.client(Some(&token));
+            s.spawn(move || {
+                for _ in 0..each {
+                    // Read first, then write: the shape that conflicts when writers overtake
+                    // each other.
+                    let source = format!("let n = entries().count(); {LOG_ONE}");
+                    run(&client, &source).unwrap_or_else(|e| panic!("a write failed: {e}"));
+                }
+            });
+        }
+    });
+    let client = server.client(Some(&token));
+    assert_eq!(count(&client, "entries().count()"), 74 + clients * each);
+    drop(server);
+    assert!(ws.ok(&["check"]).starts_with("ok:"));
+}
