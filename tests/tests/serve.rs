@@ -501,3 +501,68 @@ fn many_clients_writing_at_once_all_succeed_and_none_is_lost() {
     drop(server);
     assert!(ws.ok(&["check"]).starts_with("ok:"));
 }
+
+#[test]
+fn import_backup_and_plugins_work_through_the_server() {
+    let (ws, _server) = served();
+    let csv = ws.file(
+        "new.csv",
+        b"no,name,kind,vip\nN000001,Nina Holm,person,yes\n",
+    );
+    let out = ws.ok(&[
+        "import",
+        "contacts",
+        &csv.display().to_string(),
+        "--define-fields",
+    ]);
+    assert_eq!(
+        out,
+        "declaring contact field vip (flag)\nimported 1 contact\n"
+    );
+    let copy = ws.path().join("copy.redb");
+    let out = ws.ok(&["backup", &copy.display().to_string()]);
+    assert!(
+        out.starts_with("backed up the database of http://"),
+        "{out}"
+    );
+    assert!(!ws.path().join("copy.redb.partial").exists());
+    let copied = ws.run_plain(&[
+        "--db",
+        &copy.display().to_string(),
+        "eval",
+        "contact(\"N000001\").vip",
+    ]);
+    assert_eq!(copied.stdout.trim(), "true", "{}", copied.stderr);
+    assert_eq!(
+        ws.ok(&["plugins", "enable", "retention"]),
+        "enabled retention\n"
+    );
+    let list = ws.ok(&["--format", "json", "plugins"]);
+    assert!(list.contains("\"enabled\": true"), "{list}");
+}
+
+#[test]
+fn a_script_past_the_servers_time_limit_stops_and_keeps_nothing() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let server = ws.serve(&["--max-seconds", "1"]);
+    let client = server.client(Some(&server.owner_token()));
+    let e = api_error(run(&client, &format!("{LOG_ONE}; loop {{ }}")));
+    assert_eq!(e.kind, "limit");
+    assert!(
+        e.message.contains("longer than its limit of 1 s"),
+        "{}",
+        e.message
+    );
+    assert_eq!(count(&client, "entries().count()"), 74);
+}
+
+#[test]
+fn a_backup_through_the_server_never_overwrites_a_file() {
+    let (ws, _server) = served();
+    let existing = ws.file("taken.redb", b"keep me");
+    let out = ws.run(&["backup", &existing.display().to_string()]);
+    assert!(!out.success);
+    assert!(out.stderr.contains("exists"), "{}", out.stderr);
+    assert_eq!(std::fs::read(&existing).expect("the file"), b"keep me");
+}
