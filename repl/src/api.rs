@@ -144,7 +144,12 @@ impl ApiError {
                 None,
                 e.to_string(),
             ),
-            other => Self::new("invalid", None, None, other.to_string()),
+            CliError::Remote(c) => match c.api() {
+                Some(api) => api.clone(),
+                None => Self::new("unavailable", None, None, c.to_string()),
+            },
+            // Files and pipes the server itself could not read or write.
+            other => Self::new("storage", None, None, other.to_string()),
         }
     }
 

@@ -221,8 +221,9 @@ impl Client {
     }
 
     /// Sends a body. A large one first asks whether the server takes it (`Expect:
-    /// 100-continue`), so that a refusal (too large, no token) arrives as the server's answer
-    /// instead of as a connection the server closed half-way through the upload.
+    /// 100-continue`), so that a refusal (too large, no token, a role that may not) arrives as
+    /// the server's answer instead of as a connection the server closed half-way through the
+    /// upload.
     fn sending(
         &self,
         path: &str,
@@ -296,10 +297,12 @@ impl Client {
             match answer.recv_timeout(Duration::from_millis(50)) {
                 Ok(outcome) => return outcome,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    // Asked until the server has it: a cancel before the run is registered
+                    // is answered "not running" and asked again.
                     if !asked && cancel.load(Ordering::Relaxed) {
-                        asked = true;
-                        let _: Result<serde_json::Value, _> =
+                        let told: Result<serde_json::Value, _> =
                             self.post(&format!("/runs/{id}/cancel"), &serde_json::json!({}));
+                        asked = told.is_ok();
                     }
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {

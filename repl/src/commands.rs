@@ -528,7 +528,6 @@ pub(crate) fn plugin_rows(report: &PluginReport) -> Vec<serde_json::Value> {
 /// Enables or disables a plugin for the database; says what it did.
 pub(crate) fn plugin_switch(db: &Database, name: &str, enable: bool) -> Result<String, CliError> {
     let name = name.to_string();
-    let mut settings = db.read(|v| v.plugin_settings())?;
     if enable {
         let mut host = ScriptHost::new(Limits::user());
         let report = load_plugins(db, &mut host)?;
@@ -550,23 +549,32 @@ pub(crate) fn plugin_switch(db: &Database, name: &str, enable: bool) -> Result<S
                 fix: "fix it or pick another",
             });
         }
-        if !settings.enabled.contains(&name) {
-            settings.enabled.push(name.clone());
-            db.write(|tx| tx.plugin_settings_set(&settings))?;
-        }
-        return Ok(format!("enabled {name}"));
     }
-    let before = settings.enabled.len();
-    settings.enabled.retain(|n| *n != name);
-    if settings.enabled.len() == before {
-        return Err(CliError::Plugin {
+    // Read and written in one transaction: two changes at once never lose one.
+    let changed = db.write(|tx| {
+        let mut settings = tx.view().plugin_settings()?;
+        let before = settings.enabled.clone();
+        if enable {
+            if !settings.enabled.contains(&name) {
+                settings.enabled.push(name.clone());
+            }
+        } else {
+            settings.enabled.retain(|n| *n != name);
+        }
+        if settings.enabled != before {
+            tx.plugin_settings_set(&settings)?;
+        }
+        Ok(settings.enabled != before)
+    })?;
+    match (enable, changed) {
+        (true, _) => Ok(format!("enabled {name}")),
+        (false, true) => Ok(format!("disabled {name}")),
+        (false, false) => Err(CliError::Plugin {
             name,
             reason: "it is not enabled".into(),
             fix: "rapport plugins list shows what is",
-        });
+        }),
     }
-    db.write(|tx| tx.plugin_settings_set(&settings))?;
-    Ok(format!("disabled {name}"))
 }
 
 /// `rapport backup FILE`.

@@ -3,7 +3,6 @@
 //! server in one transaction per request. Files named on the command line are this machine's:
 //! a script or CSV is read here and sent, an export or backup is written here as it arrives.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -251,21 +250,12 @@ fn export(
         };
         return Ok(ExitCode::SUCCESS);
     };
-    let cannot_write = |source| CliError::Write {
-        what: "export file",
-        path: file.display().to_string(),
-        source,
-        fix: "give a path in a folder you can write",
-    };
-    let mut f = std::io::BufWriter::new(std::fs::File::create(file).map_err(cannot_write)?);
-    let bytes = client.download(&path, &mut f)?;
-    f.flush().map_err(cannot_write)?;
+    let bytes = download_into(client, &path, file, "export file", false)?;
     eprintln!("exported {bytes} bytes to {}", file.display());
     Ok(ExitCode::SUCCESS)
 }
 
-/// Downloads a backup into `file` (never over an existing one): first into `FILE.partial`,
-/// renamed when whole.
+/// Downloads a backup into `file` (never over an existing one).
 pub fn download_backup(client: &Client, file: &Path) -> Result<u64, CliError> {
     if file.exists() {
         return Err(CliError::Engine(rapport_engine::Error::Storage(
@@ -274,17 +264,29 @@ pub fn download_backup(client: &Client, file: &Path) -> Result<u64, CliError> {
             },
         )));
     }
+    download_into(client, "/backup", file, "backup file", true)
+}
+
+/// Downloads `path` into `FILE.partial`, renamed to `file` when whole: a refused request or a
+/// broken download leaves `file` as it was.
+fn download_into(
+    client: &Client,
+    path: &str,
+    file: &Path,
+    what: &'static str,
+    sync: bool,
+) -> Result<u64, CliError> {
     let mut partial = file.as_os_str().to_owned();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
     let cannot_write = |source| CliError::Write {
-        what: "backup file",
+        what,
         path: file.display().to_string(),
         source,
-        fix: "give a new file in a folder you can write",
+        fix: "give a file in a folder you can write",
     };
     let mut f = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(cannot_write)?);
-    let bytes = match client.download("/backup", &mut f) {
+    let bytes = match client.download(path, &mut f) {
         Ok(n) => n,
         Err(e) => {
             drop(f);
@@ -292,8 +294,10 @@ pub fn download_backup(client: &Client, file: &Path) -> Result<u64, CliError> {
             return Err(e.into());
         }
     };
-    let file_done = f.into_inner().map_err(|e| cannot_write(e.into_error()))?;
-    file_done.sync_all().map_err(cannot_write)?;
+    let done = f.into_inner().map_err(|e| cannot_write(e.into_error()))?;
+    if sync {
+        done.sync_all().map_err(cannot_write)?;
+    }
     std::fs::rename(&partial, file).map_err(cannot_write)?;
     Ok(bytes)
 }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -60,8 +61,9 @@ pub struct Config {
 
 /// How long a REPL session may stay idle.
 const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
-/// How many REPL sessions may be open at once.
+/// How many REPL sessions may be open at once, and per user.
 const MAX_SESSIONS: usize = 256;
+const MAX_SESSIONS_PER_USER: usize = 16;
 
 /// Who sent a request.
 #[derive(Clone)]
@@ -78,11 +80,28 @@ struct Running {
     cancel: Arc<AtomicBool>,
 }
 
-/// A REPL session: a thread that owns a script host and its variables.
+/// A REPL session: a thread that owns a script host and its variables, made for one user with
+/// one role (a token of the same user with another role is another caller).
 struct SessionSlot {
     user: String,
+    role: Role,
+    local: bool,
     jobs: std::sync::mpsc::Sender<SessionJob>,
     cancel: Arc<AtomicBool>,
+}
+
+impl SessionSlot {
+    fn owned_by(&self, who: &Who, id: &str) -> Result<(), ApiError> {
+        if self.user == who.user && self.role == who.role && self.local == who.local {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            "denied",
+            Some(&format!("session {id}")),
+            Some("session"),
+            format!("session {id} belongs to another user or role; open one of your own"),
+        ))
+    }
 }
 
 struct SessionJob {
@@ -139,7 +158,11 @@ pub fn run(db: Database, path: &Path, config: Config) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Output)?;
-    runtime.block_on(serve(db, path, config))
+    let outcome = runtime.block_on(serve(db, path, config));
+    // Work still running past the forced end (a client that never reads its stream) is left
+    // to the process's exit: every commit is durable, and nothing uncommitted is kept.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    outcome
 }
 
 async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError> {
@@ -198,7 +221,9 @@ async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError
         let _ = out.flush();
     }
     let stopping = server.clone();
-    let outcome = axum::serve(listener, app)
+    let stopped = Arc::new(tokio::sync::Notify::new());
+    let told = stopped.clone();
+    let serving = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             signalled.await;
             stopping.stopping.store(true, Ordering::Relaxed);
@@ -210,6 +235,7 @@ async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError
             // Sessions end after their current run; running requests past the grace period
             // are stopped (a stopped request changes nothing).
             lock(&stopping.sessions).clear();
+            told.notify_one();
             let late = stopping.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
@@ -218,7 +244,21 @@ async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError
                 }
             });
         })
-        .await;
+        .into_future();
+    // The grace period, then the running requests are stopped; a few seconds more for them to
+    // roll back and answer, then connections still open (a stream to a client that stopped
+    // reading, a slow upload) are dropped.
+    let forced = async move {
+        stopped.notified().await;
+        tokio::time::sleep(grace + Duration::from_secs(5)).await;
+    };
+    let outcome = tokio::select! {
+        outcome = serving => outcome,
+        () = forced => {
+            eprintln!("rapport serve: connections still open after the grace period are dropped");
+            Ok(())
+        }
+    };
     let _ = std::fs::remove_file(&discovery);
     outcome.map_err(CliError::Output)?;
     eprintln!(
@@ -288,7 +328,30 @@ fn router(server: Shared) -> Router {
         .route("/v1/users", get(users).post(user_add))
         .route("/v1/users/{name}", delete(user_revoke))
         .fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(server)
+}
+
+async fn wrong_method() -> Failure {
+    Failure(ApiError::new(
+        "bad_request",
+        Some("request"),
+        Some("method"),
+        "this endpoint does not take that method; API.md gives each endpoint's (GET or POST …)"
+            .into(),
+    ))
+}
+
+/// A query string of the endpoint's shape, or a bad request naming what is wrong.
+fn query_of<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q).map_err(|e| {
+        ApiError::new(
+            "bad_request",
+            Some("request"),
+            Some("query"),
+            format!("{}; API.md gives the endpoint's parameters", e.body_text()),
+        )
+    })
 }
 
 async fn not_found() -> Failure {
@@ -310,9 +373,23 @@ async fn blocking<T: Send + 'static>(
             "storage",
             None,
             None,
-            format!("the request failed inside the server ({e}); nothing of it was kept"),
+            format!(
+                "the request failed inside the server ({e}); rapport check tells whether the database is whole"
+            ),
         ))),
     }
+}
+
+/// The user of a request, refused unless its role is at least `role` — checked before the
+/// request's body is read.
+async fn authorize(
+    server: &Shared,
+    headers: &HeaderMap,
+    role: Role,
+    what: &'static str,
+) -> Answer<Who> {
+    let (me, headers) = (server.clone(), headers.clone());
+    blocking(move || me.allowed(&headers, role, what)).await
 }
 
 impl Server {
@@ -516,6 +593,7 @@ async fn run_script(
     headers: HeaderMap,
     body: Body,
 ) -> Answer<axum::Json<RunReply>> {
+    let who = authorize(&server, &headers, Role::Read, "run scripts").await?;
     let body = body_of(&headers, body, server.config.max_request).await?;
     let request: RunRequest = json_of(&body, "run request", r#"{"source": "contacts().count()"}"#)?;
     let id = headers
@@ -523,29 +601,44 @@ async fn run_script(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64)
         .map_or_else(random_id, String::from);
-    // A session's runs stop through the session's own flag.
+    // A session's runs stop through the session's own flag (cleared for this run).
     let cancel = match &request.session {
-        Some(s) => lock(&server.sessions)
-            .get(s)
-            .map(|slot| slot.cancel.clone())
-            .ok_or_else(|| session_gone(s))?,
+        Some(s) => {
+            let sessions = lock(&server.sessions);
+            let slot = sessions.get(s).ok_or_else(|| session_gone(s))?;
+            slot.owned_by(&who, s)?;
+            slot.cancel.store(false, Ordering::Relaxed);
+            slot.cancel.clone()
+        }
         None => Arc::new(AtomicBool::new(false)),
     };
-    let mut guard = RunGuard {
-        server: server.clone(),
-        id: id.clone(),
-        cancel: cancel.clone(),
-        done: false,
-    };
-    let reply = blocking(move || {
-        let who = server.who(&headers)?;
-        lock(&server.runs).insert(
-            id,
+    {
+        let mut runs = lock(&server.runs);
+        if runs.contains_key(&id) {
+            return Err(Failure(ApiError::new(
+                "bad_request",
+                Some(&format!("run {id}")),
+                Some(RUN_HEADER),
+                format!(
+                    "a run named {id} is running already; name each run differently (or leave the header out)"
+                ),
+            )));
+        }
+        runs.insert(
+            id.clone(),
             Running {
                 user: who.user.clone(),
                 cancel: cancel.clone(),
             },
         );
+    }
+    let mut guard = RunGuard {
+        server: server.clone(),
+        id,
+        cancel: cancel.clone(),
+        done: false,
+    };
+    let reply = blocking(move || {
         if let Some(session) = request.session.clone() {
             session_run(&server, &who, &session, request)
         } else {
@@ -605,14 +698,7 @@ fn session_run(
     let jobs = {
         let sessions = lock(&server.sessions);
         let slot = sessions.get(id).ok_or_else(|| session_gone(id))?;
-        if slot.user != who.user {
-            return Err(ApiError::new(
-                "denied",
-                Some(&format!("session {id}")),
-                Some("session"),
-                format!("session {id} belongs to another user; open one of your own"),
-            ));
-        }
+        slot.owned_by(who, id)?;
         slot.jobs.clone()
     };
     let (reply, answer) = std::sync::mpsc::channel();
@@ -635,19 +721,39 @@ async fn session_open(
                 "the server is stopping".into(),
             ));
         }
-        if lock(&server.sessions).len() >= MAX_SESSIONS {
-            return Err(ApiError::new(
-                "unavailable",
-                Some("session"),
-                None,
-                format!(
-                    "{MAX_SESSIONS} sessions are open; close a REPL, or wait for idle ones to end"
-                ),
-            ));
-        }
         let id = random_id();
         let cancel = Arc::new(AtomicBool::new(false));
         let (jobs, inbox) = std::sync::mpsc::channel::<SessionJob>();
+        {
+            // Counted and taken under one lock: two requests cannot both take the last place.
+            let mut sessions = lock(&server.sessions);
+            let mine = sessions.values().filter(|s| s.user == who.user).count();
+            if sessions.len() >= MAX_SESSIONS || mine >= MAX_SESSIONS_PER_USER {
+                return Err(ApiError::new(
+                    "unavailable",
+                    Some("session"),
+                    None,
+                    format!(
+                        "{} sessions are open; close a REPL, or wait for idle ones to end",
+                        if mine >= MAX_SESSIONS_PER_USER {
+                            mine
+                        } else {
+                            sessions.len()
+                        }
+                    ),
+                ));
+            }
+            sessions.insert(
+                id.clone(),
+                SessionSlot {
+                    user: who.user.clone(),
+                    role: who.role,
+                    local: who.local,
+                    jobs,
+                    cancel: cancel.clone(),
+                },
+            );
+        }
         // The host is made on the session's own thread (it is not Send); a failure to make
         // it is the first run's answer.
         let (owner, flag, me, session) = (who.clone(), cancel.clone(), server.clone(), id.clone());
@@ -666,6 +772,7 @@ async fn session_open(
                 lock(&me.sessions).remove(&session);
             })
             .map_err(|e| {
+                lock(&server.sessions).remove(&id);
                 ApiError::new(
                     "unavailable",
                     Some("session"),
@@ -673,14 +780,6 @@ async fn session_open(
                     format!("no thread for a session: {e}"),
                 )
             })?;
-        lock(&server.sessions).insert(
-            id.clone(),
-            SessionSlot {
-                user: who.user,
-                jobs,
-                cancel,
-            },
-        );
         Ok(SessionReply {
             session: id,
             idle_seconds: SESSION_IDLE.as_secs(),
@@ -750,6 +849,7 @@ async fn document(
     headers: HeaderMap,
     body: Body,
 ) -> Answer<axum::Json<DocumentReply>> {
+    let who = authorize(&server, &headers, Role::Log, "record documents").await?;
     let body = body_of(&headers, body, server.config.max_request).await?;
     let event: serde_json::Map<String, Json> = json_of(
         &body,
@@ -757,7 +857,6 @@ async fn document(
         r#"{"type": "sales_invoice", "no": "103017", "customer": "10000", "action": "emailed"}"#,
     )?;
     let reply = blocking(move || {
-        let who = server.allowed(&headers, Role::Log, "record documents")?;
         let host = server.host(&who, Arc::new(AtomicBool::new(false)))?;
         commands::record_document(&server.db, &host, &Json::Object(event))
             .map_err(|e| ApiError::of_script(&e))
@@ -868,7 +967,7 @@ fn streamed(
 async fn export(
     State(server): State<Shared>,
     UrlPath(what): UrlPath<String>,
-    Query(q): Query<FormatQuery>,
+    q: Result<Query<FormatQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Answer<Response> {
     let kind = ExportKind::from_str(&what, true).map_err(|_| {
@@ -879,6 +978,7 @@ async fn export(
             format!("there is no export of \"{what}\"; export contacts or entries"),
         )
     })?;
+    let q = query_of(q)?;
     let format = match q.format.as_deref() {
         None | Some("csv") => ExportFormat::Csv,
         Some("json") => ExportFormat::Json,
@@ -911,9 +1011,10 @@ struct RangeQuery {
 async fn stats(
     State(server): State<Shared>,
     UrlPath((kind, code)): UrlPath<(String, String)>,
-    Query(range): Query<RangeQuery>,
+    range: Result<Query<RangeQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Answer<axum::Json<Json>> {
+    let range = query_of(range)?;
     blocking(move || {
         server.allowed(&headers, Role::Read, "read statistics")?;
         let kind: StatKind = kind.parse().map_err(|problem: String| {
@@ -965,14 +1066,24 @@ async fn backup(State(server): State<Shared>, headers: HeaderMap) -> Answer<Resp
     // The copy is made into a private folder, then streamed: one snapshot, whole or not at all.
     let file = blocking(move || {
         server.allowed(&headers, Role::Full, "back up the database")?;
-        let dir = tempfile::tempdir().map_err(|e| {
-            ApiError::new(
-                "storage",
-                None,
-                None,
-                format!("no folder for the copy: {e}"),
-            )
-        })?;
+        // Beside the database: the same disk, not a temporary file system in memory.
+        let parent = server
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."))
+            .to_path_buf();
+        let dir = tempfile::Builder::new()
+            .prefix(".rapport-backup-")
+            .tempdir_in(parent)
+            .map_err(|e| {
+                ApiError::new(
+                    "storage",
+                    None,
+                    None,
+                    format!("no folder for the copy: {e}"),
+                )
+            })?;
         let path = dir.path().join("backup.redb");
         server.db.backup(&path).map_err(|e| engine(&e))?;
         Ok((dir, path))
@@ -1035,13 +1146,14 @@ struct ImportQuery {
 
 async fn import(
     State(server): State<Shared>,
-    Query(q): Query<ImportQuery>,
+    q: Result<Query<ImportQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Answer<axum::Json<ImportReply>> {
+    let q = query_of(q)?;
+    authorize(&server, &headers, Role::Full, "import contacts").await?;
     let body = body_of(&headers, body, server.config.max_import).await?;
     blocking(move || {
-        server.allowed(&headers, Role::Full, "import contacts")?;
         let name = q.name.unwrap_or_else(|| "upload".into());
         let define = if q.define_fields {
             transfer::fields_to_define(&server.db, &body, &name).map_err(|e| cli(&e))?
@@ -1080,10 +1192,10 @@ async fn user_add(
     headers: HeaderMap,
     body: Body,
 ) -> Answer<axum::Json<UserReply>> {
+    authorize(&server, &headers, Role::Full, "add users").await?;
     let body = body_of(&headers, body, server.config.max_request).await?;
     let request: UserRequest = json_of(&body, "user", r#"{"name": "anna", "role": "log"}"#)?;
     blocking(move || {
-        server.allowed(&headers, Role::Full, "add users")?;
         commands::user_add(&server.db, &request.name, &request.role)
             .map(axum::Json)
             .map_err(|e| cli(&e))
@@ -1102,6 +1214,8 @@ async fn user_revoke(
             .db
             .write(|tx| tx.user_revoke(&name))
             .map_err(|e| engine(&e))?;
+        // Its open REPL sessions end with it.
+        lock(&server.sessions).retain(|_, s| s.local || s.user != user.name);
         Ok(axum::Json(UserReply::of(&user, None)))
     })
     .await

@@ -163,6 +163,8 @@ pub struct Server {
     /// Its base URL (`http://127.0.0.1:PORT`).
     pub url: String,
     discovery: PathBuf,
+    /// What it wrote on stderr, read as it comes (a full pipe would stop the server).
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Workspace {
@@ -192,10 +194,18 @@ impl Workspace {
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_string();
+        let mut stderr = child.stderr.take().expect("its stderr");
+        let stderr = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
         Server {
             child,
             url,
             discovery: rapport::client::Discovery::path_of(&self.db()),
+            stderr: Some(stderr),
         }
     }
 
@@ -249,15 +259,15 @@ impl Server {
     /// Sends SIGTERM and waits for the server to end; returns whether it exited with 0, and
     /// what it wrote on stderr.
     pub fn terminate(mut self) -> (bool, String) {
-        use std::io::Read;
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let status = self.child.wait().expect("the server ends");
-        let mut stderr = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
+        let stderr = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
         (status.success(), stderr)
     }
 

@@ -137,30 +137,40 @@ fn two_repls_and_a_document_recorder_work_at_once() {
     );
 }
 
+/// Waits until the server counts `n` running scripts.
+fn until_running(server: &Server, n: u64) {
+    let watcher = server.client(None);
+    loop {
+        let health: Json = watcher.get("/health").expect("health");
+        if health["running"].as_u64() == Some(n) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn readers_never_wait_for_a_writer() {
     let (_ws, server) = served();
     let token = server.owner_token();
-    let writer_done = Arc::new(AtomicBool::new(false));
-    let slow_write = format!("{LOG_ONE}; let i = 0; while i < 4000000 {{ i += 1; }} i");
+    // The writer logs an interaction (taking the write transaction) and then never ends, until
+    // it is cancelled: every read below happens while it holds the write transaction.
+    let cancel = Arc::new(AtomicBool::new(false));
     std::thread::scope(|s| {
-        let done = writer_done.clone();
         let writer_client = server.client(Some(&token));
+        let flag = cancel.clone();
         let writer = s.spawn(move || {
-            let out = run(&writer_client, &slow_write);
-            done.store(true, Ordering::SeqCst);
-            out
+            writer_client.run(
+                &RunRequest {
+                    source: format!("{LOG_ONE}; loop {{ }}"),
+                    ..RunRequest::default()
+                },
+                Some(&flag),
+            )
         });
+        until_running(&server, 1);
+        std::thread::sleep(std::time::Duration::from_millis(300));
         let reader = server.client(Some(&token));
-        // Wait until the writer holds the write transaction (its entry is not visible yet,
-        // but the server counts it as running).
-        loop {
-            let health: Json = reader.get("/health").expect("health");
-            if health["running"].as_u64() == Some(1) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
         for _ in 0..20 {
             assert_eq!(
                 count(&reader, "entries().count()"),
@@ -168,17 +178,12 @@ fn readers_never_wait_for_a_writer() {
                 "a snapshot without the writer's entry"
             );
         }
-        assert!(
-            !writer_done.load(Ordering::SeqCst),
-            "20 reads ended while the writer was still running"
-        );
-        writer
-            .join()
-            .expect("the writer ends")
-            .expect("the writer commits");
+        assert!(!writer.is_finished(), "the writer never ends by itself");
+        cancel.store(true, Ordering::SeqCst);
+        let e = api_error(writer.join().expect("the writer ends"));
+        assert_eq!(e.kind, "cancelled");
     });
-    let client = server.client(Some(&token));
-    assert_eq!(count(&client, "entries().count()"), 75);
+    assert_eq!(count(&server.client(Some(&token)), "entries().count()"), 74);
 }
 
 #[test]
@@ -379,6 +384,45 @@ fn sigterm_stops_the_server_cleanly_and_removes_its_discovery_file() {
 }
 
 #[test]
+fn sigterm_lets_a_running_write_finish_within_the_grace_period() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let server = ws.serve(&["--grace-seconds", "60"]);
+    let client = server.client(Some(&server.owner_token()));
+    // A write that takes a moment: it is running when the signal comes, and is let finish.
+    let write = std::thread::spawn(move || {
+        run(
+            &client,
+            &format!("let n = {LOG_ONE}; let i = 0; while i < 300000 {{ i += 1; }} n"),
+        )
+    });
+    until_running(&server, 1);
+    let (ok, stderr) = server.terminate();
+    assert!(ok, "{stderr}");
+    assert!(
+        write.join().expect("the client ends").is_ok(),
+        "the running write was let finish"
+    );
+    assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "75");
+}
+
+#[test]
+fn sigterm_stops_a_write_that_outlasts_the_grace_period_and_keeps_nothing() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let server = ws.serve(&["--grace-seconds", "0"]);
+    let client = server.client(Some(&server.owner_token()));
+    let write = std::thread::spawn(move || run(&client, &format!("{LOG_ONE}; loop {{ }}")));
+    until_running(&server, 1);
+    let (ok, stderr) = server.terminate();
+    assert!(ok, "{stderr}");
+    let e = api_error(write.join().expect("the client ends"));
+    assert_eq!(e.kind, "cancelled");
+    assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "74");
+    assert!(ws.ok(&["check"]).starts_with("ok:"));
+}
+
+#[test]
 fn the_discovery_file_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let (_ws, server) = served();
@@ -399,44 +443,44 @@ fn a_server_killed_in_the_middle_of_a_segment_log_leaves_the_log_whole_or_absent
     }
     let file = ws.file("people.csv", csv.as_bytes());
     ws.ok(&["import", "contacts", &file.display().to_string()]);
-    let segment = ws
-        .ok(&[
-            "eval",
-            r#"let s = segment_create(#{description: "Everyone", template: "OUTGOING"}); s.add(#{salesperson: "JO"}); s.no"#,
-        ])
-        .trim()
-        .to_string();
-    let server = ws.serve(&[]);
-    let client = server.client(Some(&server.owner_token()));
-    let lines = count(&client, &format!("segment(\"{segment}\").lines().len()"));
-    assert!(lines >= 5000, "{lines}");
-    let before = count(&client, "entries().count()");
-    let logging = std::thread::spawn(move || {
-        run(&client, &format!("segment(\"{segment}\").log()")).map(|r| r.value)
-    });
-    let watcher = server.client(Some(&server.owner_token()));
-    loop {
-        let health: Json = watcher.get("/health").expect("health");
-        if health["running"].as_u64() == Some(1) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+    // Killed at several moments of the log (just after it began, and later into it): each
+    // time, after restart the check passes and the log is all there or not there at all.
+    for delay_ms in [0, 150, 400, 900] {
+        let segment = ws
+            .ok(&[
+                "eval",
+                r#"let s = segment_create(#{description: "Everyone", template: "OUTGOING"}); s.add(#{salesperson: "JO"}); s.no"#,
+            ])
+            .trim()
+            .to_string();
+        let server = ws.serve(&[]);
+        let client = server.client(Some(&server.owner_token()));
+        let lines = count(&client, &format!("segment(\"{segment}\").lines().len()"));
+        assert!(lines >= 5000, "{lines}");
+        let before = count(&client, "entries().count()");
+        let logging = std::thread::spawn(move || {
+            run(&client, &format!("segment(\"{segment}\").log()")).map(|r| r.value)
+        });
+        until_running(&server, 1);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        server.kill();
+        let _ = logging.join().expect("the client ends");
+        let check = ws.ok(&["check"]);
+        assert!(
+            check.starts_with("ok:"),
+            "killed after {delay_ms} ms: {check}"
+        );
+        let after: i64 = ws
+            .ok(&["eval", "entries().count()"])
+            .trim()
+            .parse()
+            .expect("a count");
+        assert!(
+            after == before || after == before + lines,
+            "killed after {delay_ms} ms: {} entries of a {lines}-line segment",
+            after - before
+        );
     }
-    server.kill();
-    let _ = logging.join().expect("the client ends");
-    // After a kill -9: the file opens, the check passes, and the log is all there or not at all.
-    let check = ws.ok(&["check"]);
-    assert!(check.starts_with("ok:"), "{check}");
-    let after: i64 = ws
-        .ok(&["eval", "entries().count()"])
-        .trim()
-        .parse()
-        .expect("a count");
-    assert!(
-        after == before || after == before + lines,
-        "{} entries of a {lines}-line segment: a half-written log",
-        after - before
-    );
 }
 
 #[test]
@@ -565,4 +609,42 @@ fn a_backup_through_the_server_never_overwrites_a_file() {
     assert!(!out.success);
     assert!(out.stderr.contains("exists"), "{}", out.stderr);
     assert_eq!(std::fs::read(&existing).expect("the file"), b"keep me");
+}
+
+#[test]
+fn a_log_token_cannot_change_the_catalogue_segments_or_fields() {
+    let (_ws, server) = served();
+    let owner = server.client(Some(&server.owner_token()));
+    let logger = server.client(Some(&user(&owner, "bill", "log")));
+    for source in [
+        r#"template_define(#{code: "X1", group: "PHONE", description: "x"})"#,
+        r#"segment_create(#{description: "x"})"#,
+        r#"contact_create(#{name: "New Person", kind: "person"})"#,
+        r#"field_define(#{record: "contact", name: "vip", type: "flag"})"#,
+        "purge_canceled(#{})",
+    ] {
+        let e = api_error(run(&logger, source));
+        assert_eq!(e.kind, "denied", "{source}: {}", e.message);
+    }
+}
+
+#[test]
+fn a_session_of_another_user_cannot_be_used_or_closed() {
+    let (_ws, server) = served();
+    let owner = server.client(Some(&server.owner_token()));
+    let anna = server.client(Some(&user(&owner, "anna", "log")));
+    let rita = server.client(Some(&user(&owner, "rita", "log")));
+    let session: rapport::api::SessionReply =
+        anna.post("/sessions", &json!({})).expect("a session");
+    let e = api_error(rita.run(
+        &RunRequest {
+            source: "1".into(),
+            session: Some(session.session.clone()),
+            ..RunRequest::default()
+        },
+        None,
+    ));
+    assert_eq!(e.kind, "denied");
+    let e = api_error(rita.delete::<Json>(&format!("/sessions/{}", session.session)));
+    assert_eq!(e.kind, "denied");
 }

@@ -143,7 +143,8 @@ impl ScriptHost {
     }
 
     /// A host whose runs obey `limits` and stop when `cancel` is set (a server sets it when
-    /// the client asks, or goes away). Each run clears it as it starts.
+    /// the client asks, or goes away). A run that finds it set stops before it begins; the
+    /// host clears it when a run ends, so it never stops the next one.
     pub fn with_cancel_flag(limits: Limits, cancel: Arc<AtomicBool>) -> Self {
         let shared: Shared = Rc::new(RefCell::new(None));
         let started = Rc::new(Cell::new(Instant::now()));
@@ -262,7 +263,8 @@ impl ScriptHost {
         &self.engine
     }
 
-    /// Set it (e.g. on Ctrl-C) to stop the running script; a stopped script changes nothing.
+    /// Set it (e.g. on Ctrl-C) to stop the running script (or the next one, if it is set
+    /// between runs); a stopped script changes nothing. Each run clears it when it ends.
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.cancel.clone()
     }
@@ -360,17 +362,52 @@ impl ScriptHost {
             mut finish,
             keep_functions,
         } = how;
-        let mut ast = self
-            .engine
-            .compile_with_scope(scope, source)
-            .map_err(|e| error::parse(name, &e))?;
+        let mut ast = self.engine.compile_with_scope(scope, source).map_err(|e| {
+            self.cancel.store(false, Ordering::Relaxed);
+            error::parse(name, &e)
+        })?;
         ast.set_source(name);
         let defined = ast.clone_functions_only();
         if keep_functions {
             ast = self.functions.borrow().merge(&ast);
         }
+        let outcome = self.attempts(db, name, source, &ast, scope, options, finish.as_mut());
+        self.cancel.store(false, Ordering::Relaxed);
+        if outcome.is_ok() && keep_functions {
+            let merged = self.functions.borrow().merge(&defined);
+            *self.functions.borrow_mut() = merged;
+        }
+        outcome
+    }
+
+    /// Runs the compiled script until an attempt is not overtaken by another writer (at most
+    /// [`WRITE_ATTEMPTS`]), or the run is cancelled between attempts.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one run's inputs, passed on from execute"
+    )]
+    fn attempts(
+        &self,
+        db: &Database,
+        name: &str,
+        source: &str,
+        ast: &AST,
+        scope: &mut Scope<'static>,
+        options: RunOptions,
+        mut finish: Option<&mut Finish<'_>>,
+    ) -> Result<ScriptOutput, ScriptError> {
         let mut attempt = 1;
         loop {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(ScriptError {
+                    script: name.into(),
+                    line: None,
+                    column: None,
+                    message: "cancelled; nothing was changed".into(),
+                    kind: crate::ScriptErrorKind::Cancelled,
+                    detail: None,
+                });
+            }
             // A run another writer overtook is void: it runs again from the same variables
             // (on every backend: a run reads a snapshot first, and upgrading it conflicts when
             // a commit came in between). Again, it starts in the write transaction: many
@@ -381,10 +418,10 @@ impl ScriptHost {
                 db,
                 name,
                 source,
-                &ast,
+                ast,
                 scope,
                 options,
-                finish.as_mut(),
+                finish.as_deref_mut(),
                 attempt > 1,
             );
             match (outcome, before) {
@@ -399,13 +436,7 @@ impl ScriptHost {
                         &rapport_engine::Error::Conflict { attempts: attempt },
                     ));
                 }
-                (Attempt::Done(result), _) => {
-                    if result.is_ok() && keep_functions {
-                        let merged = self.functions.borrow().merge(&defined);
-                        *self.functions.borrow_mut() = merged;
-                    }
-                    return result;
-                }
+                (Attempt::Done(result), _) => return result,
             }
         }
     }
@@ -441,7 +472,6 @@ impl ScriptHost {
         let mut session = session;
         session.caller = self.caller.clone();
         *self.shared.borrow_mut() = Some(session);
-        self.cancel.store(false, Ordering::Relaxed);
         self.started.set(Instant::now());
         if let Some((probe, _)) = self.memory.get() {
             self.memory.set(Some((probe, probe())));

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 super::spec_enum! {
     /// What a user may do: read only; log interactions and record documents; or everything.
     Role {
-        /// Queries, exports, statistics, the integrity check, backups.
+        /// Queries, exports, statistics, the integrity check (backups need `full`: they hold
+        /// the users).
         #[default]
         Read = "read",
         /// Read, plus log interactions (postpone and resume them) and record documents.
