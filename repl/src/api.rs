@@ -132,27 +132,6 @@ impl ApiError {
         }
     }
 
-    /// A command's failure (an import, a plugin setting).
-    pub fn of_cli(e: &crate::error::CliError) -> Self {
-        use crate::error::CliError;
-        match e {
-            CliError::Engine(e) => Self::of_engine(e),
-            CliError::Script(e) | CliError::Command(e) => Self::of_script(e),
-            CliError::Plugin { name, .. } => Self::new(
-                "invalid",
-                Some(&format!("plugin {name}")),
-                None,
-                e.to_string(),
-            ),
-            CliError::Remote(c) => match c.api() {
-                Some(api) => api.clone(),
-                None => Self::new("unavailable", None, None, c.to_string()),
-            },
-            // Files and pipes the server itself could not read or write.
-            other => Self::new("storage", None, None, other.to_string()),
-        }
-    }
-
     /// The HTTP status that goes with the kind.
     pub fn status(&self) -> u16 {
         match self.kind.as_str() {

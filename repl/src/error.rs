@@ -7,6 +7,8 @@ use std::io;
 use rapport_engine::Error;
 use rapport_script::ScriptError;
 
+use crate::api::ApiError;
+
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -70,6 +72,26 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The failure as the API of `rapport serve` gives it (an import, a plugin setting).
+    pub fn api_error(&self) -> ApiError {
+        match self {
+            CliError::Engine(e) => ApiError::of_engine(e),
+            CliError::Script(e) | CliError::Command(e) => ApiError::of_script(e),
+            CliError::Plugin { name, .. } => ApiError::new(
+                "invalid",
+                Some(&format!("plugin {name}")),
+                None,
+                self.to_string(),
+            ),
+            CliError::Remote(c) => match c.api() {
+                Some(api) => api.clone(),
+                None => ApiError::new("unavailable", None, None, c.to_string()),
+            },
+            // Files and pipes the server itself could not read or write.
+            other => ApiError::new("storage", None, None, other.to_string()),
+        }
+    }
+
     /// The error of writing to the output: a closed pipe is [`CliError::Closed`].
     pub fn output(e: io::Error) -> Self {
         if e.kind() == io::ErrorKind::BrokenPipe {

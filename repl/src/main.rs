@@ -6,6 +6,7 @@ mod commands;
 mod remote;
 mod repl;
 mod serve;
+mod shared;
 
 use std::process::ExitCode;
 

@@ -18,7 +18,7 @@ use rapport::transfer::{self, ExportKind};
 use serde_json::{Value as Json, json};
 
 use crate::cli::{Cli, Command, ImportKind, PluginAction, UserAction};
-use crate::commands;
+use crate::shared;
 
 /// A path segment, escaped.
 fn seg(s: &str) -> String {
@@ -67,8 +67,8 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
         }
         Some(Command::Document { .. }) => {
             let reply: DocumentReply =
-                client.post("/documents", &Json::Object(commands::document_event(cli)))?;
-            commands::show_document(&mut out, &reply, format)?;
+                client.post("/documents", &Json::Object(shared::document_event(cli)))?;
+            shared::show_document(&mut out, &reply, format)?;
             ExitCode::SUCCESS
         }
         Some(Command::Import {
@@ -146,7 +146,7 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
                 path = format!("{path}?from={from}&to={to}");
             }
             let s: Json = client.get(&path)?;
-            commands::show_stats(&mut out, &s)?;
+            shared::show_stats(&mut out, &s)?;
             ExitCode::SUCCESS
         }
         Some(Command::Users { action }) => {
@@ -159,11 +159,11 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
                             role: role.clone(),
                         },
                     )?;
-                    commands::show_new_user(&mut out, &user)?;
+                    shared::show_new_user(&mut out, &user)?;
                 }
                 UserAction::List => {
                     let users: Vec<UserReply> = client.get("/users")?;
-                    commands::show_users(&mut out, &users, format)?;
+                    shared::show_users(&mut out, &users, format)?;
                 }
                 UserAction::Revoke { name } => {
                     let user: UserReply = client.delete(&format!("/users/{}", seg(name)))?;

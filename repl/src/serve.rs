@@ -43,7 +43,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::commands;
+use crate::shared;
 
 /// How the server runs.
 pub struct Config {
@@ -149,7 +149,7 @@ fn engine(e: &Error) -> ApiError {
 }
 
 fn cli(e: &CliError) -> ApiError {
-    ApiError::of_cli(e)
+    e.api_error()
 }
 
 /// Runs `rapport serve` until Ctrl-C or SIGTERM.
@@ -168,7 +168,7 @@ pub fn run(db: Database, path: &Path, config: Config) -> Result<(), CliError> {
 async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError> {
     // Plugins that do not load are said once, here (each request leaves them out quietly).
     let mut probe = ScriptHost::new(Limits::user());
-    for problem in commands::load_plugins(&db, &mut probe)?.problems {
+    for problem in shared::load_plugins(&db, &mut probe)?.problems {
         eprintln!("warning: {problem}; it is left out");
     }
     drop(probe);
@@ -466,7 +466,7 @@ impl Server {
             role: who.role,
             file_access: who.local,
         });
-        commands::load_plugins(&self.db, &mut host).map_err(|e| cli(&e))?;
+        shared::load_plugins(&self.db, &mut host).map_err(|e| cli(&e))?;
         Ok(host)
     }
 }
@@ -858,7 +858,7 @@ async fn document(
     )?;
     let reply = blocking(move || {
         let host = server.host(&who, Arc::new(AtomicBool::new(false)))?;
-        commands::record_document(&server.db, &host, &Json::Object(event))
+        shared::record_document(&server.db, &host, &Json::Object(event))
             .map_err(|e| ApiError::of_script(&e))
     })
     .await?;
@@ -1041,7 +1041,7 @@ async fn stats(
             .db
             .read(|v| v.statistics(kind, &code, range))
             .map_err(|e| engine(&e))?;
-        Ok(axum::Json(commands::stats_json(kind, &code, &s)))
+        Ok(axum::Json(shared::stats_json(kind, &code, &s)))
     })
     .await
 }
@@ -1102,9 +1102,9 @@ async fn plugins(State(server): State<Shared>, headers: HeaderMap) -> Answer<axu
     blocking(move || {
         server.allowed(&headers, Role::Read, "list plugins")?;
         let mut host = ScriptHost::new(Limits::user());
-        let report = commands::load_plugins(&server.db, &mut host).map_err(|e| cli(&e))?;
+        let report = shared::load_plugins(&server.db, &mut host).map_err(|e| cli(&e))?;
         Ok(axum::Json(json!({
-            "plugins": commands::plugin_rows(&report),
+            "plugins": shared::plugin_rows(&report),
             "problems": report.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
         })))
     })
@@ -1130,7 +1130,7 @@ async fn plugin_set(
                 ));
             }
         };
-        commands::plugin_switch(&server.db, &name, enable)
+        shared::plugin_switch(&server.db, &name, enable)
             .map(|message| axum::Json(json!({ "message": message })))
             .map_err(|e| cli(&e))
     })
@@ -1196,7 +1196,7 @@ async fn user_add(
     let body = body_of(&headers, body, server.config.max_request).await?;
     let request: UserRequest = json_of(&body, "user", r#"{"name": "anna", "role": "log"}"#)?;
     blocking(move || {
-        commands::user_add(&server.db, &request.name, &request.role)
+        shared::user_add(&server.db, &request.name, &request.role)
             .map(axum::Json)
             .map_err(|e| cli(&e))
     })

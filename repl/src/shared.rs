@@ -1,0 +1,270 @@
+//! What the local commands, the same commands through a server (`remote`) and the server
+//! itself (`serve`) share: the work of a command on an open database (plugins, a document
+//! event, statistics, plugin settings, users) and how its outcome is printed.
+
+use std::path::Path;
+
+use rapport::api::{DocumentReply, UserReply};
+use rapport::client::new_token;
+use rapport::error::CliError;
+use rapport::out::Out;
+use rapport::output::{self, Format};
+use rapport_engine::model::{FieldRecord, Role};
+use rapport_engine::ops::{StatKind, Statistics};
+use rapport_engine::{Database, Error};
+use rapport_script::value::entry_json_with;
+use rapport_script::{
+    Limits, PluginReport, RunOptions, ScriptError, ScriptHost, Variables, plugin,
+};
+
+use crate::cli::{Cli, Command};
+
+/// The bundled plugins and those in the database's plugin folders.
+pub(crate) fn load_plugins(db: &Database, host: &mut ScriptHost) -> Result<PluginReport, CliError> {
+    let settings = db.read(|v| v.plugin_settings())?;
+    let mut sources = plugin::bundled();
+    let mut problems = Vec::new();
+    for folder in &settings.folders {
+        let (found, trouble) = plugin::from_folder(Path::new(folder));
+        sources.extend(found);
+        problems.extend(trouble);
+    }
+    let mut report = host.load_plugins(db, &sources)?;
+    report.problems.extend(problems);
+    Ok(report)
+}
+
+/// The event map `rapport document …` sends.
+pub(crate) fn document_event(cli: &Cli) -> serde_json::Map<String, serde_json::Value> {
+    let mut event = serde_json::Map::new();
+    let Some(Command::Document {
+        document_type,
+        no,
+        customer,
+        vendor,
+        contact,
+        action,
+        salesperson,
+        campaign,
+        description,
+        amount,
+        person,
+    }) = &cli.command
+    else {
+        return event;
+    };
+    let fields = [
+        ("type", Some(document_type)),
+        ("no", no.as_ref()),
+        ("customer", customer.as_ref()),
+        ("vendor", vendor.as_ref()),
+        ("contact", contact.as_ref()),
+        ("action", Some(action)),
+        ("salesperson", salesperson.as_ref()),
+        ("campaign", campaign.as_ref()),
+        ("description", description.as_ref()),
+        ("person", person.as_ref()),
+    ];
+    for (key, value) in fields {
+        if let Some(v) = value {
+            event.insert(key.into(), v.clone().into());
+        }
+    }
+    if let Some(a) = amount {
+        event.insert("amount".into(), (*a).into());
+    }
+    event
+}
+
+/// Records a document event through the language (so the plugins' document hooks take part),
+/// as `rapport document` and the server's `POST /v1/documents` do.
+pub(crate) fn record_document(
+    db: &Database,
+    host: &ScriptHost,
+    event: &serde_json::Value,
+) -> Result<DocumentReply, ScriptError> {
+    let mut variables = Variables::new();
+    variables.set_json("event", event)?;
+    let outcome = host
+        .run_with(
+            db,
+            "document",
+            "record_document(event)",
+            &mut variables,
+            RunOptions::default(),
+        )?
+        .value;
+    let entry_no = outcome
+        .field("entry_no")
+        .and_then(|n| n.as_int())
+        .and_then(|n| u64::try_from(n).ok());
+    let entry = match entry_no {
+        Some(no) => db
+            .read(|v| {
+                let declared = v.declared_fields(FieldRecord::Entry)?;
+                v.entry(no)?
+                    .map(|e| entry_json_with(v, &e, &declared))
+                    .transpose()
+            })
+            .map_err(|e| ScriptError::engine("document", &e))?,
+        None => None,
+    };
+    Ok(DocumentReply {
+        recorded: entry_no.is_some(),
+        entry_no,
+        reason: outcome.field("reason").and_then(|r| r.as_text()),
+        entry,
+    })
+}
+
+/// What `rapport document` prints: the entry, or why nothing was recorded.
+pub(crate) fn show_document(
+    out: &mut Out,
+    reply: &DocumentReply,
+    format: Format,
+) -> Result<(), CliError> {
+    match (reply.entry_no, &reply.entry) {
+        (Some(no), Some(entry)) => {
+            out.line(format!("recorded as interaction log entry {no}"))?;
+            out.line(output::render_json(entry.clone(), format))?;
+        }
+        (Some(no), None) => {
+            return Err(Error::not_found("interaction log entry", no.to_string()).into());
+        }
+        (None, _) => out.line(reply.reason.clone().unwrap_or_default())?,
+    }
+    Ok(())
+}
+
+/// The plugins as `rapport plugins list` shows them.
+pub(crate) fn plugin_rows(report: &PluginReport) -> Vec<serde_json::Value> {
+    report
+        .plugins
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.manifest.name,
+                "version": p.manifest.version,
+                "enabled": p.enabled,
+                "hooks": p.manifest.hooks.join(", "),
+                "from": p.origin,
+                "description": p.manifest.description,
+            })
+        })
+        .collect()
+}
+
+/// Enables or disables a plugin for the database; says what it did.
+pub(crate) fn plugin_switch(db: &Database, name: &str, enable: bool) -> Result<String, CliError> {
+    let name = name.to_string();
+    if enable {
+        let mut host = ScriptHost::new(Limits::user());
+        let report = load_plugins(db, &mut host)?;
+        if !report.plugins.iter().any(|p| p.manifest.name == name) {
+            let reason = report
+                .problems
+                .iter()
+                .find(|p| p.plugin == name)
+                .map_or_else(
+                    || {
+                        "there is no plugin of that name; rapport plugins list shows them"
+                            .to_string()
+                    },
+                    |p| format!("it does not load: {p}"),
+                );
+            return Err(CliError::Plugin {
+                name,
+                reason,
+                fix: "fix it or pick another",
+            });
+        }
+    }
+    // Read and written in one transaction: two changes at once never lose one.
+    let changed = db.write(|tx| {
+        let mut settings = tx.view().plugin_settings()?;
+        let before = settings.enabled.clone();
+        if enable {
+            if !settings.enabled.contains(&name) {
+                settings.enabled.push(name.clone());
+            }
+        } else {
+            settings.enabled.retain(|n| *n != name);
+        }
+        if settings.enabled != before {
+            tx.plugin_settings_set(&settings)?;
+        }
+        Ok(settings.enabled != before)
+    })?;
+    match (enable, changed) {
+        (true, _) => Ok(format!("enabled {name}")),
+        (false, true) => Ok(format!("disabled {name}")),
+        (false, false) => Err(CliError::Plugin {
+            name,
+            reason: "it is not enabled".into(),
+            fix: "rapport plugins list shows what is",
+        }),
+    }
+}
+
+/// Statistics as the API gives them (amounts as exact decimal text).
+pub(crate) fn stats_json(kind: StatKind, code: &str, s: &Statistics) -> serde_json::Value {
+    serde_json::json!({
+        "kind": kind.to_string(),
+        "code": code.to_uppercase(),
+        "count": s.count,
+        "cost": s.cost.to_string(),
+        "duration": s.duration.to_string(),
+        "avg_cost": s.avg_cost,
+        "avg_duration": s.avg_duration,
+    })
+}
+
+/// What `rapport stats` prints.
+pub(crate) fn show_stats(out: &mut Out, s: &serde_json::Value) -> Result<(), CliError> {
+    let text = |k: &str| match &s[k] {
+        serde_json::Value::String(t) => t.clone(),
+        other => other.to_string(),
+    };
+    let number = |k: &str| s[k].as_f64().unwrap_or_default();
+    out.line(format!("{} {}", text("kind"), text("code")))?;
+    out.line(format!("count         {}", text("count")))?;
+    out.line(format!("cost          {}", text("cost")))?;
+    out.line(format!("duration      {}", text("duration")))?;
+    out.line(format!("avg_cost      {:.2}", number("avg_cost")))?;
+    out.line(format!("avg_duration  {:.2}", number("avg_duration")))?;
+    Ok(())
+}
+
+/// Adds a user with a new token.
+pub(crate) fn user_add(db: &Database, name: &str, role: &str) -> Result<UserReply, CliError> {
+    let role: Role = role.parse().map_err(|problem: String| {
+        Error::invalid(
+            format!("user {name}"),
+            "role",
+            problem,
+            "give read, log or full",
+        )
+    })?;
+    let token = new_token().map_err(CliError::Output)?;
+    let user = db.write(|tx| tx.user_add(name, role, &token))?;
+    Ok(UserReply::of(&user, Some(token)))
+}
+
+/// What `rapport users add` prints.
+pub(crate) fn show_new_user(out: &mut Out, user: &UserReply) -> Result<(), CliError> {
+    out.line(format!("added user {} (role {})", user.name, user.role))?;
+    out.line(format!("token: {}", user.token.clone().unwrap_or_default()))?;
+    out.line("the token is shown once and only its hash is stored: keep it; clients send it with --token or RAPPORT_TOKEN")?;
+    Ok(())
+}
+
+/// What `rapport users list` prints.
+pub(crate) fn show_users(
+    out: &mut Out,
+    users: &[UserReply],
+    format: Format,
+) -> Result<(), CliError> {
+    let rows = serde_json::to_value(users).unwrap_or_default();
+    out.line(output::render_json(rows, format))?;
+    Ok(())
+}
