@@ -111,7 +111,7 @@ struct SessionJob {
 
 /// What every request shares.
 struct Server {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
     config: Config,
     /// The hash of the discovery token, and the user it acts as.
@@ -152,26 +152,30 @@ fn cli(e: &CliError) -> ApiError {
     e.api_error()
 }
 
-/// Runs `rapport serve` until Ctrl-C or SIGTERM.
+/// Runs `rapport serve` until Ctrl-C or SIGTERM. The database is opened, first read and
+/// finally closed outside the async runtime (the PostgreSQL client blocks on a runtime of its
+/// own); inside it, only blocking threads touch it.
 pub fn run(db: Database, path: &Path, config: Config) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Output)?;
-    let outcome = runtime.block_on(serve(db, path, config));
-    // Work still running past the forced end (a client that never reads its stream) is left
-    // to the process's exit: every commit is durable, and nothing uncommitted is kept.
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    outcome
-}
-
-async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError> {
     // Plugins that do not load are said once, here (each request leaves them out quietly).
     let mut probe = ScriptHost::new(Limits::user());
     for problem in shared::load_plugins(&db, &mut probe)?.problems {
         eprintln!("warning: {problem}; it is left out");
     }
     drop(probe);
+    let db = Arc::new(db);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Output)?;
+    let outcome = runtime.block_on(serve(db.clone(), path, config));
+    // Work still running past the forced end (a client that never reads its stream) is left
+    // to the process's exit: every commit is durable, and nothing uncommitted is kept.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    drop(db);
+    outcome
+}
+
+async fn serve(db: Arc<Database>, path: &Path, config: Config) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| CliError::Write {
@@ -184,16 +188,22 @@ async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError
     let url = format!("http://{addr}");
     let local_token = new_token().map_err(CliError::Output)?;
     let local_user = db.context().user.clone();
-    let discovery = Discovery::path_of(path);
-    write_discovery(
-        &discovery,
-        &Discovery {
-            url: url.clone(),
-            pid: std::process::id(),
-            token: local_token.clone(),
-            user: local_user.clone(),
-        },
-    )?;
+    // A file gets a discovery file beside it; a PostgreSQL database needs none (every
+    // process may open it, so local commands work on it directly).
+    let discovery = rapport_engine::postgres_url(path)
+        .is_none()
+        .then(|| Discovery::path_of(path));
+    if let Some(file) = &discovery {
+        write_discovery(
+            file,
+            &Discovery {
+                url: url.clone(),
+                pid: std::process::id(),
+                token: local_token.clone(),
+                user: local_user.clone(),
+            },
+        )?;
+    }
     let grace = config.grace;
     let server: Shared = Arc::new(Server {
         db,
@@ -211,12 +221,15 @@ async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError
     let signalled = shutdown_signal()?;
     {
         let mut out = std::io::stdout().lock();
+        let found = discovery.as_ref().map_or_else(
+            || "clients connect with --server and a token (rapport users add)".to_string(),
+            |d| format!("clients on this machine find it through {}", d.display()),
+        );
         let _ = writeln!(
             out,
-            "rapport serve: {} on {url} (process {}); clients on this machine find it through {}; stop with Ctrl-C",
+            "rapport serve: {} on {url} (process {}); {found}; stop with Ctrl-C",
             path.display(),
             std::process::id(),
-            discovery.display()
         );
         let _ = out.flush();
     }
@@ -259,7 +272,9 @@ async fn serve(db: Database, path: &Path, config: Config) -> Result<(), CliError
             Ok(())
         }
     };
-    let _ = std::fs::remove_file(&discovery);
+    if let Some(file) = &discovery {
+        let _ = std::fs::remove_file(file);
+    }
     outcome.map_err(CliError::Output)?;
     eprintln!(
         "rapport serve: stopped after {} request(s); {} is closed",

@@ -62,6 +62,12 @@ use std::time::Duration;
 
 use store::{Backend, KvWrite, MemoryBackend, Order, RedbBackend};
 
+/// The URL in `path`, when it names a PostgreSQL database.
+pub fn postgres_url(path: &Path) -> Option<&str> {
+    path.to_str()
+        .filter(|p| p.starts_with("postgres://") || p.starts_with("postgresql://"))
+}
+
 /// Every (table, key, value) of a database, in order; see [`Database::fingerprint`].
 pub type Fingerprint = Vec<(&'static str, Vec<u8>, Vec<u8>)>;
 
@@ -76,9 +82,33 @@ pub struct Database {
 }
 
 impl Database {
-    /// Opens (or creates) the redb database file at `path`.
+    /// Opens (or creates) the redb database file at `path` — or, for a `postgres://` (or
+    /// `postgresql://`) URL, the rapport database in that PostgreSQL database.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        if let Some(url) = postgres_url(path.as_ref()) {
+            return Self::open_postgres(url);
+        }
         Self::with_backend(Arc::new(RedbBackend::open(path.as_ref(), SCHEMA)?))
+    }
+
+    /// Opens the rapport database in the PostgreSQL database at `url` (its tables are made the
+    /// first time), in the PostgreSQL schema `rapport`.
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(url: &str) -> Result<Self> {
+        Self::with_backend(Arc::new(store::PostgresBackend::open(url, SCHEMA)?))
+    }
+
+    /// Without the `postgres` feature, a PostgreSQL URL is refused.
+    #[cfg(not(feature = "postgres"))]
+    pub fn open_postgres(url: &str) -> Result<Self> {
+        Err(Error::invalid(
+            "database",
+            "db",
+            format!(
+                "{url} is a PostgreSQL database, and this rapport was built without PostgreSQL"
+            ),
+            "build rapport with its default features (the postgres feature)",
+        ))
     }
 
     /// Opens the redb database file at `path` for reading only (`--read-only`): queries,

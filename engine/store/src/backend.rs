@@ -57,6 +57,12 @@ pub trait Backend: Send + Sync {
     /// The tables it was opened with.
     fn schema(&self) -> Schema;
 
+    /// The longest key it stores ([`crate::MAX_KEY_LEN`]; less where the server's index
+    /// cannot hold that much: PostgreSQL's b-tree entries).
+    fn max_key_len(&self) -> usize {
+        crate::MAX_KEY_LEN
+    }
+
     /// A snapshot of the last commit.
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>>;
 
@@ -84,6 +90,12 @@ pub trait ReadTxn: KvRead {
     /// How many commits the snapshot has seen (at most; never more): compared with
     /// [`WriteTxn::base`] of the same backend by [`Backend::upgrade`].
     fn seen(&self) -> u64;
+
+    /// The same transaction, going on as a write transaction, on a backend whose snapshots can
+    /// (PostgreSQL: a serializable transaction); `None` elsewhere.
+    fn into_write(self: Box<Self>) -> Option<Box<dyn WriteTxn>> {
+        None
+    }
 }
 
 /// A write transaction: nothing of it is visible until [`WriteTxn::commit`].

@@ -3,8 +3,9 @@
 //! the order-preserving [`key`] encoding, the record [`codec`], the undo [`journal`], the
 //! [`faults`] the tests inject, and [`backup`]s.
 //!
-//! Backends: [`RedbBackend`] (a redb file, the default) and [`MemoryBackend`] (persistent maps
-//! in memory, optimistic writers). This is the only crate that names redb; it knows tables by
+//! Backends: [`RedbBackend`] (a redb file, the default), [`MemoryBackend`] (persistent maps
+//! in memory, optimistic writers) and, with the `postgres` feature, `PostgresBackend` (a
+//! PostgreSQL database many processes share). This is the only crate that names redb; it knows tables by
 //! number and name, never what the engine keeps in them.
 
 pub mod backend;
@@ -16,6 +17,8 @@ pub mod journal;
 pub mod key;
 mod kv;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod redb;
 mod table;
 
@@ -23,5 +26,7 @@ pub use backend::{Backend, ReadTxn, WriteTxn};
 pub use error::{Result, Source, StoreError};
 pub use kv::{KvRead, KvWrite, MAX_KEY_LEN, MAX_VALUE_LEN, Order, Visit, check_sizes};
 pub use memory::MemoryBackend;
+#[cfg(feature = "postgres")]
+pub use postgres::{POSTGRES_MAX_KEY_LEN, PostgresBackend};
 pub use redb::RedbBackend;
 pub use table::{Schema, Table};

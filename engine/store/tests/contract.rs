@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use rapport_store::{
-    Backend, KvRead, MAX_KEY_LEN, MemoryBackend, Order, RedbBackend, Schema, StoreError, Table,
+    Backend, KvRead, MAX_KEY_LEN, MemoryBackend, Order, POSTGRES_MAX_KEY_LEN, PostgresBackend,
+    RedbBackend, Schema, StoreError, Table,
 };
 
 const ONE: Table = Table::new(0, "one");
@@ -14,10 +15,28 @@ static TABLES: [Table; 2] = [ONE, TWO];
 const SCHEMA: Schema = Schema::new(&TABLES);
 
 fn backends() -> Vec<Arc<dyn Backend>> {
-    vec![
+    let mut all: Vec<Arc<dyn Backend>> = vec![
         Arc::new(RedbBackend::in_memory(SCHEMA).unwrap()),
         Arc::new(MemoryBackend::new(SCHEMA)),
-    ]
+    ];
+    all.extend(postgres());
+    all
+}
+
+/// A PostgreSQL backend in a schema of its own, when `RAPPORT_TEST_POSTGRES` names a server
+/// (`.ci/run` starts one).
+fn postgres() -> Option<Arc<dyn Backend>> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let url = std::env::var("RAPPORT_TEST_POSTGRES").ok()?;
+    let namespace = format!(
+        "contract_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    Some(Arc::new(
+        PostgresBackend::open_in(&url, &namespace, SCHEMA).unwrap(),
+    ))
 }
 
 /// Each test body runs once per backend, with `$b` bound to it.
@@ -138,10 +157,15 @@ on_every_backend! {
     }
 
     fn a_key_longer_than_the_limit_is_refused(b) {
+        let max = b.max_key_len();
+        assert!(max <= MAX_KEY_LEN);
         let mut w = b.begin_write().unwrap();
-        w.put(ONE, &vec![b'k'; MAX_KEY_LEN], b"v").unwrap();
-        let err = w.put(ONE, &vec![b'k'; MAX_KEY_LEN + 1], b"v").unwrap_err();
+        w.put(ONE, &vec![b'k'; max], b"v").unwrap();
+        let err = w.put(ONE, &vec![b'k'; max + 1], b"v").unwrap_err();
         assert!(matches!(err, StoreError::KeyTooLong { table: "one", .. }), "{err}");
+        w.commit().unwrap();
+        let r = b.begin_read().unwrap();
+        assert_eq!(r.get(ONE, &vec![b'k'; max]).unwrap().as_deref(), Some(&b"v"[..]));
     }
 
     fn upgrading_a_snapshot_no_commit_overtook_gives_a_write_transaction(b) {
@@ -154,13 +178,20 @@ on_every_backend! {
         assert_eq!(keys(&*r, ONE, &[], None, Order::Ascending).len(), 2);
     }
 
-    fn upgrading_a_snapshot_a_commit_overtook_is_a_conflict(b) {
+    fn writing_on_a_snapshot_a_commit_changed_is_a_conflict(b) {
+        // The snapshot reads "a" (absent); another transaction writes it and commits; writing
+        // "a" on what the snapshot read is refused — at the upgrade, the write or the commit.
         let r = b.begin_read().unwrap();
+        assert!(r.get(ONE, b"a").unwrap().is_none());
         put_all(&*b, ONE, &[b"a"]);
-        let err = b.upgrade(r).map(|_| ()).unwrap_err();
-        assert!(err.is_conflict(), "{err}");
-        // The refused upgrade holds nothing: the next writer goes on.
+        let outcome = b.upgrade(r).and_then(|mut w| {
+            w.put(ONE, b"a", b"mine")?;
+            w.commit()
+        });
+        assert!(outcome.as_ref().is_err_and(StoreError::is_conflict), "{outcome:?}");
+        // The refused transaction holds nothing and kept nothing: the next writer goes on.
         put_all(&*b, ONE, &[b"b"]);
+        assert_eq!(b.begin_read().unwrap().get(ONE, b"a").unwrap().as_deref(), Some(&b"v"[..]));
     }
 
     fn a_backup_is_one_snapshot_in_a_new_file(b) {
@@ -176,6 +207,63 @@ on_every_backend! {
         let again = rapport_store::backup::backup_to_file(&*b, &path).unwrap_err();
         assert!(matches!(again, StoreError::FileExists { .. }), "{again}");
     }
+}
+
+#[test]
+fn on_redb_and_memory_an_upgrade_after_any_commit_is_a_conflict() {
+    for b in &backends()[..2] {
+        let r = b.begin_read().unwrap();
+        put_all(&**b, ONE, &[b"a"]);
+        let err = b.upgrade(r).map(|_| ()).unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        put_all(&**b, ONE, &[b"b"]);
+    }
+}
+
+#[test]
+fn on_postgres_bytea_keys_compare_like_rust_byte_slices() {
+    let Some(b) = postgres() else {
+        eprintln!("skipped: RAPPORT_TEST_POSTGRES names no server");
+        return;
+    };
+    // Every pair of bytes, and prefixes of each other: the server's order must be Rust's.
+    let mut written: Vec<Vec<u8>> = Vec::new();
+    for x in [0x00u8, 0x01, 0x7F, 0x80, 0xFE, 0xFF] {
+        for y in [0x00u8, 0x01, 0x7F, 0x80, 0xFE, 0xFF] {
+            written.push(vec![x, y]);
+        }
+        written.push(vec![x]);
+        written.push(vec![x, 0x00, 0x00]);
+    }
+    written.push(Vec::new());
+    let refs: Vec<&[u8]> = written.iter().map(Vec::as_slice).collect();
+    put_all(&*b, ONE, &refs);
+    let mut expected = written.clone();
+    expected.sort();
+    let r = b.begin_read().unwrap();
+    assert_eq!(keys(&*r, ONE, &[], None, Order::Ascending), expected);
+    // Scans that read more than one page (the backend pages by key) keep the order too.
+    let many: Vec<Vec<u8>> = (0u32..5000).map(|i| i.to_be_bytes().to_vec()).collect();
+    let refs: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
+    put_all(&*b, TWO, &refs);
+    let r = b.begin_read().unwrap();
+    assert_eq!(keys(&*r, TWO, &[], None, Order::Ascending), many);
+    let mut reversed = many.clone();
+    reversed.reverse();
+    assert_eq!(keys(&*r, TWO, &[], None, Order::Descending), reversed);
+}
+
+#[test]
+fn on_postgres_a_key_longer_than_the_server_indexes_is_refused_by_the_store() {
+    let Some(b) = postgres() else {
+        eprintln!("skipped: RAPPORT_TEST_POSTGRES names no server");
+        return;
+    };
+    let mut w = b.begin_write().unwrap();
+    let err = w
+        .put(ONE, &vec![b'k'; POSTGRES_MAX_KEY_LEN + 1], b"v")
+        .unwrap_err();
+    assert!(matches!(err, StoreError::KeyTooLong { .. }), "{err}");
 }
 
 #[test]

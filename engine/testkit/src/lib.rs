@@ -15,7 +15,7 @@ use rapport_engine::model::{
 };
 use rapport_engine::ops::InteractionDraft;
 use rapport_engine::store::faults::CountingWrites;
-use rapport_engine::store::{Backend, MemoryBackend, RedbBackend};
+use rapport_engine::store::{Backend, MemoryBackend, PostgresBackend, RedbBackend};
 use rapport_engine::{Clock, Database, Error, Result, SCHEMA, Tx};
 
 pub use rapport_testkit_macros::each_backend;
@@ -27,6 +27,35 @@ pub enum BackendKind {
     Redb,
     /// The persistent-map backend with optimistic writers.
     Memory,
+    /// PostgreSQL, in a schema of its own per database, on the server `RAPPORT_TEST_POSTGRES`
+    /// names (`.ci/run` starts one); without it, the PostgreSQL variant of a test is skipped.
+    Postgres,
+}
+
+/// The PostgreSQL server the tests use (`RAPPORT_TEST_POSTGRES`, a `postgres://` URL), if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("RAPPORT_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// A new, empty rapport database on the test server, in a schema no other test uses.
+pub fn postgres_backend() -> Arc<dyn Backend> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let url = postgres_url().expect("RAPPORT_TEST_POSTGRES names a PostgreSQL server");
+    let namespace = format!(
+        "test_{}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() % 1_000_000_000),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    Arc::new(
+        PostgresBackend::open_in(&url, &namespace, SCHEMA)
+            .unwrap_or_else(|e| panic!("the test PostgreSQL server at {url}: {e}")),
+    )
 }
 
 thread_local! {
@@ -58,6 +87,7 @@ pub fn new_backend() -> Arc<dyn Backend> {
             Arc::new(RedbBackend::in_memory(SCHEMA).expect("a redb database in memory"))
         }
         BackendKind::Memory => Arc::new(MemoryBackend::new(SCHEMA)),
+        BackendKind::Postgres => postgres_backend(),
     }
 }
 

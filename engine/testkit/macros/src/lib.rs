@@ -1,7 +1,7 @@
 //! `#[each_backend]`: one test function becomes one test per storage backend, as tantivy runs
 //! its directory tests on every `Directory` and ripgrep's `rgtest!` wraps each test. The
-//! function `fn name() { … }` becomes a module `name` with the tests `name::redb` and
-//! `name::memory`; each runs the body with that backend chosen for every database the
+//! function `fn name() { … }` becomes a module `name` with the tests `name::redb`,
+//! `name::memory` and `name::postgres` (run when `RAPPORT_TEST_POSTGRES` names a server); each runs the body with that backend chosen for every database the
 //! fixtures of `rapport_testkit` make (`cargo test name` runs both, `cargo test memory` all of
 //! one backend).
 
@@ -46,11 +46,26 @@ pub fn each_backend(attr: TokenStream, item: TokenStream) -> TokenStream {
             }
         }
     });
+    // On PostgreSQL when a test server is named (`RAPPORT_TEST_POSTGRES`; `.ci/run` starts
+    // one), else said to be skipped.
+    let postgres = proc_macro2::Ident::new("postgres", name.span());
+    let postgres = quote! {
+        #(#attrs)*
+        #[test]
+        fn #postgres() #output {
+            if ::rapport_testkit::postgres_url().is_none() {
+                eprintln!("skipped on PostgreSQL: RAPPORT_TEST_POSTGRES names no server");
+                return;
+            }
+            ::rapport_testkit::on_backend(::rapport_testkit::BackendKind::Postgres, || #block)
+        }
+    };
     quote! {
         #vis mod #name {
             #[allow(unused_imports, reason = "the test body may not use every import of its file")]
             use super::*;
             #(#variants)*
+            #postgres
         }
     }
     .into()

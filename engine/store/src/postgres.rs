@@ -1,0 +1,647 @@
+//! The PostgreSQL backend (feature `postgres`): a database several rapport processes, on one
+//! machine or many, use at once. Each logical table is one PostgreSQL table `t_NAME (k bytea
+//! PRIMARY KEY, v bytea NOT NULL)` in a schema of its own (`rapport` unless told); `bytea`
+//! compares as unsigned bytes, a prefix first — the order of the contract (a test checks it).
+//!
+//! **Transactions** are PostgreSQL's `SERIALIZABLE` ones, on a pooled connection each (r2d2). A
+//! snapshot is one too: upgrading it to write ([`Backend::upgrade`]) continues the same
+//! transaction, so PostgreSQL itself decides whether what was read still holds — a commit that
+//! would break the serial order fails with a serialization failure, which is
+//! [`StoreError::Conflict`] (retried by the caller); commits that did not touch what was read
+//! do not. Reads go to the server (one round trip per `get`; a scan reads pages of keys in key
+//! order, `LIMIT`ed, growing from 64 to 4,096 rows, so a scan that stops early reads little and
+//! no scan holds a table in memory). Writes are buffered in the transaction (so it reads its
+//! own writes from the buffer and the server merged) and flushed in batches of up to 1,000 rows
+//! (`INSERT … SELECT unnest(…) ON CONFLICT DO UPDATE`, `DELETE … = ANY(…)`) at commit, or
+//! earlier when the buffer passes 32 MiB (a million-contact import is one transaction).
+//!
+//! **An unknown commit outcome** (the connection broke during `COMMIT`) is resolved, never
+//! guessed: every write transaction inserts a random marker row into `rapport_commits`; after a
+//! broken commit the backend waits until the old server process has ended (it knows its pid)
+//! and looks for the marker — there: committed; absent: nothing was kept, a conflict the caller
+//! may run again. Markers older than a day are removed when a backend opens.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use postgres::NoTls;
+use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::backend::{Backend, ReadTxn, WriteTxn};
+use crate::error::{Result, StoreError};
+use crate::kv::{KvRead, KvWrite, Order, Visit, check_sizes};
+use crate::table::{Schema, Table};
+
+type Manager = PostgresConnectionManager<NoTls>;
+/// A buffered change: a key and its new value (`None`: deleted).
+type Change<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
+type Conn = r2d2::PooledConnection<Manager>;
+
+const KIND: &str = "postgres";
+/// Rows per flushed statement.
+const BATCH: usize = 1000;
+/// Buffered bytes after which a write transaction flushes before its commit.
+const FLUSH_BYTES: usize = 32 << 20;
+/// The longest key the backend stores: a PostgreSQL b-tree entry holds at most about a third
+/// of an 8 KiB page; keys are kept well under it.
+pub const POSTGRES_MAX_KEY_LEN: usize = 2000;
+
+/// A rapport database in PostgreSQL.
+pub struct PostgresBackend {
+    pool: r2d2::Pool<Manager>,
+    schema: Schema,
+    location: String,
+    namespace: String,
+    /// The qualified table names, by table id.
+    tables: Arc<[String]>,
+}
+
+fn failed(operation: impl Into<String>) -> impl FnOnce(postgres::Error) -> StoreError {
+    let operation = operation.into();
+    move |e| {
+        if is_conflict(&e) {
+            StoreError::Conflict
+        } else {
+            StoreError::backend(KIND, operation, e)
+        }
+    }
+}
+
+/// A serialization failure or a deadlock: the transaction was refused; running it again may
+/// succeed.
+fn is_conflict(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    })
+}
+
+/// Whether `s` may be a schema name without quoting.
+fn plain_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.len() <= 63
+}
+
+impl PostgresBackend {
+    /// Opens the rapport database at `url` (`postgres://user@host/db`, or
+    /// `postgres://user@/db?host=/run/postgresql` for a unix socket), in the schema `rapport`,
+    /// creating its tables if they are missing.
+    pub fn open(url: &str, schema: Schema) -> Result<Self> {
+        Self::open_in(url, "rapport", schema)
+    }
+
+    /// The same, in the PostgreSQL schema `namespace` (lower-case letters, digits, `_`): one
+    /// server database can hold several rapport databases (the tests use one each).
+    pub fn open_in(url: &str, namespace: &str, schema: Schema) -> Result<Self> {
+        let config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
+            location: redacted(url),
+            source: Arc::new(e),
+        })?;
+        let location = format!(
+            "postgres database {} ({})",
+            config.get_dbname().unwrap_or("(the user's)"),
+            redacted(url)
+        );
+        if !plain_identifier(namespace) {
+            return Err(StoreError::Open {
+                location,
+                source: Arc::new(std::io::Error::other(format!(
+                    "\"{namespace}\" is not a schema name: use lower-case letters, digits and _"
+                ))),
+            });
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(32)
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .connection_timeout(Duration::from_secs(30))
+            .build(PostgresConnectionManager::new(config, NoTls))
+            .map_err(|e| StoreError::Open {
+                location: location.clone(),
+                source: Arc::new(e),
+            })?;
+        let tables: Arc<[String]> = schema
+            .tables()
+            .iter()
+            .map(|t| format!("{namespace}.t_{}", t.name()))
+            .collect();
+        let backend = Self {
+            pool,
+            schema,
+            location,
+            namespace: namespace.to_string(),
+            tables,
+        };
+        backend.create_tables()?;
+        Ok(backend)
+    }
+
+    fn connection(&self) -> Result<Conn> {
+        self.pool.get().map_err(|e| StoreError::Open {
+            location: self.location.clone(),
+            source: Arc::new(e),
+        })
+    }
+
+    /// The schema, the tables and the commit markers, made once (under an advisory lock, so
+    /// two processes opening a new database at once do not trip over each other).
+    fn create_tables(&self) -> Result<()> {
+        let mut conn = self.connection()?;
+        let ns = &self.namespace;
+        let mut sql = format!(
+            "SELECT pg_advisory_lock(7411); CREATE SCHEMA IF NOT EXISTS {ns}; \
+             CREATE TABLE IF NOT EXISTS {ns}.rapport_commits (id bytea PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());"
+        );
+        for t in self.tables.iter() {
+            let _ = write!(
+                sql,
+                "CREATE TABLE IF NOT EXISTS {t} (k bytea PRIMARY KEY, v bytea NOT NULL);"
+            );
+        }
+        let _ = write!(
+            sql,
+            "DELETE FROM {ns}.rapport_commits WHERE at < now() - interval '1 day'; SELECT pg_advisory_unlock(7411);"
+        );
+        conn.batch_execute(&sql)
+            .map_err(failed("create the tables"))
+    }
+
+    /// A transaction on a connection of its own, and the server process serving it.
+    fn begin(&self) -> Result<PgTxn> {
+        let mut conn = self.connection()?;
+        let rows = conn
+            .simple_query("BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT pg_backend_pid()")
+            .map_err(failed("begin a transaction"))?;
+        let pid = rows
+            .iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|p| p.parse().ok()),
+                _ => None,
+            })
+            .unwrap_or(0);
+        Ok(PgTxn {
+            conn: RefCell::new(Some(conn)),
+            pid,
+            tables: self.tables.clone(),
+            namespace: self.namespace.clone(),
+            pool: self.pool.clone(),
+            writes: Vec::new(),
+            buffered: 0,
+            wrote: false,
+        })
+    }
+}
+
+/// The URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn schema(&self) -> Schema {
+        self.schema
+    }
+
+    fn max_key_len(&self) -> usize {
+        POSTGRES_MAX_KEY_LEN
+    }
+
+    fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
+        Ok(Box::new(self.begin()?))
+    }
+
+    fn begin_write(&self) -> Result<Box<dyn WriteTxn>> {
+        Ok(Box::new(self.begin()?))
+    }
+
+    /// The snapshot's own transaction goes on, now writing: PostgreSQL refuses it (as a
+    /// conflict, at a write or at commit) only if a commit since it began breaks the serial
+    /// order of what it read and writes.
+    fn upgrade(&self, read: Box<dyn ReadTxn>) -> Result<Box<dyn WriteTxn>> {
+        match read.into_write() {
+            Some(write) => Ok(write),
+            None => self.begin_write(),
+        }
+    }
+}
+
+/// One transaction: its connection (given back to the pool when it ends), and its buffered
+/// writes per table (`None`: deleted).
+struct PgTxn {
+    conn: RefCell<Option<Conn>>,
+    pid: i32,
+    tables: Arc<[String]>,
+    namespace: String,
+    pool: r2d2::Pool<Manager>,
+    writes: Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+    buffered: usize,
+    wrote: bool,
+}
+
+impl Drop for PgTxn {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.get_mut().take() {
+            // Ends the transaction before the connection goes back to the pool; a connection
+            // that cannot is broken, and the pool drops broken ones.
+            let _ = conn.batch_execute("ROLLBACK");
+        }
+    }
+}
+
+impl PgTxn {
+    fn with_conn<T>(&self, work: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+        let mut slot = self.conn.borrow_mut();
+        let conn = slot.as_mut().ok_or_else(|| {
+            StoreError::backend(
+                KIND,
+                "use a transaction",
+                std::io::Error::other("the transaction has ended"),
+            )
+        })?;
+        work(conn)
+    }
+
+    fn buffer(&self, table: Table) -> Option<&BTreeMap<Vec<u8>, Option<Vec<u8>>>> {
+        self.writes.get(table.id())
+    }
+
+    fn buffer_mut(&mut self, table: Table) -> &mut BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+        if self.writes.len() <= table.id() {
+            self.writes.resize_with(self.tables.len(), BTreeMap::new);
+        }
+        &mut self.writes[table.id()]
+    }
+
+    /// Reads a page of keys from the server: from `lower` (inclusive or not) up to `upper`
+    /// (exclusive), in `order`.
+    fn page(
+        &self,
+        table: Table,
+        lower: (&[u8], bool),
+        upper: Option<&[u8]>,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let name = &self.tables[table.id()];
+        let low = if lower.1 { ">=" } else { ">" };
+        let direction = match order {
+            Order::Ascending => "ASC",
+            Order::Descending => "DESC",
+        };
+        let query = match upper {
+            Some(_) => format!(
+                "SELECT k, v FROM {name} WHERE k {low} $1 AND k < $2 ORDER BY k {direction} LIMIT {limit}"
+            ),
+            None => {
+                format!(
+                    "SELECT k, v FROM {name} WHERE k {low} $1 ORDER BY k {direction} LIMIT {limit}"
+                )
+            }
+        };
+        let low_key = lower.0;
+        self.with_conn(|c| {
+            let rows = match upper {
+                Some(up) => c.query_typed(&query, &[(&low_key, Type::BYTEA), (&up, Type::BYTEA)]),
+                None => c.query_typed(&query, &[(&low_key, Type::BYTEA)]),
+            }
+            .map_err(failed(format!("read table {}", table.name())))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, Vec<u8>>(1)))
+                .collect())
+        })
+    }
+
+    /// Writes the buffered changes to the server (inside the transaction) and empties the
+    /// buffer.
+    fn flush(&mut self) -> Result<()> {
+        let writes = std::mem::take(&mut self.writes);
+        self.buffered = 0;
+        for (id, changes) in writes.into_iter().enumerate() {
+            if changes.is_empty() {
+                continue;
+            }
+            let name = self.tables[id].clone();
+            let mut gone: Vec<Vec<u8>> = Vec::new();
+            let mut keys: Vec<Vec<u8>> = Vec::new();
+            let mut values: Vec<Vec<u8>> = Vec::new();
+            for (k, v) in changes {
+                match v {
+                    Some(v) => {
+                        keys.push(k);
+                        values.push(v);
+                    }
+                    None => gone.push(k),
+                }
+            }
+            let delete = format!("DELETE FROM {name} WHERE k = ANY($1)");
+            let upsert = format!(
+                "INSERT INTO {name} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
+            );
+            self.with_conn(|c| {
+                for chunk in gone.chunks(BATCH) {
+                    let chunk: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+                    c.query_typed(&delete, &[(&chunk, Type::BYTEA_ARRAY)])
+                        .map_err(failed(format!("write table {name}")))?;
+                }
+                for (ks, vs) in keys.chunks(BATCH).zip(values.chunks(BATCH)) {
+                    let ks: Vec<&[u8]> = ks.iter().map(Vec::as_slice).collect();
+                    let vs: Vec<&[u8]> = vs.iter().map(Vec::as_slice).collect();
+                    c.query_typed(
+                        &upsert,
+                        &[(&ks, Type::BYTEA_ARRAY), (&vs, Type::BYTEA_ARRAY)],
+                    )
+                    .map_err(failed(format!("write table {name}")))?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// After a broken `COMMIT`: waits until the old server process is gone, then looks for the
+    /// transaction's marker.
+    fn resolve(&self, marker: &[u8], broken: &postgres::Error) -> Result<()> {
+        let unknown = |why: String| {
+            StoreError::backend(
+                KIND,
+                format!(
+                    "learn whether a commit went through ({why}); the connection broke during COMMIT: look for marker {} in {}.rapport_commits",
+                    hex(marker),
+                    self.namespace
+                ),
+                std::io::Error::other(broken.to_string()),
+            )
+        };
+        let mut conn = self.pool.get().map_err(|e| unknown(e.to_string()))?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let alive = conn
+                .query_typed(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                    &[(&self.pid, Type::INT4)],
+                )
+                .map_err(|e| unknown(e.to_string()))?
+                .first()
+                .map_or(0, |r| r.get::<_, i64>(0));
+            if alive == 0 {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(unknown("the old server process is still running".into()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let found = conn
+            .query_typed(
+                &format!(
+                    "SELECT 1 FROM {}.rapport_commits WHERE id = $1",
+                    self.namespace
+                ),
+                &[(&marker, Type::BYTEA)],
+            )
+            .map_err(|e| unknown(e.to_string()))?;
+        if found.is_empty() {
+            // Not committed: nothing of it was kept, so running it again is safe.
+            Err(StoreError::Conflict)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+impl KvRead for PgTxn {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(change) = self.buffer(table).and_then(|b| b.get(key)) {
+            return Ok(change.clone());
+        }
+        let query = format!("SELECT v FROM {} WHERE k = $1", self.tables[table.id()]);
+        self.with_conn(|c| {
+            let rows = c
+                .query_typed(&query, &[(&key, Type::BYTEA)])
+                .map_err(failed(format!("read table {}", table.name())))?;
+            Ok(rows.first().map(|r| r.get::<_, Vec<u8>>(0)))
+        })
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: Option<&[u8]>,
+        order: Order,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        if to.is_some_and(|to| from >= to) {
+            return Ok(());
+        }
+        let empty = BTreeMap::new();
+        let buffer = self.buffer(table).unwrap_or(&empty);
+        let range = (
+            Bound::Included(from),
+            to.map_or(Bound::Unbounded, Bound::Excluded),
+        );
+        let mut changes: Box<dyn Iterator<Item = Change<'_>>> = match order {
+            Order::Ascending => Box::new(buffer.range::<[u8], _>(range)),
+            Order::Descending => Box::new(buffer.range::<[u8], _>(range).rev()),
+        };
+        let mut change = changes.next();
+        let mut page: VecDeque<(Vec<u8>, Vec<u8>)> = VecDeque::new();
+        let mut limit = 64;
+        // Where the next page starts: ascending, above the last key read (the first page from
+        // `from` itself); descending, below it (the first page from `to`).
+        let mut last: Option<Vec<u8>> = None;
+        let mut exhausted = false;
+        loop {
+            if page.is_empty() && !exhausted {
+                let rows = match (order, &last) {
+                    (Order::Ascending, None) => self.page(table, (from, true), to, order, limit)?,
+                    (Order::Ascending, Some(l)) => {
+                        self.page(table, (l, false), to, order, limit)?
+                    }
+                    (Order::Descending, None) => {
+                        self.page(table, (from, true), to, order, limit)?
+                    }
+                    (Order::Descending, Some(l)) => {
+                        self.page(table, (from, true), Some(l), order, limit)?
+                    }
+                };
+                exhausted = rows.len() < limit;
+                last = rows.last().map(|(k, _)| k.clone());
+                page.extend(rows);
+                limit = (limit * 2).min(4096);
+            }
+            let stored = page.front();
+            // The next key in `order` of the two sources; the buffer's change wins a tie.
+            let take_change = match (stored, change) {
+                (None, None) => return Ok(()),
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (Some((k, _)), Some((ck, _))) => match order {
+                    Order::Ascending => ck.as_slice() <= k.as_slice(),
+                    Order::Descending => ck.as_slice() >= k.as_slice(),
+                },
+            };
+            if take_change {
+                let (ck, cv) = change.expect("chosen above");
+                if stored.is_some_and(|(k, _)| k == ck) {
+                    page.pop_front();
+                }
+                change = changes.next();
+                if let Some(v) = cv
+                    && !visit(ck, v)
+                {
+                    return Ok(());
+                }
+            } else {
+                let (k, v) = page.pop_front().expect("chosen above");
+                if !visit(&k, &v) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+impl KvWrite for PgTxn {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        check_sizes(table, key, value)?;
+        if key.len() > POSTGRES_MAX_KEY_LEN {
+            return Err(StoreError::KeyTooLong {
+                table: table.name(),
+                len: key.len(),
+                max: POSTGRES_MAX_KEY_LEN,
+            });
+        }
+        self.buffered += key.len() + value.len();
+        self.wrote = true;
+        self.buffer_mut(table)
+            .insert(key.to_vec(), Some(value.to_vec()));
+        if self.buffered > FLUSH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool> {
+        let was = match self.buffer(table).and_then(|b| b.get(key)) {
+            Some(change) => change.is_some(),
+            None => self.get(table, key)?.is_some(),
+        };
+        if was {
+            self.wrote = true;
+            self.buffered += key.len();
+            self.buffer_mut(table).insert(key.to_vec(), None);
+        }
+        Ok(was)
+    }
+}
+
+impl ReadTxn for PgTxn {
+    fn seen(&self) -> u64 {
+        0
+    }
+
+    fn into_write(self: Box<Self>) -> Option<Box<dyn WriteTxn>> {
+        Some(self)
+    }
+}
+
+impl WriteTxn for PgTxn {
+    fn base(&self) -> u64 {
+        0
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        if !self.wrote {
+            // Nothing to keep: end the transaction (its connection goes back to the pool).
+            return self.abort();
+        }
+        self.flush()?;
+        let mut marker = [0u8; 16];
+        getrandom::fill(&mut marker).map_err(|e| {
+            StoreError::backend(
+                KIND,
+                "make a commit marker",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
+        let insert = format!(
+            "INSERT INTO {}.rapport_commits (id) VALUES ($1)",
+            self.namespace
+        );
+        self.with_conn(|c| {
+            c.query_typed(&insert, &[(&marker.as_slice(), Type::BYTEA)])
+                .map(|_| ())
+                .map_err(failed("mark the commit"))
+        })?;
+        let mut conn = self
+            .conn
+            .get_mut()
+            .take()
+            .expect("a transaction that has not ended has its connection");
+        match conn.batch_execute("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) if is_conflict(&e) => Err(StoreError::Conflict),
+            Err(e) if e.is_closed() || conn.is_closed() || e.code().is_none() => {
+                drop(conn);
+                self.resolve(&marker, &e)
+            }
+            Err(e) => Err(StoreError::backend(KIND, "commit", e)),
+        }
+    }
+
+    fn abort(mut self: Box<Self>) -> Result<()> {
+        if let Some(mut conn) = self.conn.get_mut().take() {
+            conn.batch_execute("ROLLBACK")
+                .map_err(failed("roll back"))?;
+        }
+        Ok(())
+    }
+}
+
+// Callers pass only `&[u8]` and `&[&[u8]]` parameters; the compiler checks they are `ToSql`.
+const _: fn() = || {
+    fn is_param<T: ToSql + Sync>() {}
+    is_param::<&[u8]>();
+    is_param::<Vec<&[u8]>>();
+};
