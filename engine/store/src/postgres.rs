@@ -44,6 +44,8 @@ type Change<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
 type Conn = r2d2::PooledConnection<Manager>;
 
 const KIND: &str = "postgres";
+/// The advisory lock writers hold while they write (one writer at a time, across processes).
+const WRITER_LOCK: i64 = 0x0072_6170_706f_7274; // "rapport"
 /// Rows per flushed statement.
 const BATCH: usize = 1000;
 /// Buffered bytes after which a write transaction flushes before its commit.
@@ -158,7 +160,7 @@ impl PostgresBackend {
         let mut conn = self.connection()?;
         let ns = &self.namespace;
         let mut sql = format!(
-            "SELECT pg_advisory_lock(7411); CREATE SCHEMA IF NOT EXISTS {ns}; \
+            "CREATE SCHEMA IF NOT EXISTS {ns}; \
              CREATE TABLE IF NOT EXISTS {ns}.rapport_commits (id bytea PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());"
         );
         for t in self.tables.iter() {
@@ -169,18 +171,43 @@ impl PostgresBackend {
         }
         let _ = write!(
             sql,
-            "DELETE FROM {ns}.rapport_commits WHERE at < now() - interval '1 day'; SELECT pg_advisory_unlock(7411);"
+            "DELETE FROM {ns}.rapport_commits WHERE at < now() - interval '1 day';"
         );
-        conn.batch_execute(&sql)
-            .map_err(failed("create the tables"))
+        // The lock, the tables (one implicit transaction, committed) and the unlock are three
+        // statements of their own: a lock let go inside the transaction would let the next
+        // opener in before the tables are committed.
+        conn.batch_execute("SELECT pg_advisory_lock(7411)")
+            .map_err(failed("wait to create the tables"))?;
+        let made = conn
+            .batch_execute(&sql)
+            .map_err(failed("create the tables"));
+        let _ = conn.batch_execute("SELECT pg_advisory_unlock(7411)");
+        made
     }
 
-    /// A transaction on a connection of its own, and the server process serving it.
-    fn begin(&self) -> Result<PgTxn> {
+    /// A transaction on a connection of its own, and the server process serving it. A writer
+    /// first takes the writers' lock (a session lock, before `BEGIN`, so that its snapshot is
+    /// taken once the writer before it has committed).
+    fn begin(&self, writer: bool) -> Result<PgTxn> {
         let mut conn = self.connection()?;
-        let rows = conn
+        if writer {
+            // Its own statement: in one query string with `BEGIN`, PostgreSQL would make it
+            // part of the transaction (and take the snapshot before the wait).
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({WRITER_LOCK})"))
+                .map_err(failed("wait for the writers' lock"))?;
+        }
+        let rows = match conn
             .simple_query("BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT pg_backend_pid()")
-            .map_err(failed("begin a transaction"))?;
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                if writer {
+                    // A connection must never go back to the pool holding the lock.
+                    let _ = conn.batch_execute("ROLLBACK; SELECT pg_advisory_unlock_all()");
+                }
+                return Err(failed("begin a transaction")(e));
+            }
+        };
         let pid = rows
             .iter()
             .find_map(|m| match m {
@@ -190,6 +217,7 @@ impl PostgresBackend {
             .unwrap_or(0);
         Ok(PgTxn {
             conn: RefCell::new(Some(conn)),
+            locked: writer,
             pid,
             tables: self.tables.clone(),
             namespace: self.namespace.clone(),
@@ -238,16 +266,17 @@ impl Backend for PostgresBackend {
     }
 
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
-        Ok(Box::new(self.begin()?))
+        Ok(Box::new(self.begin(false)?))
     }
 
     fn begin_write(&self) -> Result<Box<dyn WriteTxn>> {
-        Ok(Box::new(self.begin()?))
+        Ok(Box::new(self.begin(true)?))
     }
 
-    /// The snapshot's own transaction goes on, now writing: PostgreSQL refuses it (as a
-    /// conflict, at a write or at commit) only if a commit since it began breaks the serial
-    /// order of what it read and writes.
+    /// The snapshot's own transaction goes on, now writing, once it holds the writers' lock:
+    /// PostgreSQL refuses it (as a conflict, at a write or at commit) only if a commit since it
+    /// began breaks the serial order of what it read and writes; run again, it begins with the
+    /// lock and cannot be refused by another writer.
     fn upgrade(&self, read: Box<dyn ReadTxn>) -> Result<Box<dyn WriteTxn>> {
         match read.into_write() {
             Some(write) => Ok(write),
@@ -260,6 +289,8 @@ impl Backend for PostgresBackend {
 /// writes per table (`None`: deleted).
 struct PgTxn {
     conn: RefCell<Option<Conn>>,
+    /// Whether the connection holds the writers' lock as a session lock (let go at the end).
+    locked: bool,
     pid: i32,
     tables: Arc<[String]>,
     namespace: String,
@@ -275,6 +306,9 @@ impl Drop for PgTxn {
             // Ends the transaction before the connection goes back to the pool; a connection
             // that cannot is broken, and the pool drops broken ones.
             let _ = conn.batch_execute("ROLLBACK");
+            if self.locked {
+                let _ = conn.batch_execute("SELECT pg_advisory_unlock_all()");
+            }
         }
     }
 }
@@ -582,7 +616,13 @@ impl ReadTxn for PgTxn {
     }
 
     fn into_write(self: Box<Self>) -> Option<Box<dyn WriteTxn>> {
-        Some(self)
+        // The writers' lock for the rest of this transaction (let go at its end).
+        let locked = self.with_conn(|c| {
+            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITER_LOCK})"))
+                .map_err(failed("wait for the writers' lock"))
+        });
+        // A connection that failed: a new write transaction is the caller's answer.
+        locked.ok().map(|()| self as Box<dyn WriteTxn>)
     }
 }
 
@@ -619,7 +659,11 @@ impl WriteTxn for PgTxn {
             .get_mut()
             .take()
             .expect("a transaction that has not ended has its connection");
-        match conn.batch_execute("COMMIT") {
+        let committed = conn.batch_execute("COMMIT");
+        if self.locked && !conn.is_closed() {
+            let _ = conn.batch_execute("SELECT pg_advisory_unlock_all()");
+        }
+        match committed {
             Ok(()) => Ok(()),
             Err(e) if is_conflict(&e) => Err(StoreError::Conflict),
             Err(e) if e.is_closed() || conn.is_closed() || e.code().is_none() => {
@@ -632,8 +676,11 @@ impl WriteTxn for PgTxn {
 
     fn abort(mut self: Box<Self>) -> Result<()> {
         if let Some(mut conn) = self.conn.get_mut().take() {
-            conn.batch_execute("ROLLBACK")
-                .map_err(failed("roll back"))?;
+            let rolled_back = conn.batch_execute("ROLLBACK").map_err(failed("roll back"));
+            if self.locked {
+                let _ = conn.batch_execute("SELECT pg_advisory_unlock_all()");
+            }
+            rolled_back?;
         }
         Ok(())
     }
