@@ -278,7 +278,30 @@ fn main() {
     let mut rows = Vec::new();
 
     // 1. Import the contacts in one transaction (each side into a fresh file).
-    let mut db = Database::open(dir.path().join("rapport.redb")).unwrap();
+    // `--postgres URL`: rapport's side on PostgreSQL (a schema of its own) instead of a redb file.
+    let postgres = args
+        .iter()
+        .position(|a| a == "--postgres")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let namespace = format!("bench_{}", std::process::id());
+    let rapport_path = dir.path().join("rapport.redb");
+    let open_rapport = || match &postgres {
+        Some(url) => Database::with_backend(std::sync::Arc::new(
+            rapport_engine::store::PostgresBackend::open_in(
+                url,
+                &namespace,
+                rapport_engine::SCHEMA,
+            )
+            .unwrap(),
+        ))
+        .unwrap(),
+        None => Database::open(&rapport_path).unwrap(),
+    };
+    if postgres.is_some() {
+        eprintln!("rapport on PostgreSQL (schema {namespace})");
+    }
+    let mut db = open_rapport();
     db.context_mut().clock = Clock::fixed(day(340));
     db.write(|tx| {
         tx.salesperson_create(Salesperson {
@@ -663,14 +686,13 @@ fn main() {
     drop(host);
     drop(db);
     drop(conn);
-    let rapport_path = dir.path().join("rapport.redb");
     rows.push(row(
         "open and answer a first query",
         "open and query",
         1.0,
         scale.runs,
         || {
-            let db = Database::open(&rapport_path).unwrap();
+            let db = open_rapport();
             db.read(|v| v.statistics(StatKind::Template, "T01", None))
                 .unwrap()
                 .count
@@ -686,7 +708,12 @@ fn main() {
         },
     ));
 
-    println!("| operation | rapport | SQLite | ratio | target | met | rapport peak memory |");
+    let side = if postgres.is_some() {
+        "rapport on PostgreSQL"
+    } else {
+        "rapport"
+    };
+    println!("| operation | {side} | SQLite | ratio | target | met | rapport peak memory |");
     println!("|---|---:|---:|---:|---:|:-:|---:|");
     for row in &rows {
         let ratio = row.rapport.as_secs_f64() / row.sqlite.as_secs_f64().max(1e-9);

@@ -1,5 +1,5 @@
 //! The backend trait: what a database must offer for rapport to run on it. Its contract is
-//! written here, once; every backend (redb, memory, later PostgreSQL) keeps it, and the
+//! written here, once; every backend (redb, memory, PostgreSQL) keeps it, and the
 //! backend tests (`tests/contract.rs`) check it on each.
 //!
 //! # The contract
@@ -23,11 +23,13 @@
 //! `delete`, the transaction may be unusable and the caller aborts it.
 //!
 //! **Upgrading a snapshot.** A caller that read from a snapshot and then decides to write (a
-//! script run reads first and writes at its first write) calls [`Backend::upgrade`]: it gives
-//! a write transaction only if nothing was committed since the snapshot began, and refuses
-//! with [`StoreError::Conflict`] otherwise, so that nothing decided on what the snapshot
-//! showed is written over a newer state (a lost update). Every backend counts its commits for
-//! this ([`ReadTxn::seen`], [`WriteTxn::base`]).
+//! script run reads first and writes at its first write) calls [`Backend::upgrade`]: nothing
+//! decided on what the snapshot showed may be written over a newer state (a lost update), so a
+//! transaction whose snapshot a commit has changed is refused with [`StoreError::Conflict`] —
+//! at the upgrade, at a write, or at the latest at commit. redb and memory refuse at the upgrade
+//! when anything at all was committed since the snapshot began (they count their commits:
+//! [`ReadTxn::seen`], [`WriteTxn::base`]); PostgreSQL continues the snapshot's own serializable
+//! transaction and refuses exactly what breaks the serial order.
 //!
 //! **Size.** A write transaction may write any number of keys (an import of a million
 //! contacts is one transaction); a backend spills to disk, buffers, or flushes in batches as it

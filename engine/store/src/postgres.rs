@@ -62,6 +62,8 @@ pub struct PostgresBackend {
     namespace: String,
     /// The qualified table names, by table id.
     tables: Arc<[String]>,
+    /// Round trips to the server so far (statements sent), for the benchmarks.
+    round_trips: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn failed(operation: impl Into<String>) -> impl FnOnce(postgres::Error) -> StoreError {
@@ -142,9 +144,15 @@ impl PostgresBackend {
             location,
             namespace: namespace.to_string(),
             tables,
+            round_trips: Arc::default(),
         };
         backend.create_tables()?;
         Ok(backend)
+    }
+
+    /// How many statements this backend has sent to the server (each one round trip).
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn connection(&self) -> Result<Conn> {
@@ -215,8 +223,13 @@ impl PostgresBackend {
                 _ => None,
             })
             .unwrap_or(0);
+        self.round_trips.fetch_add(
+            if writer { 2 } else { 1 },
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(PgTxn {
             conn: RefCell::new(Some(conn)),
+            round_trips: self.round_trips.clone(),
             locked: writer,
             pid,
             tables: self.tables.clone(),
@@ -289,6 +302,7 @@ impl Backend for PostgresBackend {
 /// writes per table (`None`: deleted).
 struct PgTxn {
     conn: RefCell<Option<Conn>>,
+    round_trips: Arc<std::sync::atomic::AtomicU64>,
     /// Whether the connection holds the writers' lock as a session lock (let go at the end).
     locked: bool,
     pid: i32,
@@ -315,6 +329,8 @@ impl Drop for PgTxn {
 
 impl PgTxn {
     fn with_conn<T>(&self, work: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+        self.round_trips
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut slot = self.conn.borrow_mut();
         let conn = slot.as_mut().ok_or_else(|| {
             StoreError::backend(
@@ -400,6 +416,12 @@ impl PgTxn {
                 }
             }
             let delete = format!("DELETE FROM {name} WHERE k = ANY($1)");
+            // One round trip per statement (with_conn counts one of them).
+            let statements = gone.len().div_ceil(BATCH) + keys.len().div_ceil(BATCH);
+            self.round_trips.fetch_add(
+                statements.saturating_sub(1) as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             let upsert = format!(
                 "INSERT INTO {name} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
             );
@@ -659,6 +681,8 @@ impl WriteTxn for PgTxn {
             .get_mut()
             .take()
             .expect("a transaction that has not ended has its connection");
+        self.round_trips
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let committed = conn.batch_execute("COMMIT");
         if self.locked && !conn.is_closed() {
             let _ = conn.batch_execute("SELECT pg_advisory_unlock_all()");
