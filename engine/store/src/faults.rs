@@ -191,6 +191,11 @@ impl KvWrite for FailingWrites<'_> {
         self.count(table)?;
         self.inner.delete(table, key)
     }
+
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<()> {
+        self.count(table)?;
+        self.inner.remove(table, key)
+    }
 }
 
 /// A [`KvWrite`] that counts the writes (puts and deletes) through it: the probe that proves a
@@ -240,5 +245,10 @@ impl KvWrite for CountingWrites<'_> {
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool> {
         self.count(table, key);
         self.inner.delete(table, key)
+    }
+
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<()> {
+        self.count(table, key);
+        self.inner.remove(table, key)
     }
 }

@@ -57,4 +57,9 @@ impl KvWrite for Journal<'_> {
         self.remember(table, key)?;
         self.inner.delete(table, key)
     }
+
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<()> {
+        self.remember(table, key)?;
+        self.inner.remove(table, key)
+    }
 }

@@ -53,6 +53,12 @@ pub trait KvWrite: KvRead {
 
     /// Removes `key`; says whether it was there.
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool>;
+
+    /// Removes `key` if it is there, without asking whether it was (a backend where asking
+    /// costs a round trip to a server, PostgreSQL, does not ask).
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<()> {
+        self.delete(table, key).map(|_| ())
+    }
 }
 
 /// Refuses a key or value beyond [`MAX_KEY_LEN`] or [`MAX_VALUE_LEN`]: every backend calls it

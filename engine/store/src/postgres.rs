@@ -39,6 +39,8 @@ use crate::kv::{KvRead, KvWrite, Order, Visit, check_sizes};
 use crate::table::{Schema, Table};
 
 type Manager = PostgresConnectionManager<NoTls>;
+/// What a transaction read, by table id and key (`None`: not there).
+type ReadCache = std::collections::HashMap<(usize, Vec<u8>), Option<Vec<u8>>>;
 /// A buffered change: a key and its new value (`None`: deleted).
 type Change<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
 type Conn = r2d2::PooledConnection<Manager>;
@@ -50,6 +52,9 @@ const WRITER_LOCK: i64 = 0x0072_6170_706f_7274; // "rapport"
 const BATCH: usize = 1000;
 /// Buffered bytes after which a write transaction flushes before its commit.
 const FLUSH_BYTES: usize = 32 << 20;
+/// Bytes of what a transaction has read that it keeps to answer again without the server (its
+/// snapshot never changes, so what it read stays true for it, until it writes the key).
+const CACHE_BYTES: usize = 64 << 20;
 /// The longest key the backend stores: a PostgreSQL b-tree entry holds at most about a third
 /// of an 8 KiB page; keys are kept well under it.
 pub const POSTGRES_MAX_KEY_LEN: usize = 2000;
@@ -238,6 +243,8 @@ impl PostgresBackend {
             writes: Vec::new(),
             buffered: 0,
             wrote: false,
+            cache: RefCell::default(),
+            cached: std::cell::Cell::new(0),
         })
     }
 }
@@ -312,6 +319,9 @@ struct PgTxn {
     writes: Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
     buffered: usize,
     wrote: bool,
+    /// What the transaction read from the server (`None`: not there), by table and key.
+    cache: RefCell<ReadCache>,
+    cached: std::cell::Cell<usize>,
 }
 
 impl Drop for PgTxn {
@@ -340,6 +350,34 @@ impl PgTxn {
             )
         })?;
         work(conn)
+    }
+
+    /// Keeps what was read, while the cache has room.
+    fn remember(&self, table: Table, key: &[u8], value: Option<&[u8]>) {
+        let size = key.len() + value.map_or(0, <[u8]>::len) + 32;
+        if self.cached.get() + size > CACHE_BYTES {
+            return;
+        }
+        self.cached.set(self.cached.get() + size);
+        self.cache
+            .borrow_mut()
+            .insert((table.id(), key.to_vec()), value.map(<[u8]>::to_vec));
+    }
+
+    /// What the transaction knows of `key` without the server: its own change, or what it read
+    /// (`None`: nothing; `Some(None)`: that it is not there).
+    #[expect(
+        clippy::option_option,
+        reason = "unknown, known absent and known value are the three answers"
+    )]
+    fn known(&self, table: Table, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        if let Some(change) = self.buffer(table).and_then(|b| b.get(key)) {
+            return Some(change.clone());
+        }
+        self.cache
+            .borrow()
+            .get(&(table.id(), key.to_vec()))
+            .cloned()
     }
 
     fn buffer(&self, table: Table) -> Option<&BTreeMap<Vec<u8>, Option<Vec<u8>>>> {
@@ -398,6 +436,15 @@ impl PgTxn {
     fn flush(&mut self) -> Result<()> {
         let writes = std::mem::take(&mut self.writes);
         self.buffered = 0;
+        // What was read of the keys written is now older than the server's: forget it.
+        {
+            let mut cache = self.cache.borrow_mut();
+            for (id, changes) in writes.iter().enumerate() {
+                for k in changes.keys() {
+                    cache.remove(&(id, k.clone()));
+                }
+            }
+        }
         for (id, changes) in writes.into_iter().enumerate() {
             if changes.is_empty() {
                 continue;
@@ -507,16 +554,18 @@ fn hex(bytes: &[u8]) -> String {
 
 impl KvRead for PgTxn {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(change) = self.buffer(table).and_then(|b| b.get(key)) {
-            return Ok(change.clone());
+        if let Some(known) = self.known(table, key) {
+            return Ok(known);
         }
         let query = format!("SELECT v FROM {} WHERE k = $1", self.tables[table.id()]);
-        self.with_conn(|c| {
+        let value = self.with_conn(|c| {
             let rows = c
                 .query_typed(&query, &[(&key, Type::BYTEA)])
                 .map_err(failed(format!("read table {}", table.name())))?;
             Ok(rows.first().map(|r| r.get::<_, Vec<u8>>(0)))
-        })
+        })?;
+        self.remember(table, key, value.as_deref());
+        Ok(value)
     }
 
     fn scan(
@@ -563,6 +612,9 @@ impl KvRead for PgTxn {
                 };
                 exhausted = rows.len() < limit;
                 last = rows.last().map(|(k, _)| k.clone());
+                for (k, v) in &rows {
+                    self.remember(table, k, Some(v));
+                }
                 page.extend(rows);
                 limit = (limit * 2).min(4096);
             }
@@ -619,16 +671,29 @@ impl KvWrite for PgTxn {
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool> {
-        let was = match self.buffer(table).and_then(|b| b.get(key)) {
-            Some(change) => change.is_some(),
-            None => self.get(table, key)?.is_some(),
-        };
+        let was = self.get(table, key)?.is_some();
         if was {
-            self.wrote = true;
-            self.buffered += key.len();
-            self.buffer_mut(table).insert(key.to_vec(), None);
+            self.remove_blind(table, key)?;
         }
         Ok(was)
+    }
+
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<()> {
+        self.remove_blind(table, key)
+    }
+}
+
+impl PgTxn {
+    /// A delete that does not ask the server whether the key was there: flushed as `DELETE`,
+    /// which removes nothing when it was not.
+    fn remove_blind(&mut self, table: Table, key: &[u8]) -> Result<()> {
+        self.wrote = true;
+        self.buffered += key.len();
+        self.buffer_mut(table).insert(key.to_vec(), None);
+        if self.buffered > FLUSH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
     }
 }
 

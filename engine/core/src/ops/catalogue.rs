@@ -215,7 +215,7 @@ impl Tx<'_> {
                 self.release_attachment(row.attachment_no)?;
             }
         }
-        layout::delete(self.kv, tables::TEMPLATES, &keys::code(&code))?;
+        layout::remove(self.kv, tables::TEMPLATES, &keys::code(&code))?;
         self.custom_values_clear(FieldRecord::Template, &code)
     }
 
@@ -406,12 +406,12 @@ impl Tx<'_> {
         if a.references > 0 {
             return layout::put(self.kv, tables::ATTACHMENTS, &keys::no(no), &a);
         }
-        layout::delete(self.kv, tables::ATTACHMENTS, &keys::no(no))?;
+        layout::remove(self.kv, tables::ATTACHMENTS, &keys::no(no))?;
         let blob_key = keys::blob(&a.content_hash);
         if let Some(mut blob) = layout::get::<Blob>(&*self.kv, tables::BLOBS, &blob_key)? {
             blob.references = blob.references.saturating_sub(1);
             if blob.references == 0 {
-                layout::delete(self.kv, tables::BLOBS, &blob_key)?;
+                layout::remove(self.kv, tables::BLOBS, &blob_key)?;
             } else {
                 layout::put(self.kv, tables::BLOBS, &blob_key, &blob)?;
             }

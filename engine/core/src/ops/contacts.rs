@@ -230,19 +230,19 @@ impl Tx<'_> {
     fn remove_contact(&mut self, contact: &Contact) -> Result<Vec<BusinessRelation>> {
         let relations = self.view().relations_of(&contact.no)?;
         for relation in &relations {
-            layout::delete(
+            layout::remove(
                 self.kv,
                 tables::RELATIONS,
                 &keys::relation(relation.kind, &relation.account_no),
             )?;
-            layout::delete(
+            layout::remove(
                 self.kv,
                 tables::CONTACT_INDEX,
                 &keys::contact_relation(&contact.no, relation.kind, &relation.account_no),
             )?;
         }
         self.unindex_contact(contact)?;
-        layout::delete(self.kv, tables::CONTACTS, &keys::code(&contact.no))?;
+        layout::remove(self.kv, tables::CONTACTS, &keys::code(&contact.no))?;
         Ok(relations)
     }
 
@@ -380,7 +380,7 @@ impl Tx<'_> {
         let stored = self.view().contact_field_index_stored()?;
         let expected = self.view().contact_field_index_expected()?;
         for key in stored.keys() {
-            self.kv.delete(tables::CONTACT_INDEX, key)?;
+            self.kv.remove(tables::CONTACT_INDEX, key)?;
         }
         for (key, value) in &expected {
             self.kv.put(tables::CONTACT_INDEX, key, value)?;
@@ -390,17 +390,17 @@ impl Tx<'_> {
 
     /// Takes `c` out of the name, company and field indexes.
     fn unindex_contact(&mut self, c: &Contact) -> Result<()> {
-        layout::delete(self.kv, tables::CONTACT_INDEX, &name_key(c))?;
+        layout::remove(self.kv, tables::CONTACT_INDEX, &name_key(c))?;
         if let Some(k) = company_key(c) {
-            layout::delete(self.kv, tables::CONTACT_INDEX, &k)?;
+            layout::remove(self.kv, tables::CONTACT_INDEX, &k)?;
         }
         for (index, count) in field_keys(c) {
-            layout::delete(self.kv, tables::CONTACT_INDEX, &index)?;
+            layout::remove(self.kv, tables::CONTACT_INDEX, &index)?;
             let n: u64 = layout::get(&*self.kv, tables::CONTACT_INDEX, &count)?.unwrap_or(0);
             if n > 1 {
                 layout::put(self.kv, tables::CONTACT_INDEX, &count, &(n - 1))?;
             } else {
-                layout::delete(self.kv, tables::CONTACT_INDEX, &count)?;
+                layout::remove(self.kv, tables::CONTACT_INDEX, &count)?;
             }
         }
         Ok(())

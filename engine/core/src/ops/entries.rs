@@ -204,7 +204,7 @@ impl Tx<'_> {
         layout::put(self.kv, tables::ENTRIES, &keys::no(new.entry_no), new)?;
         let (old_keys, new_keys) = (index_keys(old), index_keys(new));
         for key in old_keys.iter().filter(|k| !new_keys.contains(k)) {
-            layout::delete(self.kv, tables::ENTRY_INDEX, key)?;
+            layout::remove(self.kv, tables::ENTRY_INDEX, key)?;
         }
         for key in new_keys.iter().filter(|k| !old_keys.contains(k)) {
             layout::mark(self.kv, tables::ENTRY_INDEX, key)?;
@@ -224,9 +224,9 @@ impl Tx<'_> {
     /// Deletes an entry, its indexes, its share of the statistics, its comments (they live in the
     /// entry) and its attachment if nothing else refers to it.
     pub(crate) fn remove_entry(&mut self, entry: &InteractionLogEntry) -> Result<()> {
-        layout::delete(self.kv, tables::ENTRIES, &keys::no(entry.entry_no))?;
+        layout::remove(self.kv, tables::ENTRIES, &keys::no(entry.entry_no))?;
         for key in index_keys(entry) {
-            layout::delete(self.kv, tables::ENTRY_INDEX, &key)?;
+            layout::remove(self.kv, tables::ENTRY_INDEX, &key)?;
         }
         self.apply_statistics(entry, -1)?;
         if entry.attachment_no != 0 {

@@ -272,7 +272,7 @@ impl Tx<'_> {
                 format!("clear it on every record first (set {name} to ())"),
             ));
         }
-        layout::delete(self.kv, tables::FIELDS, &keys::field_def(record, name))?;
+        layout::remove(self.kv, tables::FIELDS, &keys::field_def(record, name))?;
         Ok(())
     }
 
@@ -289,7 +289,7 @@ impl Tx<'_> {
         for (name, value) in values {
             let key = keys::custom_value(record, id, name);
             if *value == FieldValue::Empty {
-                layout::delete(self.kv, tables::CUSTOM_VALUES, &key)?;
+                layout::remove(self.kv, tables::CUSTOM_VALUES, &key)?;
             } else {
                 layout::put(self.kv, tables::CUSTOM_VALUES, &key, value)?;
             }
@@ -327,7 +327,7 @@ impl Tx<'_> {
             },
         )?;
         for k in gone {
-            self.kv.delete(tables::CUSTOM_VALUES, &k)?;
+            self.kv.remove(tables::CUSTOM_VALUES, &k)?;
         }
         Ok(())
     }

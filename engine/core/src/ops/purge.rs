@@ -132,13 +132,13 @@ impl Tx<'_> {
                     ce.logged_segment_no = 0;
                     layout::put(self.kv, tables::CAMPAIGN_ENTRIES, &keys::no(ce_no), &ce)?;
                 }
-                layout::delete(
+                layout::remove(
                     self.kv,
                     tables::LOOKUP,
                     &keys::logged_segment_campaign_entry(ls.entry_no, ce_no),
                 )?;
             }
-            layout::delete(self.kv, tables::LOGGED_SEGMENTS, &keys::no(ls.entry_no))?;
+            layout::remove(self.kv, tables::LOGGED_SEGMENTS, &keys::no(ls.entry_no))?;
             deleted += 1;
         }
         Ok(deleted)
@@ -172,13 +172,13 @@ impl Tx<'_> {
                 entries += 1;
             }
             if ce.logged_segment_no != 0 {
-                layout::delete(
+                layout::remove(
                     self.kv,
                     tables::LOOKUP,
                     &keys::logged_segment_campaign_entry(ce.logged_segment_no, ce.entry_no),
                 )?;
             }
-            layout::delete(self.kv, tables::CAMPAIGN_ENTRIES, &keys::no(ce.entry_no))?;
+            layout::remove(self.kv, tables::CAMPAIGN_ENTRIES, &keys::no(ce.entry_no))?;
             campaign_entries += 1;
         }
         Ok((campaign_entries, entries))

@@ -434,7 +434,7 @@ impl Tx<'_> {
         for line in &step.removed {
             self.put_line(line)?;
         }
-        layout::delete(
+        layout::remove(
             self.kv,
             tables::SEGMENT_STEPS,
             &keys::segment_step(&s.no, step.step_no),
@@ -781,13 +781,13 @@ impl Tx<'_> {
             self.delete_line(&line)?;
         }
         for step in self.view().criteria_steps(&s.no)? {
-            layout::delete(
+            layout::remove(
                 self.kv,
                 tables::SEGMENT_STEPS,
                 &keys::segment_step(&s.no, step.step_no),
             )?;
         }
-        layout::delete(self.kv, tables::SEGMENTS, &keys::code(&s.no))?;
+        layout::remove(self.kv, tables::SEGMENTS, &keys::code(&s.no))?;
         Ok(())
     }
 
@@ -809,12 +809,12 @@ impl Tx<'_> {
     }
 
     fn delete_line(&mut self, line: &SegmentLine) -> Result<()> {
-        layout::delete(
+        layout::remove(
             self.kv,
             tables::SEGMENT_LINES,
             &keys::segment_line(&line.segment_no, line.line_no),
         )?;
-        layout::delete(self.kv, tables::CONTACT_INDEX, &line_index_key(line))?;
+        layout::remove(self.kv, tables::CONTACT_INDEX, &line_index_key(line))?;
         Ok(())
     }
 }

@@ -215,7 +215,7 @@ impl StatDeltas {
             counters.cost.0 += cost;
             counters.duration.0 += duration;
             if counters.is_zero() {
-                kv.delete(table, &key)?;
+                kv.remove(table, &key)?;
             } else {
                 kv.put(table, &key, &codec::encode(&counters)?)?;
             }

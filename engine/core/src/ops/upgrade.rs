@@ -61,7 +61,7 @@ impl Tx<'_> {
             },
         )?;
         for k in old {
-            self.kv.delete(tables::STATS_DAILY, &k)?;
+            self.kv.remove(tables::STATS_DAILY, &k)?;
         }
         layout::put(self.kv, tables::META, &keys::derived_layout(), &current())
     }
