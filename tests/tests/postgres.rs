@@ -160,9 +160,11 @@ fn the_database_server_killed_during_a_segment_log_leaves_the_log_whole_or_absen
             .spawn()
             .expect("rapport starts");
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let finished_before = logging.try_wait().ok().flatten();
         cluster.kill_9();
-        let _ = logging.wait();
+        // Back while rapport may still be retrying or learning how its commit ended.
         cluster.start();
+        let reported = logging.wait().expect("rapport ends");
         let check = ok(&["check"]);
         assert!(
             check.starts_with("ok:"),
@@ -173,9 +175,22 @@ fn the_database_server_killed_during_a_segment_log_leaves_the_log_whole_or_absen
             .parse()
             .expect("a count");
         eprintln!(
-            "killed after {delay_ms} ms: {} of {lines} entries there",
-            after - before
+            "killed after {delay_ms} ms: {} of {lines} entries there; rapport said {reported}{}",
+            after - before,
+            if finished_before.is_some() {
+                " (it had ended before the kill)"
+            } else {
+                ""
+            }
         );
+        // What rapport reported is what happened: a success is a whole log.
+        if reported.success() {
+            assert_eq!(
+                after,
+                before + lines,
+                "reported logged, but the log is not whole"
+            );
+        }
         assert!(
             after == before || after == before + lines,
             "killed after {delay_ms} ms: {} entries of a {lines}-line segment",

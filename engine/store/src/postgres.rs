@@ -46,10 +46,24 @@ type Change<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
 type Conn = r2d2::PooledConnection<Manager>;
 
 const KIND: &str = "postgres";
-/// The advisory lock writers hold while they write (one writer at a time, across processes).
-const WRITER_LOCK: i64 = 0x0072_6170_706f_7274; // "rapport"
+/// The second key of the advisory lock writers hold while they write (one writer at a time per
+/// rapport database, across processes); the first is the schema's ([`lock_key`]).
+const WRITER_LOCK: i32 = 1;
+/// The second key of the lock under which a backend creates its tables.
+const CREATE_LOCK: i32 = 2;
+
+/// The first key of a rapport database's advisory locks: its schema name, hashed (FNV-1a).
+/// Two-key advisory locks are a key space of their own, apart from one-key (bigint) ones.
+fn lock_key(namespace: &str) -> i32 {
+    let hash = namespace.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    i32::from_ne_bytes(hash.to_ne_bytes())
+}
 /// Rows per flushed statement.
 const BATCH: usize = 1000;
+/// Bytes per flushed statement (PostgreSQL takes at most 1 GiB in one message).
+const BATCH_BYTES: usize = 64 << 20;
 /// Buffered bytes after which a write transaction flushes before its commit.
 const FLUSH_BYTES: usize = 32 << 20;
 /// Bytes of what a transaction has read that it keeps to answer again without the server (its
@@ -69,6 +83,8 @@ pub struct PostgresBackend {
     tables: Arc<[String]>,
     /// Round trips to the server so far (statements sent), for the benchmarks.
     round_trips: Arc<std::sync::atomic::AtomicU64>,
+    /// The first key of this database's advisory locks.
+    lock: i32,
 }
 
 fn failed(operation: impl Into<String>) -> impl FnOnce(postgres::Error) -> StoreError {
@@ -82,9 +98,20 @@ fn failed(operation: impl Into<String>) -> impl FnOnce(postgres::Error) -> Store
     }
 }
 
-/// A serialization failure or a deadlock: the transaction was refused; running it again may
-/// succeed.
+/// A serialization failure or a deadlock, or (before any commit was asked for) a connection
+/// that broke or a server that is shutting down: the transaction was refused or lost, nothing of
+/// it was kept, and running it again may succeed.
 fn is_conflict(e: &postgres::Error) -> bool {
+    is_refusal(e)
+        || e.is_closed()
+        || e.code().is_some_and(|c| {
+            c.code().starts_with("08") || matches!(c.code(), "57P01" | "57P02" | "57P03")
+        })
+}
+
+/// The server refused the transaction (a serialization failure or a deadlock): at `COMMIT`
+/// the only answer that surely means nothing was kept.
+fn is_refusal(e: &postgres::Error) -> bool {
     e.code().is_some_and(|c| {
         *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
     })
@@ -98,6 +125,7 @@ fn plain_identifier(s: &str) -> bool {
         .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && s.len() <= 63
+        && !s.starts_with("pg_")
 }
 
 impl PostgresBackend {
@@ -124,7 +152,7 @@ impl PostgresBackend {
             return Err(StoreError::Open {
                 location,
                 source: Arc::new(std::io::Error::other(format!(
-                    "\"{namespace}\" is not a schema name: use lower-case letters, digits and _"
+                    "\"{namespace}\" is not a schema name: use lower-case letters, digits and _ (not starting with pg_)"
                 ))),
             });
         }
@@ -132,7 +160,7 @@ impl PostgresBackend {
             .max_size(32)
             .min_idle(Some(0))
             .test_on_check_out(false)
-            .connection_timeout(Duration::from_secs(30))
+            .connection_timeout(Duration::from_secs(10))
             .build(PostgresConnectionManager::new(config, NoTls))
             .map_err(|e| StoreError::Open {
                 location: location.clone(),
@@ -150,6 +178,7 @@ impl PostgresBackend {
             namespace: namespace.to_string(),
             tables,
             round_trips: Arc::default(),
+            lock: lock_key(namespace),
         };
         backend.create_tables()?;
         Ok(backend)
@@ -189,12 +218,25 @@ impl PostgresBackend {
         // The lock, the tables (one implicit transaction, committed) and the unlock are three
         // statements of their own: a lock let go inside the transaction would let the next
         // opener in before the tables are committed.
-        conn.batch_execute("SELECT pg_advisory_lock(7411)")
-            .map_err(failed("wait to create the tables"))?;
+        conn.batch_execute(&format!(
+            "SELECT pg_advisory_lock({}, {CREATE_LOCK})",
+            self.lock
+        ))
+        .map_err(failed("wait to create the tables"))?;
         let made = conn
             .batch_execute(&sql)
             .map_err(failed("create the tables"));
-        let _ = conn.batch_execute("SELECT pg_advisory_unlock(7411)");
+        if conn
+            .batch_execute(&format!(
+                "SELECT pg_advisory_unlock({}, {CREATE_LOCK})",
+                self.lock
+            ))
+            .is_err()
+            && !conn.is_closed()
+        {
+            // Never back into the pool holding the lock: a broken connection is dropped.
+            let _ = conn.batch_execute("SELECT pg_advisory_unlock_all()");
+        }
         made
     }
 
@@ -206,8 +248,11 @@ impl PostgresBackend {
         if writer {
             // Its own statement: in one query string with `BEGIN`, PostgreSQL would make it
             // part of the transaction (and take the snapshot before the wait).
-            conn.batch_execute(&format!("SELECT pg_advisory_lock({WRITER_LOCK})"))
-                .map_err(failed("wait for the writers' lock"))?;
+            conn.batch_execute(&format!(
+                "SELECT pg_advisory_lock({}, {WRITER_LOCK})",
+                self.lock
+            ))
+            .map_err(failed("wait for the writers' lock"))?;
         }
         let rows = match conn
             .simple_query("BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT pg_backend_pid()")
@@ -228,6 +273,15 @@ impl PostgresBackend {
                 _ => None,
             })
             .unwrap_or(0);
+        if pid == 0 {
+            // Without the server process's id an unknown commit outcome could not be resolved.
+            let _ = conn.batch_execute("ROLLBACK; SELECT pg_advisory_unlock_all()");
+            return Err(StoreError::backend(
+                KIND,
+                "begin a transaction",
+                std::io::Error::other("the server did not say which process serves it"),
+            ));
+        }
         self.round_trips.fetch_add(
             if writer { 2 } else { 1 },
             std::sync::atomic::Ordering::Relaxed,
@@ -235,6 +289,7 @@ impl PostgresBackend {
         Ok(PgTxn {
             conn: RefCell::new(Some(conn)),
             round_trips: self.round_trips.clone(),
+            lock: self.lock,
             locked: writer,
             pid,
             tables: self.tables.clone(),
@@ -249,8 +304,19 @@ impl PostgresBackend {
     }
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password (in the user part or as `password=`), for messages.
 fn redacted(url: &str) -> String {
+    let url = redacted_user(url);
+    match url.find("password=") {
+        Some(at) => {
+            let end = url[at..].find('&').map_or(url.len(), |e| at + e);
+            format!("{}password=***{}", &url[..at], &url[end..])
+        }
+        None => url,
+    }
+}
+
+fn redacted_user(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
@@ -298,10 +364,10 @@ impl Backend for PostgresBackend {
     /// began breaks the serial order of what it read and writes; run again, it begins with the
     /// lock and cannot be refused by another writer.
     fn upgrade(&self, read: Box<dyn ReadTxn>) -> Result<Box<dyn WriteTxn>> {
-        match read.into_write() {
-            Some(write) => Ok(write),
-            None => self.begin_write(),
-        }
+        // A snapshot that cannot go on (its transaction failed, its connection broke) is never
+        // swapped for a fresh one: what it read would be written over a newer state. The
+        // caller runs its work again.
+        read.into_write().ok_or(StoreError::Conflict)
     }
 }
 
@@ -310,6 +376,8 @@ impl Backend for PostgresBackend {
 struct PgTxn {
     conn: RefCell<Option<Conn>>,
     round_trips: Arc<std::sync::atomic::AtomicU64>,
+    /// The first key of the database's advisory locks.
+    lock: i32,
     /// Whether the connection holds the writers' lock as a session lock (let go at the end).
     locked: bool,
     pid: i32,
@@ -464,11 +532,7 @@ impl PgTxn {
             }
             let delete = format!("DELETE FROM {name} WHERE k = ANY($1)");
             // One round trip per statement (with_conn counts one of them).
-            let statements = gone.len().div_ceil(BATCH) + keys.len().div_ceil(BATCH);
-            self.round_trips.fetch_add(
-                statements.saturating_sub(1) as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            let mut trips = gone.len().div_ceil(BATCH) as u64;
             let upsert = format!(
                 "INSERT INTO {name} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
             );
@@ -478,17 +542,34 @@ impl PgTxn {
                     c.query_typed(&delete, &[(&chunk, Type::BYTEA_ARRAY)])
                         .map_err(failed(format!("write table {name}")))?;
                 }
-                for (ks, vs) in keys.chunks(BATCH).zip(values.chunks(BATCH)) {
-                    let ks: Vec<&[u8]> = ks.iter().map(Vec::as_slice).collect();
-                    let vs: Vec<&[u8]> = vs.iter().map(Vec::as_slice).collect();
+                // Statements of at most BATCH rows and BATCH_BYTES (a large value goes alone).
+                let mut start = 0;
+                while start < keys.len() {
+                    let (mut end, mut bytes) = (start, 0);
+                    while end < keys.len()
+                        && end - start < BATCH
+                        && (end == start
+                            || bytes + keys[end].len() + values[end].len() <= BATCH_BYTES)
+                    {
+                        bytes += keys[end].len() + values[end].len();
+                        end += 1;
+                    }
+                    let ks: Vec<&[u8]> = keys[start..end].iter().map(Vec::as_slice).collect();
+                    let vs: Vec<&[u8]> = values[start..end].iter().map(Vec::as_slice).collect();
                     c.query_typed(
                         &upsert,
                         &[(&ks, Type::BYTEA_ARRAY), (&vs, Type::BYTEA_ARRAY)],
                     )
                     .map_err(failed(format!("write table {name}")))?;
+                    trips += 1;
+                    start = end;
                 }
                 Ok(())
             })?;
+            self.round_trips.fetch_add(
+                trips.saturating_sub(1),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         Ok(())
     }
@@ -512,7 +593,7 @@ impl PgTxn {
         loop {
             let alive = conn
                 .query_typed(
-                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND pid <> pg_backend_pid()",
                     &[(&self.pid, Type::INT4)],
                 )
                 .map_err(|e| unknown(e.to_string()))?
@@ -704,9 +785,12 @@ impl ReadTxn for PgTxn {
 
     fn into_write(self: Box<Self>) -> Option<Box<dyn WriteTxn>> {
         // The writers' lock for the rest of this transaction (let go at its end).
+        let key = self.lock;
         let locked = self.with_conn(|c| {
-            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITER_LOCK})"))
-                .map_err(failed("wait for the writers' lock"))
+            c.batch_execute(&format!(
+                "SELECT pg_advisory_xact_lock({key}, {WRITER_LOCK})"
+            ))
+            .map_err(failed("wait for the writers' lock"))
         });
         // A connection that failed: a new write transaction is the caller's answer.
         locked.ok().map(|()| self as Box<dyn WriteTxn>)
@@ -754,12 +838,13 @@ impl WriteTxn for PgTxn {
         }
         match committed {
             Ok(()) => Ok(()),
-            Err(e) if is_conflict(&e) => Err(StoreError::Conflict),
-            Err(e) if e.is_closed() || conn.is_closed() || e.code().is_none() => {
+            Err(e) if is_refusal(&e) => Err(StoreError::Conflict),
+            // Any other failure of COMMIT may have come after the commit was durable (a
+            // server shutting down answers with an error of its own): learn what happened.
+            Err(e) => {
                 drop(conn);
                 self.resolve(&marker, &e)
             }
-            Err(e) => Err(StoreError::backend(KIND, "commit", e)),
         }
     }
 

@@ -194,6 +194,76 @@ on_every_backend! {
         assert_eq!(b.begin_read().unwrap().get(ONE, b"a").unwrap().as_deref(), Some(&b"v"[..]));
     }
 
+    fn a_snapshot_that_read_what_another_commit_changed_cannot_write_on_it(b) {
+        // Write skew: the snapshot reads x; another transaction reads y, writes x and commits;
+        // the snapshot then writes y. Run one after the other, one of them would have seen
+        // the other's write: the snapshot is refused (at the upgrade, the write or the commit).
+        put_all(&*b, ONE, &[b"x", b"y"]);
+        let r = b.begin_read().unwrap();
+        assert!(r.get(ONE, b"x").unwrap().is_some());
+        let mut other = b.begin_write().unwrap();
+        assert!(other.get(ONE, b"y").unwrap().is_some());
+        other.put(ONE, b"x", b"changed").unwrap();
+        other.commit().unwrap();
+        let outcome = b.upgrade(r).and_then(|mut w| {
+            w.put(ONE, b"y", b"decided on the old x")?;
+            w.commit()
+        });
+        assert!(outcome.as_ref().is_err_and(StoreError::is_conflict), "{outcome:?}");
+        assert_eq!(b.begin_read().unwrap().get(ONE, b"y").unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    fn a_write_transactions_changes_merge_into_long_scans_both_ways(b) {
+        // Committed keys over many scan pages, then in one transaction: some removed, some
+        // deleted, some replaced, some new between them; every scan sees exactly that.
+        let committed: Vec<Vec<u8>> = (0u32..3000).map(|i| (i * 2).to_be_bytes().to_vec()).collect();
+        let refs: Vec<&[u8]> = committed.iter().map(Vec::as_slice).collect();
+        put_all(&*b, TWO, &refs);
+        let mut model: std::collections::BTreeMap<Vec<u8>, Vec<u8>> =
+            committed.iter().map(|k| (k.clone(), b"v".to_vec())).collect();
+        let mut w = b.begin_write().unwrap();
+        for i in (0u32..6000).step_by(7) {
+            let k = i.to_be_bytes().to_vec();
+            match i % 4 {
+                0 => {
+                    w.remove(TWO, &k).unwrap();
+                    model.remove(&k);
+                }
+                1 => {
+                    assert_eq!(w.delete(TWO, &k).unwrap(), model.remove(&k).is_some());
+                }
+                _ => {
+                    w.put(TWO, &k, b"new").unwrap();
+                    model.insert(k, b"new".to_vec());
+                }
+            }
+        }
+        let mut asc = Vec::new();
+        w.scan(TWO, &[], None, Order::Ascending, &mut |k, v| {
+            asc.push((k.to_vec(), v.to_vec()));
+            true
+        })
+        .unwrap();
+        let expected: Vec<(Vec<u8>, Vec<u8>)> = model.clone().into_iter().collect();
+        assert_eq!(asc, expected);
+        let mut desc = Vec::new();
+        let (from, to) = (1000u32.to_be_bytes(), 5000u32.to_be_bytes());
+        w.scan(TWO, &from, Some(&to), Order::Descending, &mut |k, v| {
+            desc.push((k.to_vec(), v.to_vec()));
+            true
+        })
+        .unwrap();
+        let mut expected: Vec<(Vec<u8>, Vec<u8>)> = model
+            .range(from.to_vec()..to.to_vec())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        expected.reverse();
+        assert_eq!(desc, expected);
+        w.commit().unwrap();
+        let r = b.begin_read().unwrap();
+        assert_eq!(keys(&*r, TWO, &[], None, Order::Ascending), model.keys().cloned().collect::<Vec<_>>());
+    }
+
     fn a_backup_is_one_snapshot_in_a_new_file(b) {
         put_all(&*b, ONE, &[b"a", b"b"]);
         put_all(&*b, TWO, &[b"c"]);
