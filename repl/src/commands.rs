@@ -127,6 +127,15 @@ fn open(cli: &Cli) -> Result<Target, CliError> {
     {
         return Ok(Target::Remote(Client::new(url, cli.token.clone())));
     }
+    if cli.read_only && rapport_engine::postgres_url(&cli.db).is_some() {
+        return Err(Error::invalid(
+            "database",
+            "read_only",
+            "is for database files; a PostgreSQL database is opened as it is",
+            "leave --read-only out, and give the PostgreSQL user read-only rights (GRANT SELECT) for read-only work",
+        )
+        .into());
+    }
     if cli.read_only || (!serving && read_only_file(&cli.db)) {
         return Ok(Target::Local(Database::open_read_only(&cli.db)?));
     }
