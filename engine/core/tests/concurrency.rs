@@ -7,20 +7,18 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use rapport_engine::model::{
-    AccountKind, Campaign, Contact, ContactSelector, DocumentType, Segment, StepOptions,
-};
+use rapport_engine::model::{AccountKind, Campaign, Contact, DocumentType};
 use rapport_engine::ops::{InteractionDraft, StatKind};
 use rapport_engine::store::{Backend, PostgresBackend, RedbBackend};
-use rapport_engine::{Clock, Database, SCHEMA};
-use rapport_testkit::{TODAY, day, fill, postgres_url};
+use rapport_engine::{Database, SCHEMA};
+use rapport_testkit::{assert_consistent, draft, fill, open_on, postgres_url, segment_of};
 
 /// Opens `n` handles on one new database: on PostgreSQL `n` databases on one schema (their own
 /// pools), on redb one shared.
 fn handles(n: usize) -> Vec<Vec<Arc<Database>>> {
     let mut all = Vec::new();
     let redb: Arc<dyn Backend> = Arc::new(RedbBackend::in_memory(SCHEMA).unwrap());
-    let one = Arc::new(open(redb));
+    let one = Arc::new(open_on(redb));
     fill(&one);
     all.push(vec![one; n]);
     if let Some(url) = postgres_url() {
@@ -35,7 +33,7 @@ fn handles(n: usize) -> Vec<Vec<Arc<Database>>> {
             .map(|_| {
                 let backend: Arc<dyn Backend> =
                     Arc::new(PostgresBackend::open_in(&url, &namespace, SCHEMA).unwrap());
-                Arc::new(open(backend))
+                Arc::new(open_on(backend))
             })
             .collect();
         fill(&dbs[0]);
@@ -44,13 +42,6 @@ fn handles(n: usize) -> Vec<Vec<Arc<Database>>> {
         eprintln!("PostgreSQL part skipped: RAPPORT_TEST_POSTGRES names no server");
     }
     all
-}
-
-fn open(backend: Arc<dyn Backend>) -> Database {
-    let mut db = Database::with_backend(backend).unwrap();
-    db.context_mut().clock = Clock::fixed(day(TODAY));
-    db.context_mut().user = "TESTER".into();
-    db
 }
 
 fn kind(db: &Database) -> &'static str {
@@ -69,11 +60,9 @@ fn many_writers_logging_on_one_template_keep_statistics_exact_and_entry_numbers_
                     for _ in 0..each {
                         db.write(|tx| {
                             tx.log_interaction(InteractionDraft {
-                                contact: "P1".into(),
-                                template: "CALL".into(),
                                 salesperson: "JO".into(),
                                 description: "at once".into(),
-                                ..Default::default()
+                                ..draft("P1", "CALL")
                             })
                         })
                         .unwrap_or_else(|e| panic!("{backend}: a log failed: {e}"));
@@ -107,8 +96,7 @@ fn many_writers_logging_on_one_template_keep_statistics_exact_and_entry_numbers_
             .read(|v| v.statistics(StatKind::Salesperson, "JO", None))
             .unwrap();
         assert_eq!(jo.count, logged, "{backend}: the salesperson's count");
-        let report = db.read(|v| v.integrity_check()).unwrap();
-        assert!(report.is_ok(), "{backend}: {:?}", report.differences);
+        assert_consistent(db);
     }
 }
 
@@ -189,8 +177,7 @@ fn documents_recorded_at_once_for_one_campaign_make_exactly_one_campaign_entry()
             .filter(|c| c.campaign_no == campaign)
             .collect();
         assert_eq!(of_campaign.len(), 1, "{backend}: {of_campaign:?}");
-        let report = dbs[0].read(|v| v.integrity_check()).unwrap();
-        assert!(report.is_ok(), "{backend}: {:?}", report.differences);
+        assert_consistent(&dbs[0]);
     }
 }
 
@@ -198,21 +185,7 @@ fn documents_recorded_at_once_for_one_campaign_make_exactly_one_campaign_entry()
 fn a_segment_logged_while_single_interactions_are_logged_both_finish() {
     for dbs in handles(2) {
         let backend = kind(&dbs[0]);
-        let segment = dbs[0]
-            .write(|tx| {
-                let no = tx.segment_create(Segment {
-                    description: "All".into(),
-                    template: "BUS".into(),
-                    ..Default::default()
-                })?;
-                tx.segment_add(
-                    &no,
-                    &ContactSelector::Contacts(vec!["P1".into(), "P2".into()]),
-                    StepOptions::default(),
-                )?;
-                Ok(no)
-            })
-            .unwrap();
+        let segment = segment_of(&dbs[0], "BUS", &["P1", "P2"]);
         std::thread::scope(|s| {
             let (a, b) = (&dbs[0], &dbs[1]);
             let segment = &segment;
@@ -222,14 +195,8 @@ fn a_segment_logged_while_single_interactions_are_logged_both_finish() {
             });
             s.spawn(move || {
                 for _ in 0..10 {
-                    b.write(|tx| {
-                        tx.log_interaction(InteractionDraft {
-                            contact: "C2".into(),
-                            template: "CALL".into(),
-                            ..Default::default()
-                        })
-                    })
-                    .unwrap_or_else(|e| panic!("{backend}: a log failed: {e}"));
+                    b.write(|tx| tx.log_interaction(draft("C2", "CALL")))
+                        .unwrap_or_else(|e| panic!("{backend}: a log failed: {e}"));
                 }
             });
         });
@@ -241,7 +208,6 @@ fn a_segment_logged_while_single_interactions_are_logged_both_finish() {
             .read(|v| v.statistics(StatKind::Template, "CALL", None))
             .unwrap();
         assert_eq!(calls.count, 10, "{backend}: the ten calls");
-        let report = dbs[0].read(|v| v.integrity_check()).unwrap();
-        assert!(report.is_ok(), "{backend}: {:?}", report.differences);
+        assert_consistent(&dbs[0]);
     }
 }

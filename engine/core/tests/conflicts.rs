@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rapport_engine::model::{ContactSelector, Segment, StepOptions};
-use rapport_engine::ops::InteractionDraft;
+use rapport_engine::Database;
 use rapport_engine::store::{
     Backend, KvRead, KvWrite, Order, ReadTxn, Result, Schema, StoreError, Table, Visit, WriteTxn,
 };
-use rapport_engine::{Clock, Database};
-use rapport_testkit::{TODAY, day, each_backend, fill, new_backend};
+use rapport_testkit::{
+    assert_consistent, draft, each_backend, fill, log, new_backend, open_on, segment_of,
+};
 
 /// Where the one injected conflict goes.
 #[derive(Clone, Copy, Debug)]
@@ -142,48 +142,20 @@ impl Backend for Injecting {
     }
 }
 
-fn open(backend: Arc<dyn Backend>) -> Database {
-    let mut db = Database::with_backend(backend).unwrap();
-    db.context_mut().clock = Clock::fixed(day(TODAY));
-    db.context_mut().user = "TESTER".into();
-    db
-}
-
 /// The work: a segment logged, then two interactions, each its own transaction.
 fn work(db: &Database) {
-    let segment = db
-        .write(|tx| {
-            let no = tx.segment_create(Segment {
-                description: "All".into(),
-                template: "BUS".into(),
-                ..Default::default()
-            })?;
-            tx.segment_add(
-                &no,
-                &ContactSelector::Contacts(vec!["P1".into(), "P2".into()]),
-                StepOptions::default(),
-            )?;
-            Ok(no)
-        })
-        .unwrap();
+    let segment = segment_of(db, "BUS", &["P1", "P2"]);
     db.write(|tx| tx.log_segment(&segment, Default::default()))
         .unwrap();
     for contact in ["P1", "C2"] {
-        db.write(|tx| {
-            tx.log_interaction(InteractionDraft {
-                contact: contact.into(),
-                template: "CALL".into(),
-                ..Default::default()
-            })
-        })
-        .unwrap();
+        log(db, draft(contact, "CALL"));
     }
 }
 
 /// A database with the fixtures' catalogue, its writes then counted and injected from `at`.
 fn injected(at: At) -> (Database, Arc<AtomicU64>) {
     let inner = new_backend();
-    fill(&open(inner.clone()));
+    fill(&open_on(inner.clone()));
     let injected = Arc::new(AtomicU64::new(0));
     let backend = Injecting {
         inner,
@@ -191,7 +163,7 @@ fn injected(at: At) -> (Database, Arc<AtomicU64>) {
         writes: Arc::new(AtomicU64::new(0)),
         injected: injected.clone(),
     };
-    (open(Arc::new(backend)), injected)
+    (open_on(Arc::new(backend)), injected)
 }
 
 #[each_backend]
@@ -214,7 +186,6 @@ fn a_conflict_at_any_write_or_at_commit_leaves_the_same_database_as_a_run_withou
             db.fingerprint().unwrap() == expected,
             "{at:?}: the database differs from the run without a conflict"
         );
-        let report = db.read(|v| v.integrity_check()).unwrap();
-        assert!(report.is_ok(), "{at:?}: {:?}", report.differences);
+        assert_consistent(&db);
     }
 }

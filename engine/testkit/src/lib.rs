@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rapport_engine::model::{
-    AccountKind, Amount, AttachmentContent, Contact, ContactKind, Correspondence, DocumentType,
-    Flow, InitiatedBy, InteractionGroup, InteractionLogEntry, InteractionTemplate, Salesperson,
+    AccountKind, Amount, AttachmentContent, Contact, ContactKind, ContactSelector, Correspondence,
+    DocumentType, Flow, InitiatedBy, InteractionGroup, InteractionLogEntry, InteractionTemplate,
+    Salesperson, Segment, StepOptions,
 };
 use rapport_engine::ops::InteractionDraft;
 use rapport_engine::store::faults::CountingWrites;
@@ -102,10 +103,34 @@ pub const TODAY: &str = "2026-11-29";
 /// An empty database on the chosen backend whose clock stands at 2026-11-29 and whose user is
 /// TESTER.
 pub fn empty_db() -> Database {
-    let mut db = Database::with_backend(new_backend()).unwrap();
+    open_on(new_backend())
+}
+
+/// The database on `backend` with the fixtures' clock (2026-11-29) and user (TESTER): for tests
+/// that open several handles on one backend, or wrap it.
+pub fn open_on(backend: Arc<dyn Backend>) -> Database {
+    let mut db = Database::with_backend(backend).unwrap();
     db.context_mut().clock = Clock::fixed(day(TODAY));
     db.context_mut().user = "TESTER".into();
     db
+}
+
+/// A new segment with template `template` and a line for each of `contacts`; returns its no.
+pub fn segment_of(db: &Database, template: &str, contacts: &[&str]) -> String {
+    db.write(|tx| {
+        let no = tx.segment_create(Segment {
+            description: "All".into(),
+            template: template.into(),
+            ..Default::default()
+        })?;
+        tx.segment_add(
+            &no,
+            &ContactSelector::Contacts(contacts.iter().map(|c| (*c).to_string()).collect()),
+            StepOptions::default(),
+        )?;
+        Ok(no)
+    })
+    .unwrap()
 }
 
 /// A database with: groups LETTER, PHONE, SALES; templates BUS (letter, hard copy), CALL (phone,
@@ -331,5 +356,10 @@ pub fn attachment(name: &str, content: &[u8]) -> AttachmentContent {
 /// The integrity check must find nothing.
 pub fn assert_consistent(db: &Database) {
     let report = db.read(|v| v.integrity_check()).unwrap();
-    assert!(report.is_ok(), "integrity check: {:#?}", report.differences);
+    assert!(
+        report.is_ok(),
+        "integrity check on {}: {:#?}",
+        db.backend().kind(),
+        report.differences
+    );
 }
