@@ -204,12 +204,7 @@ fn run_file(
     dry_run: bool,
     limits: ScriptLimits,
 ) -> Result<ExitCode, CliError> {
-    let source = std::fs::read_to_string(file).map_err(|source| CliError::Read {
-        what: "script",
-        path: file.display().to_string(),
-        source,
-        fix: "give the path of a Rhai script",
-    })?;
+    let source = crate::shared::read_script(file)?;
     let host = host(&ctx.db, limits)?;
     script(ctx, &host, &file.display().to_string(), &source, dry_run)
 }

@@ -37,12 +37,7 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
             ExitCode::SUCCESS
         }
         Some(Command::Run { file, dry_run, .. }) => {
-            let source = std::fs::read_to_string(file).map_err(|source| CliError::Read {
-                what: "script",
-                path: file.display().to_string(),
-                source,
-                fix: "give the path of a Rhai script",
-            })?;
+            let source = shared::read_script(file)?;
             script(
                 client,
                 &mut out,

@@ -13,7 +13,7 @@ use rapport::api::{FieldInfo, InfoReply, RunRequest, SessionReply};
 use rapport::client::{Client, ClientError};
 use rapport::output::{self, Format};
 use rapport_engine::Database;
-use rapport_engine::model::{FieldDef, FieldRecord};
+use rapport_engine::model::{FieldRecord, Role};
 use rapport_script::docs::{FUNCTIONS, lookup};
 use rapport_script::{RunOptions, ScriptHost, Variables};
 use rustyline::completion::{Completer, Pair};
@@ -200,16 +200,6 @@ fn history_file() -> Option<PathBuf> {
     Some(dir.join("history"))
 }
 
-/// A declared field as the REPL shows it.
-fn field_info(d: FieldDef) -> FieldInfo {
-    FieldInfo {
-        record: d.record.to_string(),
-        name: d.name,
-        field_type: d.field_type.to_string(),
-        description: d.description,
-    }
-}
-
 impl<'a> Repl<'a> {
     /// A REPL on `db`.
     pub fn new(db: &'a Database, host: ScriptHost, format: Format) -> Self {
@@ -240,26 +230,7 @@ impl<'a> Repl<'a> {
 
     fn info(&self) -> Option<InfoReply> {
         match &self.at {
-            Where::Local { db, .. } => db
-                .read(|v| {
-                    let mut codes: Vec<String> =
-                        v.templates()?.into_iter().map(|t| t.code).collect();
-                    codes.extend(v.groups()?.into_iter().map(|g| g.code));
-                    codes.extend(v.salespeople()?.into_iter().map(|s| s.code));
-                    codes.extend(v.segments()?.into_iter().map(|s| s.no));
-                    Ok(InfoReply {
-                        user: db.context().user.clone(),
-                        role: "full".into(),
-                        codes,
-                        fields: v
-                            .all_declared_fields()?
-                            .into_iter()
-                            .map(field_info)
-                            .collect(),
-                        empty: v.templates()?.is_empty() && v.last_entry_no()? == 0,
-                    })
-                })
-                .ok(),
+            Where::Local { db, .. } => crate::shared::info(db, &db.context().user, Role::Full).ok(),
             Where::Remote { client, .. } => client.get("/info").ok(),
         }
     }

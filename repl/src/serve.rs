@@ -28,8 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use clap::ValueEnum;
 use rapport::api::{
-    ApiError, CheckReply, DocumentReply, ErrorBody, FieldInfo, ImportReply, InfoReply, RUN_HEADER,
-    RunReply, RunRequest, SessionReply, UserReply, UserRequest,
+    ApiError, CheckReply, DocumentReply, ErrorBody, ImportReply, InfoReply, RUN_HEADER, RunReply,
+    RunRequest, SessionReply, UserReply, UserRequest,
 };
 use rapport::client::{Discovery, new_token, random_id};
 use rapport::error::CliError;
@@ -571,33 +571,7 @@ async fn health(State(server): State<Shared>) -> axum::Json<Json> {
 async fn info(State(server): State<Shared>, headers: HeaderMap) -> Answer<axum::Json<InfoReply>> {
     let reply = blocking(move || {
         let who = server.allowed(&headers, Role::Read, "read")?;
-        server
-            .db
-            .read(|v| {
-                let mut codes: Vec<String> = v.templates()?.into_iter().map(|t| t.code).collect();
-                codes.extend(v.groups()?.into_iter().map(|g| g.code));
-                codes.extend(v.salespeople()?.into_iter().map(|s| s.code));
-                codes.extend(v.segments()?.into_iter().map(|s| s.no));
-                let fields = v
-                    .all_declared_fields()?
-                    .into_iter()
-                    .map(|d| FieldInfo {
-                        record: d.record.to_string(),
-                        name: d.name,
-                        field_type: d.field_type.to_string(),
-                        description: d.description,
-                    })
-                    .collect();
-                let empty = v.templates()?.is_empty() && v.last_entry_no()? == 0;
-                Ok(InfoReply {
-                    user: who.user.clone(),
-                    role: who.role.to_string(),
-                    codes,
-                    fields,
-                    empty,
-                })
-            })
-            .map_err(|e| engine(&e))
+        shared::info(&server.db, &who.user, who.role).map_err(|e| engine(&e))
     })
     .await?;
     Ok(axum::Json(reply))

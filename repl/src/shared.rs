@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rapport::api::{DocumentReply, UserReply};
+use rapport::api::{DocumentReply, FieldInfo, InfoReply, UserReply};
 use rapport::client::new_token;
 use rapport::error::CliError;
 use rapport::out::Out;
@@ -267,4 +267,44 @@ pub(crate) fn show_users(
     let rows = serde_json::to_value(users).unwrap_or_default();
     out.line(output::render_json(rows, format))?;
     Ok(())
+}
+
+/// What a REPL shows and completes, and who works: the codes of templates, groups, salespeople
+/// and segments, the declared fields, whether the database is empty (the REPL's greeting).
+pub(crate) fn info(db: &Database, user: &str, role: Role) -> Result<InfoReply, Error> {
+    db.read(|v| {
+        let templates = v.templates()?;
+        let empty = templates.is_empty() && v.last_entry_no()? == 0;
+        let mut codes: Vec<String> = templates.into_iter().map(|t| t.code).collect();
+        codes.extend(v.groups()?.into_iter().map(|g| g.code));
+        codes.extend(v.salespeople()?.into_iter().map(|s| s.code));
+        codes.extend(v.segments()?.into_iter().map(|s| s.no));
+        let fields = v
+            .all_declared_fields()?
+            .into_iter()
+            .map(|d| FieldInfo {
+                record: d.record.to_string(),
+                name: d.name,
+                field_type: d.field_type.to_string(),
+                description: d.description,
+            })
+            .collect();
+        Ok(InfoReply {
+            user: user.to_string(),
+            role: role.to_string(),
+            codes,
+            fields,
+            empty,
+        })
+    })
+}
+
+/// The source of the script file `rapport run FILE` names.
+pub(crate) fn read_script(file: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(file).map_err(|source| CliError::Read {
+        what: "script",
+        path: file.display().to_string(),
+        source,
+        fix: "give the path of a Rhai script",
+    })
 }
