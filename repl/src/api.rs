@@ -46,7 +46,8 @@ pub struct RunReply {
     pub list: bool,
     /// The value when it is text.
     pub text: Option<String>,
-    /// The value as people read it.
+    /// The value as people read it, when that is how it is shown ([`shown_as_text`]; empty
+    /// for records and lists of records, which are shown as tables).
     pub display: String,
     /// Whether the run changed the database.
     pub committed: bool,
@@ -56,15 +57,32 @@ impl RunReply {
     /// The reply for a finished run.
     pub fn of(output: &ScriptOutput) -> Self {
         let v = &output.value;
+        let (value, list, text) = (v.to_json(), v.is_list(), v.as_text());
+        // Writing out a large list of records as text would be wasted: it shows as a table.
+        let display = if text.is_none() && shown_as_text(&value, list) {
+            v.display()
+        } else {
+            String::new()
+        };
         Self {
             printed: output.printed.clone(),
-            value: v.to_json(),
+            value,
             unit: v.is_unit(),
-            list: v.is_list(),
-            text: v.as_text(),
-            display: v.display(),
+            list,
+            text,
+            display,
             committed: output.committed,
         }
+    }
+}
+
+/// Whether a value is shown as text (its text, or as people read it) rather than as a table: a
+/// record shows as a key/value table, a non-empty list of records as a table, the rest as text.
+pub fn shown_as_text(json: &Json, list: bool) -> bool {
+    match json {
+        Json::Object(_) => false,
+        Json::Array(items) => !(list && !items.is_empty() && items.iter().all(Json::is_object)),
+        _ => true,
     }
 }
 

@@ -6,7 +6,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use rapport_script::{ScriptError, ScriptOutput, Value as ScriptValue};
 use serde_json::Value;
 
-use crate::api::{ApiError, RunReply};
+use crate::api::{ApiError, RunReply, shown_as_text};
 
 /// A record as JSON fields.
 type Object = serde_json::Map<String, Value>;
@@ -98,8 +98,19 @@ fn shape(
     if format == Format::Csv {
         return csv_text(&json);
     }
+    if shown_as_text(&json, list) {
+        return text.unwrap_or_else(display);
+    }
     match json {
-        Value::Array(items) if list && !items.is_empty() && items.iter().all(Value::is_object) => {
+        Value::Object(fields) => {
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED);
+            for (k, v) in &fields {
+                t.add_row(vec![k.clone(), cell(v)]);
+            }
+            t.to_string()
+        }
+        Value::Array(items) => {
             let rows: Vec<Object> = items
                 .into_iter()
                 .filter_map(|v| match v {
@@ -109,14 +120,7 @@ fn shape(
                 .collect();
             table(&rows)
         }
-        Value::Object(fields) => {
-            let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED);
-            for (k, v) in &fields {
-                t.add_row(vec![k.clone(), cell(v)]);
-            }
-            t.to_string()
-        }
+        // Not reached: anything else is shown as text above.
         _ => text.unwrap_or_else(display),
     }
 }
@@ -165,12 +169,7 @@ fn csv_text(json: &Value) -> String {
 
 /// What a successful run shows: the lines it printed, then its result (empty when neither).
 pub fn outcome(result: &ScriptOutput, format: Format) -> String {
-    let mut lines = result.printed.clone();
-    let shown = render(&result.value, format);
-    if !shown.is_empty() {
-        lines.push(shown);
-    }
-    lines.join("\n")
+    reply_outcome(&RunReply::of(result), format)
 }
 
 /// What a run through `rapport serve` shows: the same as [`outcome`] shows for a local run.
