@@ -55,6 +55,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    fn of(out: &Output) -> Self {
+        Self {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Workspace {
     /// A new empty folder.
     pub fn new() -> Self {
@@ -70,19 +80,8 @@ impl Workspace {
 
     /// Runs `rapport --db <db> args…` in the folder.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out: Output = Command::new(rapport_bin())
-            .current_dir(self.dir.path())
-            .env_remove("RAPPORT_DB")
-            .arg("--db")
-            .arg(self.db())
-            .args(args)
-            .output()
-            .expect("rapport runs");
-        Run {
-            success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let db = self.db().display().to_string();
+        self.run_plain(&[&["--db", db.as_str()][..], args].concat())
     }
 
     /// Runs `rapport --db <db> args…` with `stdin` as its standard input.
@@ -107,12 +106,7 @@ impl Workspace {
             .expect("stdin")
             .write_all(stdin.as_bytes())
             .expect("input written");
-        let out = child.wait_with_output().expect("rapport ends");
-        Run {
-            success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(&child.wait_with_output().expect("rapport ends"))
     }
 
     /// Writes a file into the folder and returns its path.
@@ -219,11 +213,7 @@ impl Workspace {
             .args(args)
             .output()
             .expect("rapport runs");
-        Run {
-            success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(&out)
     }
 
     /// The folder.

@@ -345,16 +345,9 @@ fn cancelling_a_run_stops_it_and_keeps_nothing() {
     let cancel = Arc::new(AtomicBool::new(false));
     let endless = format!("{LOG_ONE}; loop {{ }}");
     std::thread::scope(|s| {
-        let flag = cancel.clone();
-        let watcher = server.client(Some(&server.owner_token()));
+        let (flag, server) = (cancel.clone(), &server);
         s.spawn(move || {
-            loop {
-                let health: Json = watcher.get("/health").expect("health");
-                if health["running"].as_u64() == Some(1) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
+            until_running(server, 1);
             flag.store(true, Ordering::SeqCst);
         });
         let request = RunRequest {
