@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use rapport_engine::store::key::hex;
+
 use crate::api::{self, ApiError, ErrorBody, RUN_HEADER, RunReply, RunRequest};
 
 /// Where a running server says it is: written beside the database (`FILE.server`, readable by
@@ -110,14 +112,6 @@ pub fn new_token() -> Result<String, std::io::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(format!("rpt_{}", hex(&bytes)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 impl Client {

@@ -21,11 +21,7 @@ fn golden_dir() -> PathBuf {
 fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, expected: &T) {
     let path = golden_dir().join(format!("{name}.hex"));
     let bytes = codec::encode(expected).unwrap();
-    let hex = bytes.iter().fold(String::new(), |mut s, b| {
-        use std::fmt::Write;
-        let _ = write!(s, "{b:02x}");
-        s
-    });
+    let hex = rapport_engine::store::key::hex(&bytes);
     if std::env::var_os("RAPPORT_BLESS").is_some() {
         std::fs::write(&path, format!("{hex}\n")).unwrap();
     }

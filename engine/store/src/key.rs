@@ -136,6 +136,17 @@ impl<'a> KeyReader<'a> {
     }
 }
 
+/// Bytes as lower-case hex, two digits a byte: content hashes, tokens, golden files, messages.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

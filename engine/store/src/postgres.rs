@@ -35,6 +35,7 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use crate::backend::{Backend, ReadTxn, WriteTxn};
 use crate::error::{Result, StoreError};
+use crate::key::hex;
 use crate::kv::{KvRead, KvWrite, Order, Visit, check_sizes};
 use crate::table::{Schema, Table};
 
@@ -623,14 +624,6 @@ impl PgTxn {
             Ok(())
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 impl KvRead for PgTxn {

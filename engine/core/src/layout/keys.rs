@@ -385,11 +385,7 @@ mod golden {
     use super::*;
 
     fn hex(key: &Key) -> String {
-        key.as_bytes().iter().fold(String::new(), |mut s, b| {
-            use std::fmt::Write;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        crate::store::key::hex(key.as_bytes())
     }
 
     fn date() -> NaiveDate {

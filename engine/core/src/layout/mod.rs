@@ -249,17 +249,10 @@ pub(crate) fn assert_golden<T>(name: &str, expected: &T)
 where
     T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
 {
-    use std::fmt::Write;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(format!("{name}.hex"));
-    let hex = codec::encode(expected)
-        .unwrap()
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        });
+    let hex = crate::store::key::hex(&codec::encode(expected).unwrap());
     if std::env::var_os("RAPPORT_BLESS").is_some() {
         std::fs::write(&path, format!("{hex}\n")).unwrap();
     }

@@ -49,13 +49,7 @@ fn check_code(record: &str, field: &'static str, code: &str, max: usize) -> Resu
 
 /// SHA-256 in hex: attachment contents, and the tokens of users.
 pub(super) fn content_hash(content: &[u8]) -> String {
-    use std::fmt::Write;
-    Sha256::digest(content)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    crate::store::key::hex(&Sha256::digest(content))
 }
 
 impl Tx<'_> {
