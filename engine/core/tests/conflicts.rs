@@ -128,9 +128,6 @@ impl Backend for Injecting {
     fn schema(&self) -> Schema {
         self.inner.schema()
     }
-    fn max_key_len(&self) -> usize {
-        self.inner.max_key_len()
-    }
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
         self.inner.begin_read()
     }

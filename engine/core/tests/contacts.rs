@@ -507,3 +507,96 @@ fn a_custom_field_may_not_carry_the_name_of_a_contact_field() {
         "{err}"
     );
 }
+
+#[each_backend]
+fn a_name_and_a_city_too_long_to_keep_whole_in_a_key_are_found_by_equality() {
+    // Over the 1,024 bytes a key keeps whole (and the 2,000-byte key limit of every backend):
+    // the index keeps a cut and a hash, so equality stays exact for texts that share their start.
+    let db = empty_db();
+    let long = "n".repeat(3000);
+    let almost = format!("{}m", "n".repeat(2999));
+    let cut = "n".repeat(960);
+    db.write(|tx| {
+        for (no, text) in [("L1", &long), ("L2", &almost), ("L3", &cut)] {
+            tx.contact_create(Contact {
+                no: no.into(),
+                name: text.clone(),
+                city: text.clone(),
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let nos = |cs: Vec<Contact>| cs.into_iter().map(|c| c.no).collect::<Vec<_>>();
+    for (text, no) in [(&long, "L1"), (&almost, "L2"), (&cut, "L3")] {
+        assert_eq!(nos(db.read(|v| v.contacts_named(text)).unwrap()), [no]);
+        assert_eq!(db.read(|v| v.count_contacts_with("city", text)).unwrap(), 1);
+    }
+    db.write(|tx| {
+        let mut c = tx.view().contact("L2")?.unwrap();
+        c.city.clone_from(&long);
+        tx.contact_update(c)
+    })
+    .unwrap();
+    assert_eq!(
+        db.read(|v| v.count_contacts_with("city", &long)).unwrap(),
+        2
+    );
+    assert_eq!(
+        db.read(|v| v.count_contacts_with("city", &almost)).unwrap(),
+        0
+    );
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn a_number_that_keys_a_record_has_at_most_100_characters() {
+    let db = db();
+    let no = "N".repeat(101);
+    let err = refused(&db, |tx| {
+        tx.contact_create(Contact {
+            no: no.clone(),
+            name: "Long".into(),
+            ..Default::default()
+        })
+    });
+    assert_eq!(
+        (err.kind(), err.field()),
+        (rapport_engine::ErrorKind::Invalid, Some("no")),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("use a no of at most 100 characters"),
+        "{err}"
+    );
+    let err = refused(&db, |tx| {
+        tx.campaign_create(Campaign {
+            no: no.clone(),
+            description: "Long".into(),
+            ..Default::default()
+        })
+    });
+    assert_eq!(err.field(), Some("no"), "{err}");
+    let err = refused(&db, |tx| {
+        tx.segment_create(Segment {
+            no: no.clone(),
+            ..Default::default()
+        })
+    });
+    assert_eq!(err.field(), Some("no"), "{err}");
+    let err = refused(&db, |tx| tx.relation_link("C1", AccountKind::Customer, &no));
+    assert_eq!(err.field(), Some("account_no"), "{err}");
+    // (A document no: documents.rs.) A hundred characters (four bytes each, the most a character takes) are kept.
+    let longest = "𝄞".repeat(100);
+    db.write(|tx| {
+        tx.contact_create(Contact {
+            no: longest.clone(),
+            name: "Longest".into(),
+            ..Default::default()
+        })
+    })
+    .unwrap();
+    assert!(db.read(|v| v.contact(&longest)).unwrap().is_some());
+}

@@ -404,9 +404,9 @@ fn a_numbered_document_type_still_requires_its_no() {
 }
 
 #[each_backend]
-fn a_document_no_longer_than_a_text_field_is_refused() {
+fn a_document_no_longer_than_100_characters_is_refused() {
     let db = db();
-    let long = "9".repeat(rapport_engine::ops::MAX_TEXT + 1);
+    let long = "9".repeat(rapport_engine::ops::MAX_ID + 1);
     let err = refused(&db, |tx| {
         tx.record_document(&DocumentEvent::printed(
             DocumentType::SalesInvoice,
@@ -416,7 +416,7 @@ fn a_document_no_longer_than_a_text_field_is_refused() {
         ))
     });
     assert!(
-        matches!(&err, Error::TooLong { record, field: "no", .. } if record == "document sales_invoice"),
+        matches!(&err, Error::Invalid { record, field: "no", .. } if record == "document sales_invoice"),
         "{err}"
     );
 }

@@ -59,12 +59,6 @@ pub trait Backend: Send + Sync {
     /// The tables it was opened with.
     fn schema(&self) -> Schema;
 
-    /// The longest key it stores ([`crate::MAX_KEY_LEN`]; less where the server's index
-    /// cannot hold that much: PostgreSQL's b-tree entries).
-    fn max_key_len(&self) -> usize {
-        crate::MAX_KEY_LEN
-    }
-
     /// A snapshot of the last commit.
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>>;
 

@@ -3,6 +3,22 @@
 //!
 //! Integers are big-endian (signed ones with the sign bit flipped); strings are escaped so a
 //! shorter string sorts before any longer string it prefixes (`0x00` → `0x00 0xFF`, end `0x00 0x01`).
+//!
+//! **Long index strings.** A text a user writes into a record (a contact's name, its city) is
+//! indexed for equality with [`Key::text`]: kept whole while its encoding has at most
+//! [`TEXT_KEY_MAX`] bytes, which is every name and city there is; a longer one is cut to its
+//! first [`TEXT_KEY_CUT`] bytes (at a character boundary), marked (`0x00 0x02`) and followed by
+//! the SHA-256 of the whole text in hex. Equality lookups and counts stay exact, every key stays
+//! under [`crate::MAX_KEY_LEN`] on every backend, and only the order among long texts that share
+//! their first bytes is not their text's order (no index of these is read for order).
+
+use sha2::{Digest, Sha256};
+
+/// The longest encoded text [`Key::text`] keeps whole, in bytes (escaping included).
+pub const TEXT_KEY_MAX: usize = 1024;
+
+/// How much of a longer text [`Key::text`] keeps before the hash of the whole, in encoded bytes.
+pub const TEXT_KEY_CUT: usize = 960;
 
 /// A key being built part by part.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,14 +54,46 @@ impl Key {
 
     /// Appends a string, escaped and terminated.
     #[must_use]
-    pub fn str(mut self, s: &str) -> Self {
+    pub fn str(self, s: &str) -> Self {
+        let mut key = self.escaped(s);
+        key.0.extend_from_slice(&[0x00, 0x01]);
+        key
+    }
+
+    /// Appends a text indexed for equality: as [`Key::str`] while its encoding has at most
+    /// [`TEXT_KEY_MAX`] bytes, else its first [`TEXT_KEY_CUT`] encoded bytes, the mark `0x00
+    /// 0x02` and the SHA-256 of the whole text in hex, terminated (the module's rule for long
+    /// index strings). Two texts give the same bytes only if they are equal.
+    #[must_use]
+    pub fn text(self, s: &str) -> Self {
+        if encoded_len(s) <= TEXT_KEY_MAX {
+            return self.str(s);
+        }
+        let mut cut = 0;
+        let mut len = 0;
+        for (i, c) in s.char_indices() {
+            let n = if c == '\0' { 2 } else { c.len_utf8() };
+            if len + n > TEXT_KEY_CUT {
+                break;
+            }
+            len += n;
+            cut = i + c.len_utf8();
+        }
+        let mut key = self.escaped(&s[..cut]);
+        key.0.extend_from_slice(&[0x00, 0x02]);
+        key.0
+            .extend_from_slice(hex(&Sha256::digest(s.as_bytes())).as_bytes());
+        key.0.extend_from_slice(&[0x00, 0x01]);
+        key
+    }
+
+    fn escaped(mut self, s: &str) -> Self {
         for &b in s.as_bytes() {
             self.0.push(b);
             if b == 0 {
                 self.0.push(0xFF);
             }
         }
-        self.0.extend_from_slice(&[0x00, 0x01]);
         self
     }
 
@@ -136,6 +184,11 @@ impl<'a> KeyReader<'a> {
     }
 }
 
+/// How many bytes `s` takes escaped (without its terminator).
+fn encoded_len(s: &str) -> usize {
+    s.len() + s.bytes().filter(|&b| b == 0).count()
+}
+
 /// Bytes as lower-case hex, two digits a byte: content hashes, tokens, golden files, messages.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -179,6 +232,51 @@ mod tests {
         assert_eq!(r.str().as_deref(), Some("a\0b"));
         assert_eq!(r.i32(), Some(-9));
         assert_eq!(r.u64(), Some(42));
+    }
+
+    #[test]
+    fn a_text_up_to_the_limit_is_kept_whole_like_a_string() {
+        let whole = "é".repeat(TEXT_KEY_MAX / 2);
+        assert_eq!(Key::new().text(&whole), Key::new().str(&whole));
+        let with_nul = "\0".repeat(TEXT_KEY_MAX / 2);
+        assert_eq!(Key::new().text(&with_nul), Key::new().str(&with_nul));
+    }
+
+    #[test]
+    fn a_longer_text_is_cut_and_hashed_and_tells_every_text_apart() {
+        let long = "a".repeat(5000);
+        let other = format!("{}b", "a".repeat(4999));
+        let (k1, k2) = (Key::new().text(&long), Key::new().text(&other));
+        assert_ne!(
+            k1, k2,
+            "texts that share their first bytes differ in the hash"
+        );
+        assert_eq!(k1, Key::new().text(&long), "the same text, the same key");
+        assert_eq!(k1.as_bytes().len(), TEXT_KEY_CUT + 2 + 64 + 2);
+        assert!(
+            k1.as_bytes()
+                .starts_with(&"a".repeat(TEXT_KEY_CUT).into_bytes())
+        );
+        // One character more than fits whole is already cut.
+        let just_over = "a".repeat(TEXT_KEY_MAX + 1);
+        assert_ne!(Key::new().text(&just_over), Key::new().str(&just_over));
+        // Cut at a character boundary, NULs counted escaped: the bytes stay a valid prefix.
+        let mixed = "\0€".repeat(800);
+        let key = Key::new().text(&mixed);
+        assert!(key.as_bytes().len() <= TEXT_KEY_CUT + 2 + 64 + 2);
+        let cut = &key.as_bytes()[..key.as_bytes().len() - 68];
+        assert!(Key::new().str(&mixed).as_bytes().starts_with(cut));
+    }
+
+    #[test]
+    fn a_long_text_stays_after_its_cut_and_before_what_follows_it() {
+        let long = "n".repeat(3000);
+        let cut = "n".repeat(TEXT_KEY_CUT);
+        let key = Key::new().text(&long).str("CT1");
+        assert!(Key::new().str(&cut).str("CT1") < key);
+        assert!(key < Key::new().str(&format!("{cut}o")));
+        let prefix = Key::new().text(&long);
+        assert!(key.as_bytes().starts_with(prefix.as_bytes()));
     }
 
     #[test]

@@ -14,10 +14,12 @@ pub enum Order {
     Descending,
 }
 
-/// The longest key every backend stores, in bytes. The engine's keys are far shorter: its
-/// text fields hold at most 4 KiB, a key has at most two of them, and escaping can at most
-/// double one.
-pub const MAX_KEY_LEN: usize = 32 * 1024;
+/// The longest key every backend stores, in bytes: what a PostgreSQL b-tree entry holds with
+/// room to spare (about a third of an 8 KiB page), so a database moves between backends. The
+/// same on every backend, so a key one refuses no other takes. The engine's keys stay under it:
+/// the numbers and names that key a record have at most 100 characters, and a long text indexed
+/// for equality is cut and hashed ([`crate::key::Key::text`]).
+pub const MAX_KEY_LEN: usize = 2000;
 
 /// The largest value every backend stores, in bytes (an attachment's content is one value).
 pub const MAX_VALUE_LEN: usize = 1 << 30;

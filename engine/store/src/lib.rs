@@ -27,6 +27,6 @@ pub use error::{Result, Source, StoreError};
 pub use kv::{KvRead, KvWrite, MAX_KEY_LEN, MAX_VALUE_LEN, Order, Visit, check_sizes};
 pub use memory::MemoryBackend;
 #[cfg(feature = "postgres")]
-pub use postgres::{POSTGRES_MAX_KEY_LEN, PostgresBackend};
+pub use postgres::PostgresBackend;
 pub use redb::RedbBackend;
 pub use table::{Schema, Table};

@@ -70,10 +70,6 @@ const FLUSH_BYTES: usize = 32 << 20;
 /// Bytes of what a transaction has read that it keeps to answer again without the server (its
 /// snapshot never changes, so what it read stays true for it, until it writes the key).
 const CACHE_BYTES: usize = 64 << 20;
-/// The longest key the backend stores: a PostgreSQL b-tree entry holds at most about a third
-/// of an 8 KiB page; keys are kept well under it.
-pub const POSTGRES_MAX_KEY_LEN: usize = 2000;
-
 /// A rapport database in PostgreSQL.
 pub struct PostgresBackend {
     pool: r2d2::Pool<Manager>,
@@ -131,10 +127,12 @@ fn plain_identifier(s: &str) -> bool {
 
 impl PostgresBackend {
     /// Opens the rapport database at `url` (`postgres://user@host/db`, or
-    /// `postgres://user@/db?host=/run/postgresql` for a unix socket), in the schema `rapport`,
-    /// creating its tables if they are missing.
+    /// `postgres://user@/db?host=/run/postgresql` for a unix socket), in the PostgreSQL schema
+    /// the URL's `schema=NAME` parameter names (`rapport` without one: one server database can
+    /// hold several rapport databases), creating its tables if they are missing.
     pub fn open(url: &str, schema: Schema) -> Result<Self> {
-        Self::open_in(url, "rapport", schema)
+        let (url, namespace) = without_schema(url);
+        Self::open_in(&url, namespace.unwrap_or("rapport"), schema)
     }
 
     /// The same, in the PostgreSQL schema `namespace` (lower-case letters, digits, `_`): one
@@ -305,6 +303,28 @@ impl PostgresBackend {
     }
 }
 
+/// The URL without rapport's own query parameter `schema=NAME`, and that name (the last one
+/// given, if any): `postgres::Config` knows no such parameter. Every other parameter is kept,
+/// in its order; a string that is not a URL (`host=… user=…`) is kept as it is.
+fn without_schema(url: &str) -> (String, Option<&str>) {
+    let Some((base, query)) = url.split_once('?').filter(|_| url.contains("://")) else {
+        return (url.to_string(), None);
+    };
+    let mut namespace = None;
+    let mut kept = Vec::new();
+    for param in query.split('&') {
+        match param.strip_prefix("schema=") {
+            Some(name) => namespace = Some(name),
+            None => kept.push(param),
+        }
+    }
+    if kept.is_empty() {
+        (base.to_string(), namespace)
+    } else {
+        (format!("{base}?{}", kept.join("&")), namespace)
+    }
+}
+
 /// The URL without its password (in the user part or as `password=`), for messages.
 fn redacted(url: &str) -> String {
     let url = redacted_user(url);
@@ -346,10 +366,6 @@ impl Backend for PostgresBackend {
 
     fn schema(&self) -> Schema {
         self.schema
-    }
-
-    fn max_key_len(&self) -> usize {
-        POSTGRES_MAX_KEY_LEN
     }
 
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
@@ -727,13 +743,6 @@ impl KvRead for PgTxn {
 impl KvWrite for PgTxn {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
         check_sizes(table, key, value)?;
-        if key.len() > POSTGRES_MAX_KEY_LEN {
-            return Err(StoreError::KeyTooLong {
-                table: table.name(),
-                len: key.len(),
-                max: POSTGRES_MAX_KEY_LEN,
-            });
-        }
         self.buffered += key.len() + value.len();
         self.wrote = true;
         self.buffer_mut(table)
@@ -859,3 +868,68 @@ const _: fn() = || {
     is_param::<&[u8]>();
     is_param::<Vec<&[u8]>>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_urls_schema_parameter_names_the_schema_and_is_taken_out() {
+        let cases = [
+            (
+                "postgresql://anna@db/crm",
+                ("postgresql://anna@db/crm", None),
+            ),
+            (
+                "postgresql://anna@/crm?host=/run/postgresql",
+                ("postgresql://anna@/crm?host=/run/postgresql", None),
+            ),
+            (
+                "postgresql://anna@db/crm?schema=sales",
+                ("postgresql://anna@db/crm", Some("sales")),
+            ),
+            (
+                "postgresql://anna@/crm?host=/run/postgresql&schema=sales",
+                ("postgresql://anna@/crm?host=/run/postgresql", Some("sales")),
+            ),
+            (
+                "postgres://anna@/crm?schema=sales&host=/tmp/s&sslmode=disable",
+                (
+                    "postgres://anna@/crm?host=/tmp/s&sslmode=disable",
+                    Some("sales"),
+                ),
+            ),
+            (
+                "postgres://anna@/crm?host=/tmp/s&schema=old&connect_timeout=5&schema=new",
+                (
+                    "postgres://anna@/crm?host=/tmp/s&connect_timeout=5",
+                    Some("new"),
+                ),
+            ),
+            ("host=/tmp/s user=anna", ("host=/tmp/s user=anna", None)),
+        ];
+        for (url, (rest, namespace)) in cases {
+            let (got, name) = without_schema(url);
+            assert_eq!((got.as_str(), name), (rest, namespace), "{url}");
+            got.parse::<postgres::Config>()
+                .unwrap_or_else(|e| panic!("{got} does not parse: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_bad_schema_name_is_refused_with_the_password_redacted() {
+        const TABLES: [Table; 1] = [Table::new(0, "t")];
+        for url in [
+            "postgresql://anna:secret@db/crm?schema=Sales-1",
+            "postgresql://anna@db/crm?password=secret&schema=pg_x&sslmode=disable",
+            "postgresql://anna@db/crm?schema=&password=secret",
+        ] {
+            let Err(e) = PostgresBackend::open(url, Schema::new(&TABLES)) else {
+                panic!("{url} opened");
+            };
+            let message = e.to_string();
+            assert!(message.contains("is not a schema name"), "{message}");
+            assert!(!message.contains("secret"), "{message}");
+        }
+    }
+}

@@ -100,9 +100,15 @@ pub fn contact_by_name(name: &str, contact_no: &str) -> Key {
     contacts_named(name).str(contact_no)
 }
 
-/// The contacts named `name` (without regard to case).
+/// The contacts named `name` (without regard to case; a long name cut and hashed:
+/// [`Key::text`]).
 pub fn contacts_named(name: &str) -> Key {
-    Key::new().tag(CONTACT_NAME).str(&name.to_uppercase())
+    Key::new().tag(CONTACT_NAME).text(&name.to_uppercase())
+}
+
+/// Every key of the name index.
+pub fn contact_name_index() -> Key {
+    Key::new().tag(CONTACT_NAME)
 }
 
 /// A contact by its company: (company no, contact no); a company is under itself.
@@ -144,9 +150,10 @@ pub fn contact_field(field: &str, value: &str, contact_no: &str) -> Key {
     contacts_with_field(field, value).str(contact_no)
 }
 
-/// The contacts whose indexed `field` is `value` (lower-case).
+/// The contacts whose indexed `field` is `value` (lower-case; a long value cut and hashed:
+/// [`Key::text`]).
 pub fn contacts_with_field(field: &str, value: &str) -> Key {
-    Key::new().tag(CONTACT_FIELD).str(field).str(value)
+    Key::new().tag(CONTACT_FIELD).str(field).text(value)
 }
 
 /// Every key of the contact field index.
@@ -156,7 +163,7 @@ pub fn contact_field_index() -> Key {
 
 /// How many contacts have `value` (lower-case) in the indexed `field`.
 pub fn contact_field_count(field: &str, value: &str) -> Key {
-    Key::new().tag(CONTACT_FIELD_COUNT).str(field).str(value)
+    Key::new().tag(CONTACT_FIELD_COUNT).str(field).text(value)
 }
 
 /// Every count of the contact field index.
@@ -438,5 +445,41 @@ mod golden {
         stat_day_key: stat_day(5, "CP0001", 2, date()) => "05435030303031000102800b4a6d";
         field_def_key: field_def(FieldRecord::Contact, "industry") => "01696e647573747279" "0001";
         custom_value_key: custom_value(FieldRecord::Salesperson, "JO", "manager") => "024a4f0001" "6d616e616765720001";
+    }
+
+    /// A name over [`crate::store::key::TEXT_KEY_MAX`] encoded bytes: its first 960 bytes, the
+    /// mark `00 02`, the SHA-256 of the whole (upper-case) name in hex, the end, the contact no.
+    #[test]
+    fn contact_by_name_key_of_a_long_name() {
+        let key = contact_by_name(&"n".repeat(1025), "P1");
+        let expected = format!(
+            "01{}0002{}000150310001",
+            "4e".repeat(960),
+            crate::store::key::hex(
+                b"833c5fdaa54a58c9e4115594a3108f03e61c5facba9811afcd812d8399b3a498"
+            )
+        );
+        assert_eq!(hex(&key), expected, "the key shape of a long name changed");
+    }
+
+    /// The same rule for an indexed field's value (and its counter).
+    #[test]
+    fn contact_field_keys_of_a_long_value() {
+        let value = "x".repeat(2000);
+        let cut_and_hash = format!(
+            "{}0002{}0001",
+            "78".repeat(960),
+            crate::store::key::hex(
+                b"5c0e0ea421571c300b5df6aec0a118b5c3dc02e0683a546341d5efc689df2f58"
+            )
+        );
+        assert_eq!(
+            hex(&contact_field("city", &value, "P1")),
+            format!("05636974790001{cut_and_hash}50310001")
+        );
+        assert_eq!(
+            hex(&contact_field_count("city", &value)),
+            format!("06636974790001{cut_and_hash}")
+        );
     }
 }

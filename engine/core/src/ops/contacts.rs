@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::entries::check_length;
+use super::entries::{check_id, check_length};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -255,6 +255,11 @@ impl Tx<'_> {
     ) -> Result<()> {
         let contact_no = normalize_code(contact_no);
         let account_no = normalize_code(account_no);
+        check_id(
+            &format!("business relation {kind}"),
+            "account_no",
+            &account_no,
+        )?;
         let record = format!("business relation {kind} {account_no}");
         if kind == AccountKind::Contact {
             return Err(Error::invalid(
@@ -303,7 +308,7 @@ impl Tx<'_> {
     }
 
     fn check_contact(&self, c: &mut Contact) -> Result<()> {
-        check_length("contact", "no", &c.no)?;
+        check_id("contact", "no", &c.no)?;
         let record = format!("contact {}", c.no);
         if c.name.trim().is_empty() {
             return Err(Error::required(&record, "name", "give the contact a name"));
@@ -384,6 +389,35 @@ impl Tx<'_> {
         }
         for (key, value) in &expected {
             self.kv.put(tables::CONTACT_INDEX, key, value)?;
+        }
+        Ok(())
+    }
+
+    /// Brings the name keys of names too long to keep whole, as rapport before derived shape 4
+    /// wrote them (the whole name), to [`keys::contact_by_name`]'s cut and hash; other keys
+    /// are the same in both shapes and stay.
+    pub(crate) fn rekey_long_names(&mut self) -> Result<()> {
+        let prefix = keys::contact_name_index();
+        let mut old = Vec::new();
+        layout::scan_prefix(
+            &*self.kv,
+            tables::CONTACT_INDEX,
+            &prefix,
+            Order::Ascending,
+            &mut |k, _| {
+                let mut r = layout::after_prefix(k, &prefix);
+                if let (Some(name), Some(no)) = (r.str(), r.str()) {
+                    let new = keys::contact_by_name(&name, &no);
+                    if new.as_bytes() != k {
+                        old.push((k.to_vec(), new));
+                    }
+                }
+                Ok(true)
+            },
+        )?;
+        for (k, new) in old {
+            self.kv.remove(tables::CONTACT_INDEX, &k)?;
+            layout::mark(self.kv, tables::CONTACT_INDEX, &new)?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! each document type; a printed, e-mailed or posted document becomes one entry, or the caller is
 //! told exactly why it did not.
 
-use super::entries::{apply_email_rule, check_length, resolve_correspondence};
+use super::entries::{apply_email_rule, check_id, check_length, resolve_correspondence};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -60,9 +60,9 @@ impl Tx<'_> {
         let doc = event.document_type;
         // Checked first: the document no goes into the message and into index keys.
         let record = format!("document {doc}");
-        check_length(&record, "no", &event.document_no)?;
-        check_length(&record, "party", &event.party.no)?;
-        check_length(&record, "campaign", &event.campaign)?;
+        check_id(&record, "no", &event.document_no)?;
+        check_id(&record, "party", &event.party.no)?;
+        check_id(&record, "campaign", &event.campaign)?;
         if let Some(s) = &event.salesperson {
             check_length(&record, "salesperson", s)?;
         }

@@ -173,6 +173,28 @@ pub(crate) fn check_length(record: &str, field: &'static str, value: &str) -> Re
     Ok(())
 }
 
+/// The longest number or name that keys a record a user names — a contact, campaign, segment,
+/// document or account no, a saved criteria name — in characters (a code of the catalogue has at
+/// most [`super::catalogue::CODE_MAX`]). With it every key stays under the store's
+/// [`crate::store::MAX_KEY_LEN`] on every backend.
+pub const MAX_ID: usize = 100;
+
+/// Refuses a number or name longer than [`MAX_ID`] characters (the record is named without it:
+/// it is the thing that is too long).
+pub(crate) fn check_id(record: &str, field: &'static str, value: &str) -> Result<()> {
+    let n = value.chars().count();
+    if n > MAX_ID {
+        let start: String = value.chars().take(20).collect();
+        return Err(Error::invalid(
+            record,
+            field,
+            format!("\"{start}…\" has {n} characters, more than {MAX_ID}"),
+            format!("use a {field} of at most {MAX_ID} characters"),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_not_negative(record: &str, field: &'static str, value: Amount) -> Result<()> {
     if value.is_negative() {
         return Err(Error::invalid(

@@ -23,7 +23,7 @@ pub use cancel::CancelMode;
 pub use check::IntegrityReport;
 pub use contacts::{ContactDeleteOptions, ContactDeletion, INDEXED_CONTACT_FIELDS};
 pub use documents::DocumentOutcome;
-pub use entries::{InteractionDraft, MAX_TEXT, ResumeChanges};
+pub use entries::{InteractionDraft, MAX_ID, MAX_TEXT, ResumeChanges};
 pub use fields::{MAX_FIELD_NAME, closest, unknown_field};
 pub use purge::{CanceledEntryFilter, PurgeReport};
 pub use segments::{LogSegmentOptions, LoggedSegmentOutcome, SegmentChanges};

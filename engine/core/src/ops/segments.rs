@@ -110,6 +110,7 @@ impl Tx<'_> {
     pub fn segment_create(&mut self, segment: Segment) -> Result<String> {
         let mut s = segment;
         s.no = normalize_code(&s.no);
+        super::entries::check_id("segment", "no", &s.no)?;
         let mut free = None;
         if s.no.is_empty() {
             let number = self
@@ -453,6 +454,7 @@ impl Tx<'_> {
                 "name the criteria to save",
             ));
         }
+        super::entries::check_id(&format!("segment {}", s.no), "criteria name", &name)?;
         let steps: Vec<_> = self
             .view()
             .criteria_steps(&s.no)?

@@ -15,12 +15,14 @@ use crate::store::Order;
 struct DerivedLayout {
     /// 2: contacts have no daily statistics (a date range reads the entry index).
     /// 3: custom fields are declared (a file's existing contact fields are declared on open).
+    /// 4: a name or field value too long to keep whole in a key is cut and hashed
+    /// (`Key::text`).
     version: u32,
     /// The contact fields with a field index.
     indexed_contact_fields: Vec<String>,
 }
 
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 fn current() -> DerivedLayout {
     DerivedLayout {
@@ -44,9 +46,11 @@ impl View<'_> {
 impl Tx<'_> {
     /// Rebuilds the derived data into this rapport's shape: the contact field index, and no
     /// daily statistics for contacts (rapport before version 2 kept them), and a declaration
-    /// of every custom field contacts hold (before version 3 they were not declared).
+    /// of every custom field contacts hold (before version 3 they were not declared), and the
+    /// name keys of names too long to keep whole (before version 4 kept whole).
     pub fn upgrade_derived_data(&mut self) -> Result<()> {
         self.rebuild_contact_field_index()?;
+        self.rekey_long_names()?;
         self.declare_existing_contact_fields()?;
         let contact_days = keys::stat_days_of_kind(StatKind::Contact as u8);
         let mut old = Vec::new();
@@ -69,6 +73,53 @@ impl Tx<'_> {
 
 #[cfg(test)]
 mod tests {
+    use crate::Database;
+    use crate::layout::{self, keys, tables};
+    use crate::model::Contact;
+    use crate::store::key::Key;
+
+    /// A file written before derived shape 4 keeps a long name whole in its name key; opening
+    /// it brings the key to the cut-and-hash form, so the contact is found by its name.
+    #[test]
+    fn opening_an_older_file_rekeys_the_names_too_long_to_keep_whole() {
+        let db = Database::in_memory().unwrap();
+        let long = "L".repeat(1500);
+        db.write(|tx| {
+            tx.contact_create(Contact {
+                no: "C1".into(),
+                name: long.clone(),
+                ..Default::default()
+            })?;
+            tx.contact_create(Contact {
+                no: "C2".into(),
+                name: "Short".into(),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+        db.write_raw(|kv, _| {
+            kv.remove(
+                tables::CONTACT_INDEX,
+                keys::contact_by_name(&long, "C1").as_bytes(),
+            )?;
+            let whole = Key::new().tag(1).str(&long).str("C1");
+            layout::mark(kv, tables::CONTACT_INDEX, &whole)?;
+            let mut older = super::current();
+            older.version = 3;
+            layout::put(kv, tables::META, &keys::derived_layout(), &older)
+        })
+        .unwrap();
+        assert!(db.read(|v| v.contacts_named(&long)).unwrap().is_empty());
+        let reopened = Database::with_backend(db.backend().clone()).unwrap();
+        let found = reopened.read(|v| v.contacts_named(&long)).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            reopened.read(|v| v.contacts_named("short")).unwrap().len(),
+            1
+        );
+        assert!(reopened.read(|v| v.integrity_check()).unwrap().is_ok());
+    }
+
     #[test]
     fn shape_of_the_derived_data_bytes_still_decode() {
         crate::layout::assert_golden(
