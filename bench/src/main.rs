@@ -127,6 +127,22 @@ struct Row {
     rapport: Duration,
     sqlite: Duration,
     peak_mib: f64,
+    /// Statements sent to PostgreSQL per run of rapport's side (0 on redb).
+    round_trips: f64,
+}
+
+/// The PostgreSQL backends the benchmark opened, to count their round trips.
+static POSTGRES: std::sync::Mutex<Vec<Arc<rapport_engine::store::PostgresBackend>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Statements sent to PostgreSQL so far by every backend the benchmark opened.
+fn round_trips() -> u64 {
+    POSTGRES
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b.round_trips())
+        .sum()
 }
 
 /// Measures one operation on both sides, checks that they answered alike, and gives its row.
@@ -138,8 +154,8 @@ fn row(
     rapport: impl FnMut() -> u64,
     sqlite: impl FnMut() -> u64,
 ) -> Row {
-    let (rapport, rapport_answer, peak_mib) = measure(runs, rapport);
-    let (sqlite, sqlite_answer, _) = measure(runs, sqlite);
+    let (rapport, rapport_answer, peak_mib, round_trips) = measure(runs, rapport);
+    let (sqlite, sqlite_answer, ..) = measure(runs, sqlite);
     compare(what, rapport_answer, sqlite_answer);
     Row {
         name,
@@ -147,11 +163,14 @@ fn row(
         rapport,
         sqlite,
         peak_mib,
+        round_trips,
     }
 }
 
-/// Runs `f` `runs` times and returns the median time, its answer, and the peak memory it added.
-fn measure(runs: usize, mut f: impl FnMut() -> u64) -> (Duration, u64, f64) {
+/// Runs `f` `runs` times and returns the median time, its answer, the peak memory it added and
+/// the statements it sent to PostgreSQL per run.
+fn measure(runs: usize, mut f: impl FnMut() -> u64) -> (Duration, u64, f64, f64) {
+    let trips = round_trips();
     let mut times = Vec::with_capacity(runs);
     let mut answer = 0;
     let peak = Arc::new(AtomicUsize::new(0));
@@ -175,7 +194,8 @@ fn measure(runs: usize, mut f: impl FnMut() -> u64) -> (Duration, u64, f64) {
     let _ = sampler.join();
     times.sort();
     let peak_mib = peak.load(Ordering::Relaxed).saturating_sub(base) as f64 / (1024.0 * 1024.0);
-    (times[times.len() / 2], answer, peak_mib)
+    let trips = (round_trips() - trips) as f64 / runs as f64;
+    (times[times.len() / 2], answer, peak_mib, trips)
 }
 
 fn compare(name: &str, rapport: u64, sqlite: u64) {
@@ -287,15 +307,18 @@ fn main() {
     let namespace = format!("bench_{}", std::process::id());
     let rapport_path = dir.path().join("rapport.redb");
     let open_rapport = || match &postgres {
-        Some(url) => Database::with_backend(std::sync::Arc::new(
-            rapport_engine::store::PostgresBackend::open_in(
-                url,
-                &namespace,
-                rapport_engine::SCHEMA,
-            )
-            .unwrap(),
-        ))
-        .unwrap(),
+        Some(url) => {
+            let backend = Arc::new(
+                rapport_engine::store::PostgresBackend::open_in(
+                    url,
+                    &namespace,
+                    rapport_engine::SCHEMA,
+                )
+                .unwrap(),
+            );
+            POSTGRES.lock().unwrap().push(backend.clone());
+            Database::with_backend(backend).unwrap()
+        }
         None => Database::open(&rapport_path).unwrap(),
     };
     if postgres.is_some() {
@@ -344,10 +367,15 @@ fn main() {
     })
     .unwrap();
     let records: Vec<Contact> = people.iter().map(contact_record).collect();
-    let (rapport_time, rapport_n, peak) = measure(1, || {
+    let (rapport_time, rapport_n, peak, trips) = measure(1, || {
         db.write(|tx| {
-            for c in &records {
-                tx.contact_create(c.clone())?;
+            // As `rapport import` does: a thousand rows announced to the store at a time.
+            for chunk in records.chunks(1000) {
+                let nos: Vec<&str> = chunk.iter().map(|c| c.no.as_str()).collect();
+                tx.view().prefetch_contacts(&nos)?;
+                for c in chunk {
+                    tx.contact_create(c.clone())?;
+                }
             }
             Ok(())
         })
@@ -366,7 +394,7 @@ fn main() {
     let sqlite_path = dir.path().join("sqlite.db");
     let mut conn = sqlite_open(&sqlite_path);
     conn.execute_batch(SCHEMA).unwrap();
-    let (sqlite_time, sqlite_n, _) = measure(1, || import_sqlite(&mut conn, &people));
+    let (sqlite_time, sqlite_n, ..) = measure(1, || import_sqlite(&mut conn, &people));
     compare("import", rapport_n, sqlite_n);
     rows.push(Row {
         name: "import contacts in one transaction",
@@ -374,6 +402,7 @@ fn main() {
         rapport: rapport_time,
         sqlite: sqlite_time,
         peak_mib: peak,
+        round_trips: trips,
     });
 
     // Setup (not timed): the interaction log, the same entries on both sides.
@@ -570,7 +599,7 @@ fn main() {
     ));
 
     // 6. Add a tenth of the contacts to a segment from a filter and log it.
-    let (r, rn, peak) = measure(1, || {
+    let (r, rn, peak, trips) = measure(1, || {
         db.write(|tx| {
             let no = tx.segment_create(Segment {
                 description: "Bucket 3".into(),
@@ -591,7 +620,7 @@ fn main() {
         .unwrap()
     });
     let next_entry = scale.entries as i64 + 1;
-    let (s, sn, _) = measure(1, || {
+    let (s, sn, ..) = measure(1, || {
         let tx = conn.transaction().unwrap();
         tx.execute(
             "INSERT INTO logged_segments(entry_no, description) VALUES (1, 'Bucket 3')",
@@ -615,6 +644,7 @@ fn main() {
         rapport: r,
         sqlite: s,
         peak_mib: peak,
+        round_trips: trips,
     });
 
     // 7. Cancel that logged segment.
@@ -713,18 +743,30 @@ fn main() {
     } else {
         "rapport"
     };
-    println!("| operation | {side} | SQLite | ratio | target | met | rapport peak memory |");
-    println!("|---|---:|---:|---:|---:|:-:|---:|");
+    let trips = postgres.is_some();
+    println!(
+        "| operation | {side} | SQLite | ratio | target | met | rapport peak memory |{}",
+        if trips { " round trips |" } else { "" }
+    );
+    println!(
+        "|---|---:|---:|---:|---:|:-:|---:|{}",
+        if trips { "---:|" } else { "" }
+    );
     for row in &rows {
         let ratio = row.rapport.as_secs_f64() / row.sqlite.as_secs_f64().max(1e-9);
         println!(
-            "| {} | {:.3} ms | {:.3} ms | {ratio:.3} | ≤ {} | {} | {:.1} MiB |",
+            "| {} | {:.3} ms | {:.3} ms | {ratio:.3} | ≤ {} | {} | {:.1} MiB |{}",
             row.name,
             row.rapport.as_secs_f64() * 1000.0,
             row.sqlite.as_secs_f64() * 1000.0,
             row.target,
             if ratio <= row.target { "yes" } else { "no" },
-            row.peak_mib
+            row.peak_mib,
+            if trips {
+                format!(" {:.0} |", row.round_trips)
+            } else {
+                String::new()
+            }
         );
     }
     eprintln!("all answers matched");

@@ -63,6 +63,9 @@ impl KvRead for Txn {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.inner.get(table, key)
     }
+    fn prefetch(&self, table: Table, keys: &[Vec<u8>]) -> Result<()> {
+        self.inner.prefetch(table, keys)
+    }
     fn scan(
         &self,
         table: Table,

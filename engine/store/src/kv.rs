@@ -34,6 +34,15 @@ pub trait KvRead {
     /// The value under `key`, if any.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// Says that the caller is about to `get` these keys of `table`: a backend where each get
+    /// is a round trip to a server (PostgreSQL) reads the ones it does not know yet in one
+    /// statement and answers the gets from what it read; the others have nothing to do. Only a
+    /// hint: what it reads is what the gets would have read.
+    fn prefetch(&self, table: Table, keys: &[Vec<u8>]) -> Result<()> {
+        let _ = (table, keys);
+        Ok(())
+    }
+
     /// Visits the keys `from ≤ key < to` (`to: None`: to the end of the table) in `order`,
     /// each with its value, until the visitor says stop. Keys compare as byte strings
     /// (lexicographically, a prefix before every longer key it starts).
@@ -92,6 +101,10 @@ macro_rules! reads_through_inner {
         impl $crate::KvRead for $wrapper {
             fn get(&self, table: $crate::Table, key: &[u8]) -> $crate::Result<Option<Vec<u8>>> {
                 self.inner.get(table, key)
+            }
+
+            fn prefetch(&self, table: $crate::Table, keys: &[Vec<u8>]) -> $crate::Result<()> {
+                self.inner.prefetch(table, keys)
             }
 
             fn scan(

@@ -42,6 +42,12 @@ use crate::table::{Schema, Table};
 type Manager = PostgresConnectionManager<NoTls>;
 /// What a transaction read, by table id and key (`None`: not there).
 type ReadCache = std::collections::HashMap<(usize, Vec<u8>), Option<Vec<u8>>>;
+/// Pages of scans read from the server: (table id, lower bound, inclusive, upper bound,
+/// descending, limit) → rows.
+type PageCache = std::collections::HashMap<
+    (usize, Vec<u8>, bool, Option<Vec<u8>>, bool, usize),
+    Vec<(Vec<u8>, Vec<u8>)>,
+>;
 /// A buffered change: a key and its new value (`None`: deleted).
 type Change<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
 type Conn = r2d2::PooledConnection<Manager>;
@@ -298,6 +304,7 @@ impl PostgresBackend {
             buffered: 0,
             wrote: false,
             cache: RefCell::default(),
+            pages: RefCell::default(),
             cached: std::cell::Cell::new(0),
         })
     }
@@ -406,6 +413,10 @@ struct PgTxn {
     wrote: bool,
     /// What the transaction read from the server (`None`: not there), by table and key.
     cache: RefCell<ReadCache>,
+    /// The pages of scans the transaction read from the server since its last flush (a page
+    /// of the same range read again is the same page until the transaction writes to the
+    /// server: a workflow that checks the declared fields once per imported contact asks once).
+    pages: RefCell<PageCache>,
     cached: std::cell::Cell<usize>,
 }
 
@@ -503,7 +514,18 @@ impl PgTxn {
             }
         };
         let low_key = lower.0;
-        self.with_conn(|c| {
+        let page_key = (
+            table.id(),
+            low_key.to_vec(),
+            lower.1,
+            upper.map(<[u8]>::to_vec),
+            matches!(order, Order::Descending),
+            limit,
+        );
+        if let Some(rows) = self.pages.borrow().get(&page_key) {
+            return Ok(rows.clone());
+        }
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = self.with_conn(|c| {
             let rows = match upper {
                 Some(up) => c.query_typed(&query, &[(&low_key, Type::BYTEA), (&up, Type::BYTEA)]),
                 None => c.query_typed(&query, &[(&low_key, Type::BYTEA)]),
@@ -513,7 +535,17 @@ impl PgTxn {
                 .into_iter()
                 .map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, Vec<u8>>(1)))
                 .collect())
-        })
+        })?;
+        let size = rows
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 32)
+            .sum::<usize>()
+            + 64;
+        if self.cached.get() + size <= CACHE_BYTES {
+            self.cached.set(self.cached.get() + size);
+            self.pages.borrow_mut().insert(page_key, rows.clone());
+        }
+        Ok(rows)
     }
 
     /// Writes the buffered changes to the server (inside the transaction) and empties the
@@ -521,6 +553,8 @@ impl PgTxn {
     fn flush(&mut self) -> Result<()> {
         let writes = std::mem::take(&mut self.writes);
         self.buffered = 0;
+        // The server's rows change for this transaction: the pages read before are old.
+        self.pages.get_mut().clear();
         // What was read of the keys written is now older than the server's: forget it.
         {
             let mut cache = self.cache.borrow_mut();
@@ -656,6 +690,35 @@ impl KvRead for PgTxn {
         })?;
         self.remember(table, key, value.as_deref());
         Ok(value)
+    }
+
+    fn prefetch(&self, table: Table, keys: &[Vec<u8>]) -> Result<()> {
+        let unknown: Vec<&[u8]> = keys
+            .iter()
+            .map(Vec::as_slice)
+            .filter(|k| self.known(table, k).is_none())
+            .collect();
+        if unknown.len() < 2 {
+            return Ok(()); // one key: its get asks no later than now
+        }
+        let query = format!(
+            "SELECT k, v FROM {} WHERE k = ANY($1)",
+            self.tables[table.id()]
+        );
+        for chunk in unknown.chunks(BATCH) {
+            let rows = self.with_conn(|c| {
+                c.query_typed(&query, &[(&chunk, Type::BYTEA_ARRAY)])
+                    .map_err(failed(format!("read table {}", table.name())))
+            })?;
+            let mut found = std::collections::HashMap::with_capacity(rows.len());
+            for row in &rows {
+                found.insert(row.get::<_, Vec<u8>>(0), row.get::<_, Vec<u8>>(1));
+            }
+            for key in chunk {
+                self.remember(table, key, found.get(*key).map(Vec::as_slice));
+            }
+        }
+        Ok(())
     }
 
     fn scan(

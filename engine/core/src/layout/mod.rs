@@ -187,6 +187,27 @@ pub fn index_nos(kv: &dyn KvRead, table: Table, prefix: &Key, order: Order) -> R
     Ok(nos)
 }
 
+/// Tells the store that the keys of `items[i..]` (made by `key`) are about to be read, a
+/// thousand at a time ([`KvRead::prefetch`]: one statement on a server instead of one a key).
+/// Called with each position of a loop over `items`; acts where a thousand starts.
+pub fn prefetch_at<T>(
+    kv: &dyn KvRead,
+    table: Table,
+    items: &[T],
+    i: usize,
+    key: impl Fn(&T) -> Key,
+) -> Result<()> {
+    const CHUNK: usize = 1000;
+    if i.is_multiple_of(CHUNK) && i < items.len() {
+        let keys: Vec<Vec<u8>> = items[i..items.len().min(i + CHUNK)]
+            .iter()
+            .map(|item| key(item).into_bytes())
+            .collect();
+        kv.prefetch(table, &keys)?;
+    }
+    Ok(())
+}
+
 /// Whether any key starts with `prefix`.
 pub fn any_under(kv: &dyn KvRead, table: Table, prefix: &Key) -> Result<bool> {
     let mut found = false;

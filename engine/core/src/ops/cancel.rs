@@ -182,7 +182,9 @@ impl Tx<'_> {
         self.batch_statistics(|tx| {
             let nos = tx.view().entry_nos(prefix, Order::Ascending)?;
             let total = nos.len() as u64;
-            for (done, no) in (1_u64..).zip(nos) {
+            for (i, &no) in nos.iter().enumerate() {
+                tx.view().prefetch_entries(&nos, i)?;
+                let done = i as u64 + 1;
                 tx.ctx.report(
                     if canceled {
                         "canceling"

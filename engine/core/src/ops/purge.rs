@@ -80,8 +80,10 @@ impl Tx<'_> {
         let prefix = keys::canceled_entries();
         let canceled = self.view().entry_nos(&prefix, Order::Ascending)?;
         let total = canceled.len() as u64;
-        for (done, no) in (1_u64..).zip(canceled) {
-            self.ctx.report("purging canceled entries", done, total);
+        for (i, &no) in canceled.iter().enumerate() {
+            self.view().prefetch_entries(&canceled, i)?;
+            self.ctx
+                .report("purging canceled entries", i as u64 + 1, total);
             let entry = self.require_entry(no)?;
             if !entry.canceled || !filter.matches(&entry) {
                 continue;
@@ -118,7 +120,9 @@ impl Tx<'_> {
             {
                 continue;
             }
-            for no in self.view().logged_segment_entries(ls.entry_no)? {
+            let nos = self.view().logged_segment_entries(ls.entry_no)?;
+            for (i, &no) in nos.iter().enumerate() {
+                self.view().prefetch_entries(&nos, i)?;
                 let old = self.require_entry(no)?;
                 let mut new = old.clone();
                 new.logged_segment_no = 0;
@@ -163,10 +167,12 @@ impl Tx<'_> {
             if !ce.canceled || (!campaign_no.is_empty() && ce.campaign_no != campaign_no) {
                 continue;
             }
-            for no in self.view().entry_nos(
+            let nos = self.view().entry_nos(
                 &keys::entries_of_campaign_entry(ce.entry_no),
                 Order::Ascending,
-            )? {
+            )?;
+            for (i, &no) in nos.iter().enumerate() {
+                self.view().prefetch_entries(&nos, i)?;
                 let entry = self.require_entry(no)?;
                 self.remove_entry(&entry)?;
                 entries += 1;
@@ -195,7 +201,8 @@ impl Tx<'_> {
             None => self.view().postponed_entries()?,
         };
         let mut entries = Vec::with_capacity(nos.len());
-        for no in nos {
+        for (i, &no) in nos.iter().enumerate() {
+            self.view().prefetch_entries(&nos, i)?;
             let e = self.require_entry(no)?;
             if !e.postponed {
                 return Err(Error::wrong_state(

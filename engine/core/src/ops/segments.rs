@@ -541,7 +541,10 @@ impl Tx<'_> {
         let time = self.ctx.clock.time();
         let mut templates: BTreeMap<String, InteractionTemplate> = BTreeMap::new();
         let mut planned = Vec::with_capacity(lines.len());
-        for line in &lines {
+        for (i, line) in lines.iter().enumerate() {
+            layout::prefetch_at(&*self.kv, tables::CONTACTS, &lines, i, |l| {
+                keys::code(&l.contact_no)
+            })?;
             planned.push(self.plan_line(&s, line, options, &mut templates)?);
         }
         // 2. The logged segment.
@@ -942,7 +945,9 @@ impl View<'_> {
             ));
         };
         let mut n = 0;
-        for no in self.logged_segment_entries(logged_segment_no)? {
+        let nos = self.logged_segment_entries(logged_segment_no)?;
+        for (i, &no) in nos.iter().enumerate() {
+            self.prefetch_entries(&nos, i)?;
             if self.entry(no)?.is_some_and(|e| e.canceled == ls.canceled) {
                 n += 1;
             }

@@ -201,12 +201,22 @@ impl StatDeltas {
         }
     }
 
-    /// Writes the sums: each key read once and written once (deleted when it comes to zero).
+    /// Writes the sums: each key read once and written once (deleted when it comes to zero);
+    /// the keys are announced to the store a thousand at a time before they are read (one
+    /// statement on a server instead of one a key).
     fn flush(self, kv: &mut dyn KvWrite) -> Result<()> {
-        for ((table, key), [count, cost, duration]) in self.0 {
-            if [count, cost, duration] == [0; 3] {
-                continue;
+        let changed: Vec<_> = self.0.into_iter().filter(|(_, d)| *d != [0; 3]).collect();
+        for chunk in changed.chunks(1000) {
+            for table in [tables::STATS, tables::STATS_DAILY] {
+                let keys: Vec<Vec<u8>> = chunk
+                    .iter()
+                    .filter(|((t, _), _)| *t == table)
+                    .map(|((_, k), _)| k.clone())
+                    .collect();
+                kv.prefetch(table, &keys)?;
             }
+        }
+        for ((table, key), [count, cost, duration]) in changed {
             let mut counters: Counters = match kv.get(table, &key)? {
                 Some(bytes) => codec::decode(&bytes, table.name())?,
                 None => Counters::default(),
