@@ -249,7 +249,7 @@ fn script(
 
 /// `rapport demo`: loads the demo company once, then prints the statistics per template.
 fn load_demo(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
-    let db_name = ctx.cli.db.display();
+    let db_name = crate::shared::db_name(&ctx.cli.db, &ctx.db);
     match demo::load(&ctx.db)? {
         DemoOutcome::Loaded(s) => ctx.out.line(format!(
             "Loaded the demo company into {db_name}: {} groups, {} templates, {} salespeople, {} contacts, {} segments, {} interactions.",

@@ -228,7 +228,7 @@ async fn serve(db: Arc<Database>, path: &Path, config: Config) -> Result<(), Cli
         let _ = writeln!(
             out,
             "rapport serve: {} on {url} (process {}); {found}; stop with Ctrl-C",
-            path.display(),
+            shared::db_name(path, &server.db),
             std::process::id(),
         );
         let _ = out.flush();
@@ -279,7 +279,7 @@ async fn serve(db: Arc<Database>, path: &Path, config: Config) -> Result<(), Cli
     eprintln!(
         "rapport serve: stopped after {} request(s); {} is closed",
         server.requests.load(Ordering::Relaxed),
-        server.path.display()
+        shared::db_name(&server.path, &server.db)
     );
     Ok(())
 }
@@ -1055,13 +1055,18 @@ async fn backup(State(server): State<Shared>, headers: HeaderMap) -> Answer<Resp
     // The copy is made into a private folder, then streamed: one snapshot, whole or not at all.
     let file = blocking(move || {
         server.allowed(&headers, Role::Full, "back up the database")?;
-        // Beside the database: the same disk, not a temporary file system in memory.
-        let parent = server
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."))
-            .to_path_buf();
+        // Beside the database: the same disk, not a temporary file system in memory; for a
+        // PostgreSQL database (a URL, no folder), in the folder the server was started in.
+        let parent = if rapport_engine::postgres_url(&server.path).is_some() {
+            Path::new(".").to_path_buf()
+        } else {
+            server
+                .path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| Path::new("."))
+                .to_path_buf()
+        };
         let dir = tempfile::Builder::new()
             .prefix(".rapport-backup-")
             .tempdir_in(parent)

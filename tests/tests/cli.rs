@@ -1,609 +1,642 @@
 //! The `rapport` binary, end to end: the demo, the check, statistics, and errors that change nothing.
+//! Every test runs on a redb file and on PostgreSQL (`each_backend`; skipped, saying so, when
+//! `RAPPORT_TEST_POSTGRES` names no server).
 
-use rapport_tests::{Workspace, assert_output};
+use rapport_tests::{assert_output, each_backend};
 
 #[test]
 fn demo_loads_the_company_and_prints_statistics_per_template() {
-    let ws = Workspace::new();
-    let out = ws.ok(&["demo"]);
-    let first = out.lines().next().unwrap();
-    assert!(first.starts_with("Loaded the demo company into"), "{out}");
-    assert!(
-        first.ends_with(
-            "6 groups, 31 templates, 5 salespeople, 50 contacts, 3 segments, 74 interactions."
-        ),
-        "{first}"
-    );
-    assert!(
-        out.contains(
-            "S_STATM     Statement                           7        56         7      8.00"
-        ),
-        "{out}"
-    );
+    each_backend(|ws| {
+        let out = ws.ok(&["demo"]);
+        let first = out.lines().next().unwrap();
+        assert!(first.starts_with("Loaded the demo company into"), "{out}");
+        assert!(
+            first.ends_with(
+                "6 groups, 31 templates, 5 salespeople, 50 contacts, 3 segments, 74 interactions."
+            ),
+            "{first}"
+        );
+        assert!(
+            out.contains(
+                "S_STATM     Statement                           7        56         7      8.00"
+            ),
+            "{out}"
+        );
+    });
 }
 
 #[test]
 fn demo_a_second_time_says_it_is_there_and_changes_nothing() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let before = ws.content_hash();
-    let out = ws.ok(&["demo"]);
-    assert!(out.starts_with("The demo company is already in"), "{out}");
-    assert_eq!(before, ws.content_hash());
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let before = ws.content_hash();
+        let out = ws.ok(&["demo"]);
+        assert!(out.starts_with("The demo company is already in"), "{out}");
+        assert_eq!(before, ws.content_hash());
+    });
 }
 
 #[test]
 fn check_passes_on_the_demo() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    assert_output(
-        "ok: 74 entries; indexes, statistics and attachments agree\n",
-        &ws.ok(&["check"]),
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        assert_output(
+            "ok: 74 entries; indexes, statistics and attachments agree\n",
+            &ws.ok(&["check"]),
+        );
+    });
 }
 
 #[test]
 fn stats_prints_count_cost_duration_and_averages() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let out = ws.ok(&["stats", "template", "s_statm"]);
-    assert_output(
-        "template S_STATM\ncount         7\ncost          56\nduration      7\navg_cost      8.00\navg_duration  1.00\n",
-        &out,
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let out = ws.ok(&["stats", "template", "s_statm"]);
+        assert_output(
+            "template S_STATM\ncount         7\ncost          56\nduration      7\navg_cost      8.00\navg_duration  1.00\n",
+            &out,
+        );
+    });
 }
 
 #[test]
 fn stats_over_a_date_range_before_any_history_is_empty() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let out = ws.ok(&[
-        "stats",
-        "group",
-        "SALES",
-        "--from",
-        "2000-01-01",
-        "--to",
-        "2000-12-31",
-    ]);
-    assert!(out.contains("count         0"), "{out}");
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let out = ws.ok(&[
+            "stats",
+            "group",
+            "SALES",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2000-12-31",
+        ]);
+        assert!(out.contains("count         0"), "{out}");
+    });
 }
 
 #[test]
 fn an_unknown_template_is_an_error_that_changes_nothing() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let before = ws.content_hash();
-    let run = ws.run(&["stats", "template", "NOPE"]);
-    assert!(!run.success);
-    assert_output(
-        "error: template NOPE does not exist; check the template code or number, or create the template first\n",
-        &run.stderr,
-    );
-    assert_eq!(before, ws.content_hash());
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let before = ws.content_hash();
+        let run = ws.run(&["stats", "template", "NOPE"]);
+        assert!(!run.success);
+        assert_output(
+            "error: template NOPE does not exist; check the template code or number, or create the template first\n",
+            &run.stderr,
+        );
+        assert_eq!(before, ws.content_hash());
+    });
 }
 
 #[test]
 fn an_unknown_statistics_kind_names_the_kinds_that_exist() {
-    let ws = Workspace::new();
-    let run = ws.run(&["stats", "templat", "BUS"]);
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains("\"template\", \"group\", \"contact\""),
-        "{}",
-        run.stderr
-    );
+    each_backend(|ws| {
+        let run = ws.run(&["stats", "templat", "BUS"]);
+        assert!(!run.success);
+        assert!(
+            run.stderr.contains("\"template\", \"group\", \"contact\""),
+            "{}",
+            run.stderr
+        );
+    });
 }
 
 #[test]
 fn help_gives_an_example_for_every_command() {
-    let ws = Workspace::new();
-    for command in [
-        "repl",
-        "run",
-        "eval",
-        "demo",
-        "document",
-        "import",
-        "export",
-        "plugins",
-        "check",
-        "stats",
-        "completions",
-    ] {
-        let out = ws.ok(&[command, "--help"]);
-        assert!(
-            out.contains("Example: rapport"),
-            "{command} --help has no example:\n{out}"
-        );
-    }
+    each_backend(|ws| {
+        for command in [
+            "repl",
+            "run",
+            "eval",
+            "demo",
+            "document",
+            "import",
+            "export",
+            "plugins",
+            "check",
+            "stats",
+            "completions",
+        ] {
+            let out = ws.ok(&[command, "--help"]);
+            assert!(
+                out.contains("Example: rapport"),
+                "{command} --help has no example:\n{out}"
+            );
+        }
+    });
 }
 
 #[test]
 fn eval_prints_a_value() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    assert_output(
-        "10\n",
-        &ws.ok(&["eval", r#"contacts().filter(#{city: "Oslo"}).count()"#]),
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        assert_output(
+            "10\n",
+            &ws.ok(&["eval", r#"contacts().filter(#{city: "Oslo"}).count()"#]),
+        );
+    });
 }
 
 #[test]
 fn eval_prints_records_as_a_table_or_as_json() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let table = ws.ok(&["eval", "groups().limit(2).list()"]);
-    assert!(
-        table.contains("LETTER") && table.contains("Meetings") && table.ends_with("(2 rows)\n"),
-        "{table}"
-    );
-    let json = ws.ok(&["--format", "json", "eval", r#"group("LETTER")"#]);
-    assert_output(
-        "{\n  \"code\": \"LETTER\",\n  \"description\": \"Letters\"\n}\n",
-        &json,
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let table = ws.ok(&["eval", "groups().limit(2).list()"]);
+        assert!(
+            table.contains("LETTER") && table.contains("Meetings") && table.ends_with("(2 rows)\n"),
+            "{table}"
+        );
+        let json = ws.ok(&["--format", "json", "eval", r#"group("LETTER")"#]);
+        assert_output(
+            "{\n  \"code\": \"LETTER\",\n  \"description\": \"Letters\"\n}\n",
+            &json,
+        );
+    });
 }
 
 #[test]
 fn run_executes_a_script_file_in_one_transaction() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/record_documents.rhai");
-    let out = ws.ok(&["run", script.to_str().unwrap()]);
-    assert!(out.starts_with("sales_quote 1020: not recorded: no business relation links customer 99999 to a contact\n"), "{out}");
-    assert!(out.contains("recorded     ┆ 4"), "{out}");
-    assert_output("78\n", &ws.ok(&["eval", "entries().count()"]));
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scripts/record_documents.rhai");
+        let out = ws.ok(&["run", script.to_str().unwrap()]);
+        assert!(out.starts_with("sales_quote 1020: not recorded: no business relation links customer 99999 to a contact\n"), "{out}");
+        assert!(out.contains("recorded     ┆ 4"), "{out}");
+        assert_output("78\n", &ws.ok(&["eval", "entries().count()"]));
+    });
 }
 
 #[test]
 fn run_dry_run_changes_nothing() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let before = ws.content_hash();
-    let run = ws.run(&[
-        "eval",
-        "--dry-run",
-        r#"log_interaction(#{contact: "CT000002", template: "OUTGOING"})"#,
-    ]);
-    assert!(run.success, "{}", run.stderr);
-    assert_output("75\n", &run.stdout);
-    assert_output("dry run: nothing was changed\n", &run.stderr);
-    assert_eq!(before, ws.content_hash());
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let before = ws.content_hash();
+        let run = ws.run(&[
+            "eval",
+            "--dry-run",
+            r#"log_interaction(#{contact: "CT000002", template: "OUTGOING"})"#,
+        ]);
+        assert!(run.success, "{}", run.stderr);
+        assert_output("75\n", &run.stdout);
+        assert_output("dry run: nothing was changed\n", &run.stderr);
+        assert_eq!(before, ws.content_hash());
+    });
 }
 
 #[test]
 fn a_script_error_exits_non_zero_shows_a_caret_and_changes_nothing() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let before = ws.content_hash();
-    let run = ws.run(&["eval", "log_interaction(#{contact: \"CT000002\", template: \"OUTGOING\"});\nlog_interaction(#{contact: \"CT000002\", template: \"NOPE\"})"]);
-    assert!(!run.success);
-    assert_output(
-        "error: eval:2:1: template NOPE does not exist; check the template code or number, or create the template first\n   2 | log_interaction(#{contact: \"CT000002\", template: \"NOPE\"})\n     | ^\n",
-        &run.stderr,
-    );
-    assert_eq!(before, ws.content_hash());
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let before = ws.content_hash();
+        let run = ws.run(&["eval", "log_interaction(#{contact: \"CT000002\", template: \"OUTGOING\"});\nlog_interaction(#{contact: \"CT000002\", template: \"NOPE\"})"]);
+        assert!(!run.success);
+        assert_output(
+            "error: eval:2:1: template NOPE does not exist; check the template code or number, or create the template first\n   2 | log_interaction(#{contact: \"CT000002\", template: \"NOPE\"})\n     | ^\n",
+            &run.stderr,
+        );
+        assert_eq!(before, ws.content_hash());
+    });
 }
 
 #[test]
 fn a_script_over_its_operation_limit_is_stopped_and_says_which_limit() {
-    let ws = Workspace::new();
-    let run = ws.run(&["eval", "--max-operations", "5000", "loop {}"]);
-    assert!(!run.success);
-    assert!(
-        run.stderr
-            .contains("went over its limit of 5000 operations"),
-        "{}",
-        run.stderr
-    );
+    each_backend(|ws| {
+        let run = ws.run(&["eval", "--max-operations", "5000", "loop {}"]);
+        assert!(!run.success);
+        assert!(
+            run.stderr
+                .contains("went over its limit of 5000 operations"),
+            "{}",
+            run.stderr
+        );
+    });
 }
 
 #[test]
 fn document_prints_the_entry_it_recorded() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let out = ws.ok(&[
-        "document",
-        "sales_invoice",
-        "103017",
-        "--customer",
-        "10000",
-        "--action",
-        "emailed",
-    ]);
-    assert!(
-        out.starts_with("recorded as interaction log entry 75\n"),
-        "{out}"
-    );
-    assert!(
-        out.contains("document_no") && out.contains("103017"),
-        "{out}"
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let out = ws.ok(&[
+            "document",
+            "sales_invoice",
+            "103017",
+            "--customer",
+            "10000",
+            "--action",
+            "emailed",
+        ]);
+        assert!(
+            out.starts_with("recorded as interaction log entry 75\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("document_no") && out.contains("103017"),
+            "{out}"
+        );
+    });
 }
 
 #[test]
 fn document_records_a_cover_sheet_without_a_number() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let out = ws.ok(&["document", "cover_sheet", "--contact", "CT000001"]);
-    assert!(
-        out.starts_with("recorded as interaction log entry 75\n"),
-        "{out}"
-    );
-    let run = ws.run(&["document", "sales_invoice", "--customer", "10000"]);
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains("give the document's no"),
-        "{}",
-        run.stderr
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let out = ws.ok(&["document", "cover_sheet", "--contact", "CT000001"]);
+        assert!(
+            out.starts_with("recorded as interaction log entry 75\n"),
+            "{out}"
+        );
+        let run = ws.run(&["document", "sales_invoice", "--customer", "10000"]);
+        assert!(!run.success);
+        assert!(
+            run.stderr.contains("give the document's no"),
+            "{}",
+            run.stderr
+        );
+    });
 }
 
 #[test]
 fn document_says_why_nothing_was_recorded() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let before = ws.content_hash();
-    assert_output(
-        "not recorded: no business relation links customer 99999 to a contact\n",
-        &ws.ok(&["document", "sales_quote", "1", "--customer", "99999"]),
-    );
-    assert_output(
-        "not recorded: previews are never recorded\n",
-        &ws.ok(&[
-            "document",
-            "sales_quote",
-            "1",
-            "--customer",
-            "10000",
-            "--action",
-            "preview",
-        ]),
-    );
-    assert_eq!(before, ws.content_hash());
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let before = ws.content_hash();
+        assert_output(
+            "not recorded: no business relation links customer 99999 to a contact\n",
+            &ws.ok(&["document", "sales_quote", "1", "--customer", "99999"]),
+        );
+        assert_output(
+            "not recorded: previews are never recorded\n",
+            &ws.ok(&[
+                "document",
+                "sales_quote",
+                "1",
+                "--customer",
+                "10000",
+                "--action",
+                "preview",
+            ]),
+        );
+        assert_eq!(before, ws.content_hash());
+    });
 }
 
 #[test]
 fn document_with_an_unknown_type_is_an_error() {
-    let ws = Workspace::new();
-    let run = ws.run(&["document", "sales_bill", "1", "--customer", "10000"]);
-    assert!(!run.success);
-    assert!(
-        run.stderr
-            .starts_with("error: record_document: type \"sales_bill\" is not one of"),
-        "{}",
-        run.stderr
-    );
+    each_backend(|ws| {
+        let run = ws.run(&["document", "sales_bill", "1", "--customer", "10000"]);
+        assert!(!run.success);
+        assert!(
+            run.stderr
+                .starts_with("error: record_document: type \"sales_bill\" is not one of"),
+            "{}",
+            run.stderr
+        );
+    });
 }
 
 #[test]
 fn import_contacts_refuses_columns_that_are_not_declared_listing_them() {
-    let ws = Workspace::new();
-    let csv = ws.file(
-        "contacts.csv",
-        b"name,kind,ctiy,revenue\nAcme,company,Oslo,600\n",
-    );
-    let before = ws.content_hash();
-    let run = ws.run(&["import", "contacts", csv.to_str().unwrap()]);
-    assert!(!run.success);
-    assert_output(
-        "error: import contacts: header columns ctiy (did you mean city?), revenue are not contact fields and not declared; rename the column, declare the field with field_define, or import with --define-fields\n",
-        &run.stderr,
-    );
-    assert_eq!(before, ws.content_hash());
+    each_backend(|ws| {
+        let csv = ws.file(
+            "contacts.csv",
+            b"name,kind,ctiy,revenue\nAcme,company,Oslo,600\n",
+        );
+        let before = ws.content_hash();
+        let run = ws.run(&["import", "contacts", csv.to_str().unwrap()]);
+        assert!(!run.success);
+        assert_output(
+            "error: import contacts: header columns ctiy (did you mean city?), revenue are not contact fields and not declared; rename the column, declare the field with field_define, or import with --define-fields\n",
+            &run.stderr,
+        );
+        assert_eq!(before, ws.content_hash());
+    });
 }
 
 #[test]
 fn import_contacts_with_define_fields_declares_each_new_column_with_the_type_of_its_cells() {
-    let ws = Workspace::new();
-    let csv = ws.file(
+    each_backend(|ws| {
+        let csv = ws.file(
         "contacts.csv",
         b"name,kind,city,revenue,zip,vip,since\nAcme,company,Oslo,600,00123,yes,2020-01-31\nBeta,company,Bergen,12.5,5000,no,\n",
     );
-    assert_output(
-        "declaring contact field revenue (number)\ndeclaring contact field zip (text)\ndeclaring contact field vip (flag)\ndeclaring contact field since (date)\nimported 2 contacts\n",
-        &ws.ok(&[
-            "import",
-            "contacts",
-            csv.to_str().unwrap(),
-            "--define-fields",
-        ]),
-    );
-    assert_output(
-        "600\n",
-        &ws.ok(&[
-            "eval",
-            r#"contacts().filter(#{name: "Acme"}).first().revenue"#,
-        ]),
-    );
-    assert_output(
-        "00123\n",
-        &ws.ok(&["eval", r#"contacts().filter(#{name: "Acme"}).first().zip"#]),
-    );
-    assert_output(
-        "true\n",
-        &ws.ok(&["eval", r#"contacts().filter(#{name: "Acme"}).first().vip"#]),
-    );
-    // Declared now: the same columns import without the option, checked against their type.
-    let more = ws.file("more.csv", b"name,revenue\nGamma,lots\n");
-    let run = ws.run(&["import", "contacts", more.to_str().unwrap()]);
-    assert!(
-        run.stderr
-            .contains("line 2: column revenue is \"lots\", not a number"),
-        "{}",
-        run.stderr
-    );
+        assert_output(
+            "declaring contact field revenue (number)\ndeclaring contact field zip (text)\ndeclaring contact field vip (flag)\ndeclaring contact field since (date)\nimported 2 contacts\n",
+            &ws.ok(&[
+                "import",
+                "contacts",
+                csv.to_str().unwrap(),
+                "--define-fields",
+            ]),
+        );
+        assert_output(
+            "600\n",
+            &ws.ok(&[
+                "eval",
+                r#"contacts().filter(#{name: "Acme"}).first().revenue"#,
+            ]),
+        );
+        assert_output(
+            "00123\n",
+            &ws.ok(&["eval", r#"contacts().filter(#{name: "Acme"}).first().zip"#]),
+        );
+        assert_output(
+            "true\n",
+            &ws.ok(&["eval", r#"contacts().filter(#{name: "Acme"}).first().vip"#]),
+        );
+        // Declared now: the same columns import without the option, checked against their type.
+        let more = ws.file("more.csv", b"name,revenue\nGamma,lots\n");
+        let run = ws.run(&["import", "contacts", more.to_str().unwrap()]);
+        assert!(
+            run.stderr
+                .contains("line 2: column revenue is \"lots\", not a number"),
+            "{}",
+            run.stderr
+        );
+    });
 }
 
 #[test]
 fn a_bad_csv_row_aborts_the_whole_import_naming_the_line() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let before = ws.content_hash();
-    for (content, message) in [
-        (
-            &b"name,kind\nGood,company\nBad,robot\n"[..],
-            "error: line 3: column kind: \"robot\" is not one of \"company\", \"person\"; use one of those words\n",
-        ),
-        (
-            &b"name,kind\nGood,company\n,company\n"[..],
-            "error: line 3: row contact CT000052: name is required; give the contact a name; fix that row; nothing was imported\n",
-        ),
-        (
-            &b"name,kind\nGood,company,extra\n"[..],
-            "error: line 2: row has 3 columns, but the header has 2; fix that row; nothing was imported\n",
-        ),
-        (
-            &b"name,city\nGood,\xff\xfe\n"[..],
-            "error: line 2: row is not valid UTF-8; fix that row; nothing was imported\n",
-        ),
-    ] {
-        let csv = ws.file("bad.csv", content);
-        let run = ws.run(&["import", "contacts", csv.to_str().unwrap()]);
-        assert!(!run.success);
-        assert_output(message, &run.stderr);
-        assert_eq!(before, ws.content_hash());
-    }
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let before = ws.content_hash();
+        for (content, message) in [
+            (
+                &b"name,kind\nGood,company\nBad,robot\n"[..],
+                "error: line 3: column kind: \"robot\" is not one of \"company\", \"person\"; use one of those words\n",
+            ),
+            (
+                &b"name,kind\nGood,company\n,company\n"[..],
+                "error: line 3: row contact CT000052: name is required; give the contact a name; fix that row; nothing was imported\n",
+            ),
+            (
+                &b"name,kind\nGood,company,extra\n"[..],
+                "error: line 2: row has 3 columns, but the header has 2; fix that row; nothing was imported\n",
+            ),
+            (
+                &b"name,city\nGood,\xff\xfe\n"[..],
+                "error: line 2: row is not valid UTF-8; fix that row; nothing was imported\n",
+            ),
+        ] {
+            let csv = ws.file("bad.csv", content);
+            let run = ws.run(&["import", "contacts", csv.to_str().unwrap()]);
+            assert!(!run.success);
+            assert_output(message, &run.stderr);
+            assert_eq!(before, ws.content_hash());
+        }
+    });
 }
 
 #[test]
 fn export_writes_contacts_as_csv_and_entries_as_json() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let csv = ws.ok(&["--format", "csv", "export", "contacts"]);
-    let mut lines = csv.lines();
-    assert_eq!(
-        lines.next(),
-        Some(
-            "no,name,kind,company_no,salesperson,language,correspondence,email,phone,mobile,city,country,exclude_from_segment,privacy_blocked,no_letters"
-        )
-    );
-    assert_eq!(csv.lines().count(), 51);
-    let json = ws.ok(&["--format", "json", "export", "entries"]);
-    assert!(
-        json.starts_with("[\n{") && json.ends_with("}\n]\n"),
-        "{json}"
-    );
-    assert_eq!(json.matches("\"entry_no\":").count(), 74);
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let csv = ws.ok(&["--format", "csv", "export", "contacts"]);
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "no,name,kind,company_no,salesperson,language,correspondence,email,phone,mobile,city,country,exclude_from_segment,privacy_blocked,no_letters"
+            )
+        );
+        assert_eq!(csv.lines().count(), 51);
+        let json = ws.ok(&["--format", "json", "export", "entries"]);
+        assert!(
+            json.starts_with("[\n{") && json.ends_with("}\n]\n"),
+            "{json}"
+        );
+        assert_eq!(json.matches("\"entry_no\":").count(), 74);
+    });
 }
 
 #[test]
 fn export_to_a_file_round_trips_through_import() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let out = ws.file("contacts.csv", b"");
-    ws.ok(&[
-        "--format",
-        "csv",
-        "export",
-        "contacts",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let other = Workspace::new();
-    let missing = other.run(&[
-        "import",
-        "contacts",
-        out.to_str().unwrap(),
-        "--define-fields",
-    ]);
-    assert!(
-        missing.stderr.contains("salesperson JO does not exist"),
-        "contacts name their salesperson: {}",
-        missing.stderr
-    );
-    other.ok(&[
-        "eval",
-        r#"for sp in ["JO", "PS", "BC", "HR", "OF"] { salesperson_create(#{code: sp}); }"#,
-    ]);
-    let undeclared = other.run(&["import", "contacts", out.to_str().unwrap()]);
-    assert!(
-        undeclared
-            .stderr
-            .contains("column no_letters is not a contact field"),
-        "the demo's declared field must be declared here too: {}",
-        undeclared.stderr
-    );
-    let imported = other.ok(&[
-        "import",
-        "contacts",
-        out.to_str().unwrap(),
-        "--define-fields",
-    ]);
-    assert_output(
-        "declaring contact field no_letters (text)\nimported 50 contacts\n",
-        &imported,
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let out = ws.file("contacts.csv", b"");
+        ws.ok(&[
+            "--format",
+            "csv",
+            "export",
+            "contacts",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let other = ws.another();
+        let missing = other.run(&[
+            "import",
+            "contacts",
+            out.to_str().unwrap(),
+            "--define-fields",
+        ]);
+        assert!(
+            missing.stderr.contains("salesperson JO does not exist"),
+            "contacts name their salesperson: {}",
+            missing.stderr
+        );
+        other.ok(&[
+            "eval",
+            r#"for sp in ["JO", "PS", "BC", "HR", "OF"] { salesperson_create(#{code: sp}); }"#,
+        ]);
+        let undeclared = other.run(&["import", "contacts", out.to_str().unwrap()]);
+        assert!(
+            undeclared
+                .stderr
+                .contains("column no_letters is not a contact field"),
+            "the demo's declared field must be declared here too: {}",
+            undeclared.stderr
+        );
+        let imported = other.ok(&[
+            "import",
+            "contacts",
+            out.to_str().unwrap(),
+            "--define-fields",
+        ]);
+        assert_output(
+            "declaring contact field no_letters (text)\nimported 50 contacts\n",
+            &imported,
+        );
+    });
 }
 
 #[test]
 fn plugins_list_shows_the_bundled_plugins_none_enabled() {
-    let ws = Workspace::new();
-    let out = ws.ok(&["--format", "csv", "plugins", "list"]);
-    assert!(
-        out.starts_with("name,version,description,enabled,from,hooks\n")
-            || out.contains("document_rules"),
-        "{out}"
-    );
-    for name in ["document_rules", "retention", "duplicates"] {
-        assert!(out.contains(&format!("{name},")), "{out}");
-    }
-    assert!(
-        !out.contains(",true,"),
-        "nothing is enabled by default: {out}"
-    );
+    each_backend(|ws| {
+        let out = ws.ok(&["--format", "csv", "plugins", "list"]);
+        assert!(
+            out.starts_with("name,version,description,enabled,from,hooks\n")
+                || out.contains("document_rules"),
+            "{out}"
+        );
+        for name in ["document_rules", "retention", "duplicates"] {
+            assert!(out.contains(&format!("{name},")), "{out}");
+        }
+        assert!(
+            !out.contains(",true,"),
+            "nothing is enabled by default: {out}"
+        );
+    });
 }
 
 #[test]
 fn a_consultant_adds_a_rule_as_a_plugin_folder_and_sees_it_act_without_compiling() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let folder = ws.file("my-plugins", b"");
-    std::fs::remove_file(&folder).unwrap();
-    std::fs::create_dir_all(folder.join("big_quotes")).unwrap();
-    std::fs::write(
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let folder = ws.file("my-plugins", b"");
+        std::fs::remove_file(&folder).unwrap();
+        std::fs::create_dir_all(folder.join("big_quotes")).unwrap();
+        std::fs::write(
         folder.join("big_quotes/plugin.toml"),
         "name = \"big_quotes\"\nversion = \"1.0\"\nrequires = \"0.1\"\nhooks = [\"after_document\"]\n[capabilities]\nwrite = [\"entries\"]\n",
     )
     .unwrap();
-    std::fs::write(
+        std::fs::write(
         folder.join("big_quotes/main.rhai"),
         "fn after_document(d) {\n  if d.type == \"sales_quote\" && d.recorded && d.amount > 10000 {\n    let e = entry(d.entry_no);\n    log_interaction(#{contact: e.contact_no, template: \"OUTGOING\", description: `Call about quote ${d.no}`, postponed: true});\n  }\n}\n",
     )
     .unwrap();
-    ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
-    assert_output(
-        "enabled big_quotes\n",
-        &ws.ok(&["plugins", "enable", "big_quotes"]),
-    );
-    ws.ok(&[
-        "document",
-        "sales_quote",
-        "Q1",
-        "--contact",
-        "CT000002",
-        "--amount",
-        "25000",
-    ]);
-    assert_output(
-        "[\"Call about quote Q1\"]\n",
-        &ws.ok(&[
-            "eval",
-            "entries().filter(#{postponed: true}).list().map(|e| e.description)",
-        ]),
-    );
-    assert_output(
-        "disabled big_quotes\n",
-        &ws.ok(&["plugins", "disable", "big_quotes"]),
-    );
-    ws.ok(&[
-        "document",
-        "sales_quote",
-        "Q2",
-        "--contact",
-        "CT000002",
-        "--amount",
-        "25000",
-    ]);
-    assert_output(
-        "1\n",
-        &ws.ok(&["eval", "entries().filter(#{postponed: true}).count()"]),
-    );
+        ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
+        assert_output(
+            "enabled big_quotes\n",
+            &ws.ok(&["plugins", "enable", "big_quotes"]),
+        );
+        ws.ok(&[
+            "document",
+            "sales_quote",
+            "Q1",
+            "--contact",
+            "CT000002",
+            "--amount",
+            "25000",
+        ]);
+        assert_output(
+            "[\"Call about quote Q1\"]\n",
+            &ws.ok(&[
+                "eval",
+                "entries().filter(#{postponed: true}).list().map(|e| e.description)",
+            ]),
+        );
+        assert_output(
+            "disabled big_quotes\n",
+            &ws.ok(&["plugins", "disable", "big_quotes"]),
+        );
+        ws.ok(&[
+            "document",
+            "sales_quote",
+            "Q2",
+            "--contact",
+            "CT000002",
+            "--amount",
+            "25000",
+        ]);
+        assert_output(
+            "1\n",
+            &ws.ok(&["eval", "entries().filter(#{postponed: true}).count()"]),
+        );
+    });
 }
 
 #[test]
 fn a_broken_plugin_is_a_warning_at_start_and_rapport_still_works() {
-    let ws = Workspace::new();
-    let folder = ws.file("plugins-dir", b"");
-    std::fs::remove_file(&folder).unwrap();
-    std::fs::create_dir_all(folder.join("oops")).unwrap();
-    std::fs::write(
-        folder.join("oops/plugin.toml"),
-        "name = \"oops\"\nversion = \"1\"\nrequires = \"0.1\"\n",
-    )
-    .unwrap();
-    std::fs::write(folder.join("oops/main.rhai"), "fn f() {\n  let = 1;\n}\n").unwrap();
-    ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
-    let run = ws.run(&["eval", "1 + 1"]);
-    assert!(run.success);
-    assert_output("2\n", &run.stdout);
-    assert!(
-        run.stderr.starts_with("warning: plugin oops (")
-            && run.stderr.contains("oops/main.rhai:2:"),
-        "{}",
-        run.stderr
-    );
-    let refused = ws.run(&["plugins", "enable", "oops"]);
-    assert!(
-        !refused.success && refused.stderr.contains("it does not load"),
-        "{}",
-        refused.stderr
-    );
+    each_backend(|ws| {
+        let folder = ws.file("plugins-dir", b"");
+        std::fs::remove_file(&folder).unwrap();
+        std::fs::create_dir_all(folder.join("oops")).unwrap();
+        std::fs::write(
+            folder.join("oops/plugin.toml"),
+            "name = \"oops\"\nversion = \"1\"\nrequires = \"0.1\"\n",
+        )
+        .unwrap();
+        std::fs::write(folder.join("oops/main.rhai"), "fn f() {\n  let = 1;\n}\n").unwrap();
+        ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
+        let run = ws.run(&["eval", "1 + 1"]);
+        assert!(run.success);
+        assert_output("2\n", &run.stdout);
+        assert!(
+            run.stderr.starts_with("warning: plugin oops (")
+                && run.stderr.contains("oops/main.rhai:2:"),
+            "{}",
+            run.stderr
+        );
+        let refused = ws.run(&["plugins", "enable", "oops"]);
+        assert!(
+            !refused.success && refused.stderr.contains("it does not load"),
+            "{}",
+            refused.stderr
+        );
+    });
 }
 
 #[test]
 fn completions_print_a_shell_script() {
-    let ws = Workspace::new();
-    let out = ws.ok(&["completions", "bash"]);
-    assert!(out.contains("_rapport()"), "{out}");
+    each_backend(|ws| {
+        let out = ws.ok(&["completions", "bash"]);
+        assert!(out.contains("_rapport()"), "{out}");
+    });
 }
 
 #[test]
 fn the_repl_takes_multi_line_input_help_and_shows_errors_with_a_caret() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let run = ws.run_with_input(&["repl"], "let n = contacts().filter(#{\n  city: \"Oslo\"\n}).count();\nn\n:help count\nfoo(1)\n:quit\n");
-    assert!(run.success, "{}", run.stderr);
-    assert_output(
-        "rapport: type :help for the functions, Ctrl-D to leave.\n10\nquery.count() -> int\n  How many records match (streams; nothing is held).\nerror: repl:1:1: no function foo(int); :help lists the functions there are\n   1 | foo(1)\n     | ^\n",
-        &run.stdout,
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let run = ws.run_with_input(&["repl"], "let n = contacts().filter(#{\n  city: \"Oslo\"\n}).count();\nn\n:help count\nfoo(1)\n:quit\n");
+        assert!(run.success, "{}", run.stderr);
+        assert_output(
+            "rapport: type :help for the functions, Ctrl-D to leave.\n10\nquery.count() -> int\n  How many records match (streams; nothing is held).\nerror: repl:1:1: no function foo(int); :help lists the functions there are\n   1 | foo(1)\n     | ^\n",
+            &run.stdout,
+        );
+    });
 }
 
 #[test]
 fn the_repls_help_shows_the_declared_fields() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let run = ws.run_with_input(&["repl"], ":help no_letters\n:help\n");
-    assert!(run.success, "{}", run.stderr);
-    let line = "contact.no_letters                 flag field. Send no statements or reminders (read by the document_rules plugin)\n";
-    assert!(
-        run.stdout.contains(&format!("leave.\n{line}")),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains(&format!("fields() lists them):\n{line}")),
-        "{}",
-        run.stdout
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let run = ws.run_with_input(&["repl"], ":help no_letters\n:help\n");
+        assert!(run.success, "{}", run.stderr);
+        let line = "contact.no_letters                 flag field. Send no statements or reminders (read by the document_rules plugin)\n";
+        assert!(
+            run.stdout.contains(&format!("leave.\n{line}")),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout
+                .contains(&format!("fields() lists them):\n{line}")),
+            "{}",
+            run.stdout
+        );
+    });
 }
 
 #[test]
 fn the_repl_greets_an_empty_database_with_one_line_of_help() {
-    let ws = Workspace::new();
-    let run = ws.run_with_input(&[], "");
-    assert_output(
-        "rapport: this database is empty. Type :load scripts/demo.rhai for the demo company, or :help for the functions.\n",
-        &run.stdout,
-    );
+    each_backend(|ws| {
+        let run = ws.run_with_input(&[], "");
+        assert_output(
+            "rapport: this database is empty. Type :load scripts/demo.rhai for the demo company, or :help for the functions.\n",
+            &run.stdout,
+        );
+    });
 }
 
 #[test]
 fn the_repl_keeps_variables_between_inputs_and_each_input_is_its_own_transaction() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let run = ws.run_with_input(&[], "let s = segment(\"SM00001\");\nlog_interaction(#{contact: \"CT000002\", template: \"NOPE\"})\ns.lines().len()\n");
-    assert!(
-        run.stdout
-            .contains("error: repl:1:1: template NOPE does not exist"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.ends_with("10\n"), "{}", run.stdout);
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let run = ws.run_with_input(&[], "let s = segment(\"SM00001\");\nlog_interaction(#{contact: \"CT000002\", template: \"NOPE\"})\ns.lines().len()\n");
+        assert!(
+            run.stdout
+                .contains("error: repl:1:1: template NOPE does not exist"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.ends_with("10\n"), "{}", run.stdout);
+    });
 }
 
 #[test]
@@ -618,25 +651,26 @@ fn the_readme_tour_runs_in_the_repl_as_written() {
         .and_then(|t| t.split("<!-- tour:end -->").next())
         .expect("README.md has the tour");
     let lines: Vec<&str> = tour.lines().filter(|l| !l.starts_with("```")).collect();
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let run = ws.run_with_input(&[], &lines.join("\n"));
-    assert!(run.success, "{}", run.stderr);
-    assert!(
-        !run.stdout.contains("error"),
-        "the tour failed:\n{}",
-        run.stdout
-    );
-    let answers: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty())
-        .collect();
-    // new entry no, timeline length, lines added, entries logged, dry-run count, purged, BUS count after
-    assert_eq!(
-        answers,
-        ["75", "3", "8", "8", "8", "8", "0"],
-        "{}",
-        run.stdout
-    );
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let run = ws.run_with_input(&[], &lines.join("\n"));
+        assert!(run.success, "{}", run.stderr);
+        assert!(
+            !run.stdout.contains("error"),
+            "the tour failed:\n{}",
+            run.stdout
+        );
+        let answers: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter(|l| l.chars().all(|c| c.is_ascii_digit()) && !l.is_empty())
+            .collect();
+        // new entry no, timeline length, lines added, entries logged, dry-run count, purged, BUS count after
+        assert_eq!(
+            answers,
+            ["75", "3", "8", "8", "8", "8", "0"],
+            "{}",
+            run.stdout
+        );
+    });
 }

@@ -1,5 +1,7 @@
 //! `rapport serve`, end to end: a real server on a free loopback port, driven by the real
-//! command line and by an HTTP client, as a team would use it.
+//! command line and by an HTTP client, as a team would use it. Each test runs on a redb file and
+//! on PostgreSQL (`each_backend`; skipped, saying so, when `RAPPORT_TEST_POSTGRES` names no
+//! server), except those marked `redb only`.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -7,15 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rapport::api::{RunReply, RunRequest};
 use rapport::client::{Client, ClientError};
-use rapport_tests::{Server, Workspace};
+use rapport_tests::{Server, Workspace, each_backend};
 use serde_json::{Value as Json, json};
 
-/// A workspace with the demo company and a server on it.
-fn served() -> (Workspace, Server) {
-    let ws = Workspace::new();
+/// The demo company in the workspace, and a server on it.
+fn served(ws: &Workspace) -> Server {
     ws.ok(&["demo"]);
-    let server = ws.serve(&[]);
-    (ws, server)
+    ws.serve(&[])
 }
 
 fn run(client: &Client, source: &str) -> Result<RunReply, ClientError> {
@@ -56,85 +56,95 @@ const LOG_ONE: &str =
 
 #[test]
 fn while_a_server_holds_the_file_plain_commands_go_through_it() {
-    let (ws, _server) = served();
-    // The same commands a second terminal types, with no flags: found through the file beside
-    // the database.
-    assert_eq!(ws.ok(&["eval", "contacts().count()"]).trim(), "50");
-    let export = ws.ok(&["export", "entries"]);
-    assert_eq!(export.lines().count(), 75, "a header and 74 entries");
-    let doc = ws.ok(&[
-        "document",
-        "sales_invoice",
-        "99001",
-        "--customer",
-        "10000",
-        "--action",
-        "emailed",
-    ]);
-    assert!(
-        doc.starts_with("recorded as interaction log entry 75"),
-        "{doc}"
-    );
-    assert_eq!(
-        ws.ok(&["check"]),
-        "ok: 75 entries; indexes, statistics and attachments agree\n"
-    );
-    let stats = ws.ok(&["stats", "template", "s_statm"]);
-    assert!(stats.contains("count         7"), "{stats}");
+    each_backend(|ws| {
+        let server = served(ws);
+        // The same commands a second terminal types, with no flags: found through the file beside
+        // the database (on PostgreSQL, which has no such file, with --server and --token).
+        let ws = ws.through(&server);
+        assert_eq!(ws.ok(&["eval", "contacts().count()"]).trim(), "50");
+        let export = ws.ok(&["export", "entries"]);
+        assert_eq!(export.lines().count(), 75, "a header and 74 entries");
+        let doc = ws.ok(&[
+            "document",
+            "sales_invoice",
+            "99001",
+            "--customer",
+            "10000",
+            "--action",
+            "emailed",
+        ]);
+        assert!(
+            doc.starts_with("recorded as interaction log entry 75"),
+            "{doc}"
+        );
+        assert_eq!(
+            ws.ok(&["check"]),
+            "ok: 75 entries; indexes, statistics and attachments agree\n"
+        );
+        let stats = ws.ok(&["stats", "template", "s_statm"]);
+        assert!(stats.contains("count         7"), "{stats}");
+    });
 }
 
 #[test]
 fn a_repl_through_the_server_keeps_its_variables_between_lines() {
-    let (ws, _server) = served();
-    let run = ws.run_with_input(&["repl"], "let x = 41\nx + 1\n");
-    assert!(run.success, "{}", run.stderr);
-    assert!(
-        run.stdout.contains("through http://127.0.0.1:"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.lines().any(|l| l == "42"), "{}", run.stdout);
+    each_backend(|ws| {
+        let server = served(ws);
+        let run = ws
+            .through(&server)
+            .run_with_input(&["repl"], "let x = 41\nx + 1\n");
+        assert!(run.success, "{}", run.stderr);
+        assert!(
+            run.stdout.contains("through http://127.0.0.1:"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.lines().any(|l| l == "42"), "{}", run.stdout);
+    });
 }
 
 #[test]
 fn two_repls_and_a_document_recorder_work_at_once() {
-    let (ws, server) = served();
-    let mut lines = String::new();
-    for i in 0..20 {
-        let _ = writeln!(lines, "let n{i} = {LOG_ONE}");
-    }
-    lines.push_str("n19 - n0\n");
-    std::thread::scope(|s| {
-        let repls: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| ws.run_with_input(&["repl"], &lines)))
-            .collect();
-        let recorder = s.spawn(|| {
-            for i in 0..10 {
-                let no = format!("{}", 99100 + i);
-                ws.ok(&[
-                    "document",
-                    "sales_invoice",
-                    &no,
-                    "--customer",
-                    "10000",
-                    "--action",
-                    "posted",
-                ]);
-            }
-        });
-        for r in repls {
-            let out = r.join().expect("the REPL ends");
-            assert!(out.success, "{}", out.stderr);
-            assert!(!out.stdout.contains("error"), "{}", out.stdout);
+    each_backend(|ws| {
+        let server = served(ws);
+        let mut lines = String::new();
+        for i in 0..20 {
+            let _ = writeln!(lines, "let n{i} = {LOG_ONE}");
         }
-        recorder.join().expect("the recorder ends");
+        lines.push_str("n19 - n0\n");
+        let through = ws.through(&server);
+        std::thread::scope(|s| {
+            let repls: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| through.run_with_input(&["repl"], &lines)))
+                .collect();
+            let recorder = s.spawn(|| {
+                for i in 0..10 {
+                    let no = format!("{}", 99100 + i);
+                    through.ok(&[
+                        "document",
+                        "sales_invoice",
+                        &no,
+                        "--customer",
+                        "10000",
+                        "--action",
+                        "posted",
+                    ]);
+                }
+            });
+            for r in repls {
+                let out = r.join().expect("the REPL ends");
+                assert!(out.success, "{}", out.stderr);
+                assert!(!out.stdout.contains("error"), "{}", out.stdout);
+            }
+            recorder.join().expect("the recorder ends");
+        });
+        let client = server.client(Some(&server.owner_token()));
+        assert_eq!(count(&client, "entries().count()"), 74 + 2 * 20 + 10);
+        assert_eq!(
+            through.ok(&["check"]),
+            "ok: 124 entries; indexes, statistics and attachments agree\n"
+        );
     });
-    let client = server.client(Some(&server.owner_token()));
-    assert_eq!(count(&client, "entries().count()"), 74 + 2 * 20 + 10);
-    assert_eq!(
-        ws.ok(&["check"]),
-        "ok: 124 entries; indexes, statistics and attachments agree\n"
-    );
 }
 
 /// Waits until the server counts `n` running scripts.
@@ -151,218 +161,243 @@ fn until_running(server: &Server, n: u64) {
 
 #[test]
 fn readers_never_wait_for_a_writer() {
-    let (_ws, server) = served();
-    let token = server.owner_token();
-    // The writer logs an interaction (taking the write transaction) and then never ends, until
-    // it is cancelled: every read below happens while it holds the write transaction.
-    let cancel = Arc::new(AtomicBool::new(false));
-    std::thread::scope(|s| {
-        let writer_client = server.client(Some(&token));
-        let flag = cancel.clone();
-        let writer = s.spawn(move || {
-            writer_client.run(
-                &RunRequest {
-                    source: format!("{LOG_ONE}; loop {{ }}"),
-                    ..RunRequest::default()
-                },
-                Some(&flag),
-            )
+    each_backend(|ws| {
+        let server = served(ws);
+        let token = server.owner_token();
+        // The writer logs an interaction (taking the write transaction) and then never ends, until
+        // it is cancelled: every read below happens while it holds the write transaction.
+        let cancel = Arc::new(AtomicBool::new(false));
+        std::thread::scope(|s| {
+            let writer_client = server.client(Some(&token));
+            let flag = cancel.clone();
+            let writer = s.spawn(move || {
+                writer_client.run(
+                    &RunRequest {
+                        source: format!("{LOG_ONE}; loop {{ }}"),
+                        ..RunRequest::default()
+                    },
+                    Some(&flag),
+                )
+            });
+            until_running(&server, 1);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let reader = server.client(Some(&token));
+            for _ in 0..20 {
+                assert_eq!(
+                    count(&reader, "entries().count()"),
+                    74,
+                    "a snapshot without the writer's entry"
+                );
+            }
+            assert!(!writer.is_finished(), "the writer never ends by itself");
+            cancel.store(true, Ordering::SeqCst);
+            let e = api_error(writer.join().expect("the writer ends"));
+            assert_eq!(e.kind, "cancelled");
         });
-        until_running(&server, 1);
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let reader = server.client(Some(&token));
-        for _ in 0..20 {
-            assert_eq!(
-                count(&reader, "entries().count()"),
-                74,
-                "a snapshot without the writer's entry"
-            );
-        }
-        assert!(!writer.is_finished(), "the writer never ends by itself");
-        cancel.store(true, Ordering::SeqCst);
-        let e = api_error(writer.join().expect("the writer ends"));
-        assert_eq!(e.kind, "cancelled");
+        assert_eq!(count(&server.client(Some(&token)), "entries().count()"), 74);
     });
-    assert_eq!(count(&server.client(Some(&token)), "entries().count()"), 74);
 }
 
 #[test]
 fn a_request_without_a_token_is_refused() {
-    let (_ws, server) = served();
-    let e = api_error(run(&server.client(None), "contacts().count()"));
-    assert_eq!((e.kind.as_str(), e.status()), ("unauthorized", 401));
-    assert!(e.message.contains("Authorization: Bearer"), "{}", e.message);
+    each_backend(|ws| {
+        let server = served(ws);
+        let e = api_error(run(&server.client(None), "contacts().count()"));
+        assert_eq!((e.kind.as_str(), e.status()), ("unauthorized", 401));
+        assert!(e.message.contains("Authorization: Bearer"), "{}", e.message);
+    });
 }
 
 #[test]
 fn a_wrong_token_is_refused() {
-    let (_ws, server) = served();
-    let e = api_error(run(&server.client(Some("rpt_not_a_token")), "1"));
-    assert_eq!(e.kind, "unauthorized");
-    assert!(e.message.contains("not valid"), "{}", e.message);
+    each_backend(|ws| {
+        let server = served(ws);
+        let e = api_error(run(&server.client(Some("rpt_not_a_token")), "1"));
+        assert_eq!(e.kind, "unauthorized");
+        assert!(e.message.contains("not valid"), "{}", e.message);
+    });
 }
 
 #[test]
 fn a_revoked_token_is_refused() {
-    let (ws, server) = served();
-    let owner = server.client(Some(&server.owner_token()));
-    let token = user(&owner, "rita", "read");
-    assert_eq!(
-        count(&server.client(Some(&token)), "contacts().count()"),
-        50
-    );
-    ws.ok(&["users", "revoke", "rita"]);
-    let e = api_error(run(&server.client(Some(&token)), "contacts().count()"));
-    assert_eq!(e.kind, "unauthorized");
+    each_backend(|ws| {
+        let server = served(ws);
+        let owner = server.client(Some(&server.owner_token()));
+        let token = user(&owner, "rita", "read");
+        assert_eq!(
+            count(&server.client(Some(&token)), "contacts().count()"),
+            50
+        );
+        ws.through(&server).ok(&["users", "revoke", "rita"]);
+        let e = api_error(run(&server.client(Some(&token)), "contacts().count()"));
+        assert_eq!(e.kind, "unauthorized");
+    });
 }
 
 #[test]
 fn a_read_only_token_cannot_write_and_nothing_changes() {
-    let (ws, server) = served();
-    let owner = server.client(Some(&server.owner_token()));
-    let reader = server.client(Some(&user(&owner, "rita", "read")));
-    let e = api_error(run(&reader, LOG_ONE));
-    assert_eq!(
-        (e.kind.as_str(), e.field.as_deref()),
-        ("denied", Some("role"))
-    );
-    assert!(
-        e.message
-            .contains("user rita (role read) may not write entries"),
-        "{}",
-        e.message
-    );
-    let e = api_error(reader.post::<Json>(
-        "/documents",
-        &json!({"type": "sales_invoice", "no": "1", "customer": "10000"}),
-    ));
-    assert_eq!(e.kind, "denied");
-    drop(server);
-    assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "74");
+    each_backend(|ws| {
+        let server = served(ws);
+        let owner = server.client(Some(&server.owner_token()));
+        let reader = server.client(Some(&user(&owner, "rita", "read")));
+        let e = api_error(run(&reader, LOG_ONE));
+        assert_eq!(
+            (e.kind.as_str(), e.field.as_deref()),
+            ("denied", Some("role"))
+        );
+        assert!(
+            e.message
+                .contains("user rita (role read) may not write entries"),
+            "{}",
+            e.message
+        );
+        let e = api_error(reader.post::<Json>(
+            "/documents",
+            &json!({"type": "sales_invoice", "no": "1", "customer": "10000"}),
+        ));
+        assert_eq!(e.kind, "denied");
+        drop(server);
+        assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "74");
+    });
 }
 
 #[test]
 fn a_log_token_logs_and_records_documents_but_cannot_cancel() {
-    let (_ws, server) = served();
-    let owner = server.client(Some(&server.owner_token()));
-    let logger = server.client(Some(&user(&owner, "bill", "log")));
-    let no = count(&logger, LOG_ONE);
-    let e = api_error(run(&logger, &format!("cancel(entry({no}))")));
-    assert_eq!(e.kind, "denied");
-    assert!(
-        e.message.contains("role log only adds interactions"),
-        "{}",
-        e.message
-    );
-    let doc: rapport::api::DocumentReply = logger
+    each_backend(|ws| {
+        let server = served(ws);
+        let owner = server.client(Some(&server.owner_token()));
+        let logger = server.client(Some(&user(&owner, "bill", "log")));
+        let no = count(&logger, LOG_ONE);
+        let e = api_error(run(&logger, &format!("cancel(entry({no}))")));
+        assert_eq!(e.kind, "denied");
+        assert!(
+            e.message.contains("role log only adds interactions"),
+            "{}",
+            e.message
+        );
+        let doc: rapport::api::DocumentReply = logger
         .post(
             "/documents",
             &json!({"type": "sales_invoice", "no": "99001", "customer": "10000", "action": "posted"}),
         )
         .expect("a log token records documents");
-    assert!(doc.recorded);
+        assert!(doc.recorded);
+    });
 }
 
 #[test]
 fn an_entry_records_the_authenticated_user() {
-    let (_ws, server) = served();
-    let owner = server.client(Some(&server.owner_token()));
-    let logger = server.client(Some(&user(&owner, "bill", "log")));
-    let reply = run(&logger, &format!("entry({LOG_ONE}).user")).expect("logged");
-    assert_eq!(reply.value, json!("bill"));
+    each_backend(|ws| {
+        let server = served(ws);
+        let owner = server.client(Some(&server.owner_token()));
+        let logger = server.client(Some(&user(&owner, "bill", "log")));
+        let reply = run(&logger, &format!("entry({LOG_ONE}).user")).expect("logged");
+        assert_eq!(reply.value, json!("bill"));
+    });
 }
 
 #[test]
 fn a_script_through_the_server_cannot_read_files() {
-    let (ws, server) = served();
-    let file = ws.file("letter.txt", b"Dear customer");
-    let owner = server.client(Some(&server.owner_token()));
-    let full = server.client(Some(&user(&owner, "fu", "full")));
-    let source = format!(r#"template_attach("OUTGOING", "", "{}")"#, file.display());
-    let e = api_error(run(&full, &source));
-    assert_eq!(
-        (e.kind.as_str(), e.field.as_deref()),
-        ("denied", Some("file_path"))
-    );
-    assert!(e.message.contains("no file access"), "{}", e.message);
+    each_backend(|ws| {
+        let server = served(ws);
+        let file = ws.file("letter.txt", b"Dear customer");
+        let owner = server.client(Some(&server.owner_token()));
+        let full = server.client(Some(&user(&owner, "fu", "full")));
+        let source = format!(r#"template_attach("OUTGOING", "", "{}")"#, file.display());
+        let e = api_error(run(&full, &source));
+        assert_eq!(
+            (e.kind.as_str(), e.field.as_deref()),
+            ("denied", Some("file_path"))
+        );
+        assert!(e.message.contains("no file access"), "{}", e.message);
+    });
 }
 
 #[test]
 fn an_oversized_request_is_refused_and_nothing_is_written() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let server = ws.serve(&["--max-request-mib", "1"]);
-    let client = server.client(Some(&server.owner_token()));
-    let big = format!("{LOG_ONE}; \"{}\"", "x".repeat(2 * 1024 * 1024));
-    let e = api_error(run(&client, &big));
-    assert_eq!((e.kind.as_str(), e.status()), ("too_large", 413));
-    assert!(e.message.contains("--max-request-mib"), "{}", e.message);
-    assert_eq!(count(&client, "entries().count()"), 74);
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let server = ws.serve(&["--max-request-mib", "1"]);
+        let client = server.client(Some(&server.owner_token()));
+        let big = format!("{LOG_ONE}; \"{}\"", "x".repeat(2 * 1024 * 1024));
+        let e = api_error(run(&client, &big));
+        assert_eq!((e.kind.as_str(), e.status()), ("too_large", 413));
+        assert!(e.message.contains("--max-request-mib"), "{}", e.message);
+        assert_eq!(count(&client, "entries().count()"), 74);
+    });
 }
 
 #[test]
 fn a_malformed_request_is_refused_with_a_clear_error_and_nothing_is_written() {
-    let (_ws, server) = served();
-    let client = server.client(Some(&server.owner_token()));
-    let e = api_error(client.post::<Json>("/run", &json!({"sourc": LOG_ONE})));
-    assert_eq!((e.kind.as_str(), e.status()), ("bad_request", 400));
-    assert!(e.message.contains("unknown field `sourc`"), "{}", e.message);
-    let e = api_error(client.post_bytes::<Json>("/run", "application/json", b"{not json"));
-    assert_eq!(e.kind, "bad_request");
-    let e = api_error(client.get::<Json>("/nowhere"));
-    assert_eq!(e.kind, "not_found");
-    assert_eq!(count(&client, "entries().count()"), 74);
+    each_backend(|ws| {
+        let server = served(ws);
+        let client = server.client(Some(&server.owner_token()));
+        let e = api_error(client.post::<Json>("/run", &json!({"sourc": LOG_ONE})));
+        assert_eq!((e.kind.as_str(), e.status()), ("bad_request", 400));
+        assert!(e.message.contains("unknown field `sourc`"), "{}", e.message);
+        let e = api_error(client.post_bytes::<Json>("/run", "application/json", b"{not json"));
+        assert_eq!(e.kind, "bad_request");
+        let e = api_error(client.get::<Json>("/nowhere"));
+        assert_eq!(e.kind, "not_found");
+        assert_eq!(count(&client, "entries().count()"), 74);
+    });
 }
 
 #[test]
 fn a_script_error_through_the_server_names_the_record_and_field_as_locally() {
-    let (ws, server) = served();
-    let client = server.client(Some(&server.owner_token()));
-    let e = api_error(run(
-        &client,
-        r#"log_interaction(#{contact: "CT999999", template: "OUTGOING"})"#,
-    ));
-    assert_eq!(e.kind, "not_found");
-    assert_eq!(e.record.as_deref(), Some("contact CT999999"));
-    // The command line prints it as a local run does.
-    let out = ws.run(&[
-        "eval",
-        r#"log_interaction(#{contact: "CT999999", template: "OUTGOING"})"#,
-    ]);
-    assert!(!out.success);
-    assert!(
-        out.stderr
-            .starts_with("error: eval:1:1: contact CT999999 does not exist"),
-        "{}",
-        out.stderr
-    );
+    each_backend(|ws| {
+        let server = served(ws);
+        let client = server.client(Some(&server.owner_token()));
+        let e = api_error(run(
+            &client,
+            r#"log_interaction(#{contact: "CT999999", template: "OUTGOING"})"#,
+        ));
+        assert_eq!(e.kind, "not_found");
+        assert_eq!(e.record.as_deref(), Some("contact CT999999"));
+        // The command line prints it as a local run does.
+        let out = ws.through(&server).run(&[
+            "eval",
+            r#"log_interaction(#{contact: "CT999999", template: "OUTGOING"})"#,
+        ]);
+        assert!(!out.success);
+        assert!(
+            out.stderr
+                .starts_with("error: eval:1:1: contact CT999999 does not exist"),
+            "{}",
+            out.stderr
+        );
+    });
 }
 
 #[test]
 fn cancelling_a_run_stops_it_and_keeps_nothing() {
-    let (_ws, server) = served();
-    let client = server.client(Some(&server.owner_token()));
-    let cancel = Arc::new(AtomicBool::new(false));
-    let endless = format!("{LOG_ONE}; loop {{ }}");
-    std::thread::scope(|s| {
-        let (flag, server) = (cancel.clone(), &server);
-        s.spawn(move || {
-            until_running(server, 1);
-            flag.store(true, Ordering::SeqCst);
+    each_backend(|ws| {
+        let server = served(ws);
+        let client = server.client(Some(&server.owner_token()));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let endless = format!("{LOG_ONE}; loop {{ }}");
+        std::thread::scope(|s| {
+            let (flag, server) = (cancel.clone(), &server);
+            s.spawn(move || {
+                until_running(server, 1);
+                flag.store(true, Ordering::SeqCst);
+            });
+            let request = RunRequest {
+                source: endless,
+                ..RunRequest::default()
+            };
+            let e = api_error(client.run(&request, Some(&cancel)));
+            assert_eq!(e.kind, "cancelled");
         });
-        let request = RunRequest {
-            source: endless,
-            ..RunRequest::default()
-        };
-        let e = api_error(client.run(&request, Some(&cancel)));
-        assert_eq!(e.kind, "cancelled");
+        assert_eq!(count(&client, "entries().count()"), 74);
     });
-    assert_eq!(count(&client, "entries().count()"), 74);
 }
 
+// redb only: the discovery file is what it checks (a server on PostgreSQL writes none)
 #[test]
 fn sigterm_stops_the_server_cleanly_and_removes_its_discovery_file() {
-    let (ws, server) = served();
+    let ws = Workspace::new();
+    let server = served(&ws);
     let discovery = server.discovery().to_path_buf();
     assert!(discovery.exists());
     let (ok, stderr) = server.terminate();
@@ -378,47 +413,51 @@ fn sigterm_stops_the_server_cleanly_and_removes_its_discovery_file() {
 
 #[test]
 fn sigterm_lets_a_running_write_finish_within_the_grace_period() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let server = ws.serve(&["--grace-seconds", "60"]);
-    let client = server.client(Some(&server.owner_token()));
-    // A write that takes a moment: it is running when the signal comes, and is let finish.
-    let write = std::thread::spawn(move || {
-        run(
-            &client,
-            &format!("let n = {LOG_ONE}; let i = 0; while i < 300000 {{ i += 1; }} n"),
-        )
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let server = ws.serve(&["--grace-seconds", "60"]);
+        let client = server.client(Some(&server.owner_token()));
+        // A write that takes a moment: it is running when the signal comes, and is let finish.
+        let write = std::thread::spawn(move || {
+            run(
+                &client,
+                &format!("let n = {LOG_ONE}; let i = 0; while i < 300000 {{ i += 1; }} n"),
+            )
+        });
+        until_running(&server, 1);
+        let (ok, stderr) = server.terminate();
+        assert!(ok, "{stderr}");
+        assert!(
+            write.join().expect("the client ends").is_ok(),
+            "the running write was let finish"
+        );
+        assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "75");
     });
-    until_running(&server, 1);
-    let (ok, stderr) = server.terminate();
-    assert!(ok, "{stderr}");
-    assert!(
-        write.join().expect("the client ends").is_ok(),
-        "the running write was let finish"
-    );
-    assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "75");
 }
 
 #[test]
 fn sigterm_stops_a_write_that_outlasts_the_grace_period_and_keeps_nothing() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let server = ws.serve(&["--grace-seconds", "0"]);
-    let client = server.client(Some(&server.owner_token()));
-    let write = std::thread::spawn(move || run(&client, &format!("{LOG_ONE}; loop {{ }}")));
-    until_running(&server, 1);
-    let (ok, stderr) = server.terminate();
-    assert!(ok, "{stderr}");
-    let e = api_error(write.join().expect("the client ends"));
-    assert_eq!(e.kind, "cancelled");
-    assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "74");
-    assert!(ws.ok(&["check"]).starts_with("ok:"));
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let server = ws.serve(&["--grace-seconds", "0"]);
+        let client = server.client(Some(&server.owner_token()));
+        let write = std::thread::spawn(move || run(&client, &format!("{LOG_ONE}; loop {{ }}")));
+        until_running(&server, 1);
+        let (ok, stderr) = server.terminate();
+        assert!(ok, "{stderr}");
+        let e = api_error(write.join().expect("the client ends"));
+        assert_eq!(e.kind, "cancelled");
+        assert_eq!(ws.ok(&["eval", "entries().count()"]).trim(), "74");
+        assert!(ws.ok(&["check"]).starts_with("ok:"));
+    });
 }
 
+// redb only: the discovery file beside the database file (a server on PostgreSQL writes none)
 #[test]
 fn the_discovery_file_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let (_ws, server) = served();
+    let ws = Workspace::new();
+    let server = served(&ws);
     let mode = std::fs::metadata(server.discovery())
         .expect("the discovery file")
         .permissions()
@@ -426,6 +465,7 @@ fn the_discovery_file_is_readable_by_its_owner_only() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
+// redb only: kill -9 of the server while it writes the redb file (postgres.rs kills PostgreSQL)
 #[test]
 fn a_server_killed_in_the_middle_of_a_segment_log_leaves_the_log_whole_or_absent() {
     let ws = Workspace::new();
@@ -476,6 +516,7 @@ fn a_server_killed_in_the_middle_of_a_segment_log_leaves_the_log_whole_or_absent
     }
 }
 
+// redb only: --read-only opens a redb file (it is refused for a PostgreSQL URL)
 #[test]
 fn read_only_opens_the_file_for_queries_and_refuses_writes() {
     let ws = Workspace::new();
@@ -500,144 +541,160 @@ fn read_only_opens_the_file_for_queries_and_refuses_writes() {
 
 #[test]
 fn a_client_with_server_and_token_flags_works_from_any_folder() {
-    let (ws, server) = served();
-    let owner = server.client(Some(&server.owner_token()));
-    let token = user(&owner, "rita", "read");
-    let out = ws.run_plain(&[
-        "--server",
-        &server.url,
-        "--token",
-        &token,
-        "eval",
-        "contacts().count()",
-    ]);
-    assert!(out.success, "{}", out.stderr);
-    assert_eq!(out.stdout.trim(), "50");
+    each_backend(|ws| {
+        let server = served(ws);
+        let owner = server.client(Some(&server.owner_token()));
+        let token = user(&owner, "rita", "read");
+        let out = ws.run_plain(&[
+            "--server",
+            &server.url,
+            "--token",
+            &token,
+            "eval",
+            "contacts().count()",
+        ]);
+        assert!(out.success, "{}", out.stderr);
+        assert_eq!(out.stdout.trim(), "50");
+    });
 }
 
 #[test]
 fn many_clients_writing_at_once_all_succeed_and_none_is_lost() {
-    let (ws, server) = served();
-    let token = server.owner_token();
-    let (clients, each) = (16, 15);
-    std::thread::scope(|s| {
-        for _ in 0..clients {
-            let client = server.client(Some(&token));
-            s.spawn(move || {
-                for _ in 0..each {
-                    // Read first, then write: the shape that conflicts when writers overtake
-                    // each other.
-                    let source = format!("let n = entries().count(); {LOG_ONE}");
-                    run(&client, &source).unwrap_or_else(|e| panic!("a write failed: {e}"));
-                }
-            });
-        }
+    each_backend(|ws| {
+        let server = served(ws);
+        let token = server.owner_token();
+        let (clients, each) = (16, 15);
+        std::thread::scope(|s| {
+            for _ in 0..clients {
+                let client = server.client(Some(&token));
+                s.spawn(move || {
+                    for _ in 0..each {
+                        // Read first, then write: the shape that conflicts when writers overtake
+                        // each other.
+                        let source = format!("let n = entries().count(); {LOG_ONE}");
+                        run(&client, &source).unwrap_or_else(|e| panic!("a write failed: {e}"));
+                    }
+                });
+            }
+        });
+        let client = server.client(Some(&token));
+        assert_eq!(count(&client, "entries().count()"), 74 + clients * each);
+        drop(server);
+        assert!(ws.ok(&["check"]).starts_with("ok:"));
     });
-    let client = server.client(Some(&token));
-    assert_eq!(count(&client, "entries().count()"), 74 + clients * each);
-    drop(server);
-    assert!(ws.ok(&["check"]).starts_with("ok:"));
 }
 
 #[test]
 fn import_backup_and_plugins_work_through_the_server() {
-    let (ws, _server) = served();
-    let csv = ws.file(
-        "new.csv",
-        b"no,name,kind,vip\nN000001,Nina Holm,person,yes\n",
-    );
-    let out = ws.ok(&[
-        "import",
-        "contacts",
-        &csv.display().to_string(),
-        "--define-fields",
-    ]);
-    assert_eq!(
-        out,
-        "declaring contact field vip (flag)\nimported 1 contact\n"
-    );
-    let copy = ws.path().join("copy.redb");
-    let out = ws.ok(&["backup", &copy.display().to_string()]);
-    assert!(
-        out.starts_with("backed up the database of http://"),
-        "{out}"
-    );
-    assert!(!ws.path().join("copy.redb.partial").exists());
-    let copied = ws.run_plain(&[
-        "--db",
-        &copy.display().to_string(),
-        "eval",
-        "contact(\"N000001\").vip",
-    ]);
-    assert_eq!(copied.stdout.trim(), "true", "{}", copied.stderr);
-    assert_eq!(
-        ws.ok(&["plugins", "enable", "retention"]),
-        "enabled retention\n"
-    );
-    let list = ws.ok(&["--format", "json", "plugins"]);
-    assert!(list.contains("\"enabled\": true"), "{list}");
+    each_backend(|ws| {
+        let server = served(ws);
+        let through = ws.through(&server);
+        let csv = ws.file(
+            "new.csv",
+            b"no,name,kind,vip\nN000001,Nina Holm,person,yes\n",
+        );
+        let out = through.ok(&[
+            "import",
+            "contacts",
+            &csv.display().to_string(),
+            "--define-fields",
+        ]);
+        assert_eq!(
+            out,
+            "declaring contact field vip (flag)\nimported 1 contact\n"
+        );
+        let copy = ws.path().join("copy.redb");
+        let out = through.ok(&["backup", &copy.display().to_string()]);
+        assert!(
+            out.starts_with("backed up the database of http://"),
+            "{out}"
+        );
+        assert!(!ws.path().join("copy.redb.partial").exists());
+        let copied = ws.run_plain(&[
+            "--db",
+            &copy.display().to_string(),
+            "eval",
+            "contact(\"N000001\").vip",
+        ]);
+        assert_eq!(copied.stdout.trim(), "true", "{}", copied.stderr);
+        assert_eq!(
+            through.ok(&["plugins", "enable", "retention"]),
+            "enabled retention\n"
+        );
+        let list = through.ok(&["--format", "json", "plugins"]);
+        assert!(list.contains("\"enabled\": true"), "{list}");
+    });
 }
 
 #[test]
 fn a_script_past_the_servers_time_limit_stops_and_keeps_nothing() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let server = ws.serve(&["--max-seconds", "1"]);
-    let client = server.client(Some(&server.owner_token()));
-    let e = api_error(run(&client, &format!("{LOG_ONE}; loop {{ }}")));
-    assert_eq!(e.kind, "limit");
-    assert!(
-        e.message.contains("longer than its limit of 1 s"),
-        "{}",
-        e.message
-    );
-    assert_eq!(count(&client, "entries().count()"), 74);
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let server = ws.serve(&["--max-seconds", "1"]);
+        let client = server.client(Some(&server.owner_token()));
+        let e = api_error(run(&client, &format!("{LOG_ONE}; loop {{ }}")));
+        assert_eq!(e.kind, "limit");
+        assert!(
+            e.message.contains("longer than its limit of 1 s"),
+            "{}",
+            e.message
+        );
+        assert_eq!(count(&client, "entries().count()"), 74);
+    });
 }
 
 #[test]
 fn a_backup_through_the_server_never_overwrites_a_file() {
-    let (ws, _server) = served();
-    let existing = ws.file("taken.redb", b"keep me");
-    let out = ws.run(&["backup", &existing.display().to_string()]);
-    assert!(!out.success);
-    assert!(out.stderr.contains("exists"), "{}", out.stderr);
-    assert_eq!(std::fs::read(&existing).expect("the file"), b"keep me");
+    each_backend(|ws| {
+        let server = served(ws);
+        let existing = ws.file("taken.redb", b"keep me");
+        let out = ws
+            .through(&server)
+            .run(&["backup", &existing.display().to_string()]);
+        assert!(!out.success);
+        assert!(out.stderr.contains("exists"), "{}", out.stderr);
+        assert_eq!(std::fs::read(&existing).expect("the file"), b"keep me");
+    });
 }
 
 #[test]
 fn a_log_token_cannot_change_the_catalogue_segments_or_fields() {
-    let (_ws, server) = served();
-    let owner = server.client(Some(&server.owner_token()));
-    let logger = server.client(Some(&user(&owner, "bill", "log")));
-    for source in [
-        r#"template_define(#{code: "X1", group: "PHONE", description: "x"})"#,
-        r#"segment_create(#{description: "x"})"#,
-        r#"contact_create(#{name: "New Person", kind: "person"})"#,
-        r#"field_define(#{record: "contact", name: "vip", type: "flag"})"#,
-        "purge_canceled(#{})",
-    ] {
-        let e = api_error(run(&logger, source));
-        assert_eq!(e.kind, "denied", "{source}: {}", e.message);
-    }
+    each_backend(|ws| {
+        let server = served(ws);
+        let owner = server.client(Some(&server.owner_token()));
+        let logger = server.client(Some(&user(&owner, "bill", "log")));
+        for source in [
+            r#"template_define(#{code: "X1", group: "PHONE", description: "x"})"#,
+            r#"segment_create(#{description: "x"})"#,
+            r#"contact_create(#{name: "New Person", kind: "person"})"#,
+            r#"field_define(#{record: "contact", name: "vip", type: "flag"})"#,
+            "purge_canceled(#{})",
+        ] {
+            let e = api_error(run(&logger, source));
+            assert_eq!(e.kind, "denied", "{source}: {}", e.message);
+        }
+    });
 }
 
 #[test]
 fn a_session_of_another_user_cannot_be_used_or_closed() {
-    let (_ws, server) = served();
-    let owner = server.client(Some(&server.owner_token()));
-    let anna = server.client(Some(&user(&owner, "anna", "log")));
-    let rita = server.client(Some(&user(&owner, "rita", "log")));
-    let session: rapport::api::SessionReply =
-        anna.post("/sessions", &json!({})).expect("a session");
-    let e = api_error(rita.run(
-        &RunRequest {
-            source: "1".into(),
-            session: Some(session.session.clone()),
-            ..RunRequest::default()
-        },
-        None,
-    ));
-    assert_eq!(e.kind, "denied");
-    let e = api_error(rita.delete::<Json>(&format!("/sessions/{}", session.session)));
-    assert_eq!(e.kind, "denied");
+    each_backend(|ws| {
+        let server = served(ws);
+        let owner = server.client(Some(&server.owner_token()));
+        let anna = server.client(Some(&user(&owner, "anna", "log")));
+        let rita = server.client(Some(&user(&owner, "rita", "log")));
+        let session: rapport::api::SessionReply =
+            anna.post("/sessions", &json!({})).expect("a session");
+        let e = api_error(rita.run(
+            &RunRequest {
+                source: "1".into(),
+                session: Some(session.session.clone()),
+                ..RunRequest::default()
+            },
+            None,
+        ));
+        assert_eq!(e.kind, "denied");
+        let e = api_error(rita.delete::<Json>(&format!("/sessions/{}", session.session)));
+        assert_eq!(e.kind, "denied");
+    });
 }
