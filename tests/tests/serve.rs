@@ -465,55 +465,56 @@ fn the_discovery_file_is_readable_by_its_owner_only() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
-// redb only: kill -9 of the server while it writes the redb file (postgres.rs kills PostgreSQL)
+// On PostgreSQL the rapport process is killed, not the database server (postgres.rs kills that).
 #[test]
 fn a_server_killed_in_the_middle_of_a_segment_log_leaves_the_log_whole_or_absent() {
-    let ws = Workspace::new();
-    ws.ok(&["demo"]);
-    let mut csv = String::from("no,name,kind,salesperson\n");
-    for i in 0..5000 {
-        let _ = writeln!(csv, "K{i:06},Person {i},person,JO");
-    }
-    let file = ws.file("people.csv", csv.as_bytes());
-    ws.ok(&["import", "contacts", &file.display().to_string()]);
-    // Killed at several moments of the log (just after it began, and later into it): each
-    // time, after restart the check passes and the log is all there or not there at all.
-    for delay_ms in [0, 150, 400, 900] {
-        let segment = ws
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let mut csv = String::from("no,name,kind,salesperson\n");
+        for i in 0..5000 {
+            let _ = writeln!(csv, "K{i:06},Person {i},person,JO");
+        }
+        let file = ws.file("people.csv", csv.as_bytes());
+        ws.ok(&["import", "contacts", &file.display().to_string()]);
+        // Killed at several moments of the log (just after it began, and later into it): each
+        // time, after restart the check passes and the log is all there or not there at all.
+        for delay_ms in [0, 150, 400, 900] {
+            let segment = ws
             .ok(&[
                 "eval",
                 r#"let s = segment_create(#{description: "Everyone", template: "OUTGOING"}); s.add(#{salesperson: "JO"}); s.no"#,
             ])
             .trim()
             .to_string();
-        let server = ws.serve(&[]);
-        let client = server.client(Some(&server.owner_token()));
-        let lines = count(&client, &format!("segment(\"{segment}\").lines().len()"));
-        assert!(lines >= 5000, "{lines}");
-        let before = count(&client, "entries().count()");
-        let logging = std::thread::spawn(move || {
-            run(&client, &format!("segment(\"{segment}\").log()")).map(|r| r.value)
-        });
-        until_running(&server, 1);
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        server.kill();
-        let _ = logging.join().expect("the client ends");
-        let check = ws.ok(&["check"]);
-        assert!(
-            check.starts_with("ok:"),
-            "killed after {delay_ms} ms: {check}"
-        );
-        let after: i64 = ws
-            .ok(&["eval", "entries().count()"])
-            .trim()
-            .parse()
-            .expect("a count");
-        assert!(
-            after == before || after == before + lines,
-            "killed after {delay_ms} ms: {} entries of a {lines}-line segment",
-            after - before
-        );
-    }
+            let server = ws.serve(&[]);
+            let client = server.client(Some(&server.owner_token()));
+            let lines = count(&client, &format!("segment(\"{segment}\").lines().len()"));
+            assert!(lines >= 5000, "{lines}");
+            let before = count(&client, "entries().count()");
+            let logging = std::thread::spawn(move || {
+                run(&client, &format!("segment(\"{segment}\").log()")).map(|r| r.value)
+            });
+            until_running(&server, 1);
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            server.kill();
+            let _ = logging.join().expect("the client ends");
+            let check = ws.ok(&["check"]);
+            assert!(
+                check.starts_with("ok:"),
+                "killed after {delay_ms} ms: {check}"
+            );
+            let after: i64 = ws
+                .ok(&["eval", "entries().count()"])
+                .trim()
+                .parse()
+                .expect("a count");
+            assert!(
+                after == before || after == before + lines,
+                "killed after {delay_ms} ms: {} entries of a {lines}-line segment",
+                after - before
+            );
+        }
+    });
 }
 
 // redb only: --read-only opens a redb file (it is refused for a PostgreSQL URL)

@@ -61,6 +61,8 @@ impl Tx<'_> {
     pub fn contact_create(&mut self, contact: Contact) -> Result<String> {
         let mut c = contact;
         c.no = normalize_code(&c.no);
+        // Only here: a contact an older rapport stored under a longer no can still be changed.
+        check_id("contact", "no", &c.no)?;
         let mut free = None;
         if c.no.is_empty() {
             let number = self
@@ -308,7 +310,6 @@ impl Tx<'_> {
     }
 
     fn check_contact(&self, c: &mut Contact) -> Result<()> {
-        check_id("contact", "no", &c.no)?;
         let record = format!("contact {}", c.no);
         if c.name.trim().is_empty() {
             return Err(Error::required(&record, "name", "give the contact a name"));
