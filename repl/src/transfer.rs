@@ -297,48 +297,60 @@ pub fn import_contacts_csv(
         }
         let declared = tx.view().declared_fields(FieldRecord::Contact)?;
         check_columns(&header, &declared)?;
-        let mut reader = reader(bytes);
-        // The header row first, so rows know their line numbers (it was read without fault above).
-        let _ = reader.headers();
-        let mut n = 0;
-        // A thousand rows at a time, announced to the store before they are created (one
-        // statement on a server instead of one a contact); errors keep the order of the rows.
-        let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
-        for row in reader.records() {
-            let row = row.map_err(|e| {
-                let line = e.position().map_or(0, csv::Position::line);
-                let problem = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => format!("has {len} columns, but the header has {expected_len}"),
-                    csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
-                    _ => e.to_string(),
-                };
-                Error::invalid(
-                    format!("line {line}"),
-                    "row",
-                    problem,
-                    "fix that row; nothing was imported",
-                )
-            })?;
-            let line = row.position().map_or(0, csv::Position::line);
-            match contact_from(line, &header, &row, &declared) {
-                Ok(contact) => chunk.push((line, contact)),
-                Err(e) => {
-                    // The rows before it first: their error, if any, comes first.
-                    create_contacts(tx, &mut chunk, &bar)?;
-                    return Err(e);
-                }
-            }
-            if chunk.len() == IMPORT_CHUNK {
-                n += create_contacts(tx, &mut chunk, &bar)?;
-            }
-        }
-        n += create_contacts(tx, &mut chunk, &bar)?;
-        Ok(n)
+        // What the contacts share (fields, companies, salespeople, counters) is read once.
+        tx.batch_contacts(|tx| import_rows(tx, bytes, &header, &declared, &bar))
     });
     bar.finish_and_clear();
     Ok(result?)
+}
+
+/// Creates a contact of each CSV row of `bytes`, in order; an error names the row's line.
+fn import_rows(
+    tx: &mut rapport_engine::Tx<'_>,
+    bytes: &[u8],
+    header: &csv::StringRecord,
+    declared: &[FieldDef],
+    bar: &ProgressBar,
+) -> Result<usize, Error> {
+    let mut reader = reader(bytes);
+    // The header row first, so rows know their line numbers (it was read without fault above).
+    let _ = reader.headers();
+    let mut n = 0;
+    // A thousand rows at a time, announced to the store before they are created (one
+    // statement on a server instead of one a contact); errors keep the order of the rows.
+    let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
+    for row in reader.records() {
+        let row = row.map_err(|e| {
+            let line = e.position().map_or(0, csv::Position::line);
+            let problem = match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("has {len} columns, but the header has {expected_len}"),
+                csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+                _ => e.to_string(),
+            };
+            Error::invalid(
+                format!("line {line}"),
+                "row",
+                problem,
+                "fix that row; nothing was imported",
+            )
+        })?;
+        let line = row.position().map_or(0, csv::Position::line);
+        match contact_from(line, header, &row, declared) {
+            Ok(contact) => chunk.push((line, contact)),
+            Err(e) => {
+                // The rows before it first: their error, if any, comes first.
+                create_contacts(tx, &mut chunk, bar)?;
+                return Err(e);
+            }
+        }
+        if chunk.len() == IMPORT_CHUNK {
+            n += create_contacts(tx, &mut chunk, bar)?;
+        }
+    }
+    n += create_contacts(tx, &mut chunk, bar)?;
+    Ok(n)
 }
 
 /// How an export writes.

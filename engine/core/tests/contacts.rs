@@ -600,3 +600,139 @@ fn a_number_that_keys_a_record_has_at_most_100_characters() {
     .unwrap();
     assert!(db.read(|v| v.contact(&longest)).unwrap().is_some());
 }
+
+/// Many contacts at once (an import): companies and persons created in the same batch, a
+/// custom field, a salesperson, cities — and one contact changed and one deleted inside it, so
+/// the summed counters meet a removal.
+fn create_many(tx: &mut rapport_engine::Tx<'_>) -> rapport_engine::Result<()> {
+    for i in 0..40 {
+        let company = i % 10 == 0;
+        let mut c = Contact {
+            no: format!("B{i:03}"),
+            name: format!("Contact {i}"),
+            kind: if company {
+                ContactKind::Company
+            } else {
+                ContactKind::Person
+            },
+            company_no: if company {
+                String::new()
+            } else {
+                format!("B{:03}", i - i % 10)
+            },
+            city: ["Oslo", "Bergen", "oslo"][i % 3].into(),
+            salesperson: "JO".into(),
+            ..Default::default()
+        };
+        c.custom
+            .insert("revenue".into(), FieldValue::Number(i as f64));
+        tx.contact_create(c)?;
+    }
+    let mut moved = tx.view().contact("B001")?.unwrap();
+    moved.city = "Trondheim".into();
+    tx.contact_update(moved)?;
+    tx.contact_delete("B002")
+}
+
+fn prepared() -> rapport_engine::Database {
+    let db = empty_db();
+    db.write(|tx| {
+        tx.salesperson_create(Salesperson {
+            code: "JO".into(),
+            name: "Jo".into(),
+            ..Default::default()
+        })?;
+        tx.field_define(&FieldDef {
+            record: FieldRecord::Contact,
+            name: "revenue".into(),
+            field_type: FieldType::Number,
+            description: String::new(),
+        })
+    })
+    .unwrap();
+    db
+}
+
+#[each_backend]
+fn contacts_created_in_a_batch_leave_the_same_database_as_one_by_one() {
+    let one_by_one = prepared();
+    one_by_one.write(create_many).unwrap();
+    let batched = prepared();
+    batched.write(|tx| tx.batch_contacts(create_many)).unwrap();
+    assert_eq!(
+        one_by_one.fingerprint().unwrap(),
+        batched.fingerprint().unwrap()
+    );
+    assert_eq!(
+        batched
+            .read(|v| v.count_contacts_with("city", "oslo"))
+            .unwrap(),
+        26
+    );
+    assert_consistent(&batched);
+}
+
+#[each_backend]
+fn in_a_batch_a_person_still_cannot_belong_to_a_person() {
+    let db = prepared();
+    let err = rolled_back(&db, |tx| {
+        tx.batch_contacts(|tx| {
+            for no in ["P1", "P2"] {
+                tx.contact_create(Contact {
+                    no: no.into(),
+                    name: no.into(),
+                    kind: ContactKind::Person,
+                    company_no: if no == "P2" {
+                        "P1".into()
+                    } else {
+                        String::new()
+                    },
+                    ..Default::default()
+                })?;
+            }
+            Ok(())
+        })
+    });
+    assert!(
+        err.to_string().contains("names P1, which is a person"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn in_a_batch_a_company_that_became_a_person_takes_no_persons() {
+    let db = prepared();
+    let err = rolled_back(&db, |tx| {
+        tx.batch_contacts(|tx| {
+            tx.contact_create(Contact {
+                no: "C1".into(),
+                name: "Was a company".into(),
+                kind: ContactKind::Company,
+                ..Default::default()
+            })?;
+            tx.contact_create(Contact {
+                no: "P0".into(),
+                name: "Early".into(),
+                kind: ContactKind::Person,
+                company_no: "C1".into(),
+                ..Default::default()
+            })?;
+            tx.contact_delete("P0")?;
+            let mut c1 = tx.view().contact("C1")?.unwrap();
+            c1.kind = ContactKind::Person;
+            c1.company_no = String::new();
+            tx.contact_update(c1)?;
+            tx.contact_create(Contact {
+                no: "P1".into(),
+                name: "Late".into(),
+                kind: ContactKind::Person,
+                company_no: "C1".into(),
+                ..Default::default()
+            })
+        })
+    });
+    assert!(
+        err.to_string().contains("names C1, which is a person"),
+        "{err}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Contacts (spec 1, Contact): create, change, delete with the spec's rules, business relations,
 //! and the contact indexes (by name, by company, and by the indexed fields with a count per value).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::entries::{check_id, check_length};
 use super::{Tx, View};
@@ -9,10 +9,10 @@ use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
 use crate::model::{
     AccountKind, BusinessRelation, Contact, ContactFilter, ContactKind, ContactSelector,
-    Correspondence, FieldRecord, FieldTest, FieldValue, normalize_code,
+    Correspondence, FieldDef, FieldRecord, FieldTest, FieldValue, normalize_code,
 };
 use crate::store::key::Key;
-use crate::store::{Order, Table, codec};
+use crate::store::{KvWrite, Order, Table, codec};
 
 fn name_key(c: &Contact) -> Key {
     keys::contact_by_name(&c.name, &c.no)
@@ -45,6 +45,21 @@ pub struct ContactDeletion {
     pub relations: Vec<BusinessRelation>,
 }
 
+/// What many contacts created in one operation share, read once instead of once a contact
+/// (see [`Tx::batch_contacts`]).
+#[derive(Debug, Default)]
+pub(crate) struct ContactBatch {
+    /// The declared contact fields (forgotten when a field is declared or removed).
+    pub(crate) declared: Option<Vec<FieldDef>>,
+    /// Contacts known to exist, by no: whether each is a company (forgotten when a contact
+    /// changes or goes).
+    kinds: HashMap<String, bool>,
+    /// Salespeople known to exist (none is deleted by any workflow).
+    salespeople: HashSet<String>,
+    /// Changes to the field-value counters, summed per counter key.
+    counts: BTreeMap<Vec<u8>, i64>,
+}
+
 /// (field index key, count key) of each indexed field of `c`.
 fn field_keys(c: &Contact) -> impl Iterator<Item = (Key, Key)> + '_ {
     INDEXED_CONTACT_FIELDS.iter().map(|field| {
@@ -54,6 +69,21 @@ fn field_keys(c: &Contact) -> impl Iterator<Item = (Key, Key)> + '_ {
             keys::contact_field_count(field, &value),
         )
     })
+}
+
+/// Adds `delta` to the field-value counter under `count` (deleted when it comes to zero).
+fn write_count(kv: &mut dyn KvWrite, count: &[u8], delta: i64) -> Result<()> {
+    let n: u64 = match kv.get(tables::CONTACT_INDEX, count)? {
+        Some(bytes) => codec::decode(&bytes, tables::CONTACT_INDEX.name())?,
+        None => 0,
+    };
+    let n = n.saturating_add_signed(delta);
+    if n == 0 {
+        kv.remove(tables::CONTACT_INDEX, count)?;
+    } else {
+        kv.put(tables::CONTACT_INDEX, count, &codec::encode(&n)?)?;
+    }
+    Ok(())
 }
 
 impl Tx<'_> {
@@ -85,6 +115,9 @@ impl Tx<'_> {
             self.take_number(free)?;
         }
         self.write_contact(None, &c)?;
+        if let Some(batch) = &mut self.pending_contacts {
+            batch.kinds.insert(c.no.clone(), !c.is_person());
+        }
         Ok(c.no)
     }
 
@@ -309,7 +342,7 @@ impl Tx<'_> {
         )
     }
 
-    fn check_contact(&self, c: &mut Contact) -> Result<()> {
+    fn check_contact(&mut self, c: &mut Contact) -> Result<()> {
         let record = format!("contact {}", c.no);
         if c.name.trim().is_empty() {
             return Err(Error::required(&record, "name", "give the contact a name"));
@@ -319,8 +352,27 @@ impl Tx<'_> {
                 check_length(&record, field, &text)?;
             }
         }
-        self.view()
-            .check_custom_values(FieldRecord::Contact, &record, &c.custom)?;
+        if !c.custom.is_empty() {
+            // Inside a batch the declared fields are read once and lent to each contact.
+            let declared = match self
+                .pending_contacts
+                .as_mut()
+                .and_then(|b| b.declared.take())
+            {
+                Some(declared) => declared,
+                None => self.view().declared_fields(FieldRecord::Contact)?,
+            };
+            let checked = self.view().check_custom_values_in(
+                &declared,
+                FieldRecord::Contact,
+                &record,
+                &c.custom,
+            );
+            if let Some(batch) = &mut self.pending_contacts {
+                batch.declared = Some(declared);
+            }
+            checked?;
+        }
         c.company_no = normalize_code(&c.company_no);
         c.salesperson = normalize_code(&c.salesperson);
         c.language = normalize_code(&c.language);
@@ -337,11 +389,24 @@ impl Tx<'_> {
                 c.company_no.clone_from(&c.no);
             }
             ContactKind::Person if !c.company_no.is_empty() => {
-                let company = self
-                    .view()
-                    .contact(&c.company_no)?
-                    .ok_or_else(|| Error::not_found("contact", &c.company_no))?;
-                if company.is_person() {
+                let known = self
+                    .pending_contacts
+                    .as_ref()
+                    .and_then(|b| b.kinds.get(&c.company_no).copied());
+                let is_company = if let Some(is_company) = known {
+                    is_company
+                } else {
+                    let company = self
+                        .view()
+                        .contact(&c.company_no)?
+                        .ok_or_else(|| Error::not_found("contact", &c.company_no))?;
+                    let is_company = !company.is_person();
+                    if let Some(batch) = &mut self.pending_contacts {
+                        batch.kinds.insert(company.no, is_company);
+                    }
+                    is_company
+                };
+                if !is_company {
                     return Err(Error::invalid(
                         &record,
                         "company_no",
@@ -352,8 +417,17 @@ impl Tx<'_> {
             }
             ContactKind::Person => {}
         }
-        if !c.salesperson.is_empty() && self.view().salesperson(&c.salesperson)?.is_none() {
-            return Err(Error::not_found("salesperson", &c.salesperson));
+        let known = self
+            .pending_contacts
+            .as_ref()
+            .is_some_and(|b| b.salespeople.contains(&c.salesperson));
+        if !c.salesperson.is_empty() && !known {
+            if self.view().salesperson(&c.salesperson)?.is_none() {
+                return Err(Error::not_found("salesperson", &c.salesperson));
+            }
+            if let Some(batch) = &mut self.pending_contacts {
+                batch.salespeople.insert(c.salesperson.clone());
+            }
         }
         Ok(())
     }
@@ -374,10 +448,43 @@ impl Tx<'_> {
     fn index_contact_fields(&mut self, c: &Contact) -> Result<()> {
         for (index, count) in field_keys(c) {
             layout::mark(self.kv, tables::CONTACT_INDEX, &index)?;
-            let n: u64 = layout::get(&*self.kv, tables::CONTACT_INDEX, &count)?.unwrap_or(0);
-            layout::put(self.kv, tables::CONTACT_INDEX, &count, &(n + 1))?;
+            self.change_count(&count, 1)?;
         }
         Ok(())
+    }
+
+    /// Adds `delta` to a field-value counter (deleted when it comes to zero); inside
+    /// [`Tx::batch_contacts`], summed and written once at its end.
+    fn change_count(&mut self, count: &Key, delta: i64) -> Result<()> {
+        if let Some(batch) = &mut self.pending_contacts {
+            *batch.counts.entry(count.as_bytes().to_vec()).or_default() += delta;
+            return Ok(());
+        }
+        write_count(self.kv, count.as_bytes(), delta)
+    }
+
+    /// Runs `work`, in which many contacts are created (an import), reading what they share
+    /// once: the declared fields, each company and salesperson they name, and each field-value
+    /// counter (changes summed, each counter read and written once at the end). The result is
+    /// the same as without it; nested calls join the outer one.
+    pub fn batch_contacts<T>(&mut self, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.pending_contacts.is_some() {
+            return work(self);
+        }
+        self.pending_contacts = Some(ContactBatch::default());
+        let outcome = work(self);
+        let batch = self.pending_contacts.take().unwrap_or_default();
+        let value = outcome?;
+        let changed: Vec<(Vec<u8>, i64)> =
+            batch.counts.into_iter().filter(|(_, d)| *d != 0).collect();
+        for chunk in changed.chunks(1000) {
+            let keys: Vec<Vec<u8>> = chunk.iter().map(|(k, _)| k.clone()).collect();
+            self.kv.prefetch(tables::CONTACT_INDEX, &keys)?;
+            for (key, delta) in chunk {
+                write_count(self.kv, key, *delta)?;
+            }
+        }
+        Ok(value)
     }
 
     /// Builds the field indexes from the contacts, in place of whatever is there (after an
@@ -431,12 +538,10 @@ impl Tx<'_> {
         }
         for (index, count) in field_keys(c) {
             layout::remove(self.kv, tables::CONTACT_INDEX, &index)?;
-            let n: u64 = layout::get(&*self.kv, tables::CONTACT_INDEX, &count)?.unwrap_or(0);
-            if n > 1 {
-                layout::put(self.kv, tables::CONTACT_INDEX, &count, &(n - 1))?;
-            } else {
-                layout::remove(self.kv, tables::CONTACT_INDEX, &count)?;
-            }
+            self.change_count(&count, -1)?;
+        }
+        if let Some(batch) = &mut self.pending_contacts {
+            batch.kinds.remove(&c.no);
         }
         Ok(())
     }

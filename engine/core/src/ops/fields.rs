@@ -146,7 +146,17 @@ impl View<'_> {
         if values.is_empty() {
             return Ok(());
         }
-        let declared = self.declared_fields(record)?;
+        self.check_custom_values_in(&self.declared_fields(record)?, record, label, values)
+    }
+
+    /// [`View::check_custom_values`] against fields the caller read (`declared`, of `record`).
+    pub(crate) fn check_custom_values_in(
+        &self,
+        declared: &[FieldDef],
+        record: FieldRecord,
+        label: &str,
+        values: &BTreeMap<String, FieldValue>,
+    ) -> Result<()> {
         for (name, value) in values {
             let Some(def) = declared.iter().find(|d| &d.name == name) else {
                 if record.built_in().contains(&name.as_str()) {
@@ -224,6 +234,9 @@ impl Tx<'_> {
     pub fn field_define(&mut self, def: &FieldDef) -> Result<()> {
         check_name(def)?;
         self.entry_fields = None;
+        if let Some(batch) = &mut self.pending_contacts {
+            batch.declared = None;
+        }
         self.put_field(def)
     }
 
@@ -251,6 +264,9 @@ impl Tx<'_> {
 
     /// Removes a declared field that no record uses.
     pub fn field_remove(&mut self, record: FieldRecord, name: &str) -> Result<()> {
+        if let Some(batch) = &mut self.pending_contacts {
+            batch.declared = None;
+        }
         let label = format!("field {name} of {}", record.word());
         if self.view().declared_field(record, name)?.is_none() {
             let known: Vec<String> = self

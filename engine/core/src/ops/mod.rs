@@ -111,6 +111,8 @@ pub struct Tx<'a> {
     pending_statistics: Option<stats::StatDeltas>,
     /// Whether entries have declared fields (read once per transaction; see `fields.rs`).
     entry_fields: Option<bool>,
+    /// What many contacts created at once share (see `Tx::batch_contacts`).
+    pending_contacts: Option<contacts::ContactBatch>,
 }
 
 impl<'a> Tx<'a> {
@@ -121,6 +123,7 @@ impl<'a> Tx<'a> {
             ctx,
             pending_statistics: None,
             entry_fields: None,
+            pending_contacts: None,
         }
     }
 
