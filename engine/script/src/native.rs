@@ -14,6 +14,37 @@ use rhai::{Dynamic, Expr, FnCallExpr, FnPtr, NativeCallContext, Stmt};
 /// A field of the record being tested; `None` when the record has no such field.
 pub(crate) trait FieldSource {
     fn field(&self, name: &str) -> Option<Dynamic>;
+
+    /// The order of field `name` and `constant` (as [`order`] gives it for the field's value);
+    /// `None` when the record has no such field or the pair is not one `order` decides. A
+    /// source may answer without building the value (a contact read in place compares its
+    /// text where it lies).
+    fn order_with(&self, name: &str, constant: &Dynamic) -> Option<Ordering> {
+        order(&self.field(name)?, constant)
+    }
+}
+
+/// [`order`] of a text field's value and `constant`, without making the text a value.
+pub(crate) fn order_text(text: &str, constant: &Dynamic) -> Option<Ordering> {
+    constant
+        .read_lock::<rhai::ImmutableString>()
+        .map(|c| text.cmp(c.as_str()))
+}
+
+/// [`order`] of a number field's value and `constant`, without making the number a value: a
+/// whole number reads as an integer, as scripts see it.
+pub(crate) fn order_number(n: f64, constant: &Dynamic) -> Option<Ordering> {
+    if n.fract() == 0.0
+        && n.abs() < 9.0e15
+        && let Ok(c) = constant.as_int()
+    {
+        return Some((n as rhai::INT).cmp(&c));
+    }
+    let c = constant
+        .as_float()
+        .ok()
+        .or_else(|| constant.as_int().ok().map(|i| i as f64))?;
+    n.partial_cmp(&c)
 }
 
 /// How a field is compared with a constant.
@@ -102,8 +133,7 @@ impl Pred {
                 Some(false)
             }
             Pred::Compare(field, op, constant) => {
-                let value = record.field(field)?;
-                Some(op.holds(order(&value, constant)?))
+                Some(op.holds(record.order_with(field, constant)?))
             }
         }
     }
@@ -113,7 +143,7 @@ impl Pred {
 /// same way: two strings (byte order) and numbers (integers and
 /// floats mixed as Rhai mixes them). Anything else (bools, dates, a string and a number):
 /// `None`.
-fn order(value: &Dynamic, constant: &Dynamic) -> Option<Ordering> {
+pub(crate) fn order(value: &Dynamic, constant: &Dynamic) -> Option<Ordering> {
     if let (Some(a), Some(b)) = (
         value.read_lock::<rhai::ImmutableString>(),
         constant.read_lock::<rhai::ImmutableString>(),

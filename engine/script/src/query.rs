@@ -264,6 +264,34 @@ impl FieldSource for ContactView<'_> {
     fn field(&self, name: &str) -> Option<Dynamic> {
         contact_field(self, name)
     }
+
+    fn order_with(&self, name: &str, constant: &Dynamic) -> Option<Ordering> {
+        use rapport_engine::model::FieldValueView;
+        if let Some(v) = self.custom(name) {
+            return match *v {
+                FieldValueView::Text(t) => native::order_text(t, constant),
+                FieldValueView::Number(n) => native::order_number(n, constant),
+                FieldValueView::Empty | FieldValueView::Bool(_) | FieldValueView::Date(_) => None,
+            };
+        }
+        let text = match name {
+            "no" => self.no,
+            "name" => self.name,
+            "kind" => self.kind.as_str(),
+            "company_no" => self.company_no,
+            "salesperson" => self.salesperson,
+            "language" => self.language,
+            "correspondence" => self.correspondence.as_str(),
+            "email" => self.email,
+            "phone" => self.phone,
+            "mobile" => self.mobile,
+            "city" => self.city,
+            "country" => self.country,
+            // The flags are bools, which `order` leaves undecided; other names are no field.
+            _ => return None,
+        };
+        native::order_text(text, constant)
+    }
 }
 
 /// Whether a record may pass the leading `.filter` and compiled `.where` steps: `false` only
@@ -1057,4 +1085,85 @@ pub(crate) fn collect(
         Ok(true)
     })?;
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rapport_engine::model::{Contact, ContactKind, ContactView, FieldValue};
+
+    /// A contact read in place compares a field with a constant exactly as the value the script
+    /// sees would (`order` of `contact_field`), on random contacts, fields and constants.
+    #[test]
+    fn a_contact_read_in_place_orders_like_its_field_values() {
+        let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let texts = ["", "Oslo", "oslo", "Bergen", "Ålesund", "10", "Z"];
+        let numbers = [0.0, 12.0, -3.0, 500.0, 500.5, 1e16, f64::NAN, 2.5e-3];
+        let names = [
+            "no",
+            "name",
+            "kind",
+            "city",
+            "country",
+            "email",
+            "correspondence",
+            "revenue",
+            "label",
+            "flag",
+            "when",
+            "gone",
+            "exclude_from_segment",
+            "nothing",
+        ];
+        for _ in 0..2000 {
+            let mut c = Contact {
+                no: "C1".into(),
+                name: texts[next(7) as usize].into(),
+                city: texts[next(7) as usize].into(),
+                kind: if next(2) == 0 {
+                    ContactKind::Person
+                } else {
+                    ContactKind::Company
+                },
+                ..Contact::default()
+            };
+            let pick = |k: u64, i: u64| match k {
+                0 => FieldValue::Text(texts[i as usize % 7].into()),
+                1 => FieldValue::Number(numbers[i as usize % 8]),
+                2 => FieldValue::Bool(i.is_multiple_of(2)),
+                3 => FieldValue::Date(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+                _ => FieldValue::Empty,
+            };
+            for name in ["label", "flag", "when"] {
+                let (k, i) = (next(5), next(8));
+                c.custom.insert(name.into(), pick(k, i));
+            }
+            c.custom.insert(
+                "revenue".into(),
+                FieldValue::Number(numbers[next(8) as usize]),
+            );
+            let view = ContactView::of(&c);
+            let constant = match next(5) {
+                0 => Dynamic::from(texts[next(7) as usize]),
+                1 => Dynamic::from_int(next(1000) as INT - 500),
+                2 => Dynamic::from_float(numbers[next(8) as usize]),
+                3 => Dynamic::from_bool(true),
+                _ => Dynamic::UNIT,
+            };
+            for name in names {
+                let expected = view.field(name).and_then(|v| native::order(&v, &constant));
+                assert_eq!(
+                    view.order_with(name, &constant),
+                    expected,
+                    "{name} of {c:?} against {constant:?}"
+                );
+            }
+        }
+    }
 }
