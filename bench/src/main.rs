@@ -17,6 +17,7 @@ use rapport_engine::model::{
 use rapport_engine::ops::{
     CancelMode, CanceledEntryFilter, InteractionDraft, LogSegmentOptions, StatKind,
 };
+use rapport_engine::store::{KvWrite, Order as StoreOrder, Result as StoreResult, Table};
 use rapport_engine::{Clock, Database};
 use rapport_script::{Limits, RunOptions, ScriptHost};
 use rusqlite::{Connection, params};
@@ -129,6 +130,53 @@ struct Row {
     peak_mib: f64,
     /// Statements sent to PostgreSQL per run of rapport's side (0 on redb).
     round_trips: f64,
+    /// The same physical work done straight on the store (scan the same bytes, write the same
+    /// keys): how far rapport is from its own storage's limit.
+    floor: Option<Duration>,
+}
+
+impl Row {
+    fn with_floor(mut self, floor: Duration) -> Self {
+        self.floor = Some(floor);
+        self
+    }
+}
+
+/// A write transaction that passes every write through and keeps a copy of each put: what
+/// an import wrote, to write again straight into a store (the import's floor).
+struct Recording<'a> {
+    inner: &'a mut dyn KvWrite,
+    log: &'a mut Vec<(Table, Vec<u8>, Vec<u8>)>,
+}
+
+rapport_engine::store::reads_through_inner!(Recording<'_>);
+
+impl KvWrite for Recording<'_> {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> StoreResult<()> {
+        self.log.push((table, key.to_vec(), value.to_vec()));
+        self.inner.put(table, key, value)
+    }
+
+    fn delete(&mut self, table: Table, key: &[u8]) -> StoreResult<bool> {
+        self.inner.delete(table, key)
+    }
+
+    fn remove(&mut self, table: Table, key: &[u8]) -> StoreResult<()> {
+        self.inner.remove(table, key)
+    }
+}
+
+/// Every key and value of `table`, read straight from the store (a scan's floor); gives the
+/// bytes read.
+fn scan_bytes(db: &Database, table: Table) -> u64 {
+    let read = db.backend().begin_read().unwrap();
+    let mut bytes = 0_u64;
+    read.scan(table, &[], None, StoreOrder::Ascending, &mut |k, v| {
+        bytes += (k.len() + v.len()) as u64;
+        true
+    })
+    .unwrap();
+    bytes
 }
 
 /// The PostgreSQL backends the benchmark opened, to count their round trips.
@@ -164,6 +212,7 @@ fn row(
         sqlite,
         peak_mib,
         round_trips,
+        floor: None,
     }
 }
 
@@ -321,68 +370,91 @@ fn main() {
         }
         None => Database::open(&rapport_path).unwrap(),
     };
+    // Another database of the same kind, for the floors (a schema or a file of its own).
+    let open_fresh = |tag: &str| match &postgres {
+        Some(url) => Database::with_backend(Arc::new(
+            rapport_engine::store::PostgresBackend::open_in(
+                url,
+                &format!("{namespace}_{tag}"),
+                rapport_engine::SCHEMA,
+            )
+            .unwrap(),
+        ))
+        .unwrap(),
+        None => Database::open(dir.path().join(format!("{tag}.redb"))).unwrap(),
+    };
+    let table = |name: &str| {
+        *rapport_engine::SCHEMA
+            .tables()
+            .iter()
+            .find(|t| t.name() == name)
+            .unwrap()
+    };
     if postgres.is_some() {
         eprintln!("rapport on PostgreSQL (schema {namespace})");
     }
     let mut db = open_rapport();
     db.context_mut().clock = Clock::fixed(day(340));
-    db.write(|tx| {
-        tx.salesperson_create(Salesperson {
-            code: "SP00".into(),
-            name: "Salesperson 0".into(),
-            ..Salesperson::default()
-        })?;
-        for s in 1..scale.salespeople {
+    let setup_catalogue = |db: &Database| {
+        db.write(|tx| {
             tx.salesperson_create(Salesperson {
-                code: format!("SP{s:02}"),
-                name: format!("Salesperson {s}"),
+                code: "SP00".into(),
+                name: "Salesperson 0".into(),
                 ..Salesperson::default()
             })?;
-        }
-        for name in ["revenue", "bucket"] {
-            tx.field_define(&FieldDef {
-                record: FieldRecord::Contact,
-                name: name.into(),
-                field_type: FieldType::Number,
-                description: String::new(),
-            })?;
-        }
-        for g in 0..5 {
-            tx.group_define(InteractionGroup {
-                code: format!("G{g}"),
-                description: format!("Group {g}"),
-            })?;
-        }
-        for t in 0..scale.templates {
-            tx.template_define(InteractionTemplate {
-                code: format!("T{t:02}"),
-                group: format!("G{}", t % 5),
-                description: format!("Template {t}"),
-                unit_cost: Amount::from_units((t % 7) as i64 + 1),
-                unit_duration: Amount::from_units(15),
-                ..InteractionTemplate::default()
-            })?;
-        }
-        Ok(())
-    })
-    .unwrap();
-    let records: Vec<Contact> = people.iter().map(contact_record).collect();
-    let (rapport_time, rapport_n, peak, trips) = measure(1, || {
-        db.write(|tx| {
-            // As `rapport import` does: what the contacts share read once, a thousand rows
-            // announced to the store at a time.
-            tx.batch_contacts(|tx| {
-                for chunk in records.chunks(1000) {
-                    let nos: Vec<&str> = chunk.iter().map(|c| c.no.as_str()).collect();
-                    tx.view().prefetch_contacts(&nos)?;
-                    for c in chunk {
-                        tx.contact_create(c.clone())?;
-                    }
-                }
-                Ok(())
-            })
+            for s in 1..scale.salespeople {
+                tx.salesperson_create(Salesperson {
+                    code: format!("SP{s:02}"),
+                    name: format!("Salesperson {s}"),
+                    ..Salesperson::default()
+                })?;
+            }
+            for name in ["revenue", "bucket"] {
+                tx.field_define(&FieldDef {
+                    record: FieldRecord::Contact,
+                    name: name.into(),
+                    field_type: FieldType::Number,
+                    description: String::new(),
+                })?;
+            }
+            for g in 0..5 {
+                tx.group_define(InteractionGroup {
+                    code: format!("G{g}"),
+                    description: format!("Group {g}"),
+                })?;
+            }
+            for t in 0..scale.templates {
+                tx.template_define(InteractionTemplate {
+                    code: format!("T{t:02}"),
+                    group: format!("G{}", t % 5),
+                    description: format!("Template {t}"),
+                    unit_cost: Amount::from_units((t % 7) as i64 + 1),
+                    unit_duration: Amount::from_units(15),
+                    ..InteractionTemplate::default()
+                })?;
+            }
+            Ok(())
         })
         .unwrap();
+    };
+    setup_catalogue(&db);
+    let records: Vec<Contact> = people.iter().map(contact_record).collect();
+    // As `rapport import` does: what the contacts share read once, a thousand rows announced
+    // to the store at a time.
+    let import = |tx: &mut rapport_engine::Tx<'_>| {
+        tx.batch_contacts(|tx| {
+            for chunk in records.chunks(1000) {
+                let nos: Vec<&str> = chunk.iter().map(|c| c.no.as_str()).collect();
+                tx.view().prefetch_contacts(&nos)?;
+                for c in chunk {
+                    tx.contact_create(c.clone())?;
+                }
+            }
+            Ok(())
+        })
+    };
+    let (rapport_time, rapport_n, peak, trips) = measure(1, || {
+        db.write(|tx| import(tx)).unwrap();
         db.read(|v| {
             let mut n = 0;
             v.each_contact(&mut |_| {
@@ -393,6 +465,38 @@ fn main() {
         })
         .unwrap()
     });
+    // The import's floor: the keys and values the import wrote (recorded from the same import
+    // into a database of its own), written straight into a fresh store in one transaction.
+    let import_floor = {
+        let recorded = open_fresh("recorded");
+        setup_catalogue(&recorded);
+        let mut log = Vec::new();
+        recorded
+            .write_raw(|kv, ctx| {
+                log.clear();
+                let mut rec = Recording {
+                    inner: kv,
+                    log: &mut log,
+                };
+                import(&mut rapport_engine::Tx::new(&mut rec, ctx))
+            })
+            .unwrap();
+        drop(recorded);
+        let target = open_fresh("floor");
+        setup_catalogue(&target);
+        let (floor, ..) = measure(1, || {
+            target
+                .write_raw(|kv, _| {
+                    for (table, k, v) in &log {
+                        kv.put(*table, k, v)?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            log.len() as u64
+        });
+        floor
+    };
     drop(records);
     let sqlite_path = dir.path().join("sqlite.db");
     let mut conn = sqlite_open(&sqlite_path);
@@ -406,6 +510,7 @@ fn main() {
         sqlite: sqlite_time,
         peak_mib: peak,
         round_trips: trips,
+        floor: Some(import_floor),
     });
 
     // Setup (not timed): the interaction log, the same entries on both sides.
@@ -485,6 +590,45 @@ fn main() {
             .unwrap() as u64
         },
     ));
+    let contacts = table("contacts");
+    let (scan_floor, ..) = measure(scale.runs, || scan_bytes(&db, contacts));
+    let last = rows.pop().unwrap().with_floor(scan_floor);
+    rows.push(last);
+
+    // 2b. The same as a user writes it for a segment: the matching contacts (5%), whole.
+    let script = r#"contacts().where(|c| c.city == "Oslo" && c.revenue > 500.0).list().len()"#;
+    rows.push(
+        row(
+            "the same, returning the matching contacts (.list(), 5%)",
+            "scripted filter list",
+            1.0,
+            scale.runs,
+            || {
+                host.run(&db, "bench", script, RunOptions::default())
+                    .unwrap()
+                    .value
+                    .as_int()
+                    .unwrap() as u64
+            },
+            || {
+                type ContactRow = (String, String, String, Option<String>, Option<String>, Option<String>, f64, i64);
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT no, name, kind, company_no, city, salesperson, revenue, bucket FROM contacts WHERE city = 'Oslo' AND revenue > 500.0",
+                    )
+                    .unwrap();
+                let rows: Vec<ContactRow> = stmt
+                    .query_map([], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                rows.len() as u64
+            },
+        )
+        .with_floor(scan_floor),
+    );
 
     // 3. The same on an indexed field (SQLite gets an index on city).
     conn.execute_batch("CREATE INDEX contacts_city ON contacts(city);")
@@ -601,6 +745,46 @@ fn main() {
         },
     ));
 
+    // 5b. An ad-hoc aggregate: one month of entries grouped by salesperson (the answer: the sum
+    // of the squares of the groups' counts, so both sides must agree on every group).
+    let script = r#"
+        let m = entries().filter(#{date: #{from: date("2026-03-01"), to: date("2026-03-31")}})
+            .group_count("salesperson");
+        let s = 0;
+        for k in m.keys() { s += m[k] * m[k]; }
+        s"#;
+    rows.push(row(
+        "one month of entries grouped by salesperson",
+        "ad-hoc aggregate",
+        1.0,
+        scale.runs,
+        || {
+            host.run(&db, "bench", script, RunOptions::default())
+                .unwrap()
+                .value
+                .as_int()
+                .unwrap() as u64
+        },
+        || {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM entries WHERE date BETWEEN '2026-03-01' AND '2026-03-31' GROUP BY salesperson",
+                )
+                .unwrap();
+            stmt.query_map([], |r| r.get::<_, i64>(0))
+                .unwrap()
+                .map(|n| {
+                    let n = n.unwrap() as u64;
+                    n * n
+                })
+                .sum()
+        },
+    ));
+    let entries_table = table("entries");
+    let (entries_floor, ..) = measure(scale.runs, || scan_bytes(&db, entries_table));
+    let last = rows.pop().unwrap().with_floor(entries_floor);
+    rows.push(last);
+
     // 6. Add a tenth of the contacts to a segment from a filter and log it.
     let (r, rn, peak, trips) = measure(1, || {
         db.write(|tx| {
@@ -648,6 +832,7 @@ fn main() {
         sqlite: s,
         peak_mib: peak,
         round_trips: trips,
+        floor: None,
     });
 
     // 7. Cancel that logged segment.
@@ -748,17 +933,26 @@ fn main() {
     };
     let trips = postgres.is_some();
     println!(
-        "| operation | {side} | SQLite | ratio | target | met | rapport peak memory |{}",
+        "| operation | {side} | SQLite | ratio | target | met | rapport peak memory | floor | rapport ÷ floor |{}",
         if trips { " round trips |" } else { "" }
     );
     println!(
-        "|---|---:|---:|---:|---:|:-:|---:|{}",
+        "|---|---:|---:|---:|---:|:-:|---:|---:|---:|{}",
         if trips { "---:|" } else { "" }
     );
     for row in &rows {
         let ratio = row.rapport.as_secs_f64() / row.sqlite.as_secs_f64().max(1e-9);
+        let (floor, to_floor) = row.floor.map_or((String::new(), String::new()), |f| {
+            (
+                format!("{:.3} ms", f.as_secs_f64() * 1000.0),
+                format!(
+                    "{:.2}",
+                    row.rapport.as_secs_f64() / f.as_secs_f64().max(1e-9)
+                ),
+            )
+        });
         println!(
-            "| {} | {:.3} ms | {:.3} ms | {ratio:.3} | ≤ {} | {} | {:.1} MiB |{}",
+            "| {} | {:.3} ms | {:.3} ms | {ratio:.3} | ≤ {} | {} | {:.1} MiB | {floor} | {to_floor} |{}",
             row.name,
             row.rapport.as_secs_f64() * 1000.0,
             row.sqlite.as_secs_f64() * 1000.0,

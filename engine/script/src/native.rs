@@ -15,6 +15,13 @@ use rhai::{Dynamic, Expr, FnCallExpr, FnPtr, NativeCallContext, Stmt};
 pub(crate) trait FieldSource {
     fn field(&self, name: &str) -> Option<Dynamic>;
 
+    /// Whether `name` is surely a field of the record or surely not one (an entry's custom
+    /// values live beside it, so a source of entries knows only the built-in names).
+    fn knows(&self, name: &str) -> bool {
+        let _ = name;
+        true
+    }
+
     /// The order of field `name` and `constant` (as [`order`] gives it for the field's value);
     /// `None` when the record has no such field or the pair is not one `order` decides. A
     /// source may answer without building the value (a contact read in place compares its

@@ -209,6 +209,10 @@ impl Source {
                 if e.postponed && !include_postponed {
                     return Ok(None);
                 }
+                // Its map is made only if the leading steps may keep it.
+                if !may_pass(steps, &EntrySource(&e)) {
+                    return Ok(None);
+                }
                 entry_map(&e)
             }
             Source::Templates => template_map(&codec::decode::<InteractionTemplate>(bytes, name)?),
@@ -260,6 +264,19 @@ impl FieldSource for Rec {
     }
 }
 
+/// An entry decoded but not yet a map: its built-in fields, one at a time.
+struct EntrySource<'e>(&'e InteractionLogEntry);
+
+impl FieldSource for EntrySource<'_> {
+    fn field(&self, name: &str) -> Option<Dynamic> {
+        crate::value::entry_field(self.0, name)
+    }
+
+    fn knows(&self, name: &str) -> bool {
+        FieldRecord::Entry.built_in().contains(&name)
+    }
+}
+
 impl FieldSource for ContactView<'_> {
     fn field(&self, name: &str) -> Option<Dynamic> {
         contact_field(self, name)
@@ -301,6 +318,9 @@ fn may_pass(steps: &[Step], record: &dyn FieldSource) -> bool {
     for step in steps {
         match step {
             Step::Filter(conds) => {
+                if conds.iter().any(|c| !record.knows(&c.field)) {
+                    return true;
+                }
                 if !conds.iter().all(|c| c.holds(record)) {
                     return false;
                 }

@@ -351,12 +351,17 @@ pub fn campaign_entry_map(c: &CampaignEntry) -> Map {
 
 /// An interaction log entry as a map (comments as an array of `#{date, text}`).
 pub fn entry_map(e: &InteractionLogEntry) -> Map {
-    let comments: Array = e
-        .comments
+    FieldRecord::Entry
+        .built_in()
         .iter()
-        .map(|c| Dynamic::from_map(record_map! { "date" => date(c.date), "text" => text(&c.text) }))
-        .collect();
-    record_map! {
+        .filter_map(|&name| Some((name.into(), entry_field(e, name)?)))
+        .collect()
+}
+
+/// One field of [`entry_map`] without building the map: what `entry_map(e).get(name)` gives
+/// (a query tests an entry's fields this way before it makes the map of one that passes).
+pub fn entry_field(e: &InteractionLogEntry, name: &str) -> Option<Dynamic> {
+    Some(match name {
         "entry_no" => int(e.entry_no),
         "contact_no" => text(&e.contact_no),
         "contact_company_no" => text(&e.contact_company_no),
@@ -390,8 +395,18 @@ pub fn entry_map(e: &InteractionLogEntry) -> Map {
         "contact_via" => text(&e.contact_via),
         "delivery_status" => text(e.delivery_status.as_str()),
         "attachment_no" => int(e.attachment_no),
-        "comments" => Dynamic::from_array(comments),
-    }
+        "comments" => Dynamic::from_array(
+            e.comments
+                .iter()
+                .map(|c| {
+                    Dynamic::from_map(
+                        record_map! { "date" => date(c.date), "text" => text(&c.text) },
+                    )
+                })
+                .collect(),
+        ),
+        _ => return None,
+    })
 }
 
 /// A segment header as a map.
