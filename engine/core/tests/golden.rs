@@ -419,3 +419,21 @@ fn a_contact_view_reads_the_stored_bytes_of_a_contact_field_for_field() {
     assert_eq!(view.custom("vip"), Some(&FieldValueView::Bool(true)));
     assert_eq!(view.custom("missing"), None);
 }
+
+#[test]
+fn an_entry_view_reads_the_stored_bytes_of_an_entry_field_for_field() {
+    let stored = std::fs::read_to_string(golden_dir().join("interaction_log_entry.hex")).unwrap();
+    let stored = stored.trim();
+    let bytes: Vec<u8> = (0..stored.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&stored[i..i + 2], 16).unwrap())
+        .collect();
+    let entry: InteractionLogEntry = codec::decode(&bytes, "entry").unwrap();
+    let view: EntryView<'_> = codec::decode_in_place(&bytes, "entry").unwrap();
+    assert_eq!(view, EntryView::of(&entry));
+    assert!(!view.comments.is_empty(), "the sample has comments");
+    // And an entry written now reads the same through both.
+    let now = codec::encode(&entry_sample()).unwrap();
+    let view: EntryView<'_> = codec::decode_in_place(&now, "entry").unwrap();
+    assert_eq!(view, EntryView::of(&entry_sample()));
+}

@@ -15,12 +15,12 @@ use crate::native::{self, FieldSource, Pred};
 use crate::session::{Shared, with_read};
 use crate::value::{
     LoggedSegmentHandle, SegmentHandle, add_declared_fields, campaign_entry_map, campaign_map,
-    compare, contact_field, contact_view_map, entry_map, group_map, logged_segment_map,
+    compare, contact_field, contact_view_map, entry_view_map, group_map, logged_segment_map,
     salesperson_map, segment_map, template_map,
 };
 use rapport_engine::model::{
-    Campaign, CampaignEntry, ContactView, InteractionGroup, InteractionLogEntry,
-    InteractionTemplate, LoggedSegment, Salesperson, Segment, normalize_code,
+    Campaign, CampaignEntry, ContactView, EntryView, InteractionGroup, InteractionTemplate,
+    LoggedSegment, Salesperson, Segment, normalize_code,
 };
 use rapport_engine::model::{DocumentType, FieldDef, FieldRecord};
 use rapport_engine::ops::INDEXED_CONTACT_FIELDS;
@@ -205,15 +205,15 @@ impl Source {
                 return Ok(may_pass(steps, &contact).then(|| Rec::Contact(bytes.to_vec())));
             }
             Source::Entries => {
-                let e: InteractionLogEntry = codec::decode(bytes, name)?;
+                // Read in place; its map is made only if the leading steps may keep it.
+                let e: EntryView<'_> = codec::decode_in_place(bytes, name)?;
                 if e.postponed && !include_postponed {
                     return Ok(None);
                 }
-                // Its map is made only if the leading steps may keep it.
                 if !may_pass(steps, &EntrySource(&e)) {
                     return Ok(None);
                 }
-                entry_map(&e)
+                entry_view_map(&e)
             }
             Source::Templates => template_map(&codec::decode::<InteractionTemplate>(bytes, name)?),
             Source::Groups => group_map(&codec::decode::<InteractionGroup>(bytes, name)?),
@@ -264,10 +264,10 @@ impl FieldSource for Rec {
     }
 }
 
-/// An entry decoded but not yet a map: its built-in fields, one at a time.
-struct EntrySource<'e>(&'e InteractionLogEntry);
+/// An entry read in place, not yet a map: its built-in fields, one at a time.
+struct EntrySource<'e, 'b>(&'e EntryView<'b>);
 
-impl FieldSource for EntrySource<'_> {
+impl FieldSource for EntrySource<'_, '_> {
     fn field(&self, name: &str) -> Option<Dynamic> {
         crate::value::entry_field(self.0, name)
     }

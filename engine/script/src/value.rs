@@ -9,9 +9,9 @@ use chrono::NaiveDate;
 use rhai::{Array, Dynamic, INT, Map};
 
 use rapport_engine::model::{
-    Amount, Attachment, Campaign, CampaignEntry, Contact, ContactView, FieldDef, FieldRecord,
-    FieldValue, FieldValueView, InteractionGroup, InteractionLogEntry, InteractionTemplate,
-    LoggedSegment, Salesperson, Segment, SegmentLine, TemplateSetup,
+    Amount, Attachment, Campaign, CampaignEntry, Contact, ContactView, EntryView, FieldDef,
+    FieldRecord, FieldValue, FieldValueView, InteractionGroup, InteractionLogEntry,
+    InteractionTemplate, LoggedSegment, Salesperson, Segment, SegmentLine, TemplateSetup,
 };
 use rapport_engine::ops::{Statistics, View};
 use rapport_engine::{Error, Result};
@@ -351,6 +351,11 @@ pub fn campaign_entry_map(c: &CampaignEntry) -> Map {
 
 /// An interaction log entry as a map (comments as an array of `#{date, text}`).
 pub fn entry_map(e: &InteractionLogEntry) -> Map {
+    entry_view_map(&EntryView::of(e))
+}
+
+/// An entry read in place, as a map.
+pub fn entry_view_map(e: &EntryView<'_>) -> Map {
     FieldRecord::Entry
         .built_in()
         .iter()
@@ -360,39 +365,39 @@ pub fn entry_map(e: &InteractionLogEntry) -> Map {
 
 /// One field of [`entry_map`] without building the map: what `entry_map(e).get(name)` gives
 /// (a query tests an entry's fields this way before it makes the map of one that passes).
-pub fn entry_field(e: &InteractionLogEntry, name: &str) -> Option<Dynamic> {
+pub fn entry_field(e: &EntryView<'_>, name: &str) -> Option<Dynamic> {
     Some(match name {
         "entry_no" => int(e.entry_no),
-        "contact_no" => text(&e.contact_no),
-        "contact_company_no" => text(&e.contact_company_no),
+        "contact_no" => text(e.contact_no),
+        "contact_company_no" => text(e.contact_company_no),
         "date" => date(e.date),
         "time" => text(&e.time.format("%H:%M:%S").to_string()),
-        "description" => text(&e.description),
-        "subject" => text(&e.subject),
-        "template" => text(&e.template),
-        "group" => text(&e.group),
+        "description" => text(e.description),
+        "subject" => text(e.subject),
+        "template" => text(e.template),
+        "group" => text(e.group),
         "flow" => text(e.flow.as_str()),
         "initiated_by" => text(e.initiated_by.as_str()),
         "correspondence" => text(e.correspondence.as_str()),
-        "language" => text(&e.language),
+        "language" => text(e.language),
         "cost" => amount(e.cost),
         "duration" => amount(e.duration),
-        "salesperson" => text(&e.salesperson),
-        "user" => text(&e.user),
-        "campaign_no" => text(&e.campaign_no),
+        "salesperson" => text(e.salesperson),
+        "user" => text(e.user),
+        "campaign_no" => text(e.campaign_no),
         "campaign_entry_no" => int(e.campaign_entry_no),
         "campaign_target" => Dynamic::from_bool(e.campaign_target),
         "campaign_response" => Dynamic::from_bool(e.campaign_response),
-        "segment_no" => text(&e.segment_no),
+        "segment_no" => text(e.segment_no),
         "logged_segment_no" => int(e.logged_segment_no),
         "evaluation" => text(e.evaluation.as_str()),
         "attempt_failed" => Dynamic::from_bool(e.attempt_failed),
         "canceled" => Dynamic::from_bool(e.canceled),
         "postponed" => Dynamic::from_bool(e.postponed),
         "document_type" => text(e.document_type.map_or("", |t| t.as_str())),
-        "document_no" => text(&e.document_no),
+        "document_no" => text(e.document_no),
         "version_no" => int(u64::from(e.version_no)),
-        "contact_via" => text(&e.contact_via),
+        "contact_via" => text(e.contact_via),
         "delivery_status" => text(e.delivery_status.as_str()),
         "attachment_no" => int(e.attachment_no),
         "comments" => Dynamic::from_array(
@@ -400,7 +405,7 @@ pub fn entry_field(e: &InteractionLogEntry, name: &str) -> Option<Dynamic> {
                 .iter()
                 .map(|c| {
                     Dynamic::from_map(
-                        record_map! { "date" => date(c.date), "text" => text(&c.text) },
+                        record_map! { "date" => date(c.date), "text" => text(c.text) },
                     )
                 })
                 .collect(),
@@ -683,6 +688,11 @@ pub fn to_date(v: &Dynamic) -> Option<NaiveDate> {
 /// floats alike), text without regard to case, dates, yes/no; `()` equals `""`. Values of
 /// different kinds do not compare.
 pub fn compare(a: &Dynamic, b: &Dynamic) -> Option<Ordering> {
+    // Two dates first, read where they lie (a date is a boxed value: cloning it to try the
+    // other kinds was most of a date filter's cost); the rules below give the same answer.
+    if let (Some(x), Some(y)) = (a.read_lock::<Date>(), b.read_lock::<Date>()) {
+        return Some(x.0.cmp(&y.0));
+    }
     if let (Some(x), Some(y)) = (number(a), number(b)) {
         return x.partial_cmp(&y);
     }

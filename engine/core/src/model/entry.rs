@@ -161,6 +161,112 @@ pub struct InteractionLogEntry {
     pub comments: Vec<Comment>,
 }
 
+/// A comment read in place ([`Comment`]'s fields, its text borrowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[expect(missing_docs, reason = "the fields are Comment's, documented there")]
+pub struct CommentView<'a> {
+    #[serde(with = "super::serde_date")]
+    pub date: NaiveDate,
+    pub text: &'a str,
+}
+
+/// An entry read in place from its stored bytes: [`InteractionLogEntry`]'s fields in its order
+/// (a golden test proves both read the same bytes alike), its text borrowed, so a scan can test
+/// a few fields of every entry without building any.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[expect(
+    missing_docs,
+    reason = "the fields are InteractionLogEntry's, documented there"
+)]
+pub struct EntryView<'a> {
+    pub entry_no: u64,
+    pub contact_no: &'a str,
+    pub contact_company_no: &'a str,
+    #[serde(with = "super::serde_date")]
+    pub date: NaiveDate,
+    #[serde(with = "super::serde_date::time")]
+    pub time: NaiveTime,
+    pub description: &'a str,
+    pub subject: &'a str,
+    pub template: &'a str,
+    pub group: &'a str,
+    pub flow: Flow,
+    pub initiated_by: InitiatedBy,
+    pub correspondence: Correspondence,
+    pub language: &'a str,
+    pub cost: Amount,
+    pub duration: Amount,
+    pub salesperson: &'a str,
+    pub user: &'a str,
+    pub campaign_no: &'a str,
+    pub campaign_entry_no: u64,
+    pub campaign_target: bool,
+    pub campaign_response: bool,
+    pub segment_no: &'a str,
+    pub logged_segment_no: u64,
+    pub evaluation: Evaluation,
+    pub attempt_failed: bool,
+    pub canceled: bool,
+    pub postponed: bool,
+    pub document_type: Option<DocumentType>,
+    pub document_no: &'a str,
+    pub version_no: u32,
+    pub contact_via: &'a str,
+    pub delivery_status: DeliveryStatus,
+    pub attachment_no: u64,
+    #[serde(borrow)]
+    pub comments: Vec<CommentView<'a>>,
+}
+
+impl<'a> EntryView<'a> {
+    /// A view of an entry in memory.
+    pub fn of(e: &'a InteractionLogEntry) -> Self {
+        EntryView {
+            entry_no: e.entry_no,
+            contact_no: &e.contact_no,
+            contact_company_no: &e.contact_company_no,
+            date: e.date,
+            time: e.time,
+            description: &e.description,
+            subject: &e.subject,
+            template: &e.template,
+            group: &e.group,
+            flow: e.flow,
+            initiated_by: e.initiated_by,
+            correspondence: e.correspondence,
+            language: &e.language,
+            cost: e.cost,
+            duration: e.duration,
+            salesperson: &e.salesperson,
+            user: &e.user,
+            campaign_no: &e.campaign_no,
+            campaign_entry_no: e.campaign_entry_no,
+            campaign_target: e.campaign_target,
+            campaign_response: e.campaign_response,
+            segment_no: &e.segment_no,
+            logged_segment_no: e.logged_segment_no,
+            evaluation: e.evaluation,
+            attempt_failed: e.attempt_failed,
+            canceled: e.canceled,
+            postponed: e.postponed,
+            document_type: e.document_type,
+            document_no: &e.document_no,
+            version_no: e.version_no,
+            contact_via: &e.contact_via,
+            delivery_status: e.delivery_status,
+            attachment_no: e.attachment_no,
+            comments: e
+                .comments
+                .iter()
+                .map(|c| CommentView {
+                    date: c.date,
+                    text: &c.text,
+                })
+                .collect(),
+        }
+    }
+}
+
 impl InteractionLogEntry {
     /// The names of the built-in fields, as scripts see them.
     pub const FIELDS: &'static [&'static str] = &[

@@ -25,8 +25,8 @@ pub use document::{
     TemplateSetup,
 };
 pub use entry::{
-    Comment, Correspondence, DeliveryStatus, Evaluation, Flow, InitiatedBy, InteractionLogEntry,
-    LoggedSegment,
+    Comment, CommentView, Correspondence, DeliveryStatus, EntryView, Evaluation, Flow, InitiatedBy,
+    InteractionLogEntry, LoggedSegment,
 };
 pub use field::{FieldDef, FieldRecord, FieldType};
 pub use segment::{
