@@ -4,6 +4,10 @@
 //! finished fully, the killed one fully or not at all, pass the integrity check, and never have
 //! given one entry number to two entries.
 //!
+//! It runs on a redb file and on PostgreSQL (`each_backend`; skipped, saying so, when
+//! `RAPPORT_TEST_POSTGRES` names no server): there the killed process is a client that dies in
+//! the middle of its transaction.
+//!
 //! 12 kills by default; `RAPPORT_CRASH_KILLS=150 cargo test -p rapport-tests --test crash` for
 //! the full run. `RAPPORT_CRASH_SEED` changes the moments.
 
@@ -13,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rapport_engine::Database;
-use rapport_tests::{Rng, Workspace, rapport_bin};
+use rapport_tests::{Rng, Workspace, each_backend, rapport_bin};
 
 /// Contacts per import, and so per logged segment.
 const BATCH: usize = 1000;
@@ -42,7 +46,8 @@ struct State {
 }
 
 fn state(ws: &Workspace) -> State {
-    let db = Database::open(ws.db()).expect("the database opens after the kill");
+    let db = Database::open(std::path::Path::new(&ws.db_arg()))
+        .expect("the database opens after the kill");
     let report = db.read(|v| v.integrity_check()).unwrap();
     assert!(
         report.is_ok(),
@@ -180,100 +185,102 @@ fn killed_at_random_moments_rapport_keeps_every_commit_whole_and_loses_nothing()
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x005E_ED0F_C4A5);
-    let mut rng = Rng(seed | 1);
-    let ws = Workspace::new();
-    ws.ok(&[
-        "eval",
-        r#"group_define(#{code: "PHONE", description: "Calls"});
+    each_backend(|ws| {
+        let mut rng = Rng(seed | 1);
+        ws.ok(&[
+            "eval",
+            r#"group_define(#{code: "PHONE", description: "Calls"});
            salesperson_create(#{code: "JO", name: "Jim Olive"});
            template_define(#{code: "CALL", group: "PHONE", description: "Call", unit_cost: 1.5, unit_duration: 10})"#,
-    ]);
-    // Entry numbers ever seen, with the entry they named: a number must never name another.
-    let mut numbers: BTreeMap<u64, String> = BTreeMap::new();
-    let mut estimate: BTreeMap<&str, Duration> = BTreeMap::new();
-    let (mut killed, mut runs, mut killed_after_commit) = (0, 0, 0);
-    let mut imported: Vec<usize> = Vec::new();
-    let mut logged: Vec<usize> = Vec::new();
-    let mut canceled: Vec<usize> = Vec::new();
-    let mut before = state(&ws);
-    let mut round = 0;
-    while killed < kills {
-        round += 1;
-        assert!(
-            round < kills * 20 + 50,
-            "too few runs were killed in flight"
-        );
-        // The next operation, in turn, as far as the state allows it.
-        let op = match round % 4 {
-            1 => match imported.first() {
-                Some(&batch) => Op::LogSegment { round, batch },
-                None => Op::Import(round),
-            },
-            2 => match logged.iter().find(|r| !canceled.contains(r)) {
-                Some(&of) => Op::Cancel { of },
-                None => Op::Import(round),
-            },
-            3 => Op::Purge,
-            _ => Op::Import(round),
-        };
-        let kind = match op {
-            Op::Import(_) => "import",
-            Op::LogSegment { .. } => "log",
-            Op::Cancel { .. } => "cancel",
-            Op::Purge => "purge",
-        };
-        let mut child = Command::new(rapport_bin())
-            .arg("--db")
-            .arg(ws.db())
-            .args(args(&ws, op))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("rapport starts");
-        let started = Instant::now();
-        let typical = estimate
-            .get(kind)
-            .copied()
-            .unwrap_or(Duration::from_millis(300));
-        let delay = Duration::from_micros(rng.below(typical.as_micros() as usize + 1) as u64);
-        std::thread::sleep(delay);
-        let finished = if let Some(status) = child.try_wait().expect("the child's status") {
-            assert!(status.success(), "{op:?} failed on its own");
-            estimate.insert(kind, started.elapsed());
-            true
-        } else {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("the killed child");
-            killed += 1;
-            false
-        };
-        runs += 1;
-        let after = state(&ws);
-        let done = check(op, &before, &after, finished);
-        if done && !finished {
-            killed_after_commit += 1;
-        }
-        if done {
-            match op {
-                Op::Import(r) => imported.push(r),
-                Op::LogSegment { batch, .. } => {
-                    logged.push(round);
-                    imported.retain(|b| *b != batch);
+        ]);
+        // Entry numbers ever seen, with the entry they named: a number must never name another.
+        let mut numbers: BTreeMap<u64, String> = BTreeMap::new();
+        let mut estimate: BTreeMap<&str, Duration> = BTreeMap::new();
+        let (mut killed, mut runs, mut killed_after_commit) = (0, 0, 0);
+        let mut imported: Vec<usize> = Vec::new();
+        let mut logged: Vec<usize> = Vec::new();
+        let mut canceled: Vec<usize> = Vec::new();
+        let mut before = state(ws);
+        let mut round = 0;
+        while killed < kills {
+            round += 1;
+            assert!(
+                round < kills * 20 + 50,
+                "too few runs were killed in flight"
+            );
+            // The next operation, in turn, as far as the state allows it.
+            let op = match round % 4 {
+                1 => match imported.first() {
+                    Some(&batch) => Op::LogSegment { round, batch },
+                    None => Op::Import(round),
+                },
+                2 => match logged.iter().find(|r| !canceled.contains(r)) {
+                    Some(&of) => Op::Cancel { of },
+                    None => Op::Import(round),
+                },
+                3 => Op::Purge,
+                _ => Op::Import(round),
+            };
+            let kind = match op {
+                Op::Import(_) => "import",
+                Op::LogSegment { .. } => "log",
+                Op::Cancel { .. } => "cancel",
+                Op::Purge => "purge",
+            };
+            let mut child = Command::new(rapport_bin())
+                .arg("--db")
+                .arg(ws.db_arg())
+                .args(args(ws, op))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("rapport starts");
+            let started = Instant::now();
+            let typical = estimate
+                .get(kind)
+                .copied()
+                .unwrap_or(Duration::from_millis(300));
+            let delay = Duration::from_micros(rng.below(typical.as_micros() as usize + 1) as u64);
+            std::thread::sleep(delay);
+            let finished = if let Some(status) = child.try_wait().expect("the child's status") {
+                assert!(status.success(), "{op:?} failed on its own");
+                estimate.insert(kind, started.elapsed());
+                true
+            } else {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("the killed child");
+                killed += 1;
+                false
+            };
+            runs += 1;
+            let after = state(ws);
+            let done = check(op, &before, &after, finished);
+            if done && !finished {
+                killed_after_commit += 1;
+            }
+            if done {
+                match op {
+                    Op::Import(r) => imported.push(r),
+                    Op::LogSegment { batch, .. } => {
+                        logged.push(round);
+                        imported.retain(|b| *b != batch);
+                    }
+                    Op::Cancel { of } => canceled.push(of),
+                    Op::Purge => {}
                 }
-                Op::Cancel { of } => canceled.push(of),
-                Op::Purge => {}
             }
-        }
-        for (no, who) in &after.identities {
-            if let Some(seen) = numbers.insert(*no, who.clone()) {
-                assert_eq!(&seen, who, "entry number {no} was given twice");
+            for (no, who) in &after.identities {
+                if let Some(seen) = numbers.insert(*no, who.clone()) {
+                    assert_eq!(&seen, who, "entry number {no} was given twice");
+                }
             }
+            before = after;
         }
-        before = after;
-    }
-    eprintln!(
-        "{runs} runs, {killed} killed in flight ({killed_after_commit} of them after their commit); \
-         every commit whole, nothing half-written"
-    );
+        eprintln!(
+            "{}: {runs} runs, {killed} killed in flight ({killed_after_commit} of them after their commit); \
+             every commit whole, nothing half-written",
+            ws.backend()
+        );
+    });
 }
