@@ -572,7 +572,7 @@ fn main() {
     rows.push(row(
         "scripted filter over all contacts",
         "scripted filter",
-        1.0,
+        0.5,
         scale.runs,
         || {
             host.run(&db, "bench", script, RunOptions::default())

@@ -168,6 +168,8 @@ impl View<'_> {
         let mut last = None;
         match path {
             ScanPath::Table => {
+                // One buffer for the last key, not one allocation a record.
+                let mut key = Vec::new();
                 layout::scan(
                     self.kv,
                     source.table(),
@@ -175,10 +177,14 @@ impl View<'_> {
                     None,
                     Order::Ascending,
                     &mut |k, v| {
-                        last = Some(k.to_vec());
+                        key.clear();
+                        key.extend_from_slice(k);
                         visit(v)
                     },
                 )?;
+                if !key.is_empty() {
+                    last = Some(key);
+                }
             }
             ScanPath::Entries(index) => {
                 let prefix = index.prefix();
