@@ -197,7 +197,15 @@ impl Source {
     /// Decodes one stored value; `None` when the query leaves it out. A contact is read in
     /// place, and left out here when the leading `steps` surely drop it; it stays bytes until
     /// a step needs a map.
-    fn decode(self, bytes: &[u8], include_postponed: bool, steps: &[Step]) -> Result<Option<Rec>> {
+    /// An entry stays bytes too when `entries_in_place` (entries have no declared fields, whose
+    /// values live beside them and join the map in [`fetch`]).
+    fn decode(
+        self,
+        bytes: &[u8],
+        include_postponed: bool,
+        steps: &[Step],
+        entries_in_place: bool,
+    ) -> Result<Option<Rec>> {
         let name = self.name();
         let map = match self {
             Source::Contacts => {
@@ -212,6 +220,9 @@ impl Source {
                 }
                 if !may_pass(steps, &EntrySource(&e)) {
                     return Ok(None);
+                }
+                if entries_in_place {
+                    return Ok(Some(Rec::Entry(bytes.to_vec())));
                 }
                 entry_view_map(&e)
             }
@@ -235,6 +246,8 @@ impl Source {
 pub(crate) enum Rec {
     /// A contact's stored bytes (checked to decode), read in place until a step needs a map.
     Contact(Vec<u8>),
+    /// An entry's stored bytes (checked to decode), the same way.
+    Entry(Vec<u8>),
     Map(Map),
 }
 
@@ -246,6 +259,9 @@ impl Rec {
             Rec::Contact(bytes) => {
                 contact_in_place(&bytes).map_or_else(|_| Map::new(), |c| contact_view_map(&c))
             }
+            Rec::Entry(bytes) => {
+                entry_in_place(&bytes).map_or_else(|_| Map::new(), |e| entry_view_map(&e))
+            }
             Rec::Map(m) => m,
         }
     }
@@ -255,10 +271,15 @@ fn contact_in_place(bytes: &[u8]) -> Result<ContactView<'_>> {
     Ok(codec::decode_in_place(bytes, "contact")?)
 }
 
+fn entry_in_place(bytes: &[u8]) -> Result<EntryView<'_>> {
+    Ok(codec::decode_in_place(bytes, "interaction log entry")?)
+}
+
 impl FieldSource for Rec {
     fn field(&self, name: &str) -> Option<Dynamic> {
         match self {
             Rec::Contact(bytes) => contact_field(&contact_in_place(bytes).ok()?, name),
+            Rec::Entry(bytes) => crate::value::entry_field(&entry_in_place(bytes).ok()?, name),
             Rec::Map(m) => m.get(name).cloned(),
         }
     }
@@ -649,8 +670,9 @@ fn fetch(
     declared: &[FieldDef],
 ) -> Result<(Vec<Rec>, Option<Cursor>)> {
     let mut out: Vec<Rec> = Vec::new();
+    let entries_in_place = declared.is_empty();
     let next = view.scan_records(source.records(), plan, after, &mut |bytes| {
-        out.extend(source.decode(bytes, include_postponed, steps)?);
+        out.extend(source.decode(bytes, include_postponed, steps, entries_in_place)?);
         Ok(out.len() < CHUNK)
     })?;
     // Custom values of other records than contacts live beside them: read while the view is
@@ -685,6 +707,28 @@ pub(crate) fn run(
     q: &Query,
     sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
 ) -> RhaiResult<()> {
+    run_with(ctx, shared, q, None, sink)
+}
+
+/// Runs a query, giving `sink` only `field` of each result (`()` where it has none), as
+/// [`field_of`] would read it from the result — without making a map of a record read in place.
+pub(crate) fn run_field(
+    ctx: &NativeCallContext,
+    shared: &Shared,
+    q: &Query,
+    field: &str,
+    sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
+) -> RhaiResult<()> {
+    run_with(ctx, shared, q, Some(field), sink)
+}
+
+fn run_with(
+    ctx: &NativeCallContext,
+    shared: &Shared,
+    q: &Query,
+    field: Option<&str>,
+    sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
+) -> RhaiResult<()> {
     let (plan, include_postponed) = q.plan();
     let declared = match q.source.custom_record() {
         Some(record) => with_read(shared, Access::read(q.source.kind()), |v| {
@@ -693,6 +737,7 @@ pub(crate) fn run(
         None => Vec::new(),
     };
     let mut pipeline = Pipeline::new(&q.steps, q.source, &declared);
+    pipeline.field = field;
     let mut after: Option<Cursor> = None;
     'chunks: loop {
         let (records, last) = with_read(shared, Access::read(q.source.kind()), |v| {
@@ -728,6 +773,8 @@ struct Pipeline<'q> {
     contact_fields: Vec<&'q str>,
     counts: Vec<usize>,
     held: Vec<Vec<Rec>>,
+    /// Only this field of each result goes to the sink ([`run_field`]).
+    field: Option<&'q str>,
 }
 
 impl<'q> Pipeline<'q> {
@@ -742,6 +789,7 @@ impl<'q> Pipeline<'q> {
             contact_fields,
             counts: vec![0; steps.len()],
             held: steps.iter().map(|_| Vec::new()).collect(),
+            field: None,
         }
     }
 
@@ -804,8 +852,17 @@ impl<'q> Pipeline<'q> {
                 }
             }
         }
+        if let Some(field) = self.field
+            && !matches!(record, Rec::Map(_))
+        {
+            return sink(record.field(field).unwrap_or(Dynamic::UNIT));
+        }
         let map = self.map_of(record);
-        sink(self.source.wrap(map))
+        let item = self.source.wrap(map);
+        match self.field {
+            Some(field) => sink(field_of(&item, field)),
+            None => sink(item),
+        }
     }
 
     /// The record as the script sees it, with every declared contact field.
@@ -1032,8 +1089,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             placed_result(&ctx, || -> RhaiResult<Dynamic> {
                 q.source.check_field(&s, "sum", field)?;
                 let (mut ints, mut floats, mut any_float) = (0 as INT, 0.0_f64, false);
-                run(&ctx, &s, q, &mut |item| {
-                    let v = field_of(&item, field);
+                run_field(&ctx, &s, q, field, &mut |v| {
                     if let Ok(n) = v.as_int() {
                         ints += n;
                     } else if let Ok(f) = v.as_float() {
@@ -1064,8 +1120,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             placed_result(&ctx, || -> RhaiResult<Map> {
                 q.source.check_field(&s, "group_count", field)?;
                 let mut groups = Map::new();
-                run(&ctx, &s, q, &mut |item| {
-                    let key = field_of(&item, field);
+                run_field(&ctx, &s, q, field, &mut |key| {
                     let key = if key.is_unit() {
                         String::new()
                     } else {

@@ -1239,6 +1239,66 @@ fn count_first_list_each_sum_and_group_count() {
     assert_eq!(int(&groups["MEETING"]), 20);
 }
 
+/// `sum` and `group_count` read one field of each record (entries and contacts stay read in
+/// place, no map is made): they give what the records' maps give, with and without declared
+/// fields, after filters, compiled and interpreted closures, and `order_by`.
+#[each_backend]
+fn sum_and_group_count_give_what_the_records_maps_give() {
+    let db = demo_db();
+    let same = |db: &rapport_engine::Database| {
+        for (query, field) in [
+            (r"entries().filter(#{canceled: false})", "template"),
+            (r"entries().where(|e| e.cost > 10.0)", "salesperson"),
+            (r"entries().where(|e| e.description.len() > 3)", "group"),
+            (
+                r#"entries().order_by("date", "desc").limit(30)"#,
+                "contact_no",
+            ),
+            (r#"contacts().filter(#{kind: "person"})"#, "city"),
+            (r"contacts()", "company_no"),
+        ] {
+            let direct = run(db, &format!(r#"to_json({query}.group_count("{field}"))"#));
+            let by_maps = run(
+                db,
+                &format!(
+                    r#"let m = #{{}}; for r in {query}.list() {{ let k = if r.{field} == () {{ "" }} else {{ r.{field}.to_string() }}; m[k] = (m[k] ?? 0) + 1; }} to_json(m)"#
+                ),
+            );
+            assert_eq!(
+                text(&direct),
+                text(&by_maps),
+                "{query}.group_count({field})"
+            );
+        }
+        for query in [
+            r"entries().filter(#{canceled: false})",
+            r"entries().where(|e| e.cost > 10.0)",
+        ] {
+            let direct = run(db, &format!(r#"{query}.sum("cost")"#))
+                .as_float()
+                .unwrap();
+            let by_maps = run(
+                db,
+                &format!(r"let s = 0.0; for r in {query}.list() {{ s += r.cost; }} s"),
+            )
+            .as_float()
+            .unwrap();
+            assert!(
+                (direct - by_maps).abs() < 1e-9,
+                "{query}.sum(cost): {direct} {by_maps}"
+            );
+        }
+    };
+    same(&db);
+    // With declared fields, entries take their custom values from beside them: the map path.
+    exec(
+        &db,
+        r#"field_define(#{record: "entry", name: "channel", type: "text"});
+           field_define(#{record: "contact", name: "segment_tag", type: "text"});"#,
+    );
+    same(&db);
+}
+
 #[each_backend]
 fn each_may_change_data_while_it_streams() {
     let db = demo_db();
