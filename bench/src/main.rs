@@ -193,6 +193,15 @@ fn round_trips() -> u64 {
         .sum()
 }
 
+/// Runs a script that answers a number (rapport's side of a row).
+fn script_count(host: &ScriptHost, db: &Database, script: &str) -> u64 {
+    host.run(db, "bench", script, RunOptions::default())
+        .unwrap()
+        .value
+        .as_int()
+        .unwrap() as u64
+}
+
 /// Measures one operation on both sides, checks that they answered alike, and gives its row.
 fn row(
     name: &'static str,
@@ -574,13 +583,7 @@ fn main() {
         "scripted filter",
         0.5,
         scale.runs,
-        || {
-            host.run(&db, "bench", script, RunOptions::default())
-                .unwrap()
-                .value
-                .as_int()
-                .unwrap() as u64
-        },
+        || script_count(&host, &db, script),
         || {
             conn.query_row(
                 "SELECT count(*) FROM contacts WHERE city = 'Oslo' AND revenue > 500.0",
@@ -604,11 +607,7 @@ fn main() {
             1.0,
             scale.runs,
             || {
-                host.run(&db, "bench", script, RunOptions::default())
-                    .unwrap()
-                    .value
-                    .as_int()
-                    .unwrap() as u64
+                script_count(&host, &db, script)
             },
             || {
                 type ContactRow = (String, String, String, Option<String>, Option<String>, Option<String>, f64, i64);
@@ -639,13 +638,7 @@ fn main() {
         "indexed filter",
         0.5,
         scale.runs,
-        || {
-            host.run(&db, "bench", script, RunOptions::default())
-                .unwrap()
-                .value
-                .as_int()
-                .unwrap() as u64
-        },
+        || script_count(&host, &db, script),
         || {
             conn.query_row(
                 "SELECT count(*) FROM contacts WHERE city = 'Oslo'",
@@ -759,11 +752,7 @@ fn main() {
         1.0,
         scale.runs,
         || {
-            host.run(&db, "bench", script, RunOptions::default())
-                .unwrap()
-                .value
-                .as_int()
-                .unwrap() as u64
+            script_count(&host, &db, script)
         },
         || {
             let mut stmt = conn
