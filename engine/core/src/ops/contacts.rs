@@ -466,7 +466,8 @@ impl Tx<'_> {
     /// Runs `work`, in which many contacts are created (an import), reading what they share
     /// once: the declared fields, each company and salesperson they name, and each field-value
     /// counter (changes summed, each counter read and written once at the end). The result is
-    /// the same as without it; nested calls join the outer one.
+    /// the same as without it (inside it, the counters read are those from before it); nested
+    /// calls join the outer one.
     pub fn batch_contacts<T>(&mut self, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         if self.pending_contacts.is_some() {
             return work(self);
