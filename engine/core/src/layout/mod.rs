@@ -195,13 +195,13 @@ pub fn prefetch_at<T>(
     table: Table,
     items: &[T],
     i: usize,
-    key: impl Fn(&T) -> Key,
+    key: impl Fn(&T) -> Vec<u8>,
 ) -> Result<()> {
     const CHUNK: usize = 1000;
     if i.is_multiple_of(CHUNK) && i < items.len() {
         let keys: Vec<Vec<u8>> = items[i..items.len().min(i + CHUNK)]
             .iter()
-            .map(|item| key(item).into_bytes())
+            .map(key)
             .collect();
         kv.prefetch(table, &keys)?;
     }

@@ -478,12 +478,11 @@ impl Tx<'_> {
         let value = outcome?;
         let changed: Vec<(Vec<u8>, i64)> =
             batch.counts.into_iter().filter(|(_, d)| *d != 0).collect();
-        for chunk in changed.chunks(1000) {
-            let keys: Vec<Vec<u8>> = chunk.iter().map(|(k, _)| k.clone()).collect();
-            self.kv.prefetch(tables::CONTACT_INDEX, &keys)?;
-            for (key, delta) in chunk {
-                write_count(self.kv, key, *delta)?;
-            }
+        for (i, (key, delta)) in changed.iter().enumerate() {
+            layout::prefetch_at(&*self.kv, tables::CONTACT_INDEX, &changed, i, |(k, _)| {
+                k.clone()
+            })?;
+            write_count(self.kv, key, *delta)?;
         }
         Ok(value)
     }

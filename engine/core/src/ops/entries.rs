@@ -553,7 +553,9 @@ impl View<'_> {
     /// ([`crate::store::KvRead::prefetch`]: one statement on a server instead of one a key).
     /// Called with each position of a loop over `nos`; acts where a thousand starts.
     pub(crate) fn prefetch_entries(&self, nos: &[u64], i: usize) -> Result<()> {
-        layout::prefetch_at(self.kv, tables::ENTRIES, nos, i, |&no| keys::no(no))
+        layout::prefetch_at(self.kv, tables::ENTRIES, nos, i, |&no| {
+            keys::no(no).into_bytes()
+        })
     }
 
     /// Visits every entry in entry-no order until `visit` returns `false`.

@@ -543,7 +543,7 @@ impl Tx<'_> {
         let mut planned = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             layout::prefetch_at(&*self.kv, tables::CONTACTS, &lines, i, |l| {
-                keys::code(&l.contact_no)
+                keys::code(&l.contact_no).into_bytes()
             })?;
             planned.push(self.plan_line(&s, line, options, &mut templates)?);
         }

@@ -205,29 +205,27 @@ impl StatDeltas {
     /// the keys are announced to the store a thousand at a time before they are read (one
     /// statement on a server instead of one a key).
     fn flush(self, kv: &mut dyn KvWrite) -> Result<()> {
-        let changed: Vec<_> = self.0.into_iter().filter(|(_, d)| *d != [0; 3]).collect();
-        for chunk in changed.chunks(1000) {
-            for table in [tables::STATS, tables::STATS_DAILY] {
-                let keys: Vec<Vec<u8>> = chunk
-                    .iter()
-                    .filter(|((t, _), _)| *t == table)
-                    .map(|((_, k), _)| k.clone())
-                    .collect();
-                kv.prefetch(table, &keys)?;
-            }
-        }
-        for ((table, key), [count, cost, duration]) in changed {
-            let mut counters: Counters = match kv.get(table, &key)? {
-                Some(bytes) => codec::decode(&bytes, table.name())?,
-                None => Counters::default(),
-            };
-            counters.count = counters.count.wrapping_add_signed(count);
-            counters.cost.0 += cost;
-            counters.duration.0 += duration;
-            if counters.is_zero() {
-                kv.remove(table, &key)?;
-            } else {
-                kv.put(table, &key, &codec::encode(&counters)?)?;
+        // All-time and daily counters apart, so each thousand announced is of one table.
+        let (totals, daily): (Vec<_>, Vec<_>) = self
+            .0
+            .into_iter()
+            .filter(|(_, d)| *d != [0; 3])
+            .partition(|((t, _), _)| *t == tables::STATS);
+        for changed in [totals, daily] {
+            for (i, ((table, key), [count, cost, duration])) in changed.iter().enumerate() {
+                layout::prefetch_at(&*kv, *table, &changed, i, |((_, k), _)| k.clone())?;
+                let mut counters: Counters = match kv.get(*table, key)? {
+                    Some(bytes) => codec::decode(&bytes, table.name())?,
+                    None => Counters::default(),
+                };
+                counters.count = counters.count.wrapping_add_signed(*count);
+                counters.cost.0 += cost;
+                counters.duration.0 += duration;
+                if counters.is_zero() {
+                    kv.remove(*table, key)?;
+                } else {
+                    kv.put(*table, key, &codec::encode(&counters)?)?;
+                }
             }
         }
         Ok(())
