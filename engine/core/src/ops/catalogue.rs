@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::entries::check_not_negative;
+use super::entries::{check_chars, check_not_negative};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -33,18 +33,7 @@ fn check_code(record: &str, field: &'static str, code: &str, max: usize) -> Resu
             format!("give a {field} of at most {max} characters"),
         ));
     }
-    if code.chars().count() > max {
-        return Err(Error::invalid(
-            record,
-            field,
-            format!(
-                "\"{code}\" has {} characters, more than {max}",
-                code.chars().count()
-            ),
-            format!("use a {field} of at most {max} characters"),
-        ));
-    }
-    Ok(())
+    check_chars(record, field, code, max)
 }
 
 /// SHA-256 in hex: attachment contents, and the tokens of users.

@@ -182,14 +182,29 @@ pub const MAX_ID: usize = 100;
 /// Refuses a number or name longer than [`MAX_ID`] characters (the record is named without it:
 /// it is the thing that is too long).
 pub(crate) fn check_id(record: &str, field: &'static str, value: &str) -> Result<()> {
+    check_chars(record, field, value, MAX_ID)
+}
+
+/// Refuses a number, name or code longer than `max` characters; the message shows the value,
+/// or its start when it is long.
+pub(crate) fn check_chars(
+    record: &str,
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<()> {
     let n = value.chars().count();
-    if n > MAX_ID {
-        let start: String = value.chars().take(20).collect();
+    if n > max {
+        let shown = if n > 40 {
+            format!("{}…", value.chars().take(20).collect::<String>())
+        } else {
+            value.to_string()
+        };
         return Err(Error::invalid(
             record,
             field,
-            format!("\"{start}…\" has {n} characters, more than {MAX_ID}"),
-            format!("use a {field} of at most {MAX_ID} characters"),
+            format!("\"{shown}\" has {n} characters, more than {max}"),
+            format!("use a {field} of at most {max} characters"),
         ));
     }
     Ok(())
