@@ -249,7 +249,9 @@ fn script(
 
 /// `rapport demo`: loads the demo company once, then prints the statistics per template.
 fn load_demo(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
-    let db_name = crate::shared::db_name(&ctx.cli.db, &ctx.db);
+    // As the backend names it: a file's path as given, a PostgreSQL database without the
+    // password its URL may hold.
+    let db_name = ctx.db.backend().location();
     match demo::load(&ctx.db)? {
         DemoOutcome::Loaded(s) => ctx.out.line(format!(
             "Loaded the demo company into {db_name}: {} groups, {} templates, {} salespeople, {} contacts, {} segments, {} interactions.",

@@ -228,7 +228,7 @@ async fn serve(db: Arc<Database>, path: &Path, config: Config) -> Result<(), Cli
         let _ = writeln!(
             out,
             "rapport serve: {} on {url} (process {}); {found}; stop with Ctrl-C",
-            shared::db_name(path, &server.db),
+            server.db.backend().location(),
             std::process::id(),
         );
         let _ = out.flush();
@@ -279,7 +279,7 @@ async fn serve(db: Arc<Database>, path: &Path, config: Config) -> Result<(), Cli
     eprintln!(
         "rapport serve: stopped after {} request(s); {} is closed",
         server.requests.load(Ordering::Relaxed),
-        shared::db_name(&server.path, &server.db)
+        server.db.backend().location()
     );
     Ok(())
 }

@@ -20,16 +20,6 @@ use rapport_script::{
 use crate::cli::{Cli, Command};
 
 /// The bundled plugins and those in the database's plugin folders.
-/// The database as messages name it: a file's path as given, a PostgreSQL database as its
-/// backend says (never with a password the URL holds).
-pub(crate) fn db_name(path: &Path, db: &Database) -> String {
-    if rapport_engine::postgres_url(path).is_some() {
-        db.backend().location()
-    } else {
-        path.display().to_string()
-    }
-}
-
 pub(crate) fn load_plugins(db: &Database, host: &mut ScriptHost) -> Result<PluginReport, CliError> {
     let settings = db.read(|v| v.plugin_settings())?;
     let mut sources = plugin::bundled();
