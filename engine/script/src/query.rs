@@ -312,23 +312,8 @@ impl FieldSource for ContactView<'_> {
                 FieldValueView::Empty | FieldValueView::Bool(_) | FieldValueView::Date(_) => None,
             };
         }
-        let text = match name {
-            "no" => self.no,
-            "name" => self.name,
-            "kind" => self.kind.as_str(),
-            "company_no" => self.company_no,
-            "salesperson" => self.salesperson,
-            "language" => self.language,
-            "correspondence" => self.correspondence.as_str(),
-            "email" => self.email,
-            "phone" => self.phone,
-            "mobile" => self.mobile,
-            "city" => self.city,
-            "country" => self.country,
-            // The flags are bools, which `order` leaves undecided; other names are no field.
-            _ => return None,
-        };
-        native::order_text(text, constant)
+        // The flags are bools, which `order` leaves undecided; other names are no field.
+        native::order_text(crate::value::contact_text(self, name)?, constant)
     }
 }
 

@@ -256,21 +256,32 @@ pub fn contact_field(c: &ContactView<'_>, name: &str) -> Option<Dynamic> {
     if let Some(v) = c.custom(name) {
         return Some(view_value(*v));
     }
+    if let Some(t) = contact_text(c, name) {
+        return Some(text(t));
+    }
     Some(match name {
-        "no" => text(c.no),
-        "name" => text(c.name),
-        "kind" => text(c.kind.as_str()),
-        "company_no" => text(c.company_no),
-        "salesperson" => text(c.salesperson),
-        "language" => text(c.language),
-        "correspondence" => text(c.correspondence.as_str()),
-        "email" => text(c.email),
-        "phone" => text(c.phone),
-        "mobile" => text(c.mobile),
-        "city" => text(c.city),
-        "country" => text(c.country),
         "exclude_from_segment" => Dynamic::from_bool(c.exclude_from_segment),
         "privacy_blocked" => Dynamic::from_bool(c.privacy_blocked),
+        _ => return None,
+    })
+}
+
+/// A built-in text field of a contact, where it lies (`None` for the flags and for names that
+/// are no built-in field).
+pub(crate) fn contact_text<'a>(c: &ContactView<'a>, name: &str) -> Option<&'a str> {
+    Some(match name {
+        "no" => c.no,
+        "name" => c.name,
+        "kind" => c.kind.as_str(),
+        "company_no" => c.company_no,
+        "salesperson" => c.salesperson,
+        "language" => c.language,
+        "correspondence" => c.correspondence.as_str(),
+        "email" => c.email,
+        "phone" => c.phone,
+        "mobile" => c.mobile,
+        "city" => c.city,
+        "country" => c.country,
         _ => return None,
     })
 }
