@@ -435,6 +435,17 @@ impl Workspace {
         Run::of(&self.command().args(args).output().expect("rapport runs"))
     }
 
+    /// Writes a plugin — its manifest and main script — into the folder `folder` of the
+    /// workspace (made if missing), and returns that folder (for `rapport plugins folder`).
+    pub fn plugin(&self, folder: &str, name: &str, manifest: &str, main: &str) -> PathBuf {
+        let folder = self.dir.path().join(folder);
+        std::fs::create_dir_all(folder.join(name)).expect("the plugin's folder is made");
+        std::fs::write(folder.join(name).join("plugin.toml"), manifest)
+            .expect("the manifest is written");
+        std::fs::write(folder.join(name).join("main.rhai"), main).expect("main is written");
+        folder
+    }
+
     /// The folder.
     pub fn path(&self) -> &Path {
         self.dir.path()

@@ -486,19 +486,12 @@ fn plugins_list_shows_the_bundled_plugins_none_enabled() {
 fn a_consultant_adds_a_rule_as_a_plugin_folder_and_sees_it_act_without_compiling() {
     each_backend(|ws| {
         ws.ok(&["demo"]);
-        let folder = ws.file("my-plugins", b"");
-        std::fs::remove_file(&folder).unwrap();
-        std::fs::create_dir_all(folder.join("big_quotes")).unwrap();
-        std::fs::write(
-        folder.join("big_quotes/plugin.toml"),
-        "name = \"big_quotes\"\nversion = \"1.0\"\nrequires = \"0.1\"\nhooks = [\"after_document\"]\n[capabilities]\nwrite = [\"entries\"]\n",
-    )
-    .unwrap();
-        std::fs::write(
-        folder.join("big_quotes/main.rhai"),
-        "fn after_document(d) {\n  if d.type == \"sales_quote\" && d.recorded && d.amount > 10000 {\n    let e = entry(d.entry_no);\n    log_interaction(#{contact: e.contact_no, template: \"OUTGOING\", description: `Call about quote ${d.no}`, postponed: true});\n  }\n}\n",
-    )
-    .unwrap();
+        let folder = ws.plugin(
+            "my-plugins",
+            "big_quotes",
+            "name = \"big_quotes\"\nversion = \"1.0\"\nrequires = \"0.1\"\nhooks = [\"after_document\"]\n[capabilities]\nwrite = [\"entries\"]\n",
+            "fn after_document(d) {\n  if d.type == \"sales_quote\" && d.recorded && d.amount > 10000 {\n    let e = entry(d.entry_no);\n    log_interaction(#{contact: e.contact_no, template: \"OUTGOING\", description: `Call about quote ${d.no}`, postponed: true});\n  }\n}\n",
+        );
         ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
         assert_output(
             "enabled big_quotes\n",
@@ -543,15 +536,12 @@ fn a_consultant_adds_a_rule_as_a_plugin_folder_and_sees_it_act_without_compiling
 #[test]
 fn a_broken_plugin_is_a_warning_at_start_and_rapport_still_works() {
     each_backend(|ws| {
-        let folder = ws.file("plugins-dir", b"");
-        std::fs::remove_file(&folder).unwrap();
-        std::fs::create_dir_all(folder.join("oops")).unwrap();
-        std::fs::write(
-            folder.join("oops/plugin.toml"),
+        let folder = ws.plugin(
+            "plugins-dir",
+            "oops",
             "name = \"oops\"\nversion = \"1\"\nrequires = \"0.1\"\n",
-        )
-        .unwrap();
-        std::fs::write(folder.join("oops/main.rhai"), "fn f() {\n  let = 1;\n}\n").unwrap();
+            "fn f() {\n  let = 1;\n}\n",
+        );
         ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
         let run = ws.run(&["eval", "1 + 1"]);
         assert!(run.success);

@@ -161,19 +161,12 @@ fn hostile_scripts_are_stopped_with_a_clear_message_change_nothing_and_the_repl_
 fn a_plugin_hook_that_never_ends_is_stopped_and_its_operation_changes_nothing() {
     each_backend(|ws| {
         ws.ok(&["demo"]);
-        let folder = ws.file("plugins", b"");
-        std::fs::remove_file(&folder).unwrap();
-        std::fs::create_dir_all(folder.join("stuck")).unwrap();
-        std::fs::write(
-            folder.join("stuck/plugin.toml"),
+        let folder = ws.plugin(
+            "plugins",
+            "stuck",
             "name = \"stuck\"\nversion = \"1.0\"\nrequires = \"0.1\"\nhooks = [\"after_log\"]\n",
-        )
-        .unwrap();
-        std::fs::write(
-            folder.join("stuck/main.rhai"),
             "fn after_log(e) { loop {} }\n",
-        )
-        .unwrap();
+        );
         ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
         ws.ok(&["plugins", "enable", "stuck"]);
         let before = ws.content_hash();
