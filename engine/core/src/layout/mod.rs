@@ -66,9 +66,12 @@ pub mod tables {
     pub const CUSTOM_VALUES: Table = Table::new(22, "custom_values");
     /// Users of `rapport serve` by name (their role and the hash of their token).
     pub const USERS: Table = Table::new(23, "users");
+    /// The contact fields filters test, column by column in blocks of contacts, by the key of
+    /// each block's first contact (`ops/columns.rs`; derived from the contacts).
+    pub const CONTACT_COLUMNS: Table = Table::new(24, "contact_columns");
 
     /// Every table, in id order.
-    pub static ALL: [Table; 24] = [
+    pub static ALL: [Table; 25] = [
         META,
         CONTACTS,
         CONTACT_INDEX,
@@ -93,6 +96,7 @@ pub mod tables {
         FIELDS,
         CUSTOM_VALUES,
         USERS,
+        CONTACT_COLUMNS,
     ];
 }
 

@@ -45,6 +45,26 @@ impl<'a> FieldValueView<'a> {
             FieldValue::Date(d) => FieldValueView::Date(*d),
         }
     }
+
+    /// The value, owned.
+    pub fn to_owned_value(self) -> FieldValue {
+        match self {
+            FieldValueView::Empty => FieldValue::Empty,
+            FieldValueView::Text(t) => FieldValue::Text(t.to_string()),
+            FieldValueView::Number(n) => FieldValue::Number(n),
+            FieldValueView::Bool(b) => FieldValue::Bool(b),
+            FieldValueView::Date(d) => FieldValue::Date(d),
+        }
+    }
+
+    /// Whether both are the same value, bit for bit (a number's sign of zero and NaNs too):
+    /// what a copy of the value must be.
+    pub fn same(self, other: FieldValueView<'_>) -> bool {
+        match (self, other) {
+            (FieldValueView::Number(a), FieldValueView::Number(b)) => a.to_bits() == b.to_bits(),
+            (a, b) => a == b,
+        }
+    }
 }
 
 impl FieldValue {

@@ -128,6 +128,7 @@ impl View<'_> {
                 ));
             }
         }
+        self.check_contact_columns(&mut report.differences)?;
         for t in self.templates()? {
             for row in t.languages.iter().filter(|r| r.attachment_no != 0) {
                 *attachment_refs.entry(row.attachment_no).or_default() += 1;

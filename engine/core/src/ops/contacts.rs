@@ -278,6 +278,7 @@ impl Tx<'_> {
         }
         self.unindex_contact(contact)?;
         layout::remove(self.kv, tables::CONTACTS, &keys::code(&contact.no))?;
+        self.columns_remove(&contact.no)?;
         Ok(relations)
     }
 
@@ -441,7 +442,8 @@ impl Tx<'_> {
             layout::mark(self.kv, tables::CONTACT_INDEX, &k)?;
         }
         self.index_contact_fields(c)?;
-        layout::put(self.kv, tables::CONTACTS, &keys::code(&c.no), c)
+        layout::put(self.kv, tables::CONTACTS, &keys::code(&c.no), c)?;
+        self.columns_put(c)
     }
 
     /// Adds `c` to the field indexes and their counts.
@@ -473,7 +475,7 @@ impl Tx<'_> {
             return work(self);
         }
         self.pending_contacts = Some(ContactBatch::default());
-        let outcome = work(self);
+        let outcome = self.batch_columns(work);
         let batch = self.pending_contacts.take().unwrap_or_default();
         let value = outcome?;
         let changed: Vec<(Vec<u8>, i64)> =

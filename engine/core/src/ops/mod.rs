@@ -6,6 +6,7 @@ mod campaigns;
 mod cancel;
 mod catalogue;
 mod check;
+mod columns;
 mod contacts;
 mod documents;
 mod entries;
@@ -21,6 +22,7 @@ mod users;
 pub use crate::layout::keys::entry_id;
 pub use cancel::CancelMode;
 pub use check::IntegrityReport;
+pub use columns::{ContactRow, RowTest, in_columns};
 pub use contacts::{ContactDeleteOptions, ContactDeletion, INDEXED_CONTACT_FIELDS};
 pub use documents::DocumentOutcome;
 pub use entries::{InteractionDraft, MAX_ID, MAX_TEXT, ResumeChanges};
@@ -113,6 +115,8 @@ pub struct Tx<'a> {
     entry_fields: Option<bool>,
     /// What many contacts created at once share (see `Tx::batch_contacts`).
     pending_contacts: Option<contacts::ContactBatch>,
+    /// The blocks of the contact columns a bulk operation is changing (see `Tx::batch_columns`).
+    pending_columns: Option<columns::ColumnCache>,
 }
 
 impl<'a> Tx<'a> {
@@ -124,6 +128,7 @@ impl<'a> Tx<'a> {
             pending_statistics: None,
             entry_fields: None,
             pending_contacts: None,
+            pending_columns: None,
         }
     }
 

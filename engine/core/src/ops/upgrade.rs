@@ -17,12 +17,13 @@ struct DerivedLayout {
     /// 3: custom fields are declared (a file's existing contact fields are declared on open).
     /// 4: a name or field value too long to keep whole in a key is cut and hashed
     /// (`Key::text`).
+    /// 5: the contact columns (`columns.rs`) hold the fields filters test.
     version: u32,
     /// The contact fields with a field index.
     indexed_contact_fields: Vec<String>,
 }
 
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 
 fn current() -> DerivedLayout {
     DerivedLayout {
@@ -47,11 +48,14 @@ impl Tx<'_> {
     /// Rebuilds the derived data into this rapport's shape: the contact field index, and no
     /// daily statistics for contacts (rapport before version 2 kept them), and a declaration
     /// of every custom field contacts hold (before version 3 they were not declared), and the
-    /// name keys of names too long to keep whole (before version 4 kept whole).
+    /// name keys of names too long to keep whole (before version 4 kept whole), and the contact
+    /// columns (version 5 added them), built last, from the contacts as the steps before
+    /// leave them.
     pub fn upgrade_derived_data(&mut self) -> Result<()> {
         self.rebuild_contact_field_index()?;
         self.rekey_long_names()?;
         self.declare_existing_contact_fields()?;
+        self.rebuild_contact_columns()?;
         let contact_days = keys::stat_days_of_kind(StatKind::Contact as u8);
         let mut old = Vec::new();
         layout::scan_prefix(

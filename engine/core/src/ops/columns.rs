@@ -1,0 +1,834 @@
+//! The contact columns: a compact copy of the contact fields that filters test, kept column by
+//! column in blocks of up to [`BLOCK_ROWS`] contacts, so a scan that tests a few fields of every
+//! contact reads a few bytes a contact instead of decoding whole records.
+//!
+//! A block is keyed by its first contact's key in [`tables::CONTACT_COLUMNS`]; its contacts are
+//! in key order and the blocks partition the contacts (a contact is in the block with the
+//! greatest first key not after its own), so reading the blocks in order reads the contacts in
+//! the order of their table. Each block holds the contacts' nos and, for each field any of its
+//! contacts has, a column: the distinct values (a dictionary) and, per contact, the index of
+//! its value (or [`ABSENT`]). Columns are decoded only when a scan asks for them.
+//!
+//! The fields kept are the built-in ones but the free text ones (name, e-mail, phone, mobile:
+//! [`in_columns`]) and every custom field. A field's value in a block is the one
+//! `contact_field` reads from the record (a custom value before a built-in one of the same
+//! name), so a predicate gives the same answer on either; `check` compares both.
+//!
+//! The columns are derived data: every write of a contact record changes its row in the same
+//! transaction ([`Tx::columns_put`], [`Tx::columns_remove`]); a bulk operation keeps the blocks
+//! it changes decoded and writes each once ([`Tx::batch_columns`]).
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Tx, View};
+use crate::error::Result;
+use crate::layout::{self, keys, tables};
+use crate::model::{Contact, FieldValue, FieldValueView};
+use crate::store::key::{Key, KeyReader};
+use crate::store::{KvRead, KvWrite, Order, codec};
+
+/// Contacts a block holds at most.
+pub(crate) const BLOCK_ROWS: usize = 256;
+
+/// A contact's code in a column where it has no value.
+const ABSENT: u16 = u16::MAX;
+
+/// Rows a bulk operation keeps decoded before it writes its blocks.
+const CACHE_ROWS: usize = 65_536;
+
+/// Whether contact field `name` is in the columns (built-in free text is not; custom fields
+/// are).
+pub fn in_columns(name: &str) -> bool {
+    !matches!(name, "name" | "email" | "phone" | "mobile")
+}
+
+/// The values a contact has in the columns, by field name: the built-in fields of
+/// [`in_columns`] as text or bools, then its custom fields over them.
+fn row_values(c: &Contact) -> BTreeMap<&str, FieldValueView<'_>> {
+    let mut out = BTreeMap::new();
+    for (name, text) in [
+        ("kind", c.kind.as_str()),
+        ("company_no", c.company_no.as_str()),
+        ("salesperson", c.salesperson.as_str()),
+        ("language", c.language.as_str()),
+        ("correspondence", c.correspondence.as_str()),
+        ("city", c.city.as_str()),
+        ("country", c.country.as_str()),
+    ] {
+        out.insert(name, FieldValueView::Text(text));
+    }
+    out.insert(
+        "exclude_from_segment",
+        FieldValueView::Bool(c.exclude_from_segment),
+    );
+    out.insert("privacy_blocked", FieldValueView::Bool(c.privacy_blocked));
+    for (name, value) in &c.custom {
+        out.insert(name.as_str(), FieldValueView::of(value));
+    }
+    out
+}
+
+/// A block as stored: its nos, and each column's name and encoded [`StoredColumn`].
+#[derive(Serialize, Deserialize)]
+struct StoredBlock<'a> {
+    #[serde(borrow)]
+    nos: Vec<&'a str>,
+    #[serde(borrow)]
+    columns: Vec<(&'a str, &'a [u8])>,
+}
+
+/// A column as stored: the distinct values and each row's index into them, two bytes
+/// little-endian a row.
+#[derive(Deserialize)]
+struct StoredColumn<'a> {
+    #[serde(borrow)]
+    dict: Vec<FieldValueView<'a>>,
+    codes: &'a [u8],
+}
+
+/// [`StoredColumn`], for writing.
+#[derive(Serialize)]
+struct ColumnOut<'a> {
+    dict: Vec<&'a FieldValue>,
+    codes: Vec<u8>,
+}
+
+/// A column of a block being changed.
+#[derive(Debug, Clone, Default)]
+struct Column {
+    dict: Vec<FieldValue>,
+    codes: Vec<u16>,
+}
+
+impl Column {
+    fn code_of(&mut self, value: FieldValueView<'_>) -> u16 {
+        if let Some(i) = self
+            .dict
+            .iter()
+            .position(|d| FieldValueView::of(d).same(value))
+        {
+            return i as u16;
+        }
+        self.dict.push(value.to_owned_value());
+        (self.dict.len() - 1) as u16
+    }
+}
+
+/// A block being changed.
+#[derive(Debug, Clone, Default)]
+struct Block {
+    nos: Vec<String>,
+    columns: BTreeMap<String, Column>,
+}
+
+impl Block {
+    fn decode(bytes: &[u8]) -> Result<Block> {
+        let stored: StoredBlock<'_> = codec::decode_in_place(bytes, "contact columns")?;
+        let mut block = Block {
+            nos: stored.nos.iter().map(|s| (*s).to_string()).collect(),
+            columns: BTreeMap::new(),
+        };
+        for (name, bytes) in stored.columns {
+            let col: StoredColumn<'_> = codec::decode_in_place(bytes, "contact column")?;
+            block.columns.insert(
+                name.to_string(),
+                Column {
+                    dict: col.dict.iter().map(|v| v.to_owned_value()).collect(),
+                    codes: col
+                        .codes
+                        .chunks_exact(2)
+                        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                        .collect(),
+                },
+            );
+        }
+        Ok(block)
+    }
+
+    /// The stored bytes: each column with only the values its rows use; a column no row has a
+    /// value in is left out.
+    fn encode(&self) -> Result<Vec<u8>> {
+        let mut encoded = Vec::new();
+        for (name, col) in &self.columns {
+            let mut new_code = vec![ABSENT; col.dict.len()];
+            let mut out = ColumnOut {
+                dict: Vec::new(),
+                codes: Vec::with_capacity(col.codes.len() * 2),
+            };
+            for &c in &col.codes {
+                let code = if c == ABSENT {
+                    ABSENT
+                } else {
+                    let slot = &mut new_code[usize::from(c)];
+                    if *slot == ABSENT {
+                        *slot = out.dict.len() as u16;
+                        out.dict.push(&col.dict[usize::from(c)]);
+                    }
+                    *slot
+                };
+                out.codes.extend_from_slice(&code.to_le_bytes());
+            }
+            if !out.dict.is_empty() {
+                encoded.push((name.as_str(), codec::encode(&out)?));
+            }
+        }
+        Ok(codec::encode(&StoredBlock {
+            nos: self.nos.iter().map(String::as_str).collect(),
+            columns: encoded.iter().map(|(n, b)| (*n, b.as_slice())).collect(),
+        })?)
+    }
+
+    /// Puts `c`'s row in its place (replacing the row of its no); returns the row count.
+    fn put(&mut self, c: &Contact) -> usize {
+        let values = row_values(c);
+        let at = match self.nos.binary_search_by(|n| n.as_str().cmp(&c.no)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.nos.insert(i, c.no.clone());
+                for col in self.columns.values_mut() {
+                    col.codes.insert(i, ABSENT);
+                }
+                i
+            }
+        };
+        let rows = self.nos.len();
+        for (name, col) in &mut self.columns {
+            col.codes[at] = match values.get(name.as_str()) {
+                Some(v) => col.code_of(*v),
+                None => ABSENT,
+            };
+        }
+        for (name, value) in values {
+            if !self.columns.contains_key(name) {
+                let mut col = Column {
+                    dict: Vec::new(),
+                    codes: vec![ABSENT; rows],
+                };
+                col.codes[at] = col.code_of(value);
+                self.columns.insert(name.to_string(), col);
+            }
+        }
+        rows
+    }
+
+    /// Takes `no`'s row out; says whether it was there.
+    fn remove(&mut self, no: &str) -> bool {
+        let Ok(i) = self.nos.binary_search_by(|n| n.as_str().cmp(no)) else {
+            return false;
+        };
+        self.nos.remove(i);
+        for col in self.columns.values_mut() {
+            col.codes.remove(i);
+        }
+        true
+    }
+
+    /// The rows after the first `at`, as a block of their own.
+    fn split_off(&mut self, at: usize) -> Block {
+        Block {
+            nos: self.nos.split_off(at),
+            columns: self
+                .columns
+                .iter_mut()
+                .map(|(name, col)| {
+                    (
+                        name.clone(),
+                        Column {
+                            dict: col.dict.clone(),
+                            codes: col.codes.split_off(at),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Blocks covering one range of contact keys: the stored block it was read from (none when
+/// the range is before every stored block, or the table is empty), and the blocks it is now.
+#[derive(Debug, Default)]
+struct Range {
+    stored: Option<Vec<u8>>,
+    /// The first key after the range (`None`: to the end).
+    end: Option<Vec<u8>>,
+    blocks: Vec<Block>,
+}
+
+/// The blocks a transaction is changing, by the first key of their range (empty for a range
+/// that starts before every stored block), written by [`ColumnCache::flush`].
+#[derive(Debug, Default)]
+pub(crate) struct ColumnCache {
+    ranges: BTreeMap<Vec<u8>, Range>,
+    rows: usize,
+}
+
+/// The first stored block key after `key`, or from `key` on when `inclusive`.
+fn stored_after(kv: &dyn KvRead, key: &[u8], inclusive: bool) -> Result<Option<Vec<u8>>> {
+    let mut from = key.to_vec();
+    if !inclusive {
+        from.push(0);
+    }
+    let mut found = None;
+    layout::scan(
+        kv,
+        tables::CONTACT_COLUMNS,
+        &from,
+        None,
+        Order::Ascending,
+        &mut |k, _| {
+            found = Some(k.to_vec());
+            Ok(false)
+        },
+    )?;
+    Ok(found)
+}
+
+/// The stored block key and value of the block `key` belongs in: the greatest first key not
+/// after `key`.
+fn stored_floor(kv: &dyn KvRead, key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let mut to = key.to_vec();
+    to.push(0);
+    let mut found = None;
+    layout::scan(
+        kv,
+        tables::CONTACT_COLUMNS,
+        &[],
+        Some(&to),
+        Order::Descending,
+        &mut |k, v| {
+            found = Some((k.to_vec(), v.to_vec()));
+            Ok(false)
+        },
+    )?;
+    Ok(found)
+}
+
+impl ColumnCache {
+    /// The range `key` falls in, read from the store when no range here covers it.
+    fn range_for(&mut self, kv: &dyn KvRead, key: &[u8]) -> Result<&mut Range> {
+        let hit = self
+            .ranges
+            .range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(key)))
+            .next_back()
+            .filter(|(_, r)| r.end.as_deref().is_none_or(|end| key < end))
+            .map(|(start, _)| start.clone());
+        if let Some(start) = hit {
+            return Ok(self
+                .ranges
+                .get_mut(&start)
+                .expect("the range was just found"));
+        }
+        let (start, range) = match stored_floor(kv, key)? {
+            Some((stored, bytes)) => (
+                stored.clone(),
+                Range {
+                    end: stored_after(kv, key, false)?,
+                    stored: Some(stored),
+                    blocks: vec![Block::decode(&bytes)?],
+                },
+            ),
+            // Before every stored block: into the first one (so contacts added in
+            // falling order do not each make a block of their own).
+            None => match stored_after(kv, key, false)? {
+                // The first block is here already, read for a later key: its range
+                // now starts before every key.
+                Some(first) if self.ranges.contains_key(&first) => {
+                    let range = self.ranges.remove(&first).expect("just seen");
+                    self.rows -= range.blocks.iter().map(|b| b.nos.len()).sum::<usize>();
+                    (Vec::new(), range)
+                }
+                Some(first) => {
+                    let bytes = kv.get(tables::CONTACT_COLUMNS, &first)?.unwrap_or_default();
+                    (
+                        Vec::new(),
+                        Range {
+                            end: stored_after(kv, &first, false)?,
+                            stored: Some(first),
+                            blocks: vec![Block::decode(&bytes)?],
+                        },
+                    )
+                }
+                None => (Vec::new(), Range::default()),
+            },
+        };
+        self.rows += range.blocks.iter().map(|b| b.nos.len()).sum::<usize>();
+        Ok(self.ranges.entry(start).or_insert(range))
+    }
+
+    fn put(&mut self, kv: &dyn KvRead, c: &Contact) -> Result<()> {
+        let key = keys::code(&c.no);
+        let range = self.range_for(kv, key.as_bytes())?;
+        if range.blocks.is_empty() {
+            range.blocks.push(Block::default());
+        }
+        // The last block whose first no is not after this one (else the first block).
+        let i = range
+            .blocks
+            .iter()
+            .rposition(|b| b.nos.first().is_some_and(|f| f.as_str() <= c.no.as_str()))
+            .unwrap_or(0);
+        let block = &mut range.blocks[i];
+        let before = block.nos.len();
+        let rows = block.put(c);
+        if rows > BLOCK_ROWS {
+            // A row added after the last keeps the block full (an import adds in order).
+            let at = if block.nos.last() == Some(&c.no) {
+                rows - 1
+            } else {
+                rows / 2
+            };
+            let tail = block.split_off(at);
+            range.blocks.insert(i + 1, tail);
+        }
+        self.rows += rows - before;
+        Ok(())
+    }
+
+    fn remove(&mut self, kv: &dyn KvRead, no: &str) -> Result<()> {
+        let key = keys::code(no);
+        let range = self.range_for(kv, key.as_bytes())?;
+        range.blocks.retain_mut(|b| {
+            b.remove(no);
+            !b.nos.is_empty()
+        });
+        Ok(())
+    }
+
+    /// Writes every range's blocks in place of the block it was read from.
+    fn flush(&mut self, kv: &mut dyn KvWrite) -> Result<()> {
+        for range in std::mem::take(&mut self.ranges).into_values() {
+            if let Some(stored) = &range.stored {
+                kv.remove(tables::CONTACT_COLUMNS, stored)?;
+            }
+            for block in range.blocks.iter().filter(|b| !b.nos.is_empty()) {
+                kv.put(
+                    tables::CONTACT_COLUMNS,
+                    keys::code(&block.nos[0]).as_bytes(),
+                    &block.encode()?,
+                )?;
+            }
+        }
+        self.rows = 0;
+        Ok(())
+    }
+}
+
+impl Tx<'_> {
+    /// Puts contact `c`'s row in the columns (after its record is written).
+    pub(crate) fn columns_put(&mut self, c: &Contact) -> Result<()> {
+        self.columns_change(|cache, kv| cache.put(kv, c))
+    }
+
+    /// Takes contact `no`'s row out of the columns (after its record is removed).
+    pub(crate) fn columns_remove(&mut self, no: &str) -> Result<()> {
+        self.columns_change(|cache, kv| cache.remove(kv, no))
+    }
+
+    fn columns_change(
+        &mut self,
+        change: impl FnOnce(&mut ColumnCache, &dyn KvRead) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(cache) = &mut self.pending_columns {
+            change(cache, &*self.kv)?;
+            if cache.rows > CACHE_ROWS {
+                cache.flush(self.kv)?;
+            }
+            Ok(())
+        } else {
+            let mut cache = ColumnCache::default();
+            change(&mut cache, &*self.kv)?;
+            cache.flush(self.kv)
+        }
+    }
+
+    /// Runs `work`, in which many contacts change, keeping the blocks of the columns it
+    /// changes decoded and writing each once at the end (or when many are held). Nested calls
+    /// join the outer one. Nothing inside `work` reads the columns.
+    pub(crate) fn batch_columns<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        if self.pending_columns.is_some() {
+            return work(self);
+        }
+        self.pending_columns = Some(ColumnCache::default());
+        let outcome = work(self);
+        let mut cache = self.pending_columns.take().unwrap_or_default();
+        let value = outcome?;
+        cache.flush(self.kv)?;
+        Ok(value)
+    }
+
+    /// Builds the columns from the contact records, in place of whatever is there (a file
+    /// from before they existed).
+    pub(crate) fn rebuild_contact_columns(&mut self) -> Result<()> {
+        let mut old = Vec::new();
+        layout::scan_all(
+            &*self.kv,
+            tables::CONTACT_COLUMNS,
+            Order::Ascending,
+            &mut |k, _| {
+                old.push(k.to_vec());
+                Ok(true)
+            },
+        )?;
+        for k in old {
+            self.kv.remove(tables::CONTACT_COLUMNS, &k)?;
+        }
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            // A run of contacts at a time, so the transaction is free to write between runs.
+            let mut run: Vec<Contact> = Vec::new();
+            let from = after.as_ref().map_or_else(Vec::new, |k| {
+                let mut k = k.clone();
+                k.push(0);
+                k
+            });
+            layout::scan(
+                &*self.kv,
+                tables::CONTACTS,
+                &from,
+                None,
+                Order::Ascending,
+                &mut |k, v| {
+                    after = Some(k.to_vec());
+                    run.push(codec::decode(v, "contact")?);
+                    Ok(run.len() < CACHE_ROWS)
+                },
+            )?;
+            if run.is_empty() {
+                return Ok(());
+            }
+            self.batch_columns(|tx| {
+                for c in &run {
+                    tx.columns_put(c)?;
+                }
+                Ok(())
+            })?;
+        }
+    }
+}
+
+/// One decoded block, for reading: its nos, and its columns decoded when first asked for.
+struct ReadBlock<'a> {
+    nos: Vec<&'a str>,
+    columns: Vec<LazyColumn<'a>>,
+}
+
+/// A column's name, its stored bytes, and the column once decoded (`None`: damaged).
+type LazyColumn<'a> = (&'a str, &'a [u8], OnceCell<Option<ReadColumn<'a>>>);
+
+struct ReadColumn<'a> {
+    dict: Vec<FieldValueView<'a>>,
+    codes: &'a [u8],
+}
+
+impl<'a> ReadBlock<'a> {
+    fn decode(bytes: &'a [u8]) -> Result<Self> {
+        let stored: StoredBlock<'a> = codec::decode_in_place(bytes, "contact columns")?;
+        Ok(ReadBlock {
+            nos: stored.nos,
+            columns: stored
+                .columns
+                .into_iter()
+                .map(|(n, b)| (n, b, OnceCell::new()))
+                .collect(),
+        })
+    }
+
+    fn column(&self, name: &str) -> Option<&ReadColumn<'a>> {
+        let (_, bytes, cell) = self.columns.iter().find(|(n, _, _)| *n == name)?;
+        cell.get_or_init(|| {
+            let col: StoredColumn<'a> = codec::decode_in_place(bytes, "contact column").ok()?;
+            (col.codes.len() == self.nos.len() * 2
+                && col.codes.chunks_exact(2).all(|b| {
+                    let c = u16::from_le_bytes([b[0], b[1]]);
+                    c == ABSENT || usize::from(c) < col.dict.len()
+                }))
+            .then_some(ReadColumn {
+                dict: col.dict,
+                codes: col.codes,
+            })
+        })
+        .as_ref()
+    }
+}
+
+/// One contact's row of the columns, as a scan tests it.
+pub struct ContactRow<'r, 'a> {
+    block: &'r ReadBlock<'a>,
+    row: usize,
+}
+
+impl<'a> ContactRow<'_, 'a> {
+    /// The contact's no.
+    pub fn no(&self) -> &'a str {
+        self.block.nos[self.row]
+    }
+
+    /// Field `name`'s value, as the contact's record gives it (a custom value before a
+    /// built-in one); `None` when the contact has no such field, or the field is not in the
+    /// columns ([`in_columns`]).
+    pub fn value(&self, name: &str) -> Option<FieldValueView<'a>> {
+        if !in_columns(name) {
+            return None;
+        }
+        if let Some(col) = self.block.column(name) {
+            let i = 2 * self.row;
+            let code = u16::from_le_bytes([col.codes[i], col.codes[i + 1]]);
+            return (code != ABSENT).then(|| col.dict[usize::from(code)]);
+        }
+        (name == "no").then(|| FieldValueView::Text(self.no()))
+    }
+}
+
+/// What a column scan does with a row: whether it may pass (its record is read and visited),
+/// or is surely dropped.
+pub type RowTest<'f> = dyn FnMut(&ContactRow<'_, '_>) -> bool + 'f;
+
+impl View<'_> {
+    /// Visits, in key order after contact key `after`, the records of the contacts whose row
+    /// `test` lets pass, until `visit` returns `false`. Returns the key of the last contact
+    /// tested (to go on after), `None` when there was none.
+    pub(crate) fn scan_contact_columns(
+        &self,
+        after: Option<&[u8]>,
+        test: &mut RowTest<'_>,
+        visit: &mut dyn FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<Option<Vec<u8>>> {
+        let after_no = after.and_then(|k| KeyReader::new(k).str());
+        let from = match after {
+            Some(k) => stored_floor(self.kv, k)?
+                .map(|(k, _)| k)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut last: Option<String> = None;
+        let mut failure = None;
+        layout::scan(
+            self.kv,
+            tables::CONTACT_COLUMNS,
+            &from,
+            None,
+            Order::Ascending,
+            &mut |_, bytes| {
+                let block = ReadBlock::decode(bytes)?;
+                for row in 0..block.nos.len() {
+                    let no = block.nos[row];
+                    if after_no.as_deref().is_some_and(|a| no <= a) {
+                        continue;
+                    }
+                    last = Some(no.to_string());
+                    if !test(&ContactRow { block: &block, row }) {
+                        continue;
+                    }
+                    let key = keys::code(no);
+                    let Some(record) = self.kv.get(tables::CONTACTS, key.as_bytes())? else {
+                        failure = Some(no.to_string());
+                        return Ok(false);
+                    };
+                    if !visit(&record)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            },
+        )?;
+        if let Some(no) = failure {
+            return Err(crate::error::Error::invalid(
+                "contact columns",
+                "no",
+                format!("name contact {no}, which has no record"),
+                "run `rapport check`; the columns are rebuilt from the records on upgrade",
+            ));
+        }
+        Ok(last.map(|no| keys::code(&no).as_bytes().to_vec()))
+    }
+
+    /// Compares the columns with the contact records (for `check`): every block keyed by its
+    /// first contact, the rows in key order, each row with the values its record gives, and a
+    /// row for every contact. Says each difference.
+    pub(crate) fn check_contact_columns(&self, differences: &mut Vec<String>) -> Result<()> {
+        let mut nos: Vec<String> = Vec::new();
+        layout::scan_all(
+            self.kv,
+            tables::CONTACT_COLUMNS,
+            Order::Ascending,
+            &mut |key, bytes| {
+                let block = match Block::decode(bytes) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        differences.push(format!("contact columns block {key:02x?}: {e}"));
+                        return Ok(true);
+                    }
+                };
+                if block
+                    .nos
+                    .first()
+                    .map(|no| keys::code(no))
+                    .as_ref()
+                    .map(Key::as_bytes)
+                    != Some(key)
+                {
+                    differences.push(format!(
+                        "contact columns block {key:02x?}: keyed other than by its first contact"
+                    ));
+                }
+                for (row, no) in block.nos.iter().enumerate() {
+                    if nos.last().is_some_and(|last| last.as_str() >= no.as_str()) {
+                        differences.push(format!("contact columns: contact {no} out of order"));
+                    }
+                    nos.push(no.clone());
+                    let stored: BTreeMap<&str, FieldValueView<'_>> = block
+                        .columns
+                        .iter()
+                        .filter_map(|(name, col)| {
+                            let code = *col.codes.get(row)?;
+                            let v = col.dict.get(usize::from(code))?;
+                            Some((name.as_str(), FieldValueView::of(v)))
+                        })
+                        .collect();
+                    let Some(c) =
+                        layout::get::<Contact>(self.kv, tables::CONTACTS, &keys::code(no))?
+                    else {
+                        differences.push(format!(
+                            "contact columns: a row for contact {no}, which has no record"
+                        ));
+                        continue;
+                    };
+                    let expected = row_values(&c);
+                    let same = stored.len() == expected.len()
+                        && stored
+                            .iter()
+                            .zip(&expected)
+                            .all(|((n1, v1), (n2, v2))| n1 == n2 && v1.same(*v2));
+                    if !same {
+                        differences.push(format!(
+                            "contact columns: contact {no} has {stored:?}, its record {expected:?}"
+                        ));
+                    }
+                }
+                Ok(true)
+            },
+        )?;
+        layout::scan_all(self.kv, tables::CONTACTS, Order::Ascending, &mut |k, _| {
+            let no = KeyReader::new(k).str().unwrap_or_default();
+            if nos.binary_search(&no).is_err() {
+                differences.push(format!("contact columns: no row for contact {no}"));
+            }
+            Ok(true)
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Database;
+    use crate::layout::{self, keys, tables};
+    use crate::model::Contact;
+    use crate::store::Order;
+
+    /// A database of `n` contacts, half in Oslo and half in Bergen.
+    fn contacts(n: usize) -> Database {
+        let db = Database::in_memory().unwrap();
+        db.write(|tx| {
+            tx.batch_contacts(|tx| {
+                for i in 0..n {
+                    tx.contact_create(Contact {
+                        no: format!("C{i:05}"),
+                        name: format!("Contact {i}"),
+                        city: if i % 2 == 0 { "Oslo" } else { "Bergen" }.into(),
+                        ..Default::default()
+                    })?;
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+        db
+    }
+
+    fn block_keys(db: &Database) -> Vec<Vec<u8>> {
+        db.read(|v| {
+            let mut out = Vec::new();
+            layout::scan_all(
+                v.kv,
+                tables::CONTACT_COLUMNS,
+                Order::Ascending,
+                &mut |k, _| {
+                    out.push(k.to_vec());
+                    Ok(true)
+                },
+            )?;
+            Ok(out)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn contacts_added_in_key_order_fill_their_blocks() {
+        let db = contacts(3 * super::BLOCK_ROWS + 1);
+        assert_eq!(block_keys(&db).len(), 4);
+        assert!(db.read(|v| v.integrity_check()).unwrap().is_ok());
+    }
+
+    #[test]
+    fn check_finds_a_contact_column_value_changed_behind_the_engines_back() {
+        let db = contacts(600);
+        let first = block_keys(&db)[0].clone();
+        db.write_raw(|kv, _| {
+            let mut v = kv.get(tables::CONTACT_COLUMNS, &first)?.unwrap();
+            // "Bergen" becomes "Bergan" in the block's dictionary of cities.
+            let at = v.windows(6).position(|w| w == b"Bergen").unwrap();
+            v[at + 4] = b'a';
+            Ok(kv.put(tables::CONTACT_COLUMNS, &first, &v)?)
+        })
+        .unwrap();
+        let report = db.read(|v| v.integrity_check()).unwrap();
+        assert!(
+            report
+                .differences
+                .iter()
+                .any(|d| d.starts_with("contact columns: contact C00001 has")
+                    && d.contains("Bergan")),
+            "{:#?}",
+            report.differences
+        );
+    }
+
+    #[test]
+    fn check_finds_a_contact_missing_from_the_contact_columns() {
+        let db = contacts(10);
+        db.write_raw(|kv, ctx| {
+            let mut tx = crate::Tx::new(kv, ctx);
+            tx.columns_remove("C00003")
+        })
+        .unwrap();
+        let report = db.read(|v| v.integrity_check()).unwrap();
+        assert_eq!(
+            report.differences,
+            vec!["contact columns: no row for contact C00003".to_string()]
+        );
+    }
+
+    #[test]
+    fn opening_a_file_from_before_the_contact_columns_builds_them() {
+        let db = contacts(700);
+        let before = block_keys(&db);
+        db.write_raw(|kv, _| {
+            for k in &before {
+                kv.remove(tables::CONTACT_COLUMNS, k)?;
+            }
+            layout::delete(kv, tables::META, &keys::derived_layout())
+        })
+        .unwrap();
+        assert!(block_keys(&db).is_empty());
+        let reopened = Database::with_backend(db.backend().clone()).unwrap();
+        assert_eq!(block_keys(&reopened), before);
+        assert!(reopened.read(|v| v.integrity_check()).unwrap().is_ok());
+    }
+}
