@@ -115,6 +115,16 @@ pub(crate) enum Pred {
 }
 
 impl Pred {
+    /// The names of the fields it reads.
+    pub fn fields<'p>(&'p self, out: &mut Vec<&'p str>) {
+        match self {
+            Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.fields(out)),
+            Pred::Not(p) => p.fields(out),
+            Pred::Compare(field, _, _) | Pred::Flag(field) => out.push(field),
+            Pred::Const(_) => {}
+        }
+    }
+
     /// What the closure returns for `record`, when that is certain without running it.
     pub fn eval(&self, record: &dyn FieldSource) -> Option<bool> {
         match self {

@@ -25,7 +25,7 @@ use rapport_engine::model::{
 use rapport_engine::model::{DocumentType, FieldDef, FieldRecord};
 use rapport_engine::ops::INDEXED_CONTACT_FIELDS;
 use rapport_engine::ops::scan::{ContactIndex, Cursor, EntryIndex, RecordSource, ScanPath};
-use rapport_engine::ops::{View, entry_id, unknown_field};
+use rapport_engine::ops::{ContactRow, View, entry_id, in_columns, unknown_field};
 use rapport_engine::store::codec;
 use rapport_engine::{Error, Result};
 
@@ -315,6 +315,44 @@ impl FieldSource for ContactView<'_> {
         // The flags are bools, which `order` leaves undecided; other names are no field.
         native::order_text(crate::value::contact_text(self, name)?, constant)
     }
+}
+
+/// A contact's row of the contact columns: the fields they hold (not the free text ones, which
+/// it does not know, so the steps that test those leave the contact to its record).
+impl FieldSource for ContactRow<'_, '_> {
+    fn field(&self, name: &str) -> Option<Dynamic> {
+        self.value(name).map(crate::value::view_value)
+    }
+
+    fn knows(&self, name: &str) -> bool {
+        in_columns(name)
+    }
+
+    fn order_with(&self, name: &str, constant: &Dynamic) -> Option<Ordering> {
+        use rapport_engine::model::FieldValueView;
+        match self.value(name)? {
+            FieldValueView::Text(t) => native::order_text(t, constant),
+            FieldValueView::Number(n) => native::order_number(n, constant),
+            FieldValueView::Empty | FieldValueView::Bool(_) | FieldValueView::Date(_) => None,
+        }
+    }
+}
+
+/// Whether the contact columns can decide the leading steps of a scan of every contact: there
+/// is at least one `.filter` or compiled `.where` step before any other, and every field those
+/// steps read is in the columns. Then a contact the steps drop is never read as a record.
+fn columns_decide(steps: &[Step]) -> bool {
+    let mut fields: Vec<&str> = Vec::new();
+    let mut decided = 0;
+    for step in steps {
+        match step {
+            Step::Filter(conds) => fields.extend(conds.iter().map(|c| c.field.as_str())),
+            Step::Where(_, Some(pred)) => pred.fields(&mut fields),
+            _ => break,
+        }
+        decided += 1;
+    }
+    decided > 0 && fields.iter().all(|f| in_columns(f))
 }
 
 /// Whether a record may pass the leading `.filter` and compiled `.where` steps: `false` only
@@ -656,10 +694,15 @@ fn fetch(
 ) -> Result<(Vec<Rec>, Option<Cursor>)> {
     let mut out: Vec<Rec> = Vec::new();
     let entries_in_place = declared.is_empty();
-    let next = view.scan_records(source.records(), plan, after, &mut |bytes| {
+    let mut visit = |bytes: &[u8]| {
         out.extend(source.decode(bytes, include_postponed, steps, entries_in_place)?);
         Ok(out.len() < CHUNK)
-    })?;
+    };
+    let next = if source == Source::Contacts && *plan == ScanPath::Table && columns_decide(steps) {
+        view.scan_contacts_by_columns(after, &mut |row| may_pass(steps, row), &mut visit)?
+    } else {
+        view.scan_records(source.records(), plan, after, &mut visit)?
+    };
     // Custom values of other records than contacts live beside them: read while the view is
     // at hand (contacts carry theirs).
     if let Some(record) = source

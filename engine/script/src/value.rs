@@ -115,7 +115,7 @@ pub fn field_value(v: &FieldValue) -> Dynamic {
     view_value(FieldValueView::of(v))
 }
 
-fn view_value(v: FieldValueView<'_>) -> Dynamic {
+pub(crate) fn view_value(v: FieldValueView<'_>) -> Dynamic {
     match v {
         FieldValueView::Empty => Dynamic::UNIT,
         FieldValueView::Text(t) => text(t),
