@@ -1176,8 +1176,8 @@ fn a_filter_decided_on_the_contact_columns_keeps_what_the_records_keep() {
     for filter in [
         r#"#{country: "NO"}"#,
         r#"#{country: "no", tier: "gold"}"#,
-        r#"#{revenue: #{from: 100, to: 600.5}}"#,
-        r#"#{vip: true}"#,
+        r"#{revenue: #{from: 100, to: 600.5}}",
+        r"#{vip: true}",
         r#"#{since: #{from: date("2026-03-01")}}"#,
         r#"#{tier: #{one_of: ["gold", ""]}}"#,
         r#"#{country: #{ne: "SE"}}"#,
