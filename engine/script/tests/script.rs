@@ -7,6 +7,7 @@ use rapport_script::value::show;
 use rapport_script::{Limits, RunOptions, ScriptError, ScriptErrorKind, ScriptHost};
 use rapport_testkit::*;
 use rhai::{Array, Dynamic, Map};
+use std::fmt::Write as _;
 
 fn run_on(host: &ScriptHost, db: &Database, src: &str) -> Dynamic {
     match host.run(db, "test", src, RunOptions::default()) {
@@ -1086,8 +1087,8 @@ fn a_filter_decided_on_the_contact_columns_keeps_what_the_records_keep() {
             [r#""NO""#, r#""SE""#, r#""""#][below(3) as usize]
         );
         match below(4) {
-            0 => f.push_str(&format!(", revenue: {}.5", below(1000))),
-            1 => f.push_str(&format!(", revenue: {}", below(1000))),
+            0 => write!(f, ", revenue: {}.5", below(1000)).unwrap(),
+            1 => write!(f, ", revenue: {}", below(1000)).unwrap(),
             2 => f.push_str(", revenue: ()"),
             _ => {}
         }
@@ -1098,27 +1099,29 @@ fn a_filter_decided_on_the_contact_columns_keeps_what_the_records_keep() {
             f.push_str([", vip: true", ", vip: false"][below(2) as usize]);
         }
         if below(4) == 0 {
-            f.push_str(&format!(r#", since: date("2026-0{}-01")"#, 1 + below(9)));
+            write!(f, r#", since: date("2026-0{}-01")"#, 1 + below(9)).unwrap();
         }
         f
     };
     for i in 0..700 {
         let f = fields(&mut below);
-        setup.push_str(&format!(
+        write!(
+            setup,
             r#"contact_create(#{{no: "K{i:04}", name: "Contact {i}", {f}}});"#
-        ));
+        )
+        .unwrap();
     }
     for _ in 0..300 {
         let no = below(700);
         if below(5) == 0 {
-            setup.push_str(&format!(
-                r#"try {{ contact_delete("K{no:04}"); }} catch {{}}"#
-            ));
+            write!(setup, r#"try {{ contact_delete("K{no:04}"); }} catch {{}}"#).unwrap();
         } else {
             let f = fields(&mut below);
-            setup.push_str(&format!(
+            write!(
+                setup,
                 r#"try {{ contact_update("K{no:04}", #{{{f}}}); }} catch {{}}"#
-            ));
+            )
+            .unwrap();
         }
     }
     exec(&db, &setup);
