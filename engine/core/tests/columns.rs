@@ -3,7 +3,7 @@
 
 use rapport_engine::Database;
 use rapport_engine::model::*;
-use rapport_engine::ops::{ContactRow, in_columns};
+use rapport_engine::ops::{ContactRow, RowVerdict, in_columns};
 use rapport_testkit::*;
 
 /// A small seeded generator (xorshift), so a failure repeats.
@@ -168,7 +168,7 @@ fn the_contact_columns_say_what_the_records_say_after_random_changes() {
                         assert_eq!(row, record, "seed {seed}, contact {}, field {name}", c.no);
                     }
                     seen.push(c.no.clone());
-                    true
+                    RowVerdict::Drop
                 },
                 &mut |_| Ok(true),
             )
@@ -202,8 +202,15 @@ fn a_scan_by_the_contact_columns_reads_only_the_records_its_test_lets_pass_and_g
             .read(|v| {
                 v.scan_contacts_by_columns(
                     after.as_ref(),
-                    &mut |row| row.value("city") == Some(FieldValueView::Text("Oslo")),
+                    &mut |row| {
+                        if row.value("city") == Some(FieldValueView::Text("Oslo")) {
+                            RowVerdict::Read
+                        } else {
+                            RowVerdict::Drop
+                        }
+                    },
                     &mut |bytes| {
+                        let bytes = bytes.expect("a record read");
                         let c: Contact = rapport_engine::store::codec::decode(bytes, "contact")?;
                         visited.push(c.no);
                         run += 1;

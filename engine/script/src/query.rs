@@ -25,7 +25,7 @@ use rapport_engine::model::{
 use rapport_engine::model::{DocumentType, FieldDef, FieldRecord};
 use rapport_engine::ops::INDEXED_CONTACT_FIELDS;
 use rapport_engine::ops::scan::{ContactIndex, Cursor, EntryIndex, RecordSource, ScanPath};
-use rapport_engine::ops::{ContactRow, View, entry_id, in_columns, unknown_field};
+use rapport_engine::ops::{ContactRow, RowVerdict, View, entry_id, in_columns, unknown_field};
 use rapport_engine::store::codec;
 use rapport_engine::{Error, Result};
 
@@ -249,6 +249,8 @@ pub(crate) enum Rec {
     /// An entry's stored bytes (checked to decode), the same way.
     Entry(Vec<u8>),
     Map(Map),
+    /// A contact every step keeps, not read: only counted.
+    Kept,
 }
 
 impl Rec {
@@ -263,6 +265,7 @@ impl Rec {
                 entry_in_place(&bytes).map_or_else(|_| Map::new(), |e| entry_view_map(&e))
             }
             Rec::Map(m) => m,
+            Rec::Kept => Map::new(),
         }
     }
 }
@@ -281,6 +284,7 @@ impl FieldSource for Rec {
             Rec::Contact(bytes) => contact_field(&contact_in_place(bytes).ok()?, name),
             Rec::Entry(bytes) => crate::value::entry_field(&entry_in_place(bytes).ok()?, name),
             Rec::Map(m) => m.get(name).cloned(),
+            Rec::Kept => None,
         }
     }
 }
@@ -359,25 +363,32 @@ fn columns_decide(steps: &[Step]) -> bool {
 /// when one of them surely drops it. It stops at the first step it cannot decide (a closure
 /// that must run), so no closure runs fewer times than the steps say.
 fn may_pass(steps: &[Step], record: &dyn FieldSource) -> bool {
+    verdict(steps, record) != Some(false)
+}
+
+/// What the steps surely do with a record: `Some(false)` when a leading `.filter` or compiled
+/// `.where` step drops it, `Some(true)` when every step is one of those and keeps it, `None`
+/// when a step must run on the record (stopping there, as [`may_pass`] says).
+fn verdict(steps: &[Step], record: &dyn FieldSource) -> Option<bool> {
     for step in steps {
         match step {
             Step::Filter(conds) => {
                 if conds.iter().any(|c| !record.knows(&c.field)) {
-                    return true;
+                    return None;
                 }
                 if !conds.iter().all(|c| c.holds(record)) {
-                    return false;
+                    return Some(false);
                 }
             }
             Step::Where(_, Some(pred)) => match pred.eval(record) {
                 Some(true) => {}
-                Some(false) => return false,
-                None => return true,
+                Some(false) => return Some(false),
+                None => return None,
             },
-            _ => return true,
+            _ => return None,
         }
     }
-    true
+    Some(true)
 }
 
 /// A query: a source and the steps to apply, in order.
@@ -691,17 +702,38 @@ fn fetch(
     steps: &[Step],
     after: Option<&Cursor>,
     declared: &[FieldDef],
+    keep_unread: bool,
 ) -> Result<(Vec<Rec>, Option<Cursor>)> {
     let mut out: Vec<Rec> = Vec::new();
     let entries_in_place = declared.is_empty();
-    let mut visit = |bytes: &[u8]| {
-        out.extend(source.decode(bytes, include_postponed, steps, entries_in_place)?);
+    let mut visit = |record: Option<&[u8]>| {
+        match record {
+            Some(bytes) => {
+                out.extend(source.decode(bytes, include_postponed, steps, entries_in_place)?);
+            }
+            None => out.push(Rec::Kept),
+        }
         Ok(out.len() < CHUNK)
     };
-    let next = if source == Source::Contacts && *plan == ScanPath::Table && columns_decide(steps) {
-        view.scan_contacts_by_columns(after, &mut |row| may_pass(steps, row), &mut visit)?
+    // A bare count needs no record at all.
+    let next = if source == Source::Contacts
+        && *plan == ScanPath::Table
+        && (columns_decide(steps) || (keep_unread && steps.is_empty()))
+    {
+        view.scan_contacts_by_columns(
+            after,
+            &mut |row| match verdict(steps, row) {
+                Some(false) => RowVerdict::Drop,
+                // Every step keeps it, and the caller needs no record: not read.
+                Some(true) if keep_unread => RowVerdict::Keep,
+                _ => RowVerdict::Read,
+            },
+            &mut visit,
+        )?
     } else {
-        view.scan_records(source.records(), plan, after, &mut visit)?
+        view.scan_records(source.records(), plan, after, &mut |bytes| {
+            visit(Some(bytes))
+        })?
     };
     // Custom values of other records than contacts live beside them: read while the view is
     // at hand (contacts carry theirs).
@@ -735,7 +767,7 @@ pub(crate) fn run(
     q: &Query,
     sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
 ) -> RhaiResult<()> {
-    run_with(ctx, shared, q, None, sink)
+    run_with(ctx, shared, q, None, false, sink)
 }
 
 /// Runs a query, giving `sink` only `field` of each result (`()` where it has none), as
@@ -747,14 +779,28 @@ pub(crate) fn run_field(
     field: &str,
     sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
 ) -> RhaiResult<()> {
-    run_with(ctx, shared, q, Some(field), sink)
+    run_with(ctx, shared, q, Some(field), false, sink)
 }
 
+/// How many results a query has: as [`run`] counts them, but a contact the contact columns
+/// show every step keeps is counted without reading its record.
+pub(crate) fn count(ctx: &NativeCallContext, shared: &Shared, q: &Query) -> RhaiResult<INT> {
+    let mut n: INT = 0;
+    run_with(ctx, shared, q, None, true, &mut |_| {
+        n += 1;
+        Ok(true)
+    })?;
+    Ok(n)
+}
+
+/// Runs a query; with `keep_unread`, the sink gets an empty map for each result kept without
+/// its record ([`Rec::Kept`]).
 fn run_with(
     ctx: &NativeCallContext,
     shared: &Shared,
     q: &Query,
     field: Option<&str>,
+    keep_unread: bool,
     sink: &mut dyn FnMut(Dynamic) -> RhaiResult<bool>,
 ) -> RhaiResult<()> {
     let (plan, include_postponed) = q.plan();
@@ -777,13 +823,20 @@ fn run_with(
                 &q.steps,
                 after.as_ref(),
                 &declared,
+                keep_unread,
             )
         })?;
         if last.is_none() {
             break;
         }
         for record in records {
-            if !pipeline.push(ctx, 0, record, sink)? {
+            // A record kept without being read has passed every step.
+            let from = if matches!(record, Rec::Kept) {
+                q.steps.len()
+            } else {
+                0
+            };
+            if !pipeline.push(ctx, from, record, sink)? {
                 break 'chunks;
             }
         }
@@ -1065,12 +1118,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     })?;
                     return Ok(n as INT);
                 }
-                let mut n: INT = 0;
-                run(&ctx, &s, q, &mut |_| {
-                    n += 1;
-                    Ok(true)
-                })?;
-                Ok(n)
+                count(&ctx, &s, q)
             })
         },
     );

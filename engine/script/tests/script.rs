@@ -1175,7 +1175,23 @@ fn a_filter_decided_on_the_contact_columns_keeps_what_the_records_keep() {
             ),
         );
         assert_eq!(show(&native), show(&interpreted), "{body}");
+        // A count kept on the rows reads no record; it counts what the list holds.
+        let count = run(
+            &db,
+            &format!(r#"try {{ contacts().where(|c| {body}).count() }} catch {{ "failed" }}"#),
+        );
+        let listed = run(
+            &db,
+            &format!(
+                r#"try {{ contacts().where(|c| {{ let r = {body}; r }}).list().len() }} catch {{ "failed" }}"#
+            ),
+        );
+        assert_eq!(show(&count), show(&listed), "count of {body}");
     }
+    assert_eq!(
+        show(&run(&db, "contacts().count()")),
+        show(&run(&db, "contacts().list().len()"))
+    );
     for filter in [
         r#"#{country: "NO"}"#,
         r#"#{country: "no", tier: "gold"}"#,

@@ -20,8 +20,9 @@ pub enum FieldValue {
     Date(#[serde(with = "super::serde_date")] NaiveDate),
 }
 
-/// A [`FieldValue`] read in place: the same variants in the same order, text borrowed.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+/// A [`FieldValue`] read in place: the same variants in the same order, text borrowed (and
+/// written the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[expect(
     missing_docs,
     reason = "the variants are FieldValue's, documented there"

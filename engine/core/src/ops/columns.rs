@@ -18,8 +18,9 @@
 //! transaction ([`Tx::columns_put`], [`Tx::columns_remove`]); a bulk operation keeps the blocks
 //! it changes decoded and writes each once ([`Tx::batch_columns`]).
 
-use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,10 @@ pub(crate) const BLOCK_ROWS: usize = 256;
 /// A contact's code in a column where it has no value.
 const ABSENT: u16 = u16::MAX;
 
+/// Values a column being changed holds before those no row uses go (a block's rows use at
+/// most [`BLOCK_ROWS`] + 1).
+const DICT_MAX: usize = 4 * BLOCK_ROWS;
+
 /// Rows a bulk operation keeps decoded before it writes its blocks.
 const CACHE_ROWS: usize = 65_536;
 
@@ -45,75 +50,237 @@ pub fn in_columns(name: &str) -> bool {
     !matches!(name, "name" | "email" | "phone" | "mobile")
 }
 
-/// The values a contact has in the columns, by field name: the built-in fields of
-/// [`in_columns`] as text or bools, then its custom fields over them.
-fn row_values(c: &Contact) -> BTreeMap<&str, FieldValueView<'_>> {
-    let mut out = BTreeMap::new();
-    for (name, text) in [
-        ("kind", c.kind.as_str()),
-        ("company_no", c.company_no.as_str()),
-        ("salesperson", c.salesperson.as_str()),
-        ("language", c.language.as_str()),
-        ("correspondence", c.correspondence.as_str()),
-        ("city", c.city.as_str()),
-        ("country", c.country.as_str()),
-    ] {
-        out.insert(name, FieldValueView::Text(text));
+/// The values a contact has in the columns, in field name order: the built-in fields of
+/// [`in_columns`] as text or bools, with its custom fields among them (a custom value in place
+/// of a built-in one of the same name).
+fn row_values(c: &Contact) -> Vec<(&str, FieldValueView<'_>)> {
+    // In name order.
+    let built_in = [
+        ("city", FieldValueView::Text(&c.city)),
+        ("company_no", FieldValueView::Text(&c.company_no)),
+        (
+            "correspondence",
+            FieldValueView::Text(c.correspondence.as_str()),
+        ),
+        ("country", FieldValueView::Text(&c.country)),
+        (
+            "exclude_from_segment",
+            FieldValueView::Bool(c.exclude_from_segment),
+        ),
+        ("kind", FieldValueView::Text(c.kind.as_str())),
+        ("language", FieldValueView::Text(&c.language)),
+        ("privacy_blocked", FieldValueView::Bool(c.privacy_blocked)),
+        ("salesperson", FieldValueView::Text(&c.salesperson)),
+    ];
+    let mut out = Vec::with_capacity(built_in.len() + c.custom.len());
+    let mut custom = c.custom.iter().peekable();
+    for (name, value) in built_in {
+        while let Some((n, v)) = custom.next_if(|(n, _)| n.as_str() < name) {
+            out.push((n.as_str(), FieldValueView::of(v)));
+        }
+        match custom.next_if(|(n, _)| n.as_str() == name) {
+            Some((n, v)) => out.push((n.as_str(), FieldValueView::of(v))),
+            None => out.push((name, value)),
+        }
     }
-    out.insert(
-        "exclude_from_segment",
-        FieldValueView::Bool(c.exclude_from_segment),
-    );
-    out.insert("privacy_blocked", FieldValueView::Bool(c.privacy_blocked));
-    for (name, value) in &c.custom {
-        out.insert(name.as_str(), FieldValueView::of(value));
-    }
+    out.extend(custom.map(|(n, v)| (n.as_str(), FieldValueView::of(v))));
     out
 }
 
-/// A block as stored: its nos, and each column's name and encoded [`StoredColumn`].
+/// A block as stored: its nos one after another, where each ends (four bytes little-endian a
+/// row), and each column's name and encoded [`StoredColumn`] (in name order). A row's no is
+/// found without decoding the others.
 #[derive(Serialize, Deserialize)]
 struct StoredBlock<'a> {
-    #[serde(borrow)]
-    nos: Vec<&'a str>,
+    nos: &'a str,
+    ends: &'a [u8],
     #[serde(borrow)]
     columns: Vec<(&'a str, &'a [u8])>,
 }
 
-/// A column as stored: the distinct values and each row's index into them, two bytes
-/// little-endian a row.
-#[derive(Deserialize)]
-struct StoredColumn<'a> {
-    #[serde(borrow)]
-    dict: Vec<FieldValueView<'a>>,
-    codes: &'a [u8],
+impl<'a> StoredBlock<'a> {
+    fn decode(bytes: &'a [u8]) -> Result<Self> {
+        let block: StoredBlock<'a> = codec::decode_in_place(bytes, "contact columns")?;
+        let rows = block.ends.len() / 4;
+        let ends_ok = block.ends.len() % 4 == 0
+            && (0..rows).all(|i| {
+                let end = block.end(i);
+                end <= block.nos.len()
+                    && block.nos.is_char_boundary(end)
+                    && (i == 0 || block.end(i - 1) <= end)
+            })
+            && block.columns.windows(2).all(|w| w[0].0 < w[1].0);
+        if !ends_ok {
+            return Err(crate::error::Error::invalid(
+                "contact columns",
+                "nos",
+                "a block's contact nos do not fit its text, or its columns are out of order",
+                "run `rapport check`; the columns are rebuilt from the records on upgrade",
+            ));
+        }
+        Ok(block)
+    }
+
+    fn rows(&self) -> usize {
+        self.ends.len() / 4
+    }
+
+    fn end(&self, row: usize) -> usize {
+        let b = &self.ends[4 * row..4 * row + 4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
+    }
+
+    /// Row `row`'s no.
+    fn no(&self, row: usize) -> &'a str {
+        let start = if row == 0 { 0 } else { self.end(row - 1) };
+        &self.nos[start..self.end(row)]
+    }
 }
 
-/// [`StoredColumn`], for writing.
-#[derive(Serialize)]
-struct ColumnOut<'a> {
-    dict: Vec<&'a FieldValue>,
-    codes: Vec<u8>,
+/// A column as stored: its distinct values, and each row's index into them (two bytes
+/// little-endian a row, [`ABSENT`] for none). A column of numbers keeps them as eight bytes
+/// each (little-endian IEEE 754), read where they lie.
+#[derive(Serialize, Deserialize)]
+enum StoredColumn<'a> {
+    Values {
+        #[serde(borrow)]
+        dict: Vec<FieldValueView<'a>>,
+        codes: &'a [u8],
+    },
+    Numbers {
+        numbers: &'a [u8],
+        codes: &'a [u8],
+    },
 }
 
-/// A column of a block being changed.
+impl<'a> StoredColumn<'a> {
+    fn decode(bytes: &'a [u8], rows: usize) -> Option<Self> {
+        let col: StoredColumn<'a> = codec::decode_in_place(bytes, "contact column").ok()?;
+        let (codes, values) = match &col {
+            StoredColumn::Values { dict, codes } => (*codes, dict.len()),
+            StoredColumn::Numbers { numbers, codes } => {
+                if numbers.len() % 8 != 0 {
+                    return None;
+                }
+                (*codes, numbers.len() / 8)
+            }
+        };
+        (codes.len() == rows * 2
+            && codes.chunks_exact(2).all(|b| {
+                let c = u16::from_le_bytes([b[0], b[1]]);
+                c == ABSENT || usize::from(c) < values
+            }))
+        .then_some(col)
+    }
+
+    /// Row `row`'s value (the column was checked by [`StoredColumn::decode`]).
+    fn value(&self, row: usize) -> Option<FieldValueView<'a>> {
+        let codes = match self {
+            StoredColumn::Values { codes, .. } | StoredColumn::Numbers { codes, .. } => codes,
+        };
+        let code = usize::from(u16::from_le_bytes([codes[2 * row], codes[2 * row + 1]]));
+        if code == usize::from(ABSENT) {
+            return None;
+        }
+        Some(match self {
+            StoredColumn::Values { dict, .. } => dict[code],
+            StoredColumn::Numbers { numbers, .. } => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&numbers[8 * code..8 * code + 8]);
+                FieldValueView::Number(f64::from_le_bytes(b))
+            }
+        })
+    }
+
+    /// Every value, owned, in code order.
+    fn dict(&self) -> Vec<FieldValue> {
+        match self {
+            StoredColumn::Values { dict, .. } => dict.iter().map(|v| v.to_owned_value()).collect(),
+            StoredColumn::Numbers { numbers, .. } => numbers
+                .chunks_exact(8)
+                .map(|b| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(b);
+                    FieldValue::Number(f64::from_le_bytes(a))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A column of a block being changed: its values, each row's code, and the codes of each
+/// value's hash (so finding a value's code is not a search of the values).
 #[derive(Debug, Clone, Default)]
 struct Column {
     dict: Vec<FieldValue>,
     codes: Vec<u16>,
+    index: HashMap<u64, Vec<u16>>,
+}
+
+/// A hash of a value that tells apart what [`FieldValueView::same`] tells apart.
+fn value_hash(v: FieldValueView<'_>) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    match v {
+        FieldValueView::Empty => 0u8.hash(&mut h),
+        FieldValueView::Text(t) => (1u8, t).hash(&mut h),
+        FieldValueView::Number(n) => (2u8, n.to_bits()).hash(&mut h),
+        FieldValueView::Bool(b) => (3u8, b).hash(&mut h),
+        FieldValueView::Date(d) => (4u8, d).hash(&mut h),
+    }
+    h.finish()
 }
 
 impl Column {
-    fn code_of(&mut self, value: FieldValueView<'_>) -> u16 {
-        if let Some(i) = self
-            .dict
-            .iter()
-            .position(|d| FieldValueView::of(d).same(value))
-        {
-            return i as u16;
+    /// A column of `dict` and `codes`, indexed.
+    fn new(dict: Vec<FieldValue>, codes: Vec<u16>) -> Self {
+        let mut index: HashMap<u64, Vec<u16>> = HashMap::new();
+        for (i, v) in dict.iter().enumerate() {
+            index
+                .entry(value_hash(FieldValueView::of(v)))
+                .or_default()
+                .push(i as u16);
         }
+        Column { dict, codes, index }
+    }
+
+    fn code_of(&mut self, value: FieldValueView<'_>) -> u16 {
+        if self.dict.len() >= DICT_MAX {
+            // Values no row uses any more (rows changed many times in one batch) go.
+            *self = self.part(0..self.codes.len());
+        }
+        let h = value_hash(value);
+        if let Some(codes) = self.index.get(&h)
+            && let Some(c) = codes
+                .iter()
+                .find(|c| FieldValueView::of(&self.dict[usize::from(**c)]).same(value))
+        {
+            return *c;
+        }
+        let code = self.dict.len() as u16;
         self.dict.push(value.to_owned_value());
-        (self.dict.len() - 1) as u16
+        self.index.entry(h).or_default().push(code);
+        code
+    }
+
+    /// The rows `rows` as a column of their own, with only the values they use.
+    fn part(&self, rows: std::ops::Range<usize>) -> Column {
+        let mut new_code = vec![ABSENT; self.dict.len()];
+        let mut dict = Vec::new();
+        let codes = self.codes[rows]
+            .iter()
+            .map(|&c| {
+                if c == ABSENT {
+                    return ABSENT;
+                }
+                let slot = &mut new_code[usize::from(c)];
+                if *slot == ABSENT {
+                    *slot = dict.len() as u16;
+                    dict.push(self.dict[usize::from(c)].clone());
+                }
+                *slot
+            })
+            .collect();
+        Column::new(dict, codes)
     }
 }
 
@@ -126,23 +293,36 @@ struct Block {
 
 impl Block {
     fn decode(bytes: &[u8]) -> Result<Block> {
-        let stored: StoredBlock<'_> = codec::decode_in_place(bytes, "contact columns")?;
+        let stored = StoredBlock::decode(bytes)?;
+        let rows = stored.rows();
         let mut block = Block {
-            nos: stored.nos.iter().map(|s| (*s).to_string()).collect(),
+            nos: (0..rows).map(|i| stored.no(i).to_string()).collect(),
             columns: BTreeMap::new(),
         };
-        for (name, bytes) in stored.columns {
-            let col: StoredColumn<'_> = codec::decode_in_place(bytes, "contact column")?;
+        for &(name, bytes) in &stored.columns {
+            let Some(col) = StoredColumn::decode(bytes, rows) else {
+                return Err(crate::error::Error::invalid(
+                    "contact columns",
+                    "column",
+                    format!(
+                        "column {name} of the block of contact {} is damaged",
+                        stored.no(0)
+                    ),
+                    "run `rapport check`; the columns are rebuilt from the records on upgrade",
+                ));
+            };
+            let codes = match &col {
+                StoredColumn::Values { codes, .. } | StoredColumn::Numbers { codes, .. } => codes,
+            };
             block.columns.insert(
                 name.to_string(),
-                Column {
-                    dict: col.dict.iter().map(|v| v.to_owned_value()).collect(),
-                    codes: col
-                        .codes
+                Column::new(
+                    col.dict(),
+                    codes
                         .chunks_exact(2)
                         .map(|b| u16::from_le_bytes([b[0], b[1]]))
                         .collect(),
-                },
+                ),
             );
         }
         Ok(block)
@@ -153,30 +333,41 @@ impl Block {
     fn encode(&self) -> Result<Vec<u8>> {
         let mut encoded = Vec::new();
         for (name, col) in &self.columns {
-            let mut new_code = vec![ABSENT; col.dict.len()];
-            let mut out = ColumnOut {
-                dict: Vec::new(),
-                codes: Vec::with_capacity(col.codes.len() * 2),
+            let used = col.part(0..col.codes.len());
+            if used.dict.is_empty() {
+                continue;
+            }
+            let codes: Vec<u8> = used.codes.iter().flat_map(|c| c.to_le_bytes()).collect();
+            let numbers: Option<Vec<u8>> = used
+                .dict
+                .iter()
+                .map(|v| match v {
+                    FieldValue::Number(n) => Some(n.to_le_bytes()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(|n| n.concat());
+            let column = match &numbers {
+                Some(numbers) => StoredColumn::Numbers {
+                    numbers,
+                    codes: &codes,
+                },
+                None => StoredColumn::Values {
+                    dict: used.dict.iter().map(FieldValueView::of).collect(),
+                    codes: &codes,
+                },
             };
-            for &c in &col.codes {
-                let code = if c == ABSENT {
-                    ABSENT
-                } else {
-                    let slot = &mut new_code[usize::from(c)];
-                    if *slot == ABSENT {
-                        *slot = out.dict.len() as u16;
-                        out.dict.push(&col.dict[usize::from(c)]);
-                    }
-                    *slot
-                };
-                out.codes.extend_from_slice(&code.to_le_bytes());
-            }
-            if !out.dict.is_empty() {
-                encoded.push((name.as_str(), codec::encode(&out)?));
-            }
+            encoded.push((name.as_str(), codec::encode(&column)?));
+        }
+        let mut nos = String::new();
+        let mut ends = Vec::with_capacity(4 * self.nos.len());
+        for no in &self.nos {
+            nos.push_str(no);
+            ends.extend_from_slice(&(nos.len() as u32).to_le_bytes());
         }
         Ok(codec::encode(&StoredBlock {
-            nos: self.nos.iter().map(String::as_str).collect(),
+            nos: &nos,
+            ends: &ends,
             columns: encoded.iter().map(|(n, b)| (*n, b.as_slice())).collect(),
         })?)
     }
@@ -195,21 +386,22 @@ impl Block {
             }
         };
         let rows = self.nos.len();
+        // Both in name order: one walk sets every column's code.
+        let mut values = values.into_iter().peekable();
+        let mut new = Vec::new();
         for (name, col) in &mut self.columns {
-            col.codes[at] = match values.get(name.as_str()) {
-                Some(v) => col.code_of(*v),
+            while let Some(v) = values.next_if(|(n, _)| *n < name.as_str()) {
+                new.push(v);
+            }
+            col.codes[at] = match values.next_if(|(n, _)| *n == name.as_str()) {
+                Some((_, v)) => col.code_of(v),
                 None => ABSENT,
             };
         }
-        for (name, value) in values {
-            if !self.columns.contains_key(name) {
-                let mut col = Column {
-                    dict: Vec::new(),
-                    codes: vec![ABSENT; rows],
-                };
-                col.codes[at] = col.code_of(value);
-                self.columns.insert(name.to_string(), col);
-            }
+        for (name, value) in new.into_iter().chain(values) {
+            let mut col = Column::new(Vec::new(), vec![ABSENT; rows]);
+            col.codes[at] = col.code_of(value);
+            self.columns.insert(name.to_string(), col);
         }
         rows
     }
@@ -226,24 +418,19 @@ impl Block {
         true
     }
 
-    /// The rows after the first `at`, as a block of their own.
+    /// The rows after the first `at`, as a block of their own (each half's columns with only
+    /// the values its rows use).
     fn split_off(&mut self, at: usize) -> Block {
-        Block {
+        let rows = self.nos.len();
+        let mut tail = Block {
             nos: self.nos.split_off(at),
-            columns: self
-                .columns
-                .iter_mut()
-                .map(|(name, col)| {
-                    (
-                        name.clone(),
-                        Column {
-                            dict: col.dict.clone(),
-                            codes: col.codes.split_off(at),
-                        },
-                    )
-                })
-                .collect(),
+            columns: BTreeMap::new(),
+        };
+        for (name, col) in &mut self.columns {
+            tail.columns.insert(name.clone(), col.part(at..rows));
+            *col = col.part(0..at);
         }
+        tail
     }
 }
 
@@ -512,48 +699,51 @@ impl Tx<'_> {
     }
 }
 
-/// One decoded block, for reading: its nos, and its columns decoded when first asked for.
+/// One block, for reading: its nos, and its columns decoded when first asked for.
 struct ReadBlock<'a> {
-    nos: Vec<&'a str>,
-    columns: Vec<LazyColumn<'a>>,
-}
-
-/// A column's name, its stored bytes, and the column once decoded (`None`: damaged).
-type LazyColumn<'a> = (&'a str, &'a [u8], OnceCell<Option<ReadColumn<'a>>>);
-
-struct ReadColumn<'a> {
-    dict: Vec<FieldValueView<'a>>,
-    codes: &'a [u8],
+    stored: StoredBlock<'a>,
+    decoded: Vec<OnceCell<Option<StoredColumn<'a>>>>,
+    /// The names asked for, by the address and length of the text asked with, and the column
+    /// each names (a scan asks for the same few names, with the same text, row after row).
+    asked: RefCell<Vec<(usize, usize, Option<usize>)>>,
 }
 
 impl<'a> ReadBlock<'a> {
     fn decode(bytes: &'a [u8]) -> Result<Self> {
-        let stored: StoredBlock<'a> = codec::decode_in_place(bytes, "contact columns")?;
+        let stored = StoredBlock::decode(bytes)?;
+        let decoded = stored.columns.iter().map(|_| OnceCell::new()).collect();
         Ok(ReadBlock {
-            nos: stored.nos,
-            columns: stored
-                .columns
-                .into_iter()
-                .map(|(n, b)| (n, b, OnceCell::new()))
-                .collect(),
+            stored,
+            decoded,
+            asked: RefCell::new(Vec::new()),
         })
     }
 
-    fn column(&self, name: &str) -> Option<&ReadColumn<'a>> {
-        let (_, bytes, cell) = self.columns.iter().find(|(n, _, _)| *n == name)?;
-        cell.get_or_init(|| {
-            let col: StoredColumn<'a> = codec::decode_in_place(bytes, "contact column").ok()?;
-            (col.codes.len() == self.nos.len() * 2
-                && col.codes.chunks_exact(2).all(|b| {
-                    let c = u16::from_le_bytes([b[0], b[1]]);
-                    c == ABSENT || usize::from(c) < col.dict.len()
-                }))
-            .then_some(ReadColumn {
-                dict: col.dict,
-                codes: col.codes,
-            })
-        })
-        .as_ref()
+    /// The position of column `name`, if the block has one and [`in_columns`] holds it.
+    fn position(&self, name: &str) -> Option<usize> {
+        let id = (name.as_ptr() as usize, name.len());
+        if let Some(&(_, _, found)) = self.asked.borrow().iter().find(|(p, l, _)| (*p, *l) == id) {
+            return found;
+        }
+        let found = if in_columns(name) {
+            self.stored
+                .columns
+                .binary_search_by(|(n, _)| (*n).cmp(name))
+                .ok()
+        } else {
+            None
+        };
+        self.asked.borrow_mut().push((id.0, id.1, found));
+        found
+    }
+
+    /// Column `name`, decoded once; `None` when the block has none of that name, or it is
+    /// damaged (its rows then read from their records).
+    fn column(&self, name: &str) -> Option<&StoredColumn<'a>> {
+        let i = self.position(name)?;
+        self.decoded[i]
+            .get_or_init(|| StoredColumn::decode(self.stored.columns[i].1, self.stored.rows()))
+            .as_ref()
     }
 }
 
@@ -566,38 +756,49 @@ pub struct ContactRow<'r, 'a> {
 impl<'a> ContactRow<'_, 'a> {
     /// The contact's no.
     pub fn no(&self) -> &'a str {
-        self.block.nos[self.row]
+        self.block.stored.no(self.row)
     }
 
     /// Field `name`'s value, as the contact's record gives it (a custom value before a
     /// built-in one); `None` when the contact has no such field, or the field is not in the
     /// columns ([`in_columns`]).
     pub fn value(&self, name: &str) -> Option<FieldValueView<'a>> {
-        if !in_columns(name) {
-            return None;
-        }
+        // (A name not in the columns has no position.)
         if let Some(col) = self.block.column(name) {
-            let i = 2 * self.row;
-            let code = u16::from_le_bytes([col.codes[i], col.codes[i + 1]]);
-            return (code != ABSENT).then(|| col.dict[usize::from(code)]);
+            return col.value(self.row);
         }
         (name == "no").then(|| FieldValueView::Text(self.no()))
     }
 }
 
-/// What a column scan does with a row: whether it may pass (its record is read and visited),
-/// or is surely dropped.
-pub type RowTest<'f> = dyn FnMut(&ContactRow<'_, '_>) -> bool + 'f;
+/// What a column scan does with a contact, after a test of its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowVerdict {
+    /// Surely dropped: its record is not read.
+    Drop,
+    /// It may pass: its record is read and visited.
+    Read,
+    /// Surely kept, and its record is not needed: visited without it.
+    Keep,
+}
+
+/// A test of a contact's row.
+pub type RowTest<'f> = dyn FnMut(&ContactRow<'_, '_>) -> RowVerdict + 'f;
+
+/// A visitor of the contacts a row test keeps: each record read (`None` for a contact kept
+/// without it); returns whether to go on.
+pub type RowVisit<'f> = dyn FnMut(Option<&[u8]>) -> Result<bool> + 'f;
 
 impl View<'_> {
-    /// Visits, in key order after contact key `after`, the records of the contacts whose row
-    /// `test` lets pass, until `visit` returns `false`. Returns the key of the last contact
+    /// Visits, in key order after contact key `after`, the contacts whose row `test` does not
+    /// drop (with their records when it says [`RowVerdict::Read`]), until `visit` returns
+    /// `false`. Returns the key of the last contact
     /// tested (to go on after), `None` when there was none.
     pub(crate) fn scan_contact_columns(
         &self,
         after: Option<&[u8]>,
         test: &mut RowTest<'_>,
-        visit: &mut dyn FnMut(&[u8]) -> Result<bool>,
+        visit: &mut RowVisit<'_>,
     ) -> Result<Option<Vec<u8>>> {
         let after_no = after.and_then(|k| KeyReader::new(k).str());
         let from = match after {
@@ -616,32 +817,51 @@ impl View<'_> {
             Order::Ascending,
             &mut |_, bytes| {
                 let block = ReadBlock::decode(bytes)?;
-                for row in 0..block.nos.len() {
-                    let no = block.nos[row];
+                let mut tested: Option<&str> = None;
+                let mut go_on = true;
+                for row in 0..block.stored.rows() {
+                    let no = block.stored.no(row);
                     if after_no.as_deref().is_some_and(|a| no <= a) {
                         continue;
                     }
-                    last = Some(no.to_string());
-                    if !test(&ContactRow { block: &block, row }) {
-                        continue;
-                    }
-                    let key = keys::code(no);
-                    let Some(record) = self.kv.get(tables::CONTACTS, key.as_bytes())? else {
-                        failure = Some(no.to_string());
-                        return Ok(false);
+                    tested = Some(no);
+                    let more = match test(&ContactRow { block: &block, row }) {
+                        RowVerdict::Drop => continue,
+                        RowVerdict::Keep => visit(None)?,
+                        RowVerdict::Read => {
+                            let key = keys::code(no);
+                            let Some(record) = self.kv.get(tables::CONTACTS, key.as_bytes())?
+                            else {
+                                failure = Some(format!("name contact {no}, which has no record"));
+                                return Ok(false);
+                            };
+                            visit(Some(&record))?
+                        }
                     };
-                    if !visit(&record)? {
-                        return Ok(false);
+                    if !more {
+                        go_on = false;
+                        break;
                     }
                 }
-                Ok(true)
+                // A damaged column read as no values: the query fails rather than answer from it.
+                if block.decoded.iter().any(|c| matches!(c.get(), Some(None))) {
+                    failure = Some(format!(
+                        "hold a damaged column in the block of contact {}",
+                        block.stored.no(0)
+                    ));
+                    return Ok(false);
+                }
+                if let Some(no) = tested {
+                    last = Some(no.to_string());
+                }
+                Ok(go_on)
             },
         )?;
-        if let Some(no) = failure {
+        if let Some(problem) = failure {
             return Err(crate::error::Error::invalid(
                 "contact columns",
                 "no",
-                format!("name contact {no}, which has no record"),
+                problem,
                 "run `rapport check`; the columns are rebuilt from the records on upgrade",
             ));
         }
@@ -830,5 +1050,47 @@ mod tests {
         let reopened = Database::with_backend(db.backend().clone()).unwrap();
         assert_eq!(block_keys(&reopened), before);
         assert!(reopened.read(|v| v.integrity_check()).unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_contacts_row_is_in_field_name_order_with_custom_values_over_built_in_ones() {
+        let mut c = Contact {
+            no: "C1".into(),
+            city: "Oslo".into(),
+            ..Default::default()
+        };
+        c.custom.insert("a".into(), "first".into());
+        c.custom.insert("city".into(), "custom city".into());
+        c.custom.insert("zz".into(), "last".into());
+        let row = super::row_values(&c);
+        let names: Vec<&str> = row.iter().map(|(n, _)| *n).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert_eq!(names.first(), Some(&"a"));
+        assert_eq!(names.last(), Some(&"zz"));
+        assert!(row.contains(&("city", crate::model::FieldValueView::Text("custom city"))));
+    }
+
+    #[test]
+    fn a_damaged_block_fails_a_scan_and_check_names_it() {
+        let db = contacts(600);
+        let second = block_keys(&db)[1].clone();
+        db.write_raw(|kv, _| Ok(kv.put(tables::CONTACT_COLUMNS, &second, b"\x05garbage")?))
+            .unwrap();
+        let scan = db.read(|v| {
+            v.scan_contacts_by_columns(None, &mut |_| super::RowVerdict::Read, &mut |_| Ok(true))
+        });
+        assert!(scan.is_err(), "{scan:?}");
+        let report = db.read(|v| v.integrity_check()).unwrap();
+        assert!(
+            report
+                .differences
+                .iter()
+                .any(|d| d.starts_with("contact columns block")),
+            "{:#?}",
+            report.differences
+        );
     }
 }

@@ -22,7 +22,7 @@ mod users;
 pub use crate::layout::keys::entry_id;
 pub use cancel::CancelMode;
 pub use check::IntegrityReport;
-pub use columns::{ContactRow, RowTest, in_columns};
+pub use columns::{ContactRow, RowTest, RowVerdict, RowVisit, in_columns};
 pub use contacts::{ContactDeleteOptions, ContactDeletion, INDEXED_CONTACT_FIELDS};
 pub use documents::DocumentOutcome;
 pub use entries::{InteractionDraft, MAX_ID, MAX_TEXT, ResumeChanges};

@@ -218,16 +218,17 @@ impl View<'_> {
         Ok(last.map(Cursor))
     }
 
-    /// Visits the stored records of the contacts, in key order from after `after`, whose row
-    /// of the contact columns `test` lets pass (a row whose test says it is surely dropped is
-    /// never read as a record), until `visit` returns `false`. Returns where it stopped, as
+    /// Visits the contacts, in key order from after `after`, whose row of the contact columns
+    /// `test` does not drop — with their stored records when it says
+    /// [`super::RowVerdict::Read`], without when it says [`super::RowVerdict::Keep`] (a contact
+    /// dropped or kept on its row is never read as a record) — until `visit` returns `false`. Returns where it stopped, as
     /// [`View::scan_records`] does (the cursors of both are alike: a scan may go on with
     /// either); `None` when there was no contact left.
     pub fn scan_contacts_by_columns(
         &self,
         after: Option<&Cursor>,
-        test: &mut super::columns::RowTest<'_>,
-        visit: &mut dyn FnMut(&[u8]) -> Result<bool>,
+        test: &mut super::RowTest<'_>,
+        visit: &mut super::RowVisit<'_>,
     ) -> Result<Option<Cursor>> {
         Ok(self
             .scan_contact_columns(after.map(|c| c.0.as_slice()), test, visit)?
