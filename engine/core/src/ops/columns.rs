@@ -102,7 +102,7 @@ impl<'a> StoredBlock<'a> {
     fn decode(bytes: &'a [u8]) -> Result<Self> {
         let block: StoredBlock<'a> = codec::decode_in_place(bytes, "contact columns")?;
         let rows = block.ends.len() / 4;
-        let ends_ok = block.ends.len() % 4 == 0
+        let ends_ok = block.ends.len().is_multiple_of(4)
             && (0..rows).all(|i| {
                 let end = block.end(i);
                 end <= block.nos.len()
@@ -703,9 +703,9 @@ impl Tx<'_> {
 struct ReadBlock<'a> {
     stored: StoredBlock<'a>,
     decoded: Vec<OnceCell<Option<StoredColumn<'a>>>>,
-    /// The names asked for, by the address and length of the text asked with, and the column
-    /// each names (a scan asks for the same few names, with the same text, row after row).
-    asked: RefCell<Vec<(usize, usize, Option<usize>)>>,
+    /// The names asked for and the column each names (a scan asks for the same few names
+    /// row after row).
+    asked: RefCell<Vec<(String, Option<usize>)>>,
 }
 
 impl<'a> ReadBlock<'a> {
@@ -721,9 +721,8 @@ impl<'a> ReadBlock<'a> {
 
     /// The position of column `name`, if the block has one and [`in_columns`] holds it.
     fn position(&self, name: &str) -> Option<usize> {
-        let id = (name.as_ptr() as usize, name.len());
-        if let Some(&(_, _, found)) = self.asked.borrow().iter().find(|(p, l, _)| (*p, *l) == id) {
-            return found;
+        if let Some((_, found)) = self.asked.borrow().iter().find(|(n, _)| n == name) {
+            return *found;
         }
         let found = if in_columns(name) {
             self.stored
@@ -733,7 +732,7 @@ impl<'a> ReadBlock<'a> {
         } else {
             None
         };
-        self.asked.borrow_mut().push((id.0, id.1, found));
+        self.asked.borrow_mut().push((name.to_string(), found));
         found
     }
 
