@@ -696,14 +696,14 @@ impl Query {
 /// One chunk of records after `after`, and where to continue from (`None`: done).
 fn fetch(
     view: &View<'_>,
-    source: Source,
+    q: &Query,
     plan: &ScanPath,
     include_postponed: bool,
-    steps: &[Step],
     after: Option<&Cursor>,
     declared: &[FieldDef],
     keep_unread: bool,
 ) -> Result<(Vec<Rec>, Option<Cursor>)> {
+    let (source, steps) = (q.source, q.steps.as_slice());
     let mut out: Vec<Rec> = Vec::new();
     let entries_in_place = declared.is_empty();
     let mut visit = |record: Option<&[u8]>| {
@@ -817,10 +817,9 @@ fn run_with(
         let (records, last) = with_read(shared, Access::read(q.source.kind()), |v| {
             fetch(
                 v,
-                q.source,
+                q,
                 &plan,
                 include_postponed,
-                &q.steps,
                 after.as_ref(),
                 &declared,
                 keep_unread,
