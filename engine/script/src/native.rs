@@ -29,7 +29,18 @@ pub(crate) trait FieldSource {
     fn order_with(&self, name: &str, constant: &Dynamic) -> Option<Ordering> {
         order(&self.field(name)?, constant)
     }
+
+    /// [`FieldSource::order_with`] for comparison `question` of a predicate (the same
+    /// question always compares the same field with the same constant), which a source may
+    /// answer once for many records with the same value (a contact's row of the columns).
+    fn order_for(&self, question: usize, name: &str, constant: &Dynamic) -> Option<Ordering> {
+        let _ = question;
+        self.order_with(name, constant)
+    }
 }
+
+/// A number for each comparison compiled, unique in the process ([`FieldSource::order_for`]).
+static QUESTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// [`order`] of a text field's value and `constant`, without making the text a value.
 pub(crate) fn order_text(text: &str, constant: &Dynamic) -> Option<Ordering> {
@@ -108,7 +119,8 @@ pub(crate) enum Pred {
     Or(Vec<Pred>),
     Not(Box<Pred>),
     /// A field compared with a constant (a string, an integer or a float).
-    Compare(String, Op, Dynamic),
+    /// With the comparison's number ([`FieldSource::order_for`]).
+    Compare(String, Op, Dynamic, usize),
     /// A bool field on its own (`|c| c.privacy_blocked`).
     Flag(String),
     Const(bool),
@@ -120,7 +132,7 @@ impl Pred {
         match self {
             Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.fields(out)),
             Pred::Not(p) => p.fields(out),
-            Pred::Compare(field, _, _) | Pred::Flag(field) => out.push(field),
+            Pred::Compare(field, ..) | Pred::Flag(field) => out.push(field),
             Pred::Const(_) => {}
         }
     }
@@ -149,8 +161,8 @@ impl Pred {
                 }
                 Some(false)
             }
-            Pred::Compare(field, op, constant) => {
-                Some(op.holds(record.order_with(field, constant)?))
+            Pred::Compare(field, op, constant, question) => {
+                Some(op.holds(record.order_for(*question, field, constant)?))
             }
         }
     }
@@ -281,14 +293,19 @@ fn call(call: &FnCallExpr, param: &str) -> Option<Pred> {
         (name, [left, right]) => {
             let op = Op::from_name(name)?;
             if let (Some(name), Some(value)) = (field(left, param), constant(right)) {
-                Some(Pred::Compare(name, op, value))
+                Some(Pred::Compare(name, op, value, question()))
             } else {
                 let (name, value) = (field(right, param)?, constant(left)?);
-                Some(Pred::Compare(name, op.swapped(), value))
+                Some(Pred::Compare(name, op.swapped(), value, question()))
             }
         }
         _ => None,
     }
+}
+
+/// A new comparison's number.
+fn question() -> usize {
+    QUESTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// `param.name`: the field's name.

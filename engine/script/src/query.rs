@@ -333,12 +333,34 @@ impl FieldSource for ContactRow<'_, '_> {
     }
 
     fn order_with(&self, name: &str, constant: &Dynamic) -> Option<Ordering> {
-        use rapport_engine::model::FieldValueView;
-        match self.value(name)? {
-            FieldValueView::Text(t) => native::order_text(t, constant),
-            FieldValueView::Number(n) => native::order_number(n, constant),
-            FieldValueView::Empty | FieldValueView::Bool(_) | FieldValueView::Date(_) => None,
+        row_order(self.value(name), constant)
+    }
+
+    fn order_for(&self, question: usize, name: &str, constant: &Dynamic) -> Option<Ordering> {
+        // Answered once for each distinct value in the contact's block.
+        let answer = self.answer(question, name, |v| match row_order(v, constant) {
+            None => 2,
+            Some(o) => o as i8,
+        });
+        match answer {
+            -1 => Some(Ordering::Less),
+            0 => Some(Ordering::Equal),
+            1 => Some(Ordering::Greater),
+            _ => None,
         }
+    }
+}
+
+/// [`FieldSource::order_with`] of a value of a contact's row.
+fn row_order(
+    value: Option<rapport_engine::model::FieldValueView<'_>>,
+    constant: &Dynamic,
+) -> Option<Ordering> {
+    use rapport_engine::model::FieldValueView;
+    match value? {
+        FieldValueView::Text(t) => native::order_text(t, constant),
+        FieldValueView::Number(n) => native::order_number(n, constant),
+        FieldValueView::Empty | FieldValueView::Bool(_) | FieldValueView::Date(_) => None,
     }
 }
 

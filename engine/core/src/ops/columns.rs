@@ -173,23 +173,41 @@ impl<'a> StoredColumn<'a> {
         .then_some(col)
     }
 
-    /// Row `row`'s value (the column was checked by [`StoredColumn::decode`]).
-    fn value(&self, row: usize) -> Option<FieldValueView<'a>> {
+    /// Row `row`'s code ([`ABSENT`] for none).
+    fn code(&self, row: usize) -> u16 {
         let codes = match self {
             StoredColumn::Values { codes, .. } | StoredColumn::Numbers { codes, .. } => codes,
         };
-        let code = usize::from(u16::from_le_bytes([codes[2 * row], codes[2 * row + 1]]));
-        if code == usize::from(ABSENT) {
+        u16::from_le_bytes([codes[2 * row], codes[2 * row + 1]])
+    }
+
+    /// How many distinct values it holds.
+    fn values(&self) -> usize {
+        match self {
+            StoredColumn::Values { dict, .. } => dict.len(),
+            StoredColumn::Numbers { numbers, .. } => numbers.len() / 8,
+        }
+    }
+
+    /// Row `row`'s value (the column was checked by [`StoredColumn::decode`]).
+    fn value(&self, row: usize) -> Option<FieldValueView<'a>> {
+        let code = self.code(row);
+        if code == ABSENT {
             return None;
         }
-        Some(match self {
+        Some(self.value_of(usize::from(code)))
+    }
+
+    /// The value of code `code`.
+    fn value_of(&self, code: usize) -> FieldValueView<'a> {
+        match self {
             StoredColumn::Values { dict, .. } => dict[code],
             StoredColumn::Numbers { numbers, .. } => {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(&numbers[8 * code..8 * code + 8]);
                 FieldValueView::Number(f64::from_le_bytes(b))
             }
-        })
+        }
     }
 
     /// Every value, owned, in code order.
@@ -706,7 +724,20 @@ struct ReadBlock<'a> {
     /// The names asked for and the column each names (a scan asks for the same few names
     /// row after row).
     asked: RefCell<Vec<(String, Option<usize>)>>,
+    /// The answers to each question asked of a column ([`ContactRow::answer`]).
+    answers: RefCell<Vec<Answers>>,
 }
+
+/// A question's answers in one block: its column, and the answer for each of the column's
+/// values (after the answer for none), [`UNASKED`] until asked.
+struct Answers {
+    question: usize,
+    column: usize,
+    by_code: Vec<i8>,
+}
+
+/// An answer not yet asked for.
+const UNASKED: i8 = i8::MIN;
 
 impl<'a> ReadBlock<'a> {
     fn decode(bytes: &'a [u8]) -> Result<Self> {
@@ -716,6 +747,7 @@ impl<'a> ReadBlock<'a> {
             stored,
             decoded,
             asked: RefCell::new(Vec::new()),
+            answers: RefCell::new(Vec::new()),
         })
     }
 
@@ -767,6 +799,54 @@ impl<'a> ContactRow<'_, 'a> {
             return col.value(self.row);
         }
         (name == "no").then(|| FieldValueView::Text(self.no()))
+    }
+
+    /// What `ask` answers of this row's value of field `name` (as [`ContactRow::value`] gives
+    /// it), asked once for each distinct value of the field in the contact's block: a scan
+    /// that tests the same field of every row computes each answer once a block. `question`
+    /// names the question: the same question must always be asked of the same field, with an
+    /// `ask` whose answer depends on the value alone (and is not [`i8::MIN`]).
+    pub fn answer(
+        &self,
+        question: usize,
+        name: &str,
+        ask: impl FnOnce(Option<FieldValueView<'a>>) -> i8,
+    ) -> i8 {
+        let block = self.block;
+        let mut answers = block.answers.borrow_mut();
+        let at = match answers.iter().position(|a| a.question == question) {
+            Some(at) => at,
+            None => {
+                let Some(column) = block.position(name).filter(|_| block.column(name).is_some())
+                else {
+                    drop(answers);
+                    return ask(self.value(name));
+                };
+                let values = block.column(name).map_or(0, StoredColumn::values);
+                answers.push(Answers {
+                    question,
+                    column,
+                    by_code: vec![UNASKED; values + 1],
+                });
+                answers.len() - 1
+            }
+        };
+        let entry = &mut answers[at];
+        let Some(Some(col)) = block.decoded[entry.column].get() else {
+            drop(answers);
+            return ask(self.value(name));
+        };
+        let code = col.code(self.row);
+        let slot = if code == ABSENT {
+            0
+        } else {
+            usize::from(code) + 1
+        };
+        if entry.by_code[slot] == UNASKED {
+            let value = (code != ABSENT).then(|| col.value_of(usize::from(code)));
+            entry.by_code[slot] = ask(value);
+        }
+        entry.by_code[slot]
     }
 }
 
