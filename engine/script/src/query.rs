@@ -33,6 +33,9 @@ use rapport_engine::{Error, Result};
 /// while closures run).
 const CHUNK: usize = 256;
 
+/// Contacts kept without their records per run of a scan ([`Rec::Kept`]: nothing but a count).
+const KEPT_CHUNK: usize = 1 << 16;
+
 /// What a query reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -728,14 +731,19 @@ fn fetch(
     let (source, steps) = (q.source, q.steps.as_slice());
     let mut out: Vec<Rec> = Vec::new();
     let entries_in_place = declared.is_empty();
+    // Records kept without being read hold nothing: many more of them make a run.
+    let mut kept = 0;
     let mut visit = |record: Option<&[u8]>| {
         match record {
             Some(bytes) => {
                 out.extend(source.decode(bytes, include_postponed, steps, entries_in_place)?);
             }
-            None => out.push(Rec::Kept),
+            None => {
+                out.push(Rec::Kept);
+                kept += 1;
+            }
         }
-        Ok(out.len() < CHUNK)
+        Ok(out.len() - kept < CHUNK && kept < KEPT_CHUNK)
     };
     // A bare count needs no record at all.
     let next = if source == Source::Contacts
@@ -815,8 +823,8 @@ pub(crate) fn count(ctx: &NativeCallContext, shared: &Shared, q: &Query) -> Rhai
     Ok(n)
 }
 
-/// Runs a query; with `keep_unread`, the sink gets an empty map for each result kept without
-/// its record ([`Rec::Kept`]).
+/// Runs a query; with `keep_unread`, the sink gets `()` for each result kept without its
+/// record ([`Rec::Kept`]).
 fn run_with(
     ctx: &NativeCallContext,
     shared: &Shared,
@@ -953,6 +961,10 @@ impl<'q> Pipeline<'q> {
                     return Ok(true);
                 }
             }
+        }
+        // Kept without its record: only counted ([`count`]), so nothing to make of it.
+        if matches!(record, Rec::Kept) {
+            return sink(Dynamic::UNIT);
         }
         if let Some(field) = self.field
             && !matches!(record, Rec::Map(_))

@@ -879,7 +879,7 @@ impl View<'_> {
         test: &mut RowTest<'_>,
         visit: &mut RowVisit<'_>,
     ) -> Result<Option<Vec<u8>>> {
-        let after_no = after.and_then(|k| KeyReader::new(k).str());
+        let mut after_no = after.and_then(|k| KeyReader::new(k).str());
         let from = match after {
             Some(k) => stored_floor(self.kv, k)?
                 .map(|(k, _)| k)
@@ -896,18 +896,22 @@ impl View<'_> {
             Order::Ascending,
             &mut |_, bytes| {
                 let block = ReadBlock::decode(bytes)?;
-                let mut tested: Option<&str> = None;
+                let mut tested: Option<usize> = None;
                 let mut go_on = true;
                 for row in 0..block.stored.rows() {
-                    let no = block.stored.no(row);
-                    if after_no.as_deref().is_some_and(|a| no <= a) {
-                        continue;
+                    // Rows in key order: once one is after the cursor, all are.
+                    if let Some(a) = after_no.as_deref() {
+                        if block.stored.no(row) <= a {
+                            continue;
+                        }
+                        after_no = None;
                     }
-                    tested = Some(no);
+                    tested = Some(row);
                     let more = match test(&ContactRow { block: &block, row }) {
                         RowVerdict::Drop => continue,
                         RowVerdict::Keep => visit(None)?,
                         RowVerdict::Read => {
+                            let no = block.stored.no(row);
                             let key = keys::code(no);
                             let Some(record) = self.kv.get(tables::CONTACTS, key.as_bytes())?
                             else {
@@ -930,8 +934,8 @@ impl View<'_> {
                     ));
                     return Ok(false);
                 }
-                if let Some(no) = tested {
-                    last = Some(no.to_string());
+                if let Some(row) = tested {
+                    last = Some(block.stored.no(row).to_string());
                 }
                 Ok(go_on)
             },
