@@ -83,7 +83,7 @@ pub struct LoggedSegmentHandle {
 }
 
 fn text(s: &str) -> Dynamic {
-    Dynamic::from(s.to_string())
+    Dynamic::from(rhai::ImmutableString::from(s))
 }
 
 fn int(n: u64) -> Dynamic {
@@ -237,17 +237,45 @@ fn sorted_fields(
     })
 }
 
-static CONTACT_KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
 static ENTRY_KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
 
 /// A contact read in place as a map.
 pub fn contact_view_map(c: &ContactView<'_>) -> Map {
-    sorted_fields(&CONTACT_KEYS, Contact::FIELDS)
-        .iter()
-        .copied()
-        .chain(c.custom.iter().map(|(name, _)| *name))
-        .filter_map(|name| Some((name.into(), contact_field(c, name)?)))
-        .collect()
+    // The built-in fields in name order, read straight from the view; its custom fields (in
+    // name order too) merged in, a custom value over a built-in one of the same name, as
+    // [`contact_field`] reads them.
+    let built_in = [
+        ("city", text(c.city)),
+        ("company_no", text(c.company_no)),
+        ("correspondence", text(c.correspondence.as_str())),
+        ("country", text(c.country)),
+        ("email", text(c.email)),
+        (
+            "exclude_from_segment",
+            Dynamic::from_bool(c.exclude_from_segment),
+        ),
+        ("kind", text(c.kind.as_str())),
+        ("language", text(c.language)),
+        ("mobile", text(c.mobile)),
+        ("name", text(c.name)),
+        ("no", text(c.no)),
+        ("phone", text(c.phone)),
+        ("privacy_blocked", Dynamic::from_bool(c.privacy_blocked)),
+        ("salesperson", text(c.salesperson)),
+    ];
+    let mut fields: Vec<(&str, Dynamic)> = Vec::with_capacity(built_in.len() + c.custom.len());
+    let mut custom = c.custom.iter().peekable();
+    for (name, value) in built_in {
+        while let Some((n, v)) = custom.next_if(|(n, _)| *n < name) {
+            fields.push((n, view_value(*v)));
+        }
+        match custom.next_if(|(n, _)| *n == name) {
+            Some((n, v)) => fields.push((n, view_value(*v))),
+            None => fields.push((name, value)),
+        }
+    }
+    fields.extend(custom.map(|(n, v)| (*n, view_value(*v))));
+    fields.into_iter().map(|(n, v)| (n.into(), v)).collect()
 }
 
 /// One field of [`contact_map`] without building the map: what `contact_map(c).get(name)`
@@ -804,6 +832,38 @@ pub fn show(v: &Dynamic) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A contact's map holds, for each of its fields, what [`contact_field`] reads of it (the
+    /// map is built from the view directly, not field by field).
+    #[test]
+    fn a_contacts_map_holds_what_each_of_its_fields_reads() {
+        let mut c = Contact {
+            no: "C1".into(),
+            name: "Name".into(),
+            city: "Oslo".into(),
+            privacy_blocked: true,
+            ..Default::default()
+        };
+        c.custom.insert("a_first".into(), FieldValue::Number(2.0));
+        c.custom.insert("city".into(), "a custom city".into());
+        c.custom.insert("m_middle".into(), FieldValue::Empty);
+        c.custom.insert("zz_last".into(), FieldValue::Bool(true));
+        let view = ContactView::of(&c);
+        let map = contact_view_map(&view);
+        let names: Vec<&str> = Contact::FIELDS
+            .iter()
+            .copied()
+            .chain(view.custom.iter().map(|(n, _)| *n))
+            .collect();
+        assert_eq!(map.len(), names.len() - 1, "city once");
+        for name in names {
+            assert_eq!(
+                format!("{:?}", map.get(name)),
+                format!("{:?}", contact_field(&view, name)),
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn the_maps_of_records_with_custom_fields_have_the_models_built_in_fields() {
