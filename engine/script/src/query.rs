@@ -718,7 +718,18 @@ impl Query {
     }
 }
 
-/// One chunk of records after `after`, and where to continue from (`None`: done).
+/// What a run of a query needs of the records every step surely keeps.
+#[derive(Debug, Clone, Copy)]
+struct Needs {
+    /// Nothing: they are only counted ([`Rec::Kept`]).
+    only_count: bool,
+    /// Their maps: a contact the contact columns show every step keeps is made a map at once
+    /// (its record read in place once, not once to test it and once for its map).
+    maps: bool,
+}
+
+/// One chunk of records after `after`, and where to continue from (`None`: done); each with
+/// whether every step surely keeps it.
 fn fetch(
     view: &View<'_>,
     q: &Query,
@@ -726,20 +737,27 @@ fn fetch(
     include_postponed: bool,
     after: Option<&Cursor>,
     declared: &[FieldDef],
-    keep_unread: bool,
-) -> Result<(Vec<Rec>, Option<Cursor>)> {
+    needs: Needs,
+) -> Result<(Vec<(Rec, bool)>, Option<Cursor>)> {
     let (source, steps) = (q.source, q.steps.as_slice());
-    let mut out: Vec<Rec> = Vec::new();
+    let mut out: Vec<(Rec, bool)> = Vec::new();
     let entries_in_place = declared.is_empty();
     // Records kept without being read hold nothing: many more of them make a run.
     let mut kept = 0;
+    // Whether the row just tested is surely kept by every step (told the visitor).
+    let sure = std::cell::Cell::new(false);
     let mut visit = |record: Option<&[u8]>| {
         match record {
-            Some(bytes) => {
-                out.extend(source.decode(bytes, include_postponed, steps, entries_in_place)?);
+            Some(bytes) if sure.get() && needs.maps => {
+                out.push((Rec::Map(contact_view_map(&contact_in_place(bytes)?)), true));
             }
+            Some(bytes) => out.extend(
+                source
+                    .decode(bytes, include_postponed, steps, entries_in_place)?
+                    .map(|r| (r, false)),
+            ),
             None => {
-                out.push(Rec::Kept);
+                out.push((Rec::Kept, true));
                 kept += 1;
             }
         }
@@ -748,15 +766,19 @@ fn fetch(
     // A bare count needs no record at all.
     let next = if source == Source::Contacts
         && *plan == ScanPath::Table
-        && (columns_decide(steps) || (keep_unread && steps.is_empty()))
+        && (columns_decide(steps) || (needs.only_count && steps.is_empty()))
     {
         view.scan_contacts_by_columns(
             after,
-            &mut |row| match verdict(steps, row) {
-                Some(false) => RowVerdict::Drop,
-                // Every step keeps it, and the caller needs no record: not read.
-                Some(true) if keep_unread => RowVerdict::Keep,
-                _ => RowVerdict::Read,
+            &mut |row| {
+                let v = verdict(steps, row);
+                sure.set(v == Some(true));
+                match v {
+                    Some(false) => RowVerdict::Drop,
+                    // Every step keeps it, and the caller needs no record: not read.
+                    Some(true) if needs.only_count => RowVerdict::Keep,
+                    _ => RowVerdict::Read,
+                }
             },
             &mut visit,
         )?
@@ -772,7 +794,7 @@ fn fetch(
         .filter(|r| *r != FieldRecord::Contact)
         && !declared.is_empty()
     {
-        for rec in &mut out {
+        for (rec, _) in &mut out {
             if let Rec::Map(m) = rec {
                 let id = match record {
                     FieldRecord::Entry => {
@@ -852,19 +874,19 @@ fn run_with(
                 include_postponed,
                 after.as_ref(),
                 &declared,
-                keep_unread,
+                Needs {
+                    only_count: keep_unread,
+                    // Only a field of each: the record stays bytes (`run_field`).
+                    maps: field.is_none(),
+                },
             )
         })?;
         if last.is_none() {
             break;
         }
-        for record in records {
-            // A record kept without being read has passed every step.
-            let from = if matches!(record, Rec::Kept) {
-                q.steps.len()
-            } else {
-                0
-            };
+        for (record, passed) in records {
+            // A record every step surely keeps goes straight to the sink.
+            let from = if passed { q.steps.len() } else { 0 };
             if !pipeline.push(ctx, from, record, sink)? {
                 break 'chunks;
             }
