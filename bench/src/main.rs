@@ -608,7 +608,11 @@ fn main() {
                 if c.city == "Oslo"
                     && matches!(c.custom.get("revenue"), Some(FieldValue::Number(r)) if *r > 500.0)
                 {
-                    keys.push(rapport_engine::store::key::Key::new().str(&c.no).into_bytes());
+                    keys.push(
+                        rapport_engine::store::key::Key::new()
+                            .str(&c.no)
+                            .into_bytes(),
+                    );
                 }
                 Ok(true)
             })?;

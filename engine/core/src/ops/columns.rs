@@ -137,8 +137,21 @@ impl<'a> StoredBlock<'a> {
     }
 }
 
-/// A column as stored: its distinct values, and each row's index into them (two bytes
-/// little-endian a row, [`ABSENT`] for none). A column of numbers keeps them as eight bytes
+/// Row `row`'s code in `codes` of `rows` rows: one byte a row (`0xFF` for none) when there
+/// are as many bytes as rows, else two, little-endian ([`ABSENT`] for none).
+fn code_at(codes: &[u8], row: usize, rows: usize) -> u16 {
+    if codes.len() == rows {
+        match codes[row] {
+            u8::MAX => ABSENT,
+            c => u16::from(c),
+        }
+    } else {
+        u16::from_le_bytes([codes[2 * row], codes[2 * row + 1]])
+    }
+}
+
+/// A column as stored: its distinct values, and each row's index into them ([`code_at`]: one
+/// byte a row when there are fewer than 255 values, else two). A column of numbers keeps them as eight bytes
 /// each (little-endian IEEE 754), read where they lie.
 #[derive(Serialize, Deserialize)]
 enum StoredColumn<'a> {
@@ -165,20 +178,24 @@ impl<'a> StoredColumn<'a> {
                 (*codes, numbers.len() / 8)
             }
         };
-        (codes.len() == rows * 2
-            && codes.chunks_exact(2).all(|b| {
-                let c = u16::from_le_bytes([b[0], b[1]]);
+        (rows > 0
+            && (codes.len() == rows || codes.len() == rows * 2)
+            && (0..rows).all(|row| {
+                let c = code_at(codes, row, rows);
                 c == ABSENT || usize::from(c) < values
             }))
         .then_some(col)
     }
 
-    /// Row `row`'s code ([`ABSENT`] for none).
-    fn code(&self, row: usize) -> u16 {
-        let codes = match self {
+    fn codes(&self) -> &'a [u8] {
+        match self {
             StoredColumn::Values { codes, .. } | StoredColumn::Numbers { codes, .. } => codes,
-        };
-        u16::from_le_bytes([codes[2 * row], codes[2 * row + 1]])
+        }
+    }
+
+    /// Row `row`'s code of `rows` ([`ABSENT`] for none).
+    fn code(&self, row: usize, rows: usize) -> u16 {
+        code_at(self.codes(), row, rows)
     }
 
     /// How many distinct values it holds.
@@ -189,9 +206,9 @@ impl<'a> StoredColumn<'a> {
         }
     }
 
-    /// Row `row`'s value (the column was checked by [`StoredColumn::decode`]).
-    fn value(&self, row: usize) -> Option<FieldValueView<'a>> {
-        let code = self.code(row);
+    /// Row `row`'s value of `rows` (the column was checked by [`StoredColumn::decode`]).
+    fn value(&self, row: usize, rows: usize) -> Option<FieldValueView<'a>> {
+        let code = self.code(row, rows);
         if code == ABSENT {
             return None;
         }
@@ -329,18 +346,9 @@ impl Block {
                     "run `rapport check`; the columns are rebuilt from the records on upgrade",
                 ));
             };
-            let codes = match &col {
-                StoredColumn::Values { codes, .. } | StoredColumn::Numbers { codes, .. } => codes,
-            };
             block.columns.insert(
                 name.to_string(),
-                Column::new(
-                    col.dict(),
-                    codes
-                        .chunks_exact(2)
-                        .map(|b| u16::from_le_bytes([b[0], b[1]]))
-                        .collect(),
-                ),
+                Column::new(col.dict(), (0..rows).map(|r| col.code(r, rows)).collect()),
             );
         }
         Ok(block)
@@ -355,7 +363,14 @@ impl Block {
             if used.dict.is_empty() {
                 continue;
             }
-            let codes: Vec<u8> = used.codes.iter().flat_map(|c| c.to_le_bytes()).collect();
+            let codes: Vec<u8> = if used.dict.len() < usize::from(u8::MAX) {
+                used.codes
+                    .iter()
+                    .map(|&c| if c == ABSENT { u8::MAX } else { c as u8 })
+                    .collect()
+            } else {
+                used.codes.iter().flat_map(|c| c.to_le_bytes()).collect()
+            };
             let numbers: Option<Vec<u8>> = used
                 .dict
                 .iter()
@@ -796,7 +811,7 @@ impl<'a> ContactRow<'_, 'a> {
     pub fn value(&self, name: &str) -> Option<FieldValueView<'a>> {
         // (A name not in the columns has no position.)
         if let Some(col) = self.block.column(name) {
-            return col.value(self.row);
+            return col.value(self.row, self.block.stored.rows());
         }
         (name == "no").then(|| FieldValueView::Text(self.no()))
     }
@@ -817,7 +832,9 @@ impl<'a> ContactRow<'_, 'a> {
         let at = match answers.iter().position(|a| a.question == question) {
             Some(at) => at,
             None => {
-                let Some(column) = block.position(name).filter(|_| block.column(name).is_some())
+                let Some(column) = block
+                    .position(name)
+                    .filter(|_| block.column(name).is_some())
                 else {
                     drop(answers);
                     return ask(self.value(name));
@@ -836,7 +853,7 @@ impl<'a> ContactRow<'_, 'a> {
             drop(answers);
             return ask(self.value(name));
         };
-        let code = col.code(self.row);
+        let code = col.code(self.row, block.stored.rows());
         let slot = if code == ABSENT {
             0
         } else {
@@ -1175,5 +1192,98 @@ mod tests {
             "{:#?}",
             report.differences
         );
+    }
+
+    /// The block format is derived data: a change to it must bump the derived shape
+    /// (`upgrade.rs`), so opening an older file rebuilds the blocks. The committed bytes say
+    /// whether it changed.
+    #[test]
+    fn shape_of_a_contact_columns_block_is_the_committed_one() {
+        let mut block = super::Block::default();
+        let mut a = Contact {
+            no: "C1".into(),
+            name: "A".into(),
+            city: "Oslo".into(),
+            ..Default::default()
+        };
+        a.custom
+            .insert("revenue".into(), crate::model::FieldValue::Number(1.5));
+        let b = Contact {
+            no: "C2".into(),
+            name: "B".into(),
+            city: "Oslo".into(),
+            privacy_blocked: true,
+            ..Default::default()
+        };
+        block.put(&a);
+        block.put(&b);
+        let bytes = block.encode().unwrap();
+        let hex = crate::store::key::hex(&bytes);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/contact_columns_block.hex");
+        if std::env::var_os("RAPPORT_BLESS").is_some() {
+            std::fs::write(&path, format!("{hex}\n")).unwrap();
+        }
+        let stored = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            hex,
+            stored.trim(),
+            "the block format changed: bump the derived shape"
+        );
+        let again = super::Block::decode(&bytes).unwrap();
+        assert_eq!(again.nos, vec!["C1".to_string(), "C2".to_string()]);
+        assert_eq!(
+            super::Block::decode(&again.encode().unwrap()).unwrap().nos,
+            again.nos
+        );
+    }
+
+    /// A column of 255 values or more takes two bytes a row; its rows read as they were put.
+    #[test]
+    fn a_column_of_many_distinct_values_reads_back_every_row() {
+        let db = Database::in_memory().unwrap();
+        db.write(|tx| {
+            tx.field_define(&crate::model::FieldDef {
+                record: crate::model::FieldRecord::Contact,
+                name: "n".into(),
+                field_type: crate::model::FieldType::Number,
+                description: String::new(),
+            })?;
+            tx.batch_contacts(|tx| {
+                for i in 0..super::BLOCK_ROWS {
+                    let mut c = Contact {
+                        no: format!("C{i:05}"),
+                        name: format!("Contact {i}"),
+                        ..Default::default()
+                    };
+                    c.custom
+                        .insert("n".into(), crate::model::FieldValue::Number(i as f64));
+                    tx.contact_create(c)?;
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert_eq!(block_keys(&db).len(), 1);
+        let mut seen = Vec::new();
+        db.read(|v| {
+            v.scan_contacts_by_columns(
+                None,
+                &mut |row| {
+                    seen.push(
+                        row.value("n")
+                            .map(crate::model::FieldValueView::to_owned_value),
+                    );
+                    super::RowVerdict::Drop
+                },
+                &mut |_| Ok(true),
+            )
+        })
+        .unwrap();
+        let want: Vec<_> = (0..super::BLOCK_ROWS)
+            .map(|i| Some(crate::model::FieldValue::Number(i as f64)))
+            .collect();
+        assert_eq!(seen, want);
+        assert!(db.read(|v| v.integrity_check()).unwrap().is_ok());
     }
 }
