@@ -829,24 +829,23 @@ impl<'a> ContactRow<'_, 'a> {
     ) -> i8 {
         let block = self.block;
         let mut answers = block.answers.borrow_mut();
-        let at = match answers.iter().position(|a| a.question == question) {
-            Some(at) => at,
-            None => {
-                let Some(column) = block
-                    .position(name)
-                    .filter(|_| block.column(name).is_some())
-                else {
-                    drop(answers);
-                    return ask(self.value(name));
-                };
-                let values = block.column(name).map_or(0, StoredColumn::values);
-                answers.push(Answers {
-                    question,
-                    column,
-                    by_code: vec![UNASKED; values + 1],
-                });
-                answers.len() - 1
-            }
+        let at = if let Some(at) = answers.iter().position(|a| a.question == question) {
+            at
+        } else {
+            let Some(column) = block
+                .position(name)
+                .filter(|_| block.column(name).is_some())
+            else {
+                drop(answers);
+                return ask(self.value(name));
+            };
+            let values = block.column(name).map_or(0, StoredColumn::values);
+            answers.push(Answers {
+                question,
+                column,
+                by_code: vec![UNASKED; values + 1],
+            });
+            answers.len() - 1
         };
         let entry = &mut answers[at];
         let Some(Some(col)) = block.decoded[entry.column].get() else {
