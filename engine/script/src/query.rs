@@ -728,6 +728,9 @@ struct Needs {
     maps: bool,
 }
 
+/// Records fetched, each with whether every step surely keeps it, and where to continue from.
+type Fetched = (Vec<(Rec, bool)>, Option<Cursor>);
+
 /// One chunk of records after `after`, and where to continue from (`None`: done); each with
 /// whether every step surely keeps it.
 fn fetch(
@@ -738,7 +741,7 @@ fn fetch(
     after: Option<&Cursor>,
     declared: &[FieldDef],
     needs: Needs,
-) -> Result<(Vec<(Rec, bool)>, Option<Cursor>)> {
+) -> Result<Fetched> {
     let (source, steps) = (q.source, q.steps.as_slice());
     let mut out: Vec<(Rec, bool)> = Vec::new();
     let entries_in_place = declared.is_empty();
