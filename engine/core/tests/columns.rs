@@ -170,7 +170,7 @@ fn the_contact_columns_say_what_the_records_say_after_random_changes() {
                     seen.push(c.no.clone());
                     RowVerdict::Drop
                 },
-                &mut |_| Ok(true),
+                &mut |_, _| Ok(true),
             )
         })
         .unwrap();
@@ -209,7 +209,7 @@ fn a_scan_by_the_contact_columns_reads_only_the_records_its_test_lets_pass_and_g
                             RowVerdict::Drop
                         }
                     },
-                    &mut |bytes| {
+                    &mut |bytes, _| {
                         let bytes = bytes.expect("a record read");
                         let c: Contact = rapport_engine::store::codec::decode(bytes, "contact")?;
                         visited.push(c.no);

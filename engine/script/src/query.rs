@@ -747,17 +747,15 @@ fn fetch(
     let entries_in_place = declared.is_empty();
     // Records kept without being read hold nothing: many more of them make a run.
     let mut kept = 0;
-    // Whether the row just tested is surely kept by every step (told the visitor).
-    let sure = std::cell::Cell::new(false);
-    let mut visit = |record: Option<&[u8]>| {
+    let mut visit = |record: Option<&[u8]>, sure: bool| {
         match record {
-            Some(bytes) if sure.get() && needs.maps => {
+            Some(bytes) if sure && needs.maps => {
                 out.push((Rec::Map(contact_view_map(&contact_in_place(bytes)?)), true));
             }
             Some(bytes) => out.extend(
                 source
                     .decode(bytes, include_postponed, steps, entries_in_place)?
-                    .map(|r| (r, false)),
+                    .map(|r| (r, sure)),
             ),
             None => {
                 out.push((Rec::Kept, true));
@@ -773,21 +771,18 @@ fn fetch(
     {
         view.scan_contacts_by_columns(
             after,
-            &mut |row| {
-                let v = verdict(steps, row);
-                sure.set(v == Some(true));
-                match v {
-                    Some(false) => RowVerdict::Drop,
-                    // Every step keeps it, and the caller needs no record: not read.
-                    Some(true) if needs.only_count => RowVerdict::Keep,
-                    _ => RowVerdict::Read,
-                }
+            &mut |row| match verdict(steps, row) {
+                Some(false) => RowVerdict::Drop,
+                // Every step keeps it, and the caller needs no record: not read.
+                Some(true) if needs.only_count => RowVerdict::Keep,
+                Some(true) => RowVerdict::Take,
+                None => RowVerdict::Read,
             },
             &mut visit,
         )?
     } else {
         view.scan_records(source.records(), plan, after, &mut |bytes| {
-            visit(Some(bytes))
+            visit(Some(bytes), false)
         })?
     };
     // Custom values of other records than contacts live beside them: read while the view is

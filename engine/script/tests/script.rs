@@ -1187,6 +1187,20 @@ fn a_filter_decided_on_the_contact_columns_keeps_what_the_records_keep() {
             ),
         );
         assert_eq!(show(&count), show(&listed), "count of {body}");
+        // One field of each result (`group_count`, `sum`) read from records kept on their rows.
+        let grouped = run(
+            &db,
+            &format!(
+                r#"try {{ contacts().where(|c| {body}).group_count("country") }} catch {{ "failed" }}"#
+            ),
+        );
+        let by_closure = run(
+            &db,
+            &format!(
+                r#"try {{ contacts().where(|c| {{ let r = {body}; r }}).group_count("country") }} catch {{ "failed" }}"#
+            ),
+        );
+        assert_eq!(show(&grouped), show(&by_closure), "group_count of {body}");
     }
     assert_eq!(
         show(&run(&db, "contacts().count()")),

@@ -873,6 +873,8 @@ pub enum RowVerdict {
     Drop,
     /// It may pass: its record is read and visited.
     Read,
+    /// Surely kept, and its record is needed: read and visited as kept.
+    Take,
     /// Surely kept, and its record is not needed: visited without it.
     Keep,
 }
@@ -881,12 +883,13 @@ pub enum RowVerdict {
 pub type RowTest<'f> = dyn FnMut(&ContactRow<'_, '_>) -> RowVerdict + 'f;
 
 /// A visitor of the contacts a row test keeps: each record read (`None` for a contact kept
-/// without it); returns whether to go on.
-pub type RowVisit<'f> = dyn FnMut(Option<&[u8]>) -> Result<bool> + 'f;
+/// without it), and whether the test surely keeps it ([`RowVerdict::Take`],
+/// [`RowVerdict::Keep`]); returns whether to go on.
+pub type RowVisit<'f> = dyn FnMut(Option<&[u8]>, bool) -> Result<bool> + 'f;
 
 impl View<'_> {
     /// Visits, in key order after contact key `after`, the contacts whose row `test` does not
-    /// drop (with their records when it says [`RowVerdict::Read`]), until `visit` returns
+    /// drop (with their records unless it says [`RowVerdict::Keep`]), until `visit` returns
     /// `false`. Returns the key of the last contact
     /// tested (to go on after), `None` when there was none.
     pub(crate) fn scan_contact_columns(
@@ -912,37 +915,24 @@ impl View<'_> {
             Order::Ascending,
             &mut |_, bytes| {
                 let block = ReadBlock::decode(bytes)?;
-                let mut tested: Option<usize> = None;
-                let mut go_on = true;
-                for row in 0..block.stored.rows() {
-                    // Rows in key order: once one is after the cursor, all are.
-                    if let Some(a) = after_no.as_deref() {
-                        if block.stored.no(row) <= a {
-                            continue;
-                        }
+                let rows = block.stored.rows();
+                // Rows in key order: the first after the cursor, and all after it, are.
+                let mut first = 0;
+                if let Some(a) = after_no.as_deref() {
+                    first = (0..rows)
+                        .find(|&row| block.stored.no(row) > a)
+                        .unwrap_or(rows);
+                    if first < rows {
                         after_no = None;
                     }
-                    tested = Some(row);
-                    let more = match test(&ContactRow { block: &block, row }) {
-                        RowVerdict::Drop => continue,
-                        RowVerdict::Keep => visit(None)?,
-                        RowVerdict::Read => {
-                            let no = block.stored.no(row);
-                            let key = keys::code(no);
-                            let Some(record) = self.kv.get(tables::CONTACTS, key.as_bytes())?
-                            else {
-                                failure = Some(format!("name contact {no}, which has no record"));
-                                return Ok(false);
-                            };
-                            visit(Some(&record))?
-                        }
-                    };
-                    if !more {
-                        go_on = false;
-                        break;
-                    }
                 }
-                // A damaged column read as no values: the query fails rather than answer from it.
+                // Every row tested first, so the records to read are asked for at once (one
+                // statement on a server backend) …
+                let verdicts: Vec<RowVerdict> = (first..rows)
+                    .map(|row| test(&ContactRow { block: &block, row }))
+                    .collect();
+                // (A damaged column read as no values: the query fails rather than answer
+                // from it.)
                 if block.decoded.iter().any(|c| matches!(c.get(), Some(None))) {
                     failure = Some(format!(
                         "hold a damaged column in the block of contact {}",
@@ -950,7 +940,39 @@ impl View<'_> {
                     ));
                     return Ok(false);
                 }
-                if let Some(row) = tested {
+                let wanted: Vec<Vec<u8>> = (first..rows)
+                    .zip(&verdicts)
+                    .filter(|(_, v)| matches!(v, RowVerdict::Read | RowVerdict::Take))
+                    .map(|(row, _)| keys::code(block.stored.no(row)).into_bytes())
+                    .collect();
+                if !wanted.is_empty() {
+                    self.kv.prefetch(tables::CONTACTS, &wanted)?;
+                }
+                // … then visited in order.
+                let mut done: Option<usize> = None;
+                let mut go_on = true;
+                for (row, verdict) in (first..rows).zip(verdicts) {
+                    done = Some(row);
+                    let more = match verdict {
+                        RowVerdict::Drop => continue,
+                        RowVerdict::Keep => visit(None, true)?,
+                        RowVerdict::Read | RowVerdict::Take => {
+                            let no = block.stored.no(row);
+                            let key = keys::code(no);
+                            let Some(record) = self.kv.get(tables::CONTACTS, key.as_bytes())?
+                            else {
+                                failure = Some(format!("name contact {no}, which has no record"));
+                                return Ok(false);
+                            };
+                            visit(Some(&record), verdict == RowVerdict::Take)?
+                        }
+                    };
+                    if !more {
+                        go_on = false;
+                        break;
+                    }
+                }
+                if let Some(row) = done {
                     last = Some(block.stored.no(row).to_string());
                 }
                 Ok(go_on)
@@ -1179,7 +1201,7 @@ mod tests {
         db.write_raw(|kv, _| Ok(kv.put(tables::CONTACT_COLUMNS, &second, b"\x05garbage")?))
             .unwrap();
         let scan = db.read(|v| {
-            v.scan_contacts_by_columns(None, &mut |_| super::RowVerdict::Read, &mut |_| Ok(true))
+            v.scan_contacts_by_columns(None, &mut |_| super::RowVerdict::Read, &mut |_, _| Ok(true))
         });
         assert!(scan.is_err(), "{scan:?}");
         let report = db.read(|v| v.integrity_check()).unwrap();
@@ -1275,7 +1297,7 @@ mod tests {
                     );
                     super::RowVerdict::Drop
                 },
-                &mut |_| Ok(true),
+                &mut |_, _| Ok(true),
             )
         })
         .unwrap();
