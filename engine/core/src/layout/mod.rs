@@ -212,6 +212,19 @@ pub fn prefetch_at<T>(
     Ok(())
 }
 
+/// Removes every key starting with `prefix` (the keys are read first, then removed).
+pub fn remove_under(kv: &mut dyn KvWrite, table: Table, prefix: &Key) -> Result<()> {
+    let mut gone = Vec::new();
+    scan_prefix(&*kv, table, prefix, Order::Ascending, &mut |k, _| {
+        gone.push(k.to_vec());
+        Ok(true)
+    })?;
+    for k in gone {
+        kv.remove(table, &k)?;
+    }
+    Ok(())
+}
+
 /// Whether any key starts with `prefix`.
 pub fn any_under(kv: &dyn KvRead, table: Table, prefix: &Key) -> Result<bool> {
     let mut found = false;

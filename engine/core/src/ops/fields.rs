@@ -330,22 +330,11 @@ impl Tx<'_> {
 
     /// Removes every custom value of a record (when the record goes).
     pub fn custom_values_clear(&mut self, record: FieldRecord, id: &str) -> Result<()> {
-        let prefix = keys::custom_values_of(record, id);
-        let mut gone = Vec::new();
-        layout::scan_prefix(
-            &*self.kv,
+        layout::remove_under(
+            self.kv,
             tables::CUSTOM_VALUES,
-            &prefix,
-            Order::Ascending,
-            &mut |k, _| {
-                gone.push(k.to_vec());
-                Ok(true)
-            },
-        )?;
-        for k in gone {
-            self.kv.remove(tables::CUSTOM_VALUES, &k)?;
-        }
-        Ok(())
+            &keys::custom_values_of(record, id),
+        )
     }
 
     /// Declares the custom fields contacts hold in a file written before fields were declared:

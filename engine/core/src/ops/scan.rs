@@ -219,9 +219,9 @@ impl View<'_> {
     }
 
     /// Visits the contacts, in key order from after `after`, whose row of the contact columns
-    /// `test` does not drop — with their stored records when it says
-    /// [`super::RowVerdict::Read`], without when it says [`super::RowVerdict::Keep`] (a contact
-    /// dropped or kept on its row is never read as a record) — until `visit` returns `false`. Returns where it stopped, as
+    /// `test` does not drop — with their stored records, unless it says
+    /// [`super::RowVerdict::Keep`] (a contact dropped or kept on its row is never read as a
+    /// record) — until `visit` returns `false`. Returns where it stopped, as
     /// [`View::scan_records`] does (the cursors of both are alike: a scan may go on with
     /// either); `None` when there was no contact left.
     pub fn scan_contacts_by_columns(

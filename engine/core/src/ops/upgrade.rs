@@ -8,7 +8,6 @@ use super::stats::StatKind;
 use super::{INDEXED_CONTACT_FIELDS, Tx, View};
 use crate::error::Result;
 use crate::layout::{self, keys, tables};
-use crate::store::Order;
 
 /// The shape of the derived data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,21 +55,11 @@ impl Tx<'_> {
         self.rekey_long_names()?;
         self.declare_existing_contact_fields()?;
         self.rebuild_contact_columns()?;
-        let contact_days = keys::stat_days_of_kind(StatKind::Contact as u8);
-        let mut old = Vec::new();
-        layout::scan_prefix(
-            &*self.kv,
+        layout::remove_under(
+            self.kv,
             tables::STATS_DAILY,
-            &contact_days,
-            Order::Ascending,
-            &mut |k, _| {
-                old.push(k.to_vec());
-                Ok(true)
-            },
+            &keys::stat_days_of_kind(StatKind::Contact as u8),
         )?;
-        for k in old {
-            self.kv.remove(tables::STATS_DAILY, &k)?;
-        }
         layout::put(self.kv, tables::META, &keys::derived_layout(), &current())
     }
 }
