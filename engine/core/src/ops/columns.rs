@@ -824,18 +824,14 @@ impl<'a> ContactRow<'_, 'a> {
         let at = if let Some(at) = answers.iter().position(|a| a.question == question) {
             at
         } else {
-            let Some(column) = block
-                .position(name)
-                .filter(|_| block.column(name).is_some())
-            else {
+            let (Some(column), Some(col)) = (block.position(name), block.column(name)) else {
                 drop(answers);
                 return ask(self.value(name));
             };
-            let values = block.column(name).map_or(0, StoredColumn::values);
             answers.push(Answers {
                 question,
                 column,
-                by_code: vec![UNASKED; values + 1],
+                by_code: vec![UNASKED; col.values() + 1],
             });
             answers.len() - 1
         };
@@ -940,7 +936,8 @@ impl View<'_> {
                 if !wanted.is_empty() {
                     self.kv.prefetch(tables::CONTACTS, &wanted)?;
                 }
-                // … then visited in order.
+                // … then visited in order (the keys asked for are those read, in order).
+                let mut wanted = wanted.iter();
                 let mut done: Option<usize> = None;
                 let mut go_on = true;
                 for (row, verdict) in (first..rows).zip(verdicts) {
@@ -949,10 +946,9 @@ impl View<'_> {
                         RowVerdict::Drop => continue,
                         RowVerdict::Keep => visit(None, true)?,
                         RowVerdict::Read | RowVerdict::Take => {
-                            let no = block.stored.no(row);
-                            let key = keys::code(no);
-                            let Some(record) = self.kv.get(tables::CONTACTS, key.as_bytes())?
-                            else {
+                            let key = wanted.next().expect("a key was asked for each row read");
+                            let Some(record) = self.kv.get(tables::CONTACTS, key)? else {
+                                let no = block.stored.no(row);
                                 failure = Some(format!("name contact {no}, which has no record"));
                                 return Ok(false);
                             };
