@@ -5,11 +5,14 @@
 //!   cargo run --release -p rapport-bench -- --scale smoke      (CI: answers only matter)
 //!   cargo run --release -p rapport-bench -- --scale reference  (1M contacts, 3M entries)
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use rapport::output::{Format, Streamer};
 use rapport_engine::model::{
     Amount, Contact, ContactFilter, ContactKind, ContactSelector, FieldDef, FieldRecord, FieldType,
     FieldValue, InteractionGroup, InteractionTemplate, Salesperson, Segment, StepOptions,
@@ -191,6 +194,20 @@ fn round_trips() -> u64 {
         .iter()
         .map(|b| b.round_trips())
         .sum()
+}
+
+/// A writer that only counts the bytes it is given (where printed results go).
+struct Counting(Rc<Cell<u64>>);
+
+impl std::io::Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.set(self.0.get() + buf.len() as u64);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Runs a script that answers a number (rapport's side of a row).
@@ -657,6 +674,68 @@ fn main() {
             },
         )
         .with_floor(list_floor),
+    );
+
+    // 2c. Every contact printed, as `rapport --format csv eval 'contacts()'` prints them: the
+    // query's results streamed to the output as they come (the command line's own printer), not
+    // collected first; SQLite's side writes every row of its contacts table as CSV.
+    let printed_bytes = Rc::new(Cell::new(0_u64));
+    rows.push(row(
+        "print every contact as CSV (a script's result, streamed)",
+        "print every contact",
+        1.0,
+        scale.runs,
+        || {
+            let out = Box::new(Counting(printed_bytes.clone()));
+            let printer = Rc::new(RefCell::new(Streamer::new(Format::Csv, out)));
+            host.stream_results(Some(printer.clone()));
+            let ran = host
+                .run(&db, "bench", "contacts()", RunOptions::default())
+                .unwrap();
+            host.stream_results(None);
+            printer.borrow_mut().finish(false).unwrap();
+            ran.streamed.unwrap().rows
+        },
+        || {
+            let mut w = csv::Writer::from_writer(Counting(Rc::new(Cell::new(0))));
+            w.write_record([
+                "no",
+                "name",
+                "kind",
+                "company_no",
+                "city",
+                "salesperson",
+                "revenue",
+                "bucket",
+            ])
+            .unwrap();
+            let mut stmt = conn.prepare_cached("SELECT * FROM contacts").unwrap();
+            let mut rows = stmt.query([]).unwrap();
+            let mut n = 0;
+            while let Some(r) = rows.next().unwrap() {
+                let text = |i: usize| r.get::<_, Option<String>>(i).unwrap().unwrap_or_default();
+                let revenue: Option<f64> = r.get(6).unwrap();
+                let bucket: Option<i64> = r.get(7).unwrap();
+                w.write_record([
+                    text(0),
+                    text(1),
+                    text(2),
+                    text(3),
+                    text(4),
+                    text(5),
+                    revenue.map(|x| x.to_string()).unwrap_or_default(),
+                    bucket.map(|x| x.to_string()).unwrap_or_default(),
+                ])
+                .unwrap();
+                n += 1;
+            }
+            w.flush().unwrap();
+            n
+        },
+    ));
+    eprintln!(
+        "printed {:.1} MiB of CSV for every contact",
+        printed_bytes.get() as f64 / (1024.0 * 1024.0)
     );
 
     // 3. The same on an indexed field (SQLite gets an index on city).

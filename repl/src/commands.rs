@@ -228,13 +228,23 @@ fn script(
     source: &str,
     dry_run: bool,
 ) -> Result<ExitCode, CliError> {
-    match host.run(&ctx.db, name, source, RunOptions { dry_run }) {
+    // A query's results stream to standard output as they come (what was printed so far first).
+    ctx.out.flush()?;
+    let streamer = output::stream_to_stdout(host, ctx.cli.format);
+    let ran = host.run(&ctx.db, name, source, RunOptions { dry_run });
+    let stopped = ran
+        .as_ref()
+        .map_or(true, |r| r.streamed.is_some_and(|s| s.stopped));
+    streamer.borrow_mut().finish(stopped)?;
+    match ran {
         Ok(result) => {
             for line in &result.printed {
                 ctx.out.line(line)?;
             }
-            ctx.out
-                .shown(&output::render(&result.value, ctx.cli.format))?;
+            if result.streamed.is_none() {
+                ctx.out
+                    .shown(&output::render(&result.value, ctx.cli.format))?;
+            }
             if dry_run {
                 eprintln!("dry run: nothing was changed");
             }

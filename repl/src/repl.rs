@@ -393,10 +393,22 @@ impl<'a> Repl<'a> {
                 db,
                 host,
                 variables,
-            } => match host.run_with(db, name, source, variables, RunOptions::default()) {
-                Ok(result) => output::outcome(&result, self.format),
-                Err(e) => output::failure(&e, source),
-            },
+            } => {
+                // A query's results stream to standard output as they come; Ctrl-C stops them.
+                let _ = out.flush();
+                let streamer = output::stream_to_stdout(host, self.format);
+                let ran = host.run_with(db, name, source, variables, RunOptions::default());
+                let stopped = ran
+                    .as_ref()
+                    .map_or(true, |r| r.streamed.is_some_and(|s| s.stopped));
+                let shown = streamer.borrow_mut().finish(stopped);
+                match (ran, shown) {
+                    (Ok(result), Ok(())) if result.streamed.is_some() => result.printed.join("\n"),
+                    (Ok(result), Ok(())) => output::outcome(&result, self.format),
+                    (Ok(_), Err(e)) => format!("error: {e}"),
+                    (Err(e), _) => output::failure(&e, source),
+                }
+            }
             Where::Remote {
                 client,
                 session,

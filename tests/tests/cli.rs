@@ -664,3 +664,67 @@ fn the_readme_tour_runs_in_the_repl_as_written() {
         );
     });
 }
+
+// ---- a query's results stream to the output --------------------------------------------------
+
+#[test]
+fn a_query_result_prints_as_its_list_would_in_every_format() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        for format in ["table", "json", "csv"] {
+            let streamed = ws.ok(&["--format", format, "eval", "contacts()"]);
+            let listed = ws.ok(&["--format", format, "eval", "contacts().list()"]);
+            assert_eq!(streamed, listed, "--format {format}");
+        }
+    });
+}
+
+#[test]
+fn a_long_query_result_prints_in_pages_of_a_thousand_with_one_count_at_the_end() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        ws.ok(&[
+            "eval",
+            r#"for i in 0..2450 { contact_create(#{name: "Bulk " + i, city: "Oslo"}); }"#,
+        ]);
+        let table = ws.ok(&["eval", "contacts()"]);
+        let headers = table.lines().filter(|l| l.starts_with("│ no ")).count();
+        assert_eq!(headers, 3, "2,500 rows in pages of 1,000");
+        assert_eq!(table.lines().last(), Some("(2500 rows)"));
+        assert_eq!(table.matches("(2500 rows)").count(), 1);
+        let json = ws.ok(&["--format", "json", "eval", "contacts()"]);
+        let parsed: serde_json::Value = serde_json::from_str(&json).expect("one JSON array");
+        assert_eq!(parsed.as_array().map(Vec::len), Some(2500));
+        let csv = ws.ok(&["--format", "csv", "eval", "contacts()"]);
+        assert_eq!(csv.lines().count(), 2501, "a header, then a line a contact");
+        assert_eq!(csv.lines().filter(|l| l.starts_with("no,")).count(), 1);
+    });
+}
+
+#[test]
+fn a_query_result_stops_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        ws.ok(&[
+            "eval",
+            r#"for i in 0..3000 { contact_create(#{name: "Bulk " + i}); }"#,
+        ]);
+        let mut child = std::process::Command::new(rapport_tests::rapport_bin())
+            .arg("--db")
+            .arg(ws.db_arg())
+            .args(["--format", "csv", "eval", "contacts()"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("rapport starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("a line");
+        assert!(first.starts_with("no,"), "{first}");
+        let out = child.wait_with_output().expect("rapport ends");
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    });
+}

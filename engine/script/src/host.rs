@@ -16,7 +16,7 @@ use rhai::{AST, Dynamic, Engine, Scope};
 use crate::capability::{self, Access, Caller};
 use crate::error::{self, ScriptError};
 use crate::limits::{Limits, STOP_CANCELLED, STOP_MEMORY, STOP_TIME};
-use crate::outcome::{Value, Variables};
+use crate::outcome::{Results, StreamSlot, Streamed, Value, Variables};
 use crate::plugin::runtime::{LoadedPlugin, PluginRuntime};
 use crate::plugin::{PluginProblem, PluginSource};
 use crate::session::{HookRunner, Session, Shared, with_write};
@@ -32,12 +32,16 @@ pub struct RunOptions {
 /// What a run gave.
 #[derive(Debug, Clone)]
 pub struct ScriptOutput {
-    /// The value of the last statement (a query is run and given as its list).
+    /// The value of the last statement (a query is run and given as its list; `()` when its
+    /// results went to the host's sink instead: see `streamed`).
     pub value: Value,
     /// What the script printed, line by line.
     pub printed: Vec<String>,
     /// Whether the run changed the database (false for a dry run).
     pub committed: bool,
+    /// When the value was a query whose results went to the host's sink: how many, and whether
+    /// they were stopped before the end.
+    pub streamed: Option<Streamed>,
 }
 
 /// Compiles and runs scripts against a database. One host keeps its engine (functions are
@@ -57,6 +61,8 @@ pub struct ScriptHost {
     plugins: Option<Rc<PluginRuntime>>,
     /// Who runs the scripts (the machine's user with every right, unless a server says).
     caller: Caller,
+    /// Where a query's results go, when the host streams them.
+    stream: StreamSlot,
 }
 
 /// What loading plugins found.
@@ -150,7 +156,8 @@ impl ScriptHost {
         let started = Rc::new(Cell::new(Instant::now()));
         let memory: MemoryProbe = Rc::new(Cell::new(None));
         let printed = Rc::new(RefCell::new(Vec::new()));
-        let engine = build_engine(
+        let stream = StreamSlot::default();
+        let mut engine = build_engine(
             limits,
             &Probes {
                 shared: &shared,
@@ -160,6 +167,7 @@ impl ScriptHost {
                 printed: &printed,
             },
         );
+        query::register_stream(&mut engine, &shared, &stream, &printed, &cancel);
         Self {
             engine,
             shared,
@@ -172,6 +180,7 @@ impl ScriptHost {
             functions: RefCell::new(AST::empty()),
             plugins: None,
             caller: Caller::default(),
+            stream,
         }
     }
 
@@ -256,6 +265,15 @@ impl ScriptHost {
     /// scripts may change, and without file access `template_attach` takes no path.
     pub fn set_caller(&mut self, caller: Caller) {
         self.caller = caller;
+    }
+
+    /// Sends the results of later runs whose value is a query to `sink`, one at a time while the
+    /// run's transaction is open, instead of collecting them into the run's value (`None`: collect
+    /// them again). Only runs that wrote nothing stream: a run that wrote may be run again after
+    /// a conflict, and its results must not be shown twice. Ctrl-C (the cancel flag) stops the
+    /// results, not the run.
+    pub fn stream_results(&self, sink: Option<Results>) {
+        self.stream.borrow_mut().sink = sink;
     }
 
     /// The Rhai engine (for completion and help from its metadata).
@@ -477,15 +495,25 @@ impl ScriptHost {
             self.memory.set(Some((probe, probe())));
         }
         self.printed.borrow_mut().clear();
+        self.stream.borrow_mut().outcome = None;
         let mut result = self.engine.eval_ast_with_scope::<Dynamic>(scope, ast);
         if let Ok(value) = &result
             && value.is::<query::Query>()
         {
-            // A query as the result: run it while the transaction is still open.
+            // A query as the result: run it while the transaction is still open — into the
+            // host's sink when it has one and nothing was written (a run that wrote may run
+            // again after a conflict: its results are collected, shown once), else as a list.
+            let wrote = self.shared.borrow().as_ref().is_some_and(Session::wrote);
+            let streams = self.stream.borrow().sink.is_some() && !wrote && finish.is_none();
+            let run = if streams {
+                format!("{}(__rapport_result)", query::STREAM_FN)
+            } else {
+                "__rapport_result.list()".to_string()
+            };
             scope.push_constant("__rapport_result", value.clone());
             result = self
                 .engine
-                .eval_expression_with_scope::<Dynamic>(scope, "__rapport_result.list()");
+                .eval_expression_with_scope::<Dynamic>(scope, &run);
             let _ = scope.remove::<Dynamic>("__rapport_result");
         }
         if let (Ok(value), Some(finish)) = (&result, finish)
@@ -520,6 +548,7 @@ impl ScriptHost {
                             value: Value::new(value),
                             printed,
                             committed: wrote && !options.dry_run,
+                            streamed: self.stream.borrow().outcome,
                         })
                     }
                 }

@@ -28,4 +28,4 @@ pub use capability::Caller;
 pub use error::{ErrorDetail, ScriptError, ScriptErrorKind};
 pub use host::{PluginReport, RunOptions, ScriptHost, ScriptOutput};
 pub use limits::Limits;
-pub use outcome::{Value, Variables};
+pub use outcome::{ResultSink, Results, Streamed, Value, Variables};

@@ -2,6 +2,9 @@
 //! text, whether it is a list of records), and the variables a REPL keeps between runs
 //! ([`Variables`]). A host (the command line, a server) needs no Rhai of its own.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use rhai::{Array, Dynamic, Map, Scope};
 
 use crate::error::ScriptError;
@@ -65,6 +68,39 @@ impl Value {
         self.0
     }
 }
+
+/// Where the results of a run go when its value is a query and the run wrote nothing: one at a
+/// time, while the run's transaction is open, instead of collected into a list first — so a
+/// million contacts print in the memory of one (see [`crate::ScriptHost::stream_results`]).
+pub trait ResultSink {
+    /// Before the first result: the fields the query's records have (built-in, then declared;
+    /// a record holds those that are set), and the lines the script printed so far.
+    fn start(&mut self, fields: &[String], printed: &[String]);
+    /// One result (a record); `false` stops the query (the sink has failed, or has enough).
+    fn item(&mut self, value: Value) -> bool;
+}
+
+/// A sink a host and its caller share: the caller reads what it wrote after the run.
+pub type Results = Rc<RefCell<dyn ResultSink>>;
+
+/// How a query's results went to a [`ResultSink`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Streamed {
+    /// How many results the sink was given.
+    pub rows: u64,
+    /// Whether the query was stopped before its end (Ctrl-C, or the sink said stop).
+    pub stopped: bool,
+}
+
+/// A host's sink, and how its last stream went (shared with the function that streams).
+#[derive(Default)]
+pub(crate) struct Stream {
+    pub(crate) sink: Option<Results>,
+    pub(crate) outcome: Option<Streamed>,
+}
+
+/// The [`Stream`] a host and its engine share.
+pub(crate) type StreamSlot = Rc<RefCell<Stream>>;
 
 /// Variables (and constants) that outlive one run: a REPL's session, or parameters a host
 /// gives a script.

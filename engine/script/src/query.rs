@@ -5,13 +5,18 @@
 //! soon as a `.limit` or `.first` has what it needs. A `.filter` on an indexed field reads the
 //! index instead of every record.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
 use rhai::{Array, Dynamic, Engine, FnPtr, INT, Map, NativeCallContext};
 
 use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error, placed_result};
 use crate::native::{self, FieldSource, Pred};
+use crate::outcome::{StreamSlot, Streamed, Value};
 use crate::session::{Shared, with_read};
 use crate::value::{
     LoggedSegmentHandle, SegmentHandle, add_declared_fields, campaign_entry_map, campaign_map,
@@ -1042,6 +1047,54 @@ pub(crate) fn field_of(item: &Dynamic, field: &str) -> Dynamic {
     crate::value::handle_fields(item)
         .and_then(|f| f.get(field).cloned())
         .unwrap_or(Dynamic::UNIT)
+}
+
+/// The name of the function a host runs a query result through when it streams results.
+pub(crate) const STREAM_FN: &str = "__rapport_stream";
+
+/// Registers [`STREAM_FN`]: runs a query, giving each result to the host's sink while the
+/// transaction is open (nothing collected), until the sink says stop or `cancel` is set (Ctrl-C:
+/// the printing stops, the run does not fail). Only a script host's own engine has it.
+pub(crate) fn register_stream(
+    engine: &mut Engine,
+    shared: &Shared,
+    stream: &StreamSlot,
+    printed: &Rc<RefCell<Vec<String>>>,
+    cancel: &Arc<AtomicBool>,
+) {
+    let (s, stream, printed, cancel) = (
+        shared.clone(),
+        stream.clone(),
+        printed.clone(),
+        cancel.clone(),
+    );
+    engine.register_fn(
+        STREAM_FN,
+        move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<()> {
+            let Some(sink) = stream.borrow().sink.clone() else {
+                return Err("this host has no sink for results".into());
+            };
+            placed_result(&ctx, || {
+                let mut fields = q.source.built_in_fields();
+                fields.extend(q.source.declared(&s)?);
+                let so_far = std::mem::take(&mut *printed.borrow_mut());
+                sink.borrow_mut().start(&fields, &so_far);
+                let mut done = Streamed::default();
+                let ran = run(&ctx, &s, q, &mut |item| {
+                    if cancel.load(AtomicOrdering::Relaxed)
+                        || !sink.borrow_mut().item(Value::new(item))
+                    {
+                        done.stopped = true;
+                        return Ok(false);
+                    }
+                    done.rows += 1;
+                    Ok(true)
+                });
+                stream.borrow_mut().outcome = Some(done);
+                ran
+            })
+        },
+    );
 }
 
 /// Registers the query functions and methods.

@@ -2133,3 +2133,160 @@ fn the_languages_defaults_are_the_engines() {
     assert_eq!(c.active, Campaign::default().active);
     assert!(c.active, "the spec's default: a campaign is active");
 }
+
+// ---- a query's results streamed to the host ---------------------------------------------------
+
+/// A sink that keeps what it is given; it sets `cancel` (as Ctrl-C does) after `cancel_after`
+/// records, and says stop after `stop_after`.
+#[derive(Default)]
+struct Kept {
+    fields: Vec<String>,
+    printed: Vec<String>,
+    items: Vec<String>,
+    cancel: Option<(usize, std::sync::Arc<std::sync::atomic::AtomicBool>)>,
+    stop_after: Option<usize>,
+}
+
+impl rapport_script::ResultSink for Kept {
+    fn start(&mut self, fields: &[String], printed: &[String]) {
+        self.fields = fields.to_vec();
+        self.printed = printed.to_vec();
+    }
+
+    fn item(&mut self, value: rapport_script::Value) -> bool {
+        if self.stop_after == Some(self.items.len()) {
+            return false;
+        }
+        self.items.push(value.display());
+        if let Some((after, flag)) = &self.cancel
+            && *after == self.items.len()
+        {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        true
+    }
+}
+
+/// A host whose query results go to a [`Kept`] sink.
+fn streaming_host(sink: Kept) -> (ScriptHost, std::rc::Rc<std::cell::RefCell<Kept>>) {
+    let host = ScriptHost::new(Limits::user());
+    let kept = std::rc::Rc::new(std::cell::RefCell::new(sink));
+    host.stream_results(Some(kept.clone()));
+    (host, kept)
+}
+
+fn many_contacts(db: &Database) {
+    exec(
+        db,
+        r#"for i in 0..40 { contact_create(#{name: "Streamed " + i, city: if i % 2 == 0 { "Oslo" } else { "Bergen" }}); }"#,
+    );
+}
+
+#[each_backend]
+fn a_query_result_goes_to_the_hosts_sink_record_by_record_as_its_list_would() {
+    let db = db();
+    many_contacts(&db);
+    let query = r#"contacts().filter(#{city: "Oslo"}).order_by("name")"#;
+    let listed = run(&db, &format!("{query}.list()"));
+    let listed: Vec<String> = listed
+        .try_cast::<Array>()
+        .unwrap()
+        .iter()
+        .map(show)
+        .collect();
+    let (host, kept) = streaming_host(Kept::default());
+    let out = host
+        .run(
+            &db,
+            "test",
+            &format!("print(\"first\"); {query}"),
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert!(
+        out.value.is_unit(),
+        "the results went to the sink, not the value"
+    );
+    assert_eq!(
+        out.streamed,
+        Some(rapport_script::Streamed {
+            rows: listed.len() as u64,
+            stopped: false
+        })
+    );
+    let kept = kept.borrow();
+    assert_eq!(kept.items, listed);
+    assert_eq!(
+        kept.printed,
+        ["first"],
+        "what was printed comes before the results"
+    );
+    assert!(kept.fields.iter().any(|f| f == "city") && kept.fields.iter().any(|f| f == "no"));
+}
+
+#[each_backend]
+fn a_run_that_wrote_gives_its_query_result_as_a_list_not_to_the_sink() {
+    let db = db();
+    let (host, kept) = streaming_host(Kept::default());
+    let out = host
+        .run(
+            &db,
+            "test",
+            r#"contact_create(#{name: "New"}); contacts()"#,
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(out.streamed, None);
+    assert_eq!(
+        out.value.into_dynamic().try_cast::<Array>().unwrap().len(),
+        5
+    );
+    assert!(kept.borrow().items.is_empty());
+}
+
+#[each_backend]
+fn ctrl_c_stops_streamed_results_and_the_run_succeeds() {
+    let db = db();
+    many_contacts(&db);
+    let probe = ScriptHost::new(Limits::user());
+    let (host, kept) = streaming_host(Kept::default());
+    kept.borrow_mut().cancel = Some((3, host.cancel_flag()));
+    let out = host
+        .run(&db, "test", "contacts()", RunOptions::default())
+        .unwrap();
+    assert_eq!(
+        out.streamed,
+        Some(rapport_script::Streamed {
+            rows: 3,
+            stopped: true
+        })
+    );
+    assert_eq!(kept.borrow().items.len(), 3);
+    assert!(
+        !host
+            .cancel_flag()
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert_eq!(int(&run_on(&probe, &db, "contacts().count()")), 44);
+}
+
+#[each_backend]
+fn a_sink_that_says_stop_ends_the_query() {
+    let db = db();
+    many_contacts(&db);
+    let (host, kept) = streaming_host(Kept {
+        stop_after: Some(5),
+        ..Kept::default()
+    });
+    let out = host
+        .run(&db, "test", "contacts()", RunOptions::default())
+        .unwrap();
+    assert_eq!(
+        out.streamed,
+        Some(rapport_script::Streamed {
+            rows: 5,
+            stopped: true
+        })
+    );
+    assert_eq!(kept.borrow().items.len(), 5);
+}
