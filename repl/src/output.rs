@@ -40,12 +40,15 @@ const LEADING: &[&str] = &[
 ];
 
 fn columns(rows: &[Object]) -> Vec<String> {
+    ordered_columns(rows.iter().flat_map(|r| r.keys().map(String::as_str)))
+}
+
+/// Field names (repeats allowed) as columns: the leading ones first, the rest alphabetically.
+fn ordered_columns<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
-    for row in rows {
-        for k in row.keys() {
-            if !all.contains(k) {
-                all.push(k.clone());
-            }
+    for k in names {
+        if !all.iter().any(|a| a == k) {
+            all.push(k.to_string());
         }
     }
     let mut ordered: Vec<String> = LEADING
@@ -142,15 +145,21 @@ fn row_count(n: u64) -> String {
 /// Records as one table (no count under it).
 fn table_page(rows: &[Object]) -> String {
     let cols = columns(rows);
+    let cells = rows.iter().map(|row| {
+        cols.iter()
+            .map(|c| row.get(c).map(cell).unwrap_or_default())
+            .collect()
+    });
+    table_of(&cols, cells)
+}
+
+/// A table of `rows` under the header `cols`.
+fn table_of(cols: &[String], rows: impl Iterator<Item = Vec<String>>) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(cols.clone());
+    t.set_header(cols);
     for row in rows {
-        t.add_row(
-            cols.iter()
-                .map(|c| row.get(c).map(cell).unwrap_or_default())
-                .collect::<Vec<_>>(),
-        );
+        t.add_row(row);
     }
     t.to_string()
 }
@@ -235,16 +244,17 @@ pub fn caret(source: &str, line: Option<usize>, column: Option<usize>) -> Option
 pub const PAGE_ROWS: usize = 1000;
 
 /// A query's results as they come ([`rapport_script::ResultSink`]): JSON written record by
-/// record, CSV and tables a page of [`PAGE_ROWS`] at a time. Memory holds one page, not the
-/// result; the first failure to write (a closed pipe) stops the query.
+/// record, CSV and tables a page of [`PAGE_ROWS`] at a time, their cells read straight from the
+/// records. Memory holds one page, not the result; the first failure to write (a closed pipe)
+/// stops the query.
 pub struct Streamer {
     format: Format,
     w: Box<dyn Write>,
     /// The fields the query's records have (built-in and declared), for the CSV header.
     fields: Vec<String>,
-    page: Vec<Object>,
+    page: Vec<ScriptValue>,
     /// The CSV header, once written.
-    header: Option<Vec<String>>,
+    header: Option<Layout>,
     rows: u64,
     /// Whether results began (a run that failed before them shows nothing here).
     started: bool,
@@ -258,6 +268,86 @@ pub fn stream_to_stdout(host: &ScriptHost, format: Format) -> Rc<RefCell<Streame
     let streamer = Rc::new(RefCell::new(Streamer::new(format, w)));
     host.stream_results(Some(streamer.clone()));
     streamer
+}
+
+/// The names of a result's fields (`value` for one that is not a record).
+fn field_names(v: &ScriptValue) -> Vec<String> {
+    v.field_names().unwrap_or_else(|| vec!["value".into()])
+}
+
+/// Columns, and how to find a record's fields among them quickly: a record gives its fields in
+/// name order, which is walked beside the columns sorted by name (no lookup per field).
+struct Layout {
+    cols: Vec<String>,
+    /// The columns by name, each with its place in `cols`.
+    by_name: Vec<(String, usize)>,
+    /// One row's cells, end to end, and where each column's is (reused row to row).
+    text: String,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Layout {
+    fn new(cols: Vec<String>) -> Self {
+        let mut by_name: Vec<(String, usize)> = cols
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, c)| (c, i))
+            .collect();
+        by_name.sort();
+        Self {
+            spans: vec![(0, 0); cols.len()],
+            cols,
+            by_name,
+            text: String::new(),
+        }
+    }
+
+    /// A result's cells in column order (one that is not a record is its `value`); `Err` names
+    /// a field outside the columns.
+    fn row(&mut self, v: &ScriptValue, cell: &mut dyn FnMut(&str)) -> Result<(), String> {
+        self.text.clear();
+        self.spans.fill((0, 0));
+        let (text, spans, by_name) = (&mut self.text, &mut self.spans, &self.by_name);
+        let mut at = 0;
+        let mut outside: Option<String> = None;
+        let mut place = |name: &str, value: &str| {
+            // Fields come in name order; so do the columns.
+            while at < by_name.len() && by_name[at].0.as_str() < name {
+                at += 1;
+            }
+            match by_name.get(at) {
+                Some((col, i)) if col == name => {
+                    let start = text.len();
+                    text.push_str(value);
+                    spans[*i] = (start, text.len());
+                }
+                _ => {
+                    // Not in name order after all (a handle's fields), or not a column.
+                    match by_name.iter().find(|(c, _)| c == name) {
+                        Some((_, i)) => {
+                            let start = text.len();
+                            text.push_str(value);
+                            spans[*i] = (start, text.len());
+                        }
+                        None => {
+                            outside.get_or_insert_with(|| name.to_string());
+                        }
+                    }
+                }
+            }
+        };
+        if !v.each_cell(&mut place) {
+            place("value", &self::cell(&v.to_json()));
+        }
+        if let Some(name) = outside {
+            return Err(name);
+        }
+        for &(start, end) in &self.spans {
+            cell(&self.text[start..end]);
+        }
+        Ok(())
+    }
 }
 
 impl Streamer {
@@ -331,7 +421,19 @@ impl Streamer {
         let page = std::mem::take(&mut self.page);
         match self.format {
             Format::Table => {
-                let text = table_page(&page);
+                let names: Vec<Vec<String>> = page.iter().map(field_names).collect();
+                let mut layout =
+                    Layout::new(ordered_columns(names.iter().flatten().map(String::as_str)));
+                let rows: Vec<Vec<String>> = page
+                    .iter()
+                    .map(|v| {
+                        let mut row = Vec::with_capacity(layout.cols.len());
+                        // The columns are every field of the page: no record has one outside them.
+                        let _ = layout.row(v, &mut |c| row.push(c.to_string()));
+                        row
+                    })
+                    .collect();
+                let text = table_of(&layout.cols, rows.into_iter());
                 self.write(format!("{text}\n").as_bytes());
             }
             Format::Csv => self.write_csv_page(&page),
@@ -343,42 +445,40 @@ impl Streamer {
     /// A page of CSV rows, after the header if it is the first: the query's fields and any
     /// other field the first page's records have. A later record with a field outside the
     /// header fails the output (a column of its own would not line up).
-    fn write_csv_page(&mut self, page: &[Object]) {
-        let header = if let Some(h) = self.header.take() {
+    fn write_csv_page(&mut self, page: &[ScriptValue]) {
+        let mut layout = if let Some(h) = self.header.take() {
             h
         } else {
-            let mut known: Vec<Object> = page.to_vec();
-            known.push(
+            let names: Vec<Vec<String>> = page.iter().map(field_names).collect();
+            let h = ordered_columns(
                 self.fields
                     .iter()
-                    .map(|f| (f.clone(), Value::Null))
-                    .collect(),
+                    .chain(names.iter().flatten())
+                    .map(String::as_str),
             );
-            let h = columns(&known);
             let mut w = csv::Writer::from_writer(Vec::new());
             let _ = w.write_record(&h);
             let bytes = w.into_inner().unwrap_or_default();
             self.write(&bytes);
-            h
+            Layout::new(h)
         };
-        let mut w = csv::Writer::from_writer(Vec::new());
-        for (i, row) in page.iter().enumerate() {
-            if let Some(k) = row.keys().find(|k| !header.contains(k)) {
+        let mut w = csv::Writer::from_writer(Vec::with_capacity(page.len() * 128));
+        for (i, v) in page.iter().enumerate() {
+            let written = layout.row(v, &mut |c| {
+                let _ = w.write_field(c);
+            });
+            let _ = w.write_record(None::<&[u8]>);
+            if let Err(field) = written {
                 let at = self.rows - page.len() as u64 + i as u64 + 1;
                 self.fail(CliError::Output(std::io::Error::other(format!(
-                    "record {at} has the field {k}, which is not in the CSV header (the query's fields and those of its first {PAGE_ROWS} records); declare it with field_define, or .list() the results"
+                    "record {at} has the field {field}, which is not in the CSV header (the query's fields and those of its first {PAGE_ROWS} records); declare it with field_define, or .list() the results"
                 ))));
                 break;
             }
-            let _ = w.write_record(
-                header
-                    .iter()
-                    .map(|c| row.get(c).map(cell).unwrap_or_default()),
-            );
         }
         let bytes = w.into_inner().unwrap_or_default();
         self.write(&bytes);
-        self.header = Some(header);
+        self.header = Some(layout);
     }
 }
 
@@ -392,13 +492,9 @@ impl ResultSink for Streamer {
     }
 
     fn item(&mut self, value: ScriptValue) -> bool {
-        let record = match value.to_json() {
-            Value::Object(o) => o,
-            other => std::iter::once(("value".to_string(), other)).collect(),
-        };
         self.rows += 1;
         if self.format == Format::Json {
-            let text = serde_json::to_string_pretty(&Value::Object(record)).unwrap_or_default();
+            let text = serde_json::to_string_pretty(&value.to_json()).unwrap_or_default();
             let mut out = String::with_capacity(text.len() + 8);
             out.push_str(if self.rows == 1 { "[\n" } else { ",\n" });
             for (i, line) in text.lines().enumerate() {
@@ -410,7 +506,7 @@ impl ResultSink for Streamer {
             }
             self.write(out.as_bytes());
         } else {
-            self.page.push(record);
+            self.page.push(value);
             if self.page.len() == PAGE_ROWS {
                 self.flush_page();
             }

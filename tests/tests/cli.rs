@@ -672,9 +672,11 @@ fn a_query_result_prints_as_its_list_would_in_every_format() {
     each_backend(|ws| {
         ws.ok(&["demo"]);
         for format in ["table", "json", "csv"] {
-            let streamed = ws.ok(&["--format", format, "eval", "contacts()"]);
-            let listed = ws.ok(&["--format", format, "eval", "contacts().list()"]);
-            assert_eq!(streamed, listed, "--format {format}");
+            for query in ["contacts()", "entries()", "templates()", "segments()"] {
+                let streamed = ws.ok(&["--format", format, "eval", query]);
+                let listed = ws.ok(&["--format", format, "eval", &format!("{query}.list()")]);
+                assert_eq!(streamed, listed, "{query} --format {format}");
+            }
         }
     });
 }

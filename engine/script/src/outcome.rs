@@ -53,6 +53,35 @@ impl Value {
         to_json(&self.0)
     }
 
+    /// The names of a record's fields (a map's, or a segment handle's), in their order; `None`
+    /// when it is not a record.
+    pub fn field_names(&self) -> Option<Vec<String>> {
+        match self.0.read_lock::<Map>() {
+            Some(m) => Some(m.keys().map(ToString::to_string).collect()),
+            None => Some(
+                handle_fields(&self.0)?
+                    .keys()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Each field of a record (a map's, or a segment handle's), in its order, with its text
+    /// as a table or CSV cell shows it (what its JSON shows: text as it is, nothing for `()`,
+    /// the rest as JSON), without making JSON of the record. `false` when it is not a record.
+    pub fn each_cell(&self, cell: &mut dyn FnMut(&str, &str)) -> bool {
+        let Some(fields) = self.0.read_lock::<Map>() else {
+            return handle_fields(&self.0)
+                .is_some_and(|f| Value(Dynamic::from_map(f)).each_cell(cell));
+        };
+        let mut text = String::new();
+        for (name, v) in fields.iter() {
+            cell(name, cell_text(v, &mut text));
+        }
+        true
+    }
+
     /// As people read it (what `print` shows).
     pub fn display(&self) -> String {
         show(&self.0)
@@ -101,6 +130,33 @@ pub(crate) struct Stream {
 
 /// The [`Stream`] a host and its engine share.
 pub(crate) type StreamSlot = Rc<RefCell<Stream>>;
+
+/// A field's value as a cell shows it (see [`Value::cells`]), in `buf` when it must be made.
+fn cell_text<'a>(v: &'a Dynamic, buf: &'a mut String) -> &'a str {
+    use std::fmt::Write as _;
+    buf.clear();
+    if v.is_unit() {
+        return "";
+    }
+    if let Ok(s) = v.as_immutable_string_ref() {
+        buf.push_str(&s);
+    } else if let Ok(b) = v.as_bool() {
+        return if b { "true" } else { "false" };
+    } else if let Ok(n) = v.as_int() {
+        let _ = write!(buf, "{n}");
+    } else if let Ok(f) = v.as_float() {
+        if let Some(n) = serde_json::Number::from_f64(f) {
+            let _ = write!(buf, "{n}");
+        }
+    } else {
+        match to_json(v) {
+            serde_json::Value::String(s) => *buf = s,
+            serde_json::Value::Null => {}
+            other => *buf = other.to_string(),
+        }
+    }
+    buf
+}
 
 /// Variables (and constants) that outlive one run: a REPL's session, or parameters a host
 /// gives a script.
