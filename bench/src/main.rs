@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use rapport::output::{Format, Streamer};
+use rapport::output::{End, Format, Streamer};
 use rapport_engine::model::{
     Amount, Contact, ContactFilter, ContactKind, ContactSelector, FieldDef, FieldRecord, FieldType,
     FieldValue, InteractionGroup, InteractionTemplate, Salesperson, Segment, StepOptions,
@@ -693,7 +693,7 @@ fn main() {
                 .run(&db, "bench", "contacts()", RunOptions::default())
                 .unwrap();
             host.stream_results(None);
-            printer.borrow_mut().finish(false).unwrap();
+            printer.borrow_mut().finish(End::Complete).unwrap();
             ran.streamed.unwrap().rows
         },
         || {

@@ -232,10 +232,7 @@ fn script(
     ctx.out.flush()?;
     let streamer = output::stream_to_stdout(host, ctx.cli.format);
     let ran = host.run(&ctx.db, name, source, RunOptions { dry_run });
-    let stopped = ran
-        .as_ref()
-        .map_or(true, |r| r.streamed.is_some_and(|s| s.stopped));
-    streamer.borrow_mut().finish(stopped)?;
+    streamer.borrow_mut().finish(output::End::of(&ran))?;
     match ran {
         Ok(result) => {
             for line in &result.printed {

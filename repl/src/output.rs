@@ -261,6 +261,28 @@ pub struct Streamer {
     failed: Option<CliError>,
 }
 
+/// How streamed results ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// All of them.
+    Complete,
+    /// Stopped before the last (Ctrl-C).
+    Stopped,
+    /// The run failed part way.
+    Failed,
+}
+
+impl End {
+    /// How the results of a run that ended so ended.
+    pub fn of(ran: &Result<ScriptOutput, ScriptError>) -> End {
+        match ran {
+            Ok(out) if out.streamed.is_some_and(|s| s.stopped) => End::Stopped,
+            Ok(_) => End::Complete,
+            Err(_) => End::Failed,
+        }
+    }
+}
+
 /// Sends the results of `host`'s runs whose value is a query to standard output in `format`, as
 /// they come; the caller [`Streamer::finish`]es them after the run.
 pub fn stream_to_stdout(host: &ScriptHost, format: Format) -> Rc<RefCell<Streamer>> {
@@ -366,16 +388,19 @@ impl Streamer {
     }
 
     /// Ends the results: the last page, then what closes them (the row count under a table,
-    /// `]` after JSON); `stopped` adds that they were stopped early (a table says it under the
-    /// count; JSON and CSV, which scripts read, say it on standard error). The first failure to
-    /// write, if any.
-    pub fn finish(&mut self, stopped: bool) -> Result<(), CliError> {
+    /// `]` after JSON). Stopped early, they say so (a table under its count; JSON and CSV,
+    /// which scripts read, on standard error). Failed part way (the run's error follows them),
+    /// nothing closes them: a table has no count, a JSON array stays open, so no reader takes
+    /// them for the whole result. Gives the first failure to write, if any.
+    pub fn finish(&mut self, end: End) -> Result<(), CliError> {
         if !std::mem::take(&mut self.started) {
             return Ok(());
         }
         self.flush_page();
         let rows = self.rows;
+        let stopped = end == End::Stopped;
         let end = match self.format {
+            _ if end == End::Failed => String::new(),
             Format::Json if rows == 0 => "[]".to_string(),
             Format::Json => "\n]".to_string(),
             Format::Csv if self.header.is_none() => {
@@ -486,6 +511,9 @@ impl ResultSink for Streamer {
     fn start(&mut self, fields: &[String], printed: &[String]) {
         self.started = true;
         self.fields = fields.to_vec();
+        self.page.clear();
+        self.header = None;
+        self.rows = 0;
         for line in printed {
             self.write(format!("{line}\n").as_bytes());
         }

@@ -398,10 +398,7 @@ impl<'a> Repl<'a> {
                 let _ = out.flush();
                 let streamer = output::stream_to_stdout(host, self.format);
                 let ran = host.run_with(db, name, source, variables, RunOptions::default());
-                let stopped = ran
-                    .as_ref()
-                    .map_or(true, |r| r.streamed.is_some_and(|s| s.stopped));
-                let shown = streamer.borrow_mut().finish(stopped);
+                let shown = streamer.borrow_mut().finish(output::End::of(&ran));
                 match (ran, shown) {
                     (Ok(result), Ok(())) if result.streamed.is_some() => result.printed.join("\n"),
                     (Ok(result), Ok(())) => output::outcome(&result, self.format),

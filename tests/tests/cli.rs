@@ -672,7 +672,13 @@ fn a_query_result_prints_as_its_list_would_in_every_format() {
     each_backend(|ws| {
         ws.ok(&["demo"]);
         for format in ["table", "json", "csv"] {
-            for query in ["contacts()", "entries()", "templates()", "segments()"] {
+            for query in [
+                "contacts()",
+                "entries()",
+                "templates()",
+                "segments()",
+                "contacts().where(|c| { let n = c.name; n.len() > 10 })",
+            ] {
                 let streamed = ws.ok(&["--format", format, "eval", query]);
                 let listed = ws.ok(&["--format", format, "eval", &format!("{query}.list()")]);
                 assert_eq!(streamed, listed, "{query} --format {format}");
@@ -728,5 +734,46 @@ fn a_query_result_stops_quietly_when_its_reader_goes_away() {
         let out = child.wait_with_output().expect("rapport ends");
         assert!(out.status.success(), "{out:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    });
+}
+
+#[test]
+fn an_empty_query_result_prints_no_rows_an_empty_array_or_a_header() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let none = r#"contacts().filter(#{city: "Nowhere"})"#;
+        assert_eq!(ws.ok(&["eval", none]), "(0 rows)\n");
+        assert_eq!(ws.ok(&["--format", "json", "eval", none]), "[]\n");
+        let csv = ws.ok(&["--format", "csv", "eval", none]);
+        assert_eq!(csv.lines().count(), 1, "{csv}");
+        assert!(csv.starts_with("no,name,"), "{csv}");
+    });
+}
+
+#[test]
+fn a_query_result_prints_as_it_is_read_and_stays_open_when_the_run_fails() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let run = ws.run(&[
+            "--format",
+            "json",
+            "eval",
+            r#"contacts().where(|c| if c.no == "CT000050" { throw "stopped at the last contact" } else { true })"#,
+        ]);
+        assert!(!run.success);
+        assert!(
+            run.stderr.contains("stopped at the last contact"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stdout.starts_with("[\n  {"), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("\"CT000049\""),
+            "the records before the failure were printed"
+        );
+        assert!(
+            !run.stdout.trim_end().ends_with(']'),
+            "a failed result is not closed as if whole"
+        );
     });
 }

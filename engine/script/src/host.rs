@@ -269,9 +269,10 @@ impl ScriptHost {
 
     /// Sends the results of later runs whose value is a query to `sink`, one at a time while the
     /// run's transaction is open, instead of collecting them into the run's value (`None`: collect
-    /// them again). Only runs that wrote nothing stream: a run that wrote may be run again after
-    /// a conflict, and its results must not be shown twice. Ctrl-C (the cancel flag) stops the
-    /// results, not the run.
+    /// them again). Only runs that wrote nothing before their result stream (one that wrote is
+    /// likelier to be run again after a conflict, and collects its results, shown once); a run
+    /// overtaken after its results went to the sink is not run again but fails as a conflict,
+    /// so no result is given twice. Ctrl-C (the cancel flag) stops the results, not the run.
     pub fn stream_results(&self, sink: Option<Results>) {
         self.stream.borrow_mut().sink = sink;
     }
@@ -442,8 +443,11 @@ impl ScriptHost {
                 finish.as_deref_mut(),
                 attempt > 1,
             );
+            // Results already given to the sink are not given again: a run overtaken after
+            // they were (a `.where` closure that wrote, a read the server refused) fails.
+            let streamed = self.stream.borrow().outcome.is_some();
             match (outcome, before) {
-                (Attempt::Conflicted, Some(before)) if attempt < WRITE_ATTEMPTS => {
+                (Attempt::Conflicted, Some(before)) if attempt < WRITE_ATTEMPTS && !streamed => {
                     *scope = before;
                     std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
                     attempt += 1;
@@ -503,18 +507,31 @@ impl ScriptHost {
             // A query as the result: run it while the transaction is still open — into the
             // host's sink when it has one and nothing was written (a run that wrote may run
             // again after a conflict: its results are collected, shown once), else as a list.
-            let wrote = self.shared.borrow().as_ref().is_some_and(Session::wrote);
-            let streams = self.stream.borrow().sink.is_some() && !wrote && finish.is_none();
+            let (wrote, conflicted) = self
+                .shared
+                .borrow()
+                .as_ref()
+                .map_or((true, true), |s| (s.wrote(), s.conflicted()));
+            let streams =
+                self.stream.borrow().sink.is_some() && !wrote && !conflicted && finish.is_none();
+            self.stream.borrow_mut().armed = streams;
             let run = if streams {
                 format!("{}(__rapport_result)", query::STREAM_FN)
             } else {
                 "__rapport_result.list()".to_string()
             };
+            // With the script's functions: a `.where` closure is one of them.
             scope.push_constant("__rapport_result", value.clone());
             result = self
                 .engine
-                .eval_expression_with_scope::<Dynamic>(scope, &run);
+                .compile_expression_with_scope(scope, &run)
+                .map_err(Into::into)
+                .and_then(|call| {
+                    let call = ast.clone_functions_only().merge(&call);
+                    self.engine.eval_ast_with_scope::<Dynamic>(scope, &call)
+                });
             let _ = scope.remove::<Dynamic>("__rapport_result");
+            self.stream.borrow_mut().armed = false;
         }
         if let (Ok(value), Some(finish)) = (&result, finish)
             && let Err(e) = with_write(

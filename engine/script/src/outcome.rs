@@ -102,8 +102,8 @@ impl Value {
 /// time, while the run's transaction is open, instead of collected into a list first — so a
 /// million contacts print in the memory of one (see [`crate::ScriptHost::stream_results`]).
 pub trait ResultSink {
-    /// Before the first result: the fields the query's records have (built-in, then declared;
-    /// a record holds those that are set), and the lines the script printed so far.
+    /// Before the first result: the fields the query's records have (built-in, then declared),
+    /// and the lines the script printed so far.
     fn start(&mut self, fields: &[String], printed: &[String]);
     /// One result (a record); `false` stops the query (the sink has failed, or has enough).
     fn item(&mut self, value: Value) -> bool;
@@ -126,12 +126,15 @@ pub struct Streamed {
 pub(crate) struct Stream {
     pub(crate) sink: Option<Results>,
     pub(crate) outcome: Option<Streamed>,
+    /// Set by the host around its own call of the stream function: a script calling it is
+    /// refused.
+    pub(crate) armed: bool,
 }
 
 /// The [`Stream`] a host and its engine share.
 pub(crate) type StreamSlot = Rc<RefCell<Stream>>;
 
-/// A field's value as a cell shows it (see [`Value::cells`]), in `buf` when it must be made.
+/// A field's value as a cell shows it (see [`Value::each_cell`]), in `buf` when it must be made.
 fn cell_text<'a>(v: &'a Dynamic, buf: &'a mut String) -> &'a str {
     use std::fmt::Write as _;
     buf.clear();

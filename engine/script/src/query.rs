@@ -1054,7 +1054,8 @@ pub(crate) const STREAM_FN: &str = "__rapport_stream";
 
 /// Registers [`STREAM_FN`]: runs a query, giving each result to the host's sink while the
 /// transaction is open (nothing collected), until the sink says stop or `cancel` is set (Ctrl-C:
-/// the printing stops, the run does not fail). Only a script host's own engine has it.
+/// the printing stops, the run does not fail). Only the host may call it (it arms it for one
+/// call); a script that does is refused. Plugins' engines do not have it.
 pub(crate) fn register_stream(
     engine: &mut Engine,
     shared: &Shared,
@@ -1071,8 +1072,17 @@ pub(crate) fn register_stream(
     engine.register_fn(
         STREAM_FN,
         move |ctx: NativeCallContext, q: &mut Query| -> RhaiResult<()> {
-            let Some(sink) = stream.borrow().sink.clone() else {
-                return Err("this host has no sink for results".into());
+            let sink = {
+                let mut slot = stream.borrow_mut();
+                match (std::mem::take(&mut slot.armed), slot.sink.clone()) {
+                    (true, Some(sink)) => sink,
+                    _ => {
+                        return Err(format!(
+                            "{STREAM_FN} is the script host's own; a script lists a query with .list()"
+                        )
+                        .into());
+                    }
+                }
             };
             placed_result(&ctx, || {
                 let mut fields = q.source.built_in_fields();
@@ -1080,7 +1090,7 @@ pub(crate) fn register_stream(
                 let so_far = std::mem::take(&mut *printed.borrow_mut());
                 sink.borrow_mut().start(&fields, &so_far);
                 let mut done = Streamed::default();
-                let ran = run(&ctx, &s, q, &mut |item| {
+                let mut ran = run(&ctx, &s, q, &mut |item| {
                     if cancel.load(AtomicOrdering::Relaxed)
                         || !sink.borrow_mut().item(Value::new(item))
                     {
@@ -1090,6 +1100,12 @@ pub(crate) fn register_stream(
                     done.rows += 1;
                     Ok(true)
                 });
+                // Ctrl-C inside a `.where` closure the interpreter runs stops it with an error:
+                // the results stop there as well, and the run does not fail for it.
+                if ran.is_err() && cancel.load(AtomicOrdering::Relaxed) {
+                    done.stopped = true;
+                    ran = Ok(());
+                }
                 stream.borrow_mut().outcome = Some(done);
                 ran
             })

@@ -2292,3 +2292,50 @@ fn a_sink_that_says_stop_ends_the_query() {
     );
     assert_eq!(kept.borrow().items.len(), 5);
 }
+
+#[each_backend]
+fn a_script_cannot_call_the_hosts_stream_function() {
+    let db = db();
+    let (host, kept) = streaming_host(Kept::default());
+    let err = fails_with(&host, &db, "__rapport_stream(contacts()); 42");
+    assert!(err.message.contains(".list()"), "{err}");
+    assert!(kept.borrow().items.is_empty());
+}
+
+#[each_backend]
+fn ctrl_c_stops_the_results_of_an_interpreted_closure_and_the_run_succeeds() {
+    let db = db();
+    many_contacts(&db);
+    let (host, kept) = streaming_host(Kept::default());
+    kept.borrow_mut().cancel = Some((3, host.cancel_flag()));
+    // A closure the interpreter runs (a loop: not a native predicate), long enough that the
+    // interpreter sees the flag inside it before the next result reaches the sink.
+    let out = host
+        .run(
+            &db,
+            "test",
+            "contacts().where(|c| { let x = 0; for i in 0..600 { x += i; } x > 0 })",
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        out.streamed,
+        Some(rapport_script::Streamed {
+            rows: 3,
+            stopped: true
+        })
+    );
+}
+
+#[each_backend]
+fn a_query_with_an_interpreted_closure_as_the_scripts_value_gives_its_records() {
+    let db = db();
+    // A closure the interpreter runs (not a native predicate): its function is the script's.
+    let src = "fn long(c) { c.name.len() > 0 }\ncontacts().where(|c| { let x = long(c); x })";
+    let listed = run(&db, src);
+    assert_eq!(listed.try_cast::<Array>().map(|a| a.len()), Some(4));
+    let (host, kept) = streaming_host(Kept::default());
+    let out = host.run(&db, "test", src, RunOptions::default()).unwrap();
+    assert_eq!(out.streamed.map(|s| s.rows), Some(4));
+    assert_eq!(kept.borrow().items.len(), 4);
+}
