@@ -307,10 +307,11 @@ fn document(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
 
 /// `rapport import contacts FILE`.
 fn import(ctx: &mut Ctx<'_>, file: &Path, define_fields: bool) -> Result<ExitCode, CliError> {
-    let bytes = transfer::read_file(file)?;
+    // Read as a stream (twice: the header and new columns' types, then the rows), never whole.
+    let input = transfer::CsvInput::File(file);
     let name = file.display().to_string();
     let define = if define_fields {
-        transfer::fields_to_define(&ctx.db, &bytes, &name)?
+        transfer::fields_to_define(&ctx.db, input, &name)?
     } else {
         Vec::new()
     };
@@ -320,7 +321,7 @@ fn import(ctx: &mut Ctx<'_>, file: &Path, define_fields: bool) -> Result<ExitCod
             def.name, def.field_type
         ))?;
     }
-    let n = transfer::import_contacts_csv(&ctx.db, &bytes, &name, &define)?;
+    let n = transfer::import_contacts_csv(&ctx.db, input, &name, &define)?;
     ctx.out.line(format!(
         "imported {n} contact{}",
         if n == 1 { "" } else { "s" }

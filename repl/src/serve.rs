@@ -1150,12 +1150,18 @@ async fn import(
     blocking(move || {
         let name = q.name.unwrap_or_else(|| "upload".into());
         let define = if q.define_fields {
-            transfer::fields_to_define(&server.db, &body, &name).map_err(|e| cli(&e))?
+            transfer::fields_to_define(&server.db, transfer::CsvInput::Bytes(&body), &name)
+                .map_err(|e| cli(&e))?
         } else {
             Vec::new()
         };
-        let imported = transfer::import_contacts_csv(&server.db, &body, &name, &define)
-            .map_err(|e| cli(&e))?;
+        let imported = transfer::import_contacts_csv(
+            &server.db,
+            transfer::CsvInput::Bytes(&body),
+            &name,
+            &define,
+        )
+        .map_err(|e| cli(&e))?;
         Ok(axum::Json(ImportReply {
             declared: define
                 .iter()

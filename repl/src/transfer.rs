@@ -2,7 +2,7 @@
 //! `export contacts|entries` as CSV or JSON, streamed record by record. Long work shows a
 //! progress bar on stderr when it is a terminal.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -146,41 +146,92 @@ pub fn read_file(file: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(file).map_err(|e| unreadable(&file.display().to_string(), e))
 }
 
+/// Where an import's CSV is read from: bytes in memory (a server's request body), or a file,
+/// read as a stream each time it is needed — never whole in memory (a million contacts' file
+/// is 50 MB).
+#[derive(Debug, Clone, Copy)]
+pub enum CsvInput<'a> {
+    /// CSV text in memory.
+    Bytes(&'a [u8]),
+    /// A CSV file.
+    File(&'a Path),
+}
+
+impl<'a> CsvInput<'a> {
+    /// A reader of the CSV from its start.
+    fn reader(self) -> std::io::Result<csv::Reader<Box<dyn Read + 'a>>> {
+        let read: Box<dyn Read + 'a> = match self {
+            CsvInput::Bytes(bytes) => Box::new(bytes),
+            CsvInput::File(path) => Box::new(std::fs::File::open(path)?),
+        };
+        Ok(csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(read))
+    }
+
+    /// How many lines it has (for the progress bar).
+    fn lines(self) -> std::io::Result<u64> {
+        let count = |bytes: &[u8]| bytes.split(|b| *b == b'\n').count() as u64 - 1;
+        match self {
+            CsvInput::Bytes(bytes) => Ok(count(bytes)),
+            CsvInput::File(path) => {
+                let mut file = std::fs::File::open(path)?;
+                let (mut buf, mut n) = (vec![0_u8; 1 << 16], 0);
+                loop {
+                    match file.read(&mut buf)? {
+                        0 => return Ok(n),
+                        got => n += count(&buf[..got]),
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The columns of a contact CSV that are neither built-in nor declared, each declared as a
 /// contact field with the type its cells have (`--define-fields`: shown, then declared by the
 /// import itself).
 pub fn fields_to_define(
     db: &Database,
-    bytes: &[u8],
+    input: CsvInput<'_>,
     name: &str,
 ) -> Result<Vec<FieldDef>, CliError> {
-    let header = header_of(bytes, name)?;
+    let header = header_of(input, name)?;
     let declared = db.read(|v| v.declared_fields(FieldRecord::Contact))?;
-    let mut out = Vec::new();
-    for (i, column) in header.iter().map(str::trim).enumerate() {
-        if CONTACT_COLUMNS.contains(&column) || declared.iter().any(|d| d.name == column) {
-            continue;
-        }
-        let mut cells = Vec::new();
-        for row in reader(bytes).records() {
+    let new: Vec<(usize, &str)> = header
+        .iter()
+        .map(str::trim)
+        .enumerate()
+        .filter(|(_, c)| !CONTACT_COLUMNS.contains(c) && !declared.iter().any(|d| d.name == *c))
+        .collect();
+    let mut cells: Vec<Vec<String>> = vec![Vec::new(); new.len()];
+    if !new.is_empty() {
+        for row in input.reader().map_err(|e| unreadable(name, e))?.records() {
             // A row that cannot be read is the import's to report, with its line.
             let Ok(row) = row else { break };
-            if let Some(cell) = row.get(i).filter(|c| !c.is_empty()) {
-                cells.push(cell.to_string());
+            for ((i, _), cells) in new.iter().zip(&mut cells) {
+                if let Some(cell) = row.get(*i).filter(|c| !c.is_empty()) {
+                    cells.push(cell.to_string());
+                }
             }
         }
-        out.push(FieldDef {
-            record: FieldRecord::Contact,
-            name: column.to_string(),
-            field_type: inferred_type(&cells),
-            description: format!("imported from {name}"),
-        });
     }
-    Ok(out)
+    Ok(new
+        .iter()
+        .zip(&cells)
+        .map(|((_, column), cells)| FieldDef {
+            record: FieldRecord::Contact,
+            name: (*column).to_string(),
+            field_type: inferred_type(cells),
+            description: format!("imported from {name}"),
+        })
+        .collect())
 }
 
-fn header_of(bytes: &[u8], name: &str) -> Result<csv::StringRecord, CliError> {
-    Ok(reader(bytes)
+fn header_of(input: CsvInput<'_>, name: &str) -> Result<csv::StringRecord, CliError> {
+    Ok(input
+        .reader()
+        .map_err(|e| unreadable(name, e))?
         .headers()
         .map_err(|e| unreadable(name, e))?
         .clone())
@@ -235,12 +286,6 @@ fn unreadable(name: &str, e: impl Into<std::io::Error>) -> CliError {
     }
 }
 
-fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(bytes)
-}
-
 /// How many rows an import announces to the store at a time.
 const IMPORT_CHUNK: usize = 1000;
 
@@ -268,16 +313,19 @@ fn create_contacts(
     Ok(n)
 }
 
-/// Imports contacts from CSV text in one transaction, after declaring `define`; `name` names
-/// the source in errors.
+/// Imports contacts from CSV in one transaction, after declaring `define`; `name` names the
+/// source in errors.
 pub fn import_contacts_csv(
     db: &Database,
-    bytes: &[u8],
+    input: CsvInput<'_>,
     name: &str,
     define: &[FieldDef],
 ) -> Result<usize, CliError> {
-    let lines = bytes.split(|b| *b == b'\n').count().saturating_sub(2) as u64;
-    let header = header_of(bytes, name)?;
+    let lines = input
+        .lines()
+        .map_err(|e| unreadable(name, e))?
+        .saturating_sub(1);
+    let header = header_of(input, name)?;
     if !header.iter().any(|h| h.trim() == "name") {
         return Err(CliError::Engine(Error::required(
             "import contacts",
@@ -298,21 +346,29 @@ pub fn import_contacts_csv(
         let declared = tx.view().declared_fields(FieldRecord::Contact)?;
         check_columns(&header, &declared)?;
         // What the contacts share (fields, companies, salespeople, counters) is read once.
-        tx.batch_contacts(|tx| import_rows(tx, bytes, &header, &declared, &bar))
+        tx.batch_contacts(|tx| import_rows(tx, input, name, &header, &declared, &bar))
     });
     bar.finish_and_clear();
     Ok(result?)
 }
 
-/// Creates a contact of each CSV row of `bytes`, in order; an error names the row's line.
+/// Creates a contact of each CSV row of `input`, in order; an error names the row's line.
 fn import_rows(
     tx: &mut rapport_engine::Tx<'_>,
-    bytes: &[u8],
+    input: CsvInput<'_>,
+    name: &str,
     header: &csv::StringRecord,
     declared: &[FieldDef],
     bar: &ProgressBar,
 ) -> Result<usize, Error> {
-    let mut reader = reader(bytes);
+    let mut reader = input.reader().map_err(|e| {
+        Error::invalid(
+            name,
+            "file",
+            format!("cannot be read again: {e}"),
+            "keep the file in place until the import ends; nothing was imported",
+        )
+    })?;
     // The header row first, so rows know their line numbers (it was read without fault above).
     let _ = reader.headers();
     let mut n = 0;

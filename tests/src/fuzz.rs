@@ -79,7 +79,12 @@ pub fn decode(bytes: &[u8]) {
 pub fn csv_import(bytes: &[u8]) {
     let db = fresh();
     let before = db.fingerprint().expect("reads");
-    let outcome = rapport::transfer::import_contacts_csv(&db, bytes, "fuzz.csv", &[]);
+    let outcome = rapport::transfer::import_contacts_csv(
+        &db,
+        rapport::transfer::CsvInput::Bytes(bytes),
+        "fuzz.csv",
+        &[],
+    );
     if let Err(e) = &outcome {
         assert!(!e.to_string().is_empty());
     }
