@@ -44,6 +44,16 @@ pub struct Cli {
     /// not write.
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Run this code and print its result, as `eval CODE` does (psql's -c).
+    #[arg(short = 'c', long = "command", value_name = "CODE")]
+    pub code: Option<String>,
+    /// Run the script (run, eval, -c), then keep nothing: what it would change is dropped.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Say less on standard error: no greeting, no progress bars, no notes (errors and warnings
+    /// still).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -86,25 +96,27 @@ pub enum Command {
     /// Run a Rhai script in one transaction and print its result. If the script fails, nothing
     /// it did is kept.
     ///
-    /// Example: rapport run scripts/campaign.rhai
+    /// Example: rapport run scripts/campaign.rhai --arg city=Oslo
     Run {
-        /// The script file.
+        /// The script file (- reads it from standard input).
         file: PathBuf,
-        /// Run it, then keep nothing.
-        #[arg(long)]
-        dry_run: bool,
+        /// A variable the script sees: NAME=VALUE, the value as JSON when it is JSON (10,
+        /// true, "10"), else as text (Oslo). Repeat for more.
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
         #[command(flatten)]
         limits: ScriptLimits,
     },
     /// Evaluate Rhai code in one transaction and print its result.
     ///
-    /// Example: rapport eval 'contacts().filter(#{city: "Oslo"}).count()'
+    /// Example: rapport eval 'contacts().filter(#{city: city}).count()' --arg city=Oslo
     Eval {
         /// The code.
         code: String,
-        /// Run it, then keep nothing.
-        #[arg(long)]
-        dry_run: bool,
+        /// A variable the code sees: NAME=VALUE, the value as JSON when it is JSON (10, true,
+        /// "10"), else as text (Oslo). Repeat for more.
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
         #[command(flatten)]
         limits: ScriptLimits,
     },
@@ -208,11 +220,11 @@ pub enum Command {
         kind: String,
         /// Its code or number.
         code: String,
-        /// First day (YYYY-MM-DD).
-        #[arg(long, requires = "to")]
+        /// First day (YYYY-MM-DD; alone: from that day on).
+        #[arg(long)]
         from: Option<NaiveDate>,
-        /// Last day (YYYY-MM-DD).
-        #[arg(long, requires = "from")]
+        /// Last day (YYYY-MM-DD; alone: up to that day).
+        #[arg(long)]
         to: Option<NaiveDate>,
     },
     /// Serve the database to many clients at once over HTTP: readers run side by side on
@@ -308,4 +320,42 @@ pub enum UserAction {
 pub enum ImportKind {
     /// Contacts.
     Contacts,
+}
+
+/// What the command line means beyond what clap checks: `-c CODE` is `eval CODE`;
+/// `--dry-run` is for scripts only.
+pub fn settle(cli: &mut Cli) -> Result<(), rapport::error::CliError> {
+    let refuse = |problem: &str, fix: &str| {
+        rapport::error::CliError::Engine(rapport_engine::Error::invalid(
+            "command line",
+            "arguments",
+            problem.to_string(),
+            fix.to_string(),
+        ))
+    };
+    if let Some(code) = cli.code.take() {
+        if cli.command.is_some() {
+            return Err(refuse(
+                "-c runs its code instead of a command, and a command was given too",
+                "give either -c CODE or a command",
+            ));
+        }
+        cli.command = Some(Command::Eval {
+            code,
+            args: Vec::new(),
+            limits: ScriptLimits::default(),
+        });
+    }
+    if cli.dry_run
+        && !matches!(
+            cli.command,
+            Some(Command::Run { .. } | Command::Eval { .. })
+        )
+    {
+        return Err(refuse(
+            "--dry-run is for scripts: run, eval and -c",
+            "leave it out, or run the change as a script with --dry-run",
+        ));
+    }
+    Ok(())
 }

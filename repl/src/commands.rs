@@ -14,12 +14,13 @@ use rapport::transfer::{self, ExportFormat, ExportKind};
 use rapport_engine::ops::{Progress, StatKind};
 use rapport_engine::{Database, Error, ErrorKind};
 use rapport_script::demo::{self, DemoOutcome};
-use rapport_script::{Limits, RunOptions, ScriptHost};
+use rapport_script::{Limits, RunOptions, ScriptHost, Variables};
 
 use crate::cli::{Cli, Command, ImportKind, PluginAction, ScriptLimits, UserAction};
 use crate::shared::{
-    document_event, load_plugins, plugin_rows, plugin_switch, record_document, show_document,
-    show_new_user, show_stats, show_users, stats_json, user_add,
+    document_event, load_plugins, plugin_rows, plugin_switch, record_document, show_check,
+    show_document, show_import, show_new_user, show_result, show_stats, show_users, stats_json,
+    user_add,
 };
 
 /// What every command has: the command line, the database and standard output.
@@ -61,7 +62,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         crate::serve::run(db, &cli.db, config)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    if !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         db.context_mut().progress = Some(progress_bar());
     }
     let mut ctx = Ctx {
@@ -74,16 +75,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     };
     let code = match cli.command.as_ref().unwrap_or(&default) {
         Command::Repl { limits } => repl(&mut ctx, *limits),
-        Command::Run {
-            file,
-            dry_run,
-            limits,
-        } => run_file(&mut ctx, file, *dry_run, *limits),
-        Command::Eval {
-            code,
-            dry_run,
-            limits,
-        } => eval(&mut ctx, code, *dry_run, *limits),
+        Command::Run { file, args, limits } => run_file(&mut ctx, file, args, *limits),
+        Command::Eval { code, args, limits } => eval(&mut ctx, code, args, *limits),
         Command::Demo => load_demo(&mut ctx),
         Command::Document { .. } => document(&mut ctx),
         Command::Import {
@@ -102,7 +95,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             code,
             from,
             to,
-        } => stats(&mut ctx, kind, code, from.zip(*to)),
+        } => stats(&mut ctx, kind, code, crate::shared::stats_range(*from, *to)),
         Command::Users { action } => users(&mut ctx, action),
         Command::Completions { .. } => unreachable!("handled before the database opens"),
         Command::Serve { .. } => unreachable!("handled above"),
@@ -191,58 +184,84 @@ fn host(db: &Database, limits: ScriptLimits) -> Result<ScriptHost, CliError> {
 /// `rapport` / `rapport repl`.
 fn repl(ctx: &mut Ctx<'_>, limits: ScriptLimits) -> Result<ExitCode, CliError> {
     let host = host(&ctx.db, limits)?;
-    crate::repl::Repl::new(&ctx.db, host, ctx.cli.format)
+    let failed = crate::repl::Repl::new(&ctx.db, host, ctx.cli.format)
+        .quiet(ctx.cli.quiet)
         .run_loop()
         .map_err(CliError::Terminal)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-/// `rapport run FILE`.
+/// `rapport run FILE` (`-`: standard input).
 fn run_file(
     ctx: &mut Ctx<'_>,
     file: &Path,
-    dry_run: bool,
+    args: &[String],
     limits: ScriptLimits,
 ) -> Result<ExitCode, CliError> {
     let source = crate::shared::read_script(file)?;
+    let name = if file == Path::new("-") {
+        "stdin".to_string()
+    } else {
+        file.display().to_string()
+    };
     let host = host(&ctx.db, limits)?;
-    script(ctx, &host, &file.display().to_string(), &source, dry_run)
+    script(ctx, &host, &name, &source, args)
 }
 
-/// `rapport eval CODE`.
+/// `rapport eval CODE` (and `rapport -c CODE`).
 fn eval(
     ctx: &mut Ctx<'_>,
     code: &str,
-    dry_run: bool,
+    args: &[String],
     limits: ScriptLimits,
 ) -> Result<ExitCode, CliError> {
     let host = host(&ctx.db, limits)?;
-    script(ctx, &host, "eval", code, dry_run)
+    script(ctx, &host, "eval", code, args)
 }
 
-/// Runs a script; prints what it printed, then its result; on error, the position with a caret.
+/// Runs a script with its `--arg` variables; prints what it printed, then its result; on
+/// error, the position with a caret.
 fn script(
     ctx: &mut Ctx<'_>,
     host: &ScriptHost,
     name: &str,
     source: &str,
-    dry_run: bool,
+    args: &[String],
 ) -> Result<ExitCode, CliError> {
+    let dry_run = ctx.cli.dry_run;
+    let mut variables = Variables::new();
+    for (arg, value) in crate::shared::script_args(args)? {
+        variables.set_json(&arg, &value)?;
+    }
     // A query's results stream to standard output as they come (what was printed so far first).
     ctx.out.flush()?;
     let streamer = output::stream_to_stdout(host, ctx.cli.format);
-    let ran = host.run(&ctx.db, name, source, RunOptions { dry_run });
+    let ran = host.run_with(
+        &ctx.db,
+        name,
+        source,
+        &mut variables,
+        RunOptions { dry_run },
+    );
     streamer.borrow_mut().finish(output::End::of(&ran))?;
     match ran {
         Ok(result) => {
             for line in &result.printed {
-                ctx.out.line(line)?;
+                if output::prints_aside(ctx.cli.format) {
+                    eprintln!("{line}");
+                } else {
+                    ctx.out.line(line)?;
+                }
             }
             if result.streamed.is_none() {
                 ctx.out
                     .shown(&output::render(&result.value, ctx.cli.format))?;
             }
-            if dry_run {
+            if dry_run && !ctx.cli.quiet {
                 eprintln!("dry run: nothing was changed");
             }
             Ok(ExitCode::SUCCESS)
@@ -259,15 +278,7 @@ fn load_demo(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
     // As the backend names it: a file's path as given, a PostgreSQL database without the
     // password its URL may hold.
     let db_name = ctx.db.backend().location();
-    match demo::load(&ctx.db)? {
-        DemoOutcome::Loaded(s) => ctx.out.line(format!(
-            "Loaded the demo company into {db_name}: {} groups, {} templates, {} salespeople, {} contacts, {} segments, {} interactions.",
-            s.groups, s.templates, s.salespeople, s.contacts, s.segments, s.entries
-        ))?,
-        DemoOutcome::AlreadyLoaded => ctx.out.line(format!(
-            "The demo company is already in {db_name}; nothing changed."
-        ))?,
-    }
+    let outcome = demo::load(&ctx.db)?;
     let rows = ctx.db.read(|v| {
         let mut rows = Vec::new();
         for t in v.templates()? {
@@ -278,6 +289,43 @@ fn load_demo(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
         }
         Ok(rows)
     })?;
+    if ctx.cli.format != Format::Table {
+        // The statistics per template, as records; what was loaded on standard error.
+        let loaded = match outcome {
+            DemoOutcome::Loaded(_) => "loaded",
+            DemoOutcome::AlreadyLoaded => "already there, nothing changed",
+        };
+        if !ctx.cli.quiet {
+            eprintln!("the demo company in {db_name}: {loaded}");
+        }
+        let records: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(code, description, s)| {
+                serde_json::json!({
+                    "template": code,
+                    "description": description,
+                    "count": s.count,
+                    "cost": s.cost.to_string(),
+                    "duration": s.duration.to_string(),
+                    "avg_cost": s.avg_cost,
+                })
+            })
+            .collect();
+        ctx.out.line(output::render_json(
+            serde_json::Value::Array(records),
+            ctx.cli.format,
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match outcome {
+        DemoOutcome::Loaded(s) => ctx.out.line(format!(
+            "Loaded the demo company into {db_name}: {} groups, {} templates, {} salespeople, {} contacts, {} segments, {} interactions.",
+            s.groups, s.templates, s.salespeople, s.contacts, s.segments, s.entries
+        ))?,
+        DemoOutcome::AlreadyLoaded => ctx.out.line(format!(
+            "The demo company is already in {db_name}; nothing changed."
+        ))?,
+    }
     ctx.out.line("")?;
     ctx.out.line(format!(
         "{:<10}  {:<30}  {:>5}  {:>8}  {:>8}  {:>8}",
@@ -315,17 +363,28 @@ fn import(ctx: &mut Ctx<'_>, file: &Path, define_fields: bool) -> Result<ExitCod
     } else {
         Vec::new()
     };
-    for def in &define {
-        ctx.out.line(format!(
-            "declaring contact field {} ({})",
-            def.name, def.field_type
-        ))?;
+    let declared: Vec<String> = define
+        .iter()
+        .map(|d| format!("{} ({})", d.name, d.field_type))
+        .collect();
+    if ctx.cli.format == Format::Table {
+        // Said before the import, which may take a while.
+        for d in &declared {
+            ctx.out.line(format!("declaring contact field {d}"))?;
+        }
+        ctx.out.flush()?;
     }
-    let n = transfer::import_contacts_csv(&ctx.db, input, &name, &define)?;
-    ctx.out.line(format!(
-        "imported {n} contact{}",
-        if n == 1 { "" } else { "s" }
-    ))?;
+    let imported = transfer::import_contacts_csv(&ctx.db, input, &name, &define)?;
+    let reply = rapport::api::ImportReply { declared, imported };
+    if ctx.cli.format == Format::Table {
+        let n = reply.imported;
+        ctx.out.line(format!(
+            "imported {n} contact{}",
+            if n == 1 { "" } else { "s" }
+        ))?;
+    } else {
+        show_import(&mut ctx.out, ctx.cli.format, &reply)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -407,34 +466,31 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
 /// `rapport backup FILE`.
 fn backup(ctx: &mut Ctx<'_>, file: &Path) -> Result<ExitCode, CliError> {
     let records = ctx.db.backup(file)?;
-    ctx.out.line(format!(
-        "backed up {records} records of {} to {}",
-        ctx.cli.db.display(),
-        file.display()
-    ))?;
+    let json = serde_json::json!({
+        "records": records,
+        "from": ctx.db.backend().location(),
+        "to": file.display().to_string(),
+    });
+    show_result(&mut ctx.out, ctx.cli.format, &json, |out| {
+        out.line(format!(
+            "backed up {records} records of {} to {}",
+            ctx.cli.db.display(),
+            file.display()
+        ))
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `rapport check`: exits non-zero on any difference.
 fn check(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
     let report = ctx.db.read(|v| v.integrity_check())?;
-    if report.is_ok() {
-        ctx.out.line(format!(
-            "ok: {} entries; indexes, statistics and attachments agree",
-            report.entries_checked
-        ))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    for d in &report.differences {
-        ctx.out.line(d)?;
-    }
-    ctx.out.flush()?;
-    eprintln!(
-        "error: {} difference(s) found in {}",
-        report.differences.len(),
-        ctx.cli.db.display()
-    );
-    Ok(ExitCode::FAILURE)
+    let reply = rapport::api::CheckReply {
+        ok: report.is_ok(),
+        entries_checked: report.entries_checked,
+        differences: report.differences,
+    };
+    let place = ctx.cli.db.display().to_string();
+    show_check(&mut ctx.out, ctx.cli.format, &reply, &place)
 }
 
 /// `rapport stats KIND CODE [--from --to]`.
@@ -453,7 +509,7 @@ fn stats(
         )
     })?;
     let s = ctx.db.read(|v| v.statistics(kind, code, range))?;
-    show_stats(&mut ctx.out, &stats_json(kind, code, &s))?;
+    show_stats(&mut ctx.out, &stats_json(kind, code, &s), ctx.cli.format)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -462,7 +518,7 @@ fn users(ctx: &mut Ctx<'_>, action: &UserAction) -> Result<ExitCode, CliError> {
     match action {
         UserAction::Add { name, role } => {
             let user = user_add(&ctx.db, name, role)?;
-            show_new_user(&mut ctx.out, &user)?;
+            show_new_user(&mut ctx.out, &user, ctx.cli.format)?;
         }
         UserAction::List => {
             let users: Vec<UserReply> = ctx

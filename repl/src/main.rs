@@ -18,8 +18,9 @@ use rapport::error::CliError;
 static ALLOCATED: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match commands::run(&cli) {
+    let mut cli = cli::Cli::parse();
+    let outcome = cli::settle(&mut cli).and_then(|()| commands::run(&cli));
+    match outcome {
         Ok(code) => code,
         // A reader that stops early (`rapport export entries | head`) is not an error.
         Err(CliError::Closed) => ExitCode::SUCCESS,

@@ -61,6 +61,12 @@ fn ordered_columns<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> 
     ordered
 }
 
+/// Whether what a script prints goes to standard error: in JSON and CSV, standard output is
+/// the result alone, for the program that reads it.
+pub fn prints_aside(format: Format) -> bool {
+    format != Format::Table
+}
+
 /// A JSON value as the text of a table or CSV cell.
 pub fn cell(v: &Value) -> String {
     match v {
@@ -172,7 +178,15 @@ fn csv_text(json: &Value) -> String {
             .filter_map(|v| v.as_object().cloned())
             .collect(),
         Value::Object(o) => vec![o.clone()],
-        other => return cell(other),
+        // One value: one cell, quoted as CSV quotes it.
+        other => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let _ = w.write_record([cell(other)]);
+            let bytes = w.into_inner().unwrap_or_default();
+            return String::from_utf8_lossy(&bytes)
+                .trim_end_matches(['\r', '\n'])
+                .to_string();
+        }
     };
     let cols = columns(&rows);
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -194,7 +208,14 @@ pub fn outcome(result: &ScriptOutput, format: Format) -> String {
 
 /// What a run through `rapport serve` shows: the same as [`outcome`] shows for a local run.
 pub fn reply_outcome(reply: &RunReply, format: Format) -> String {
-    let mut lines = reply.printed.clone();
+    let mut lines = if prints_aside(format) {
+        for line in &reply.printed {
+            eprintln!("{line}");
+        }
+        Vec::new()
+    } else {
+        reply.printed.clone()
+    };
     if !reply.unit {
         let display = reply.display.clone();
         let shown = shape(
@@ -515,7 +536,11 @@ impl ResultSink for Streamer {
         self.header = None;
         self.rows = 0;
         for line in printed {
-            self.write(format!("{line}\n").as_bytes());
+            if prints_aside(self.format) {
+                eprintln!("{line}");
+            } else {
+                self.write(format!("{line}\n").as_bytes());
+            }
         }
     }
 

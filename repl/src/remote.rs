@@ -31,24 +31,37 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
     let format = cli.format;
     let code = match &cli.command {
         None | Some(Command::Repl { .. }) => {
-            crate::repl::Repl::remote(client.clone(), format)?
+            let failed = crate::repl::Repl::remote(client.clone(), format)?
+                .quiet(cli.quiet)
                 .run_loop()
                 .map_err(CliError::Terminal)?;
-            ExitCode::SUCCESS
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
-        Some(Command::Run { file, dry_run, .. }) => {
+        Some(Command::Run { file, args, .. }) => {
             let source = shared::read_script(file)?;
-            script(
-                client,
-                &mut out,
-                format,
-                &file.display().to_string(),
-                &source,
-                *dry_run,
-            )?
+            let name = if file == Path::new("-") {
+                "stdin".to_string()
+            } else {
+                file.display().to_string()
+            };
+            let script_run = Script {
+                name: &name,
+                source: &source,
+                params: shared::script_args(args)?,
+            };
+            script(client, &mut out, cli, &script_run)?
         }
-        Some(Command::Eval { code, dry_run, .. }) => {
-            script(client, &mut out, format, "eval", code, *dry_run)?
+        Some(Command::Eval { code, args, .. }) => {
+            let script_run = Script {
+                name: "eval",
+                source: code,
+                params: shared::script_args(args)?,
+            };
+            script(client, &mut out, cli, &script_run)?
         }
         Some(Command::Demo) => {
             return Err(CliError::Remote(ClientError::Api(Box::new(
@@ -81,14 +94,7 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
                 "text/csv",
                 &bytes,
             )?;
-            for d in &reply.declared {
-                out.line(format!("declaring contact field {d}"))?;
-            }
-            let n = reply.imported;
-            out.line(format!(
-                "imported {n} contact{}",
-                if n == 1 { "" } else { "s" }
-            ))?;
+            shared::show_import(&mut out, format, &reply)?;
             ExitCode::SUCCESS
         }
         Some(Command::Export { what, out: file }) => {
@@ -102,33 +108,24 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
         )?,
         Some(Command::Backup { file }) => {
             let bytes = download_backup(client, file)?;
-            out.line(format!(
-                "backed up the database of {} to {} ({bytes} bytes)",
-                client.base(),
-                file.display()
-            ))?;
+            let json = json!({
+                "bytes": bytes,
+                "from": client.base(),
+                "to": file.display().to_string(),
+            });
+            shared::show_result(&mut out, format, &json, |out| {
+                out.line(format!(
+                    "backed up the database of {} to {} ({bytes} bytes)",
+                    client.base(),
+                    file.display()
+                ))
+            })?;
             ExitCode::SUCCESS
         }
         Some(Command::Check) => {
             let report: CheckReply = client.get("/check")?;
-            if report.ok {
-                out.line(format!(
-                    "ok: {} entries; indexes, statistics and attachments agree",
-                    report.entries_checked
-                ))?;
-                ExitCode::SUCCESS
-            } else {
-                for d in &report.differences {
-                    out.line(d)?;
-                }
-                out.flush()?;
-                eprintln!(
-                    "error: {} difference(s) found in the database of {}",
-                    report.differences.len(),
-                    client.base()
-                );
-                ExitCode::FAILURE
-            }
+            let place = format!("the database of {}", client.base());
+            shared::show_check(&mut out, format, &report, &place)?
         }
         Some(Command::Stats {
             kind,
@@ -137,11 +134,11 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
             to,
         }) => {
             let mut path = format!("/stats/{}/{}", seg(kind), seg(code));
-            if let (Some(from), Some(to)) = (from, to) {
+            if let Some((from, to)) = shared::stats_range(*from, *to) {
                 path = format!("{path}?from={from}&to={to}");
             }
             let s: Json = client.get(&path)?;
-            shared::show_stats(&mut out, &s)?;
+            shared::show_stats(&mut out, &s, format)?;
             ExitCode::SUCCESS
         }
         Some(Command::Users { action }) => {
@@ -154,7 +151,7 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
                             role: role.clone(),
                         },
                     )?;
-                    shared::show_new_user(&mut out, &user)?;
+                    shared::show_new_user(&mut out, &user, format)?;
                 }
                 UserAction::List => {
                     let users: Vec<UserReply> = client.get("/users")?;
@@ -175,15 +172,22 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
     Ok(code)
 }
 
+/// A script to run on the server.
+struct Script<'a> {
+    name: &'a str,
+    source: &'a str,
+    /// Its `--arg` variables.
+    params: serde_json::Map<String, Json>,
+}
+
 /// Runs a script on the server; prints as a local run does. Ctrl-C asks the server to stop it.
 fn script(
     client: &Client,
     out: &mut Out,
-    format: Format,
-    name: &str,
-    source: &str,
-    dry_run: bool,
+    cli: &Cli,
+    run: &Script<'_>,
 ) -> Result<ExitCode, CliError> {
+    let (format, dry_run, source) = (cli.format, cli.dry_run, run.source);
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     // A second handler cannot be installed; without one, Ctrl-C ends the client and the
@@ -191,7 +195,8 @@ fn script(
     let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed));
     let request = RunRequest {
         source: source.to_string(),
-        name: Some(name.to_string()),
+        name: Some(run.name.to_string()),
+        params: run.params.clone(),
         dry_run,
         ..RunRequest::default()
     };
@@ -201,7 +206,7 @@ fn script(
             if !text.is_empty() {
                 out.line(text)?;
             }
-            if dry_run {
+            if dry_run && !cli.quiet {
                 eprintln!("dry run: nothing was changed");
             }
             Ok(ExitCode::SUCCESS)

@@ -33,7 +33,11 @@ const COMMANDS: &[(&str, &str)] = &[
         ":backup FILE",
         "copy the database as it is now into a new file (restore: open that file)",
     ),
-    (":time", "switch timing of each input on or off"),
+    (":time [on|off]", "time each input (alone: switch)"),
+    (
+        ":format [table|json|csv]",
+        "how results print from now on (alone: say which)",
+    ),
     (":quit", "leave (Ctrl-D too)"),
 ];
 
@@ -189,6 +193,10 @@ pub struct Repl<'a> {
     at: Where<'a>,
     timing: bool,
     format: Format,
+    /// Whether an input failed (piped input then ends with a failure status).
+    failed: bool,
+    /// No greeting (`--quiet`).
+    quiet: bool,
 }
 
 fn history_file() -> Option<PathBuf> {
@@ -211,7 +219,16 @@ impl<'a> Repl<'a> {
             },
             timing: false,
             format,
+            failed: false,
+            quiet: false,
         }
+    }
+
+    /// Without a greeting (`--quiet`).
+    #[must_use]
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
     }
 
     /// A REPL in a new session of the server `client` talks to.
@@ -225,6 +242,8 @@ impl<'a> Repl<'a> {
             },
             timing: false,
             format,
+            failed: false,
+            quiet: false,
         })
     }
 
@@ -269,7 +288,7 @@ impl<'a> Repl<'a> {
         };
         if empty {
             format!(
-                "rapport{server}: this database is empty. Type :load scripts/demo.rhai for the demo company, or :help for the functions."
+                "rapport{server}: this database is empty; `rapport demo` (in the shell) loads the demo company. :help lists the functions, Ctrl-D leaves."
             )
         } else {
             format!("rapport{server}: type :help for the functions, Ctrl-D to leave.")
@@ -346,12 +365,43 @@ impl<'a> Repl<'a> {
                 return true;
             }
             Some(":time") => {
-                self.timing = !self.timing;
+                match trimmed.split_whitespace().nth(1) {
+                    None => self.timing = !self.timing,
+                    Some("on") => self.timing = true,
+                    Some("off") => self.timing = false,
+                    Some(other) => {
+                        self.failed = true;
+                        say(&format!("error: :time takes on or off, not {other}"));
+                        return true;
+                    }
+                }
                 say(if self.timing {
                     "timing on"
                 } else {
                     "timing off"
                 });
+                return true;
+            }
+            Some(":format") => {
+                let word = trimmed.split_whitespace().nth(1);
+                match word.map(|w| <Format as clap::ValueEnum>::from_str(w, true)) {
+                    None => {}
+                    Some(Ok(format)) => self.format = format,
+                    Some(Err(_)) => {
+                        self.failed = true;
+                        say(&format!(
+                            "error: :format takes table, json or csv, not {}",
+                            word.unwrap_or_default()
+                        ));
+                        return true;
+                    }
+                }
+                let name = match self.format {
+                    Format::Table => "table",
+                    Format::Json => "json",
+                    Format::Csv => "csv",
+                };
+                say(&format!("results print as {name}"));
                 return true;
             }
             Some(":load") => {
@@ -361,7 +411,10 @@ impl<'a> Repl<'a> {
                 };
                 match std::fs::read_to_string(path) {
                     Ok(source) => self.run(path, &source, out),
-                    Err(e) => say(&format!("error: {path} cannot be read: {e}")),
+                    Err(e) => {
+                        self.failed = true;
+                        say(&format!("error: {path} cannot be read: {e}"));
+                    }
                 }
                 return true;
             }
@@ -372,11 +425,15 @@ impl<'a> Repl<'a> {
                 };
                 match self.backup(path) {
                     Ok(done) => say(&done),
-                    Err(e) => say(&format!("error: {e}")),
+                    Err(e) => {
+                        self.failed = true;
+                        say(&format!("error: {e}"));
+                    }
                 }
                 return true;
             }
             Some(cmd) if cmd.starts_with(':') => {
+                self.failed = true;
                 say(&format!("error: no command {cmd}; :help lists them"));
                 return true;
             }
@@ -388,6 +445,7 @@ impl<'a> Repl<'a> {
 
     fn run(&mut self, name: &str, source: &str, out: &mut dyn Write) {
         let started = Instant::now();
+        let mut failed = true;
         let text = match &mut self.at {
             Where::Local {
                 db,
@@ -400,8 +458,21 @@ impl<'a> Repl<'a> {
                 let ran = host.run_with(db, name, source, variables, RunOptions::default());
                 let shown = streamer.borrow_mut().finish(output::End::of(&ran));
                 match (ran, shown) {
-                    (Ok(result), Ok(())) if result.streamed.is_some() => result.printed.join("\n"),
-                    (Ok(result), Ok(())) => output::outcome(&result, self.format),
+                    (Ok(result), Ok(())) if result.streamed.is_some() => {
+                        failed = false;
+                        if output::prints_aside(self.format) {
+                            for line in &result.printed {
+                                eprintln!("{line}");
+                            }
+                            String::new()
+                        } else {
+                            result.printed.join("\n")
+                        }
+                    }
+                    (Ok(result), Ok(())) => {
+                        failed = false;
+                        output::outcome(&result, self.format)
+                    }
                     (Ok(_), Err(e)) => format!("error: {e}"),
                     (Err(e), _) => output::failure(&e, source),
                 }
@@ -418,7 +489,10 @@ impl<'a> Repl<'a> {
                     ..RunRequest::default()
                 };
                 match client.run(&request, Some(cancel)) {
-                    Ok(reply) => output::reply_outcome(&reply, self.format),
+                    Ok(reply) => {
+                        failed = false;
+                        output::reply_outcome(&reply, self.format)
+                    }
                     Err(ClientError::Api(e)) if e.kind == "gone" => {
                         // The server ended an idle session: go on in a new one.
                         let renewed: Result<SessionReply, _> =
@@ -438,6 +512,7 @@ impl<'a> Repl<'a> {
                 }
             }
         };
+        self.failed |= failed;
         if !text.is_empty() {
             let _ = writeln!(out, "{text}");
         }
@@ -446,13 +521,19 @@ impl<'a> Repl<'a> {
         }
     }
 
-    /// Runs the REPL until `:quit` or end of input.
-    pub fn run_loop(mut self) -> std::io::Result<()> {
+    /// Runs the REPL until `:quit` or end of input. Gives whether piped input had an input
+    /// that failed (a script reading the REPL's output ends with a failure status then; at a
+    /// terminal, a failed input is just shown).
+    pub fn run_loop(mut self) -> std::io::Result<bool> {
         let cancel = self.cancel_flag();
         install_ctrl_c(&cancel);
         let stdout = std::io::stdout();
         if !std::io::stdin().is_terminal() {
-            let _ = writeln!(stdout.lock(), "{}", self.greeting());
+            // Piped: standard output carries the results alone (the greeting goes to standard
+            // error).
+            if !self.quiet {
+                eprintln!("{}", self.greeting());
+            }
             let mut pending = String::new();
             for line in std::io::stdin().lock().lines() {
                 let line = line?;
@@ -461,14 +542,14 @@ impl<'a> Repl<'a> {
                 if pending.trim_start().starts_with(':') || is_complete(&pending) {
                     let input = std::mem::take(&mut pending);
                     if !self.handle(&input, &mut stdout.lock()) {
-                        return Ok(());
+                        return Ok(self.failed);
                     }
                 }
             }
             if !pending.trim().is_empty() {
                 self.handle(&pending, &mut stdout.lock());
             }
-            return Ok(());
+            return Ok(self.failed);
         }
         let mut functions: Vec<String> = FUNCTIONS.iter().map(|f| f.name.to_string()).collect();
         functions.extend(
@@ -489,11 +570,17 @@ impl<'a> Repl<'a> {
         if let Some(h) = &history {
             let _ = editor.load_history(h);
         }
-        println!("{}", self.greeting());
+        if !self.quiet {
+            println!("{}", self.greeting());
+        }
         loop {
             match editor.readline("rapport> ") {
                 Ok(input) => {
                     let _ = editor.add_history_entry(input.as_str());
+                    // Written at once: a terminal that dies keeps the history.
+                    if let Some(h) = &history {
+                        let _ = editor.append_history(h);
+                    }
                     if !self.handle(&input, &mut stdout.lock()) {
                         break;
                     }
@@ -507,10 +594,7 @@ impl<'a> Repl<'a> {
                 Err(e) => return Err(std::io::Error::other(e)),
             }
         }
-        if let Some(h) = &history {
-            let _ = editor.save_history(h);
-        }
-        Ok(())
+        Ok(false)
     }
 }
 

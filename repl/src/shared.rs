@@ -3,8 +3,9 @@
 //! event, statistics, plugin settings, users) and how its outcome is printed.
 
 use std::path::Path;
+use std::process::ExitCode;
 
-use rapport::api::{DocumentReply, FieldInfo, InfoReply, UserReply};
+use rapport::api::{CheckReply, DocumentReply, FieldInfo, ImportReply, InfoReply, UserReply};
 use rapport::client::new_token;
 use rapport::error::CliError;
 use rapport::out::Out;
@@ -117,12 +118,41 @@ pub(crate) fn record_document(
     })
 }
 
-/// What `rapport document` prints: the entry, or why nothing was recorded.
+/// Prints a command's result: in JSON or CSV, `json` alone (standard output is the result, for
+/// the program that reads it); in tables, the lines people read (`human`).
+pub(crate) fn show_result(
+    out: &mut Out,
+    format: Format,
+    json: &serde_json::Value,
+    human: impl FnOnce(&mut Out) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    if format == Format::Table {
+        human(out)
+    } else {
+        out.line(output::render_json(json.clone(), format))
+    }
+}
+
+/// What `rapport document` prints: the entry, or why nothing was recorded. In JSON, the reply
+/// (`recorded`, `entry_no`, `reason`, `entry`); in CSV, the entry, or why there is none.
 pub(crate) fn show_document(
     out: &mut Out,
     reply: &DocumentReply,
     format: Format,
 ) -> Result<(), CliError> {
+    match format {
+        Format::Json => {
+            let json = serde_json::to_value(reply).map_err(|e| CliError::Output(e.into()))?;
+            return out.line(output::render_json(json, format));
+        }
+        Format::Csv => {
+            let json = reply.entry.clone().unwrap_or_else(|| {
+                serde_json::json!({"recorded": false, "reason": reply.reason.clone().unwrap_or_default()})
+            });
+            return out.line(output::render_json(json, format));
+        }
+        Format::Table => {}
+    }
     match (reply.entry_no, &reply.entry) {
         (Some(no), Some(entry)) => {
             out.line(format!("recorded as interaction log entry {no}"))?;
@@ -219,8 +249,15 @@ pub(crate) fn stats_json(kind: StatKind, code: &str, s: &Statistics) -> serde_js
     })
 }
 
-/// What `rapport stats` prints.
-pub(crate) fn show_stats(out: &mut Out, s: &serde_json::Value) -> Result<(), CliError> {
+/// What `rapport stats` prints (in JSON or CSV, the statistics as a record).
+pub(crate) fn show_stats(
+    out: &mut Out,
+    s: &serde_json::Value,
+    format: Format,
+) -> Result<(), CliError> {
+    if format != Format::Table {
+        return show_result(out, format, s, |_| Ok(()));
+    }
     let text = |k: &str| match &s[k] {
         serde_json::Value::String(t) => t.clone(),
         other => other.to_string(),
@@ -250,8 +287,16 @@ pub(crate) fn user_add(db: &Database, name: &str, role: &str) -> Result<UserRepl
     Ok(UserReply::of(&user, Some(token)))
 }
 
-/// What `rapport users add` prints.
-pub(crate) fn show_new_user(out: &mut Out, user: &UserReply) -> Result<(), CliError> {
+/// What `rapport users add` prints (in JSON or CSV, the user with its token).
+pub(crate) fn show_new_user(
+    out: &mut Out,
+    user: &UserReply,
+    format: Format,
+) -> Result<(), CliError> {
+    if format != Format::Table {
+        let json = serde_json::to_value(user).map_err(|e| CliError::Output(e.into()))?;
+        return show_result(out, format, &json, |_| Ok(()));
+    }
     out.line(format!("added user {} (role {})", user.name, user.role))?;
     out.line(format!("token: {}", user.token.clone().unwrap_or_default()))?;
     out.line("the token is shown once and only its hash is stored: keep it; clients send it with --token or RAPPORT_TOKEN")?;
@@ -301,10 +346,114 @@ pub(crate) fn info(db: &Database, user: &str, role: Role) -> Result<InfoReply, E
 
 /// The source of the script file `rapport run FILE` names.
 pub(crate) fn read_script(file: &Path) -> Result<String, CliError> {
+    if file == Path::new("-") {
+        let mut source = String::new();
+        return std::io::Read::read_to_string(&mut std::io::stdin(), &mut source)
+            .map(|_| source)
+            .map_err(|source| CliError::Read {
+                what: "script",
+                path: "standard input".into(),
+                source,
+                fix: "pipe a Rhai script into rapport run -",
+            });
+    }
     std::fs::read_to_string(file).map_err(|source| CliError::Read {
         what: "script",
         path: file.display().to_string(),
         source,
         fix: "give the path of a Rhai script",
     })
+}
+
+/// What `rapport check` prints: `ok: …`, or every difference (in JSON or CSV, the report); the
+/// exit status says which, and a difference is also said on standard error.
+pub(crate) fn show_check(
+    out: &mut Out,
+    format: Format,
+    report: &CheckReply,
+    place: &str,
+) -> Result<ExitCode, CliError> {
+    let json = serde_json::to_value(report).map_err(|e| CliError::Output(e.into()))?;
+    show_result(out, format, &json, |out| {
+        if report.ok {
+            out.line(format!(
+                "ok: {} entries; indexes, statistics and attachments agree",
+                report.entries_checked
+            ))
+        } else {
+            report.differences.iter().try_for_each(|d| out.line(d))
+        }
+    })?;
+    if report.ok {
+        return Ok(ExitCode::SUCCESS);
+    }
+    out.flush()?;
+    eprintln!(
+        "error: {} difference(s) found in {place}",
+        report.differences.len()
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// What `rapport import` prints: the fields it declared and how many contacts it imported (in
+/// JSON or CSV, the reply).
+pub(crate) fn show_import(
+    out: &mut Out,
+    format: Format,
+    reply: &ImportReply,
+) -> Result<(), CliError> {
+    let json = serde_json::to_value(reply).map_err(|e| CliError::Output(e.into()))?;
+    show_result(out, format, &json, |out| {
+        for d in &reply.declared {
+            out.line(format!("declaring contact field {d}"))?;
+        }
+        let n = reply.imported;
+        out.line(format!(
+            "imported {n} contact{}",
+            if n == 1 { "" } else { "s" }
+        ))
+    })
+}
+
+/// The days `stats --from … --to …` asks for: either alone is open on its other side (from
+/// the first day there can be, up to the last).
+pub(crate) fn stats_range(
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let first = chrono::NaiveDate::from_ymd_opt(1, 1, 1).expect("a date");
+    let last = chrono::NaiveDate::from_ymd_opt(9999, 12, 31).expect("a date");
+    match (from, to) {
+        (None, None) => None,
+        (from, to) => Some((from.unwrap_or(first), to.unwrap_or(last))),
+    }
+}
+
+/// The variables `--arg NAME=VALUE` gives a script: the value as JSON when it is JSON (`10`,
+/// `true`, `"10"`, `[1, 2]`), else as text (`Oslo`).
+pub(crate) fn script_args(
+    args: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
+    let mut vars = serde_json::Map::new();
+    for arg in args {
+        let (name, value) = arg.split_once('=').unwrap_or((arg, ""));
+        let is_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !is_name || !arg.contains('=') {
+            return Err(Error::invalid(
+                "command line",
+                "--arg",
+                format!("{arg} is not NAME=VALUE with a NAME of letters, digits and _"),
+                "give e.g. --arg city=Oslo",
+            )
+            .into());
+        }
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        vars.insert(name.to_string(), value);
+    }
+    Ok(vars)
 }

@@ -574,9 +574,12 @@ fn the_repl_takes_multi_line_input_help_and_shows_errors_with_a_caret() {
     each_backend(|ws| {
         ws.ok(&["demo"]);
         let run = ws.run_with_input(&["repl"], "let n = contacts().filter(#{\n  city: \"Oslo\"\n}).count();\nn\n:help count\nfoo(1)\n:quit\n");
-        assert!(run.success, "{}", run.stderr);
+        assert!(
+            !run.success,
+            "piped input with a failed input ends with a failure"
+        );
         assert_output(
-            "rapport: type :help for the functions, Ctrl-D to leave.\n10\nquery.count() -> int\n  How many records match (streams; nothing is held).\nerror: repl:1:1: no function foo(int); :help lists the functions there are\n   1 | foo(1)\n     | ^\n",
+            "10\nquery.count() -> int\n  How many records match (streams; nothing is held).\nerror: repl:1:1: no function foo(int); :help lists the functions there are\n   1 | foo(1)\n     | ^\n",
             &run.stdout,
         );
     });
@@ -589,11 +592,7 @@ fn the_repls_help_shows_the_declared_fields() {
         let run = ws.run_with_input(&["repl"], ":help no_letters\n:help\n");
         assert!(run.success, "{}", run.stderr);
         let line = "contact.no_letters                 flag field. Send no statements or reminders (read by the document_rules plugin)\n";
-        assert!(
-            run.stdout.contains(&format!("leave.\n{line}")),
-            "{}",
-            run.stdout
-        );
+        assert!(run.stdout.starts_with(line), "{}", run.stdout);
         assert!(
             run.stdout
                 .contains(&format!("fields() lists them):\n{line}")),
@@ -608,8 +607,12 @@ fn the_repl_greets_an_empty_database_with_one_line_of_help() {
     each_backend(|ws| {
         let run = ws.run_with_input(&[], "");
         assert_output(
-            "rapport: this database is empty. Type :load scripts/demo.rhai for the demo company, or :help for the functions.\n",
-            &run.stdout,
+            "rapport: this database is empty; `rapport demo` (in the shell) loads the demo company. :help lists the functions, Ctrl-D leaves.\n",
+            &run.stderr,
+        );
+        assert_eq!(
+            run.stdout, "",
+            "piped, standard output carries results alone"
         );
     });
 }
@@ -774,6 +777,232 @@ fn a_query_result_prints_as_it_is_read_and_stays_open_when_the_run_fails() {
         assert!(
             !run.stdout.trim_end().ends_with(']'),
             "a failed result is not closed as if whole"
+        );
+    });
+}
+
+// ---- standard output carries results; habits of psql and friends ------------------------------
+
+#[test]
+fn print_goes_to_standard_error_when_results_are_json_or_csv() {
+    each_backend(|ws| {
+        let json = ws.run(&["--format", "json", "eval", r#"print("a note"); 1 + 1"#]);
+        assert_eq!(json.stdout, "2\n");
+        assert!(json.stderr.contains("a note"), "{}", json.stderr);
+        let table = ws.run(&["eval", r#"print("a note"); 1 + 1"#]);
+        assert_eq!(
+            table.stdout, "a note\n2\n",
+            "in tables, print shows with the result"
+        );
+    });
+}
+
+#[test]
+fn a_csv_value_that_is_not_a_record_is_quoted_as_csv_quotes_it() {
+    each_backend(|ws| {
+        let out = ws.ok(&["--format", "csv", "eval", r#""Berg, Anna""#]);
+        assert_eq!(out, "\"Berg, Anna\"\n");
+    });
+}
+
+#[test]
+fn every_command_prints_json_alone_when_asked_for_json() {
+    each_backend(|ws| {
+        let demo = ws.ok(&["--format", "json", "demo"]);
+        let backup = ws.path().join("copy.redb");
+        let csv = ws.file("one.csv", b"name,city\nNew One,Oslo\n");
+        let commands: Vec<Vec<&str>> = vec![
+            vec!["stats", "template", "S_STATM"],
+            vec!["check"],
+            vec![
+                "document",
+                "sales_invoice",
+                "103017",
+                "--customer",
+                "CT000001",
+                "--action",
+                "emailed",
+            ],
+            vec!["import", "contacts", csv.to_str().unwrap()],
+            vec!["users", "add", "anna", "--role", "log"],
+            vec!["backup", backup.to_str().unwrap()],
+        ];
+        let mut outputs = vec![("demo".to_string(), demo)];
+        for args in commands {
+            let mut all = vec!["--format", "json"];
+            all.extend(&args);
+            outputs.push((args.join(" "), ws.ok(&all)));
+        }
+        for (command, out) in outputs {
+            let parsed: Result<serde_json::Value, _> = serde_json::from_str(&out);
+            assert!(
+                parsed.is_ok(),
+                "{command}: standard output is not JSON alone:\n{out}"
+            );
+        }
+    });
+}
+
+#[test]
+fn piped_repl_input_ends_with_a_failure_status_after_a_failed_input() {
+    each_backend(|ws| {
+        let run = ws.run_with_input(&[], "1 + 1\nnope(1)\n2 + 2\n");
+        assert!(!run.success);
+        assert!(run.stdout.starts_with("2\n"), "{}", run.stdout);
+        assert!(run.stdout.ends_with("4\n"), "the inputs after it still run");
+        let fine = ws.run_with_input(&[], "1 + 1\n");
+        assert!(fine.success, "{}", fine.stderr);
+    });
+}
+
+#[test]
+fn dash_c_runs_code_as_eval_does() {
+    each_backend(|ws| {
+        assert_eq!(ws.ok(&["-c", "40 + 2"]), "42\n");
+        let both = ws.run(&["-c", "1", "check"]);
+        assert!(
+            !both.success && both.stderr.contains("-c"),
+            "{}",
+            both.stderr
+        );
+    });
+}
+
+#[test]
+fn run_dash_reads_the_script_from_standard_input() {
+    each_backend(|ws| {
+        let run = ws.run_with_input(&["run", "-"], "let x = 40;\nx + 2\n");
+        assert!(run.success, "{}", run.stderr);
+        assert_eq!(run.stdout, "42\n");
+    });
+}
+
+#[test]
+fn arg_gives_a_script_variables_as_json_or_as_text() {
+    each_backend(|ws| {
+        let out = ws.ok(&[
+            "eval",
+            r#"city + ": " + (n + 1) + " " + type_of(quoted)"#,
+            "--arg",
+            "city=Oslo",
+            "--arg",
+            "n=41",
+            "--arg",
+            r#"quoted="10""#,
+        ]);
+        assert_eq!(out, "Oslo: 42 string\n");
+        let file = ws.file("greet.rhai", b"`hello ${who}`");
+        assert_eq!(
+            ws.ok(&["run", file.to_str().unwrap(), "--arg", "who=Anna"]),
+            "hello Anna\n"
+        );
+        let bad = ws.run(&["eval", "1", "--arg", "2x=1"]);
+        assert!(
+            !bad.success && bad.stderr.contains("--arg"),
+            "{}",
+            bad.stderr
+        );
+    });
+}
+
+#[test]
+fn dry_run_may_come_before_the_command_and_only_scripts_take_it() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let before = ws.content_hash();
+        let run = ws.run(&[
+            "--dry-run",
+            "eval",
+            r#"contact_create(#{name: "Kept nowhere"})"#,
+        ]);
+        assert!(run.success, "{}", run.stderr);
+        assert!(run.stderr.contains("dry run"), "{}", run.stderr);
+        assert_eq!(ws.content_hash(), before);
+        let refused = ws.run(&["--dry-run", "check"]);
+        assert!(
+            !refused.success && refused.stderr.contains("--dry-run"),
+            "{}",
+            refused.stderr
+        );
+    });
+}
+
+#[test]
+fn quiet_leaves_notes_out_of_standard_error() {
+    each_backend(|ws| {
+        let run = ws.run(&["--quiet", "--dry-run", "eval", "1"]);
+        assert!(run.success);
+        assert_eq!(run.stderr, "");
+        let piped = ws.run_with_input(&["--quiet"], "1\n");
+        assert_eq!(piped.stderr, "", "no greeting");
+    });
+}
+
+#[test]
+fn stats_from_alone_counts_from_that_day_on() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let all = ws.ok(&["--format", "json", "stats", "template", "S_STATM"]);
+        let from = ws.ok(&[
+            "--format",
+            "json",
+            "stats",
+            "template",
+            "S_STATM",
+            "--from",
+            "2000-01-01",
+        ]);
+        let to = ws.ok(&[
+            "--format",
+            "json",
+            "stats",
+            "template",
+            "S_STATM",
+            "--to",
+            "2000-01-01",
+        ]);
+        let count =
+            |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["count"].clone();
+        assert_eq!(count(&from), count(&all));
+        assert_eq!(count(&to), serde_json::json!(0));
+    });
+}
+
+#[test]
+fn stats_refuse_a_first_day_after_the_last() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let run = ws.run(&[
+            "stats",
+            "template",
+            "S_STATM",
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-01-01",
+        ]);
+        assert!(!run.success);
+        assert!(run.stderr.contains("from"), "{}", run.stderr);
+    });
+}
+
+#[test]
+fn the_repls_time_and_format_commands_set_what_they_say() {
+    each_backend(|ws| {
+        let run = ws.run_with_input(&[], ":time on\n:time on\n:format json\n#{a: 1}\n:format\n");
+        assert!(run.success, "{}", run.stderr);
+        assert!(run.stdout.starts_with("timing on\n"), "{}", run.stdout);
+        assert_eq!(
+            run.stdout.matches("timing on").count(),
+            2,
+            "on twice stays on: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("{\n  \"a\": 1\n}"), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("results print as json"),
+            "{}",
+            run.stdout
         );
     });
 }

@@ -306,6 +306,17 @@ impl View<'_> {
         code: &str,
         range: Option<(NaiveDate, NaiveDate)>,
     ) -> Result<Statistics> {
+        if let Some((from, to)) = range
+            && from > to
+        {
+            // Silently nothing would look like no interactions in that time.
+            return Err(crate::error::Error::invalid(
+                format!("statistics of {kind} {code}"),
+                "from",
+                format!("{from} is after the last day, {to}"),
+                "give a first day on or before the last",
+            ));
+        }
         let key = self.stat_key(kind, code)?;
         let counters = match range {
             None => layout::get(self.kv, tables::STATS, &key.total_key())?.unwrap_or_default(),
