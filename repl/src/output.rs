@@ -6,7 +6,10 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use rapport_engine::model::{
+    Campaign, Contact, InteractionLogEntry, InteractionTemplate, Salesperson, User,
+};
 use rapport_script::{ResultSink, ScriptError, ScriptHost, ScriptOutput, Value as ScriptValue};
 use serde_json::Value;
 
@@ -43,13 +46,47 @@ fn columns(rows: &[Object]) -> Vec<String> {
     ordered_columns(rows.iter().flat_map(|r| r.keys().map(String::as_str)))
 }
 
-/// Field names (repeats allowed) as columns: the leading ones first, the rest alphabetically.
+/// The built-in fields of each kind of record with a spec, in the spec's order.
+const SPEC_ORDERS: &[&[&str]] = &[
+    Contact::FIELDS,
+    InteractionLogEntry::FIELDS,
+    InteractionTemplate::FIELDS,
+    Salesperson::FIELDS,
+    Campaign::FIELDS,
+    User::FIELDS,
+];
+
+/// Field names (repeats allowed) as columns: in the spec's order for the kind of record they
+/// are (the kind whose fields they hold most of), then the others alphabetically (custom
+/// fields); for other records, the leading ones first, the rest alphabetically.
 fn ordered_columns<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
     for k in names {
         if !all.iter().any(|a| a == k) {
             all.push(k.to_string());
         }
+    }
+    let held = |order: &&[&str]| order.iter().filter(|f| all.iter().any(|a| a == *f)).count();
+    let mut best: Option<(&[&str], usize)> = None;
+    for order in SPEC_ORDERS {
+        let n = held(order);
+        if n >= 2 && best.is_none_or(|(_, most)| n > most) {
+            best = Some((order, n));
+        }
+    }
+    if let Some((order, _)) = best {
+        let mut ordered: Vec<String> = order
+            .iter()
+            .filter(|f| all.iter().any(|a| a == *f))
+            .map(|f| (*f).to_string())
+            .collect();
+        let mut rest: Vec<String> = all
+            .into_iter()
+            .filter(|a| !order.contains(&a.as_str()))
+            .collect();
+        rest.sort();
+        ordered.extend(rest);
+        return ordered;
     }
     let mut ordered: Vec<String> = LEADING
         .iter()
@@ -119,8 +156,9 @@ fn shape(
         Value::Object(fields) => {
             let mut t = Table::new();
             t.load_preset(UTF8_FULL_CONDENSED);
-            for (k, v) in &fields {
-                t.add_row(vec![k.clone(), cell(v)]);
+            for k in ordered_columns(fields.keys().map(String::as_str)) {
+                let v = fields.get(&k).map(cell).unwrap_or_default();
+                t.add_row(vec![k, v]);
             }
             t.to_string()
         }
@@ -156,18 +194,67 @@ fn table_page(rows: &[Object]) -> String {
             .map(|c| row.get(c).map(cell).unwrap_or_default())
             .collect()
     });
-    table_of(&cols, cells)
+    table_of(&cols, cells, 1)
 }
 
-/// A table of `rows` under the header `cols`.
-fn table_of(cols: &[String], rows: impl Iterator<Item = Vec<String>>) -> String {
+/// A table of `rows` under the header `cols`: numbers right-aligned; when it is wider than the
+/// terminal, each row as a block of `field │ value` lines instead (psql's `\x auto`), numbered
+/// from `first`.
+fn table_of(cols: &[String], rows: impl Iterator<Item = Vec<String>>, first: u64) -> String {
+    let rows: Vec<Vec<String>> = rows.collect();
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(cols);
-    for row in rows {
-        t.add_row(row);
+    for row in &rows {
+        t.add_row(row.clone());
     }
-    t.to_string()
+    for (i, _) in cols.iter().enumerate() {
+        let number = |r: &Vec<String>| {
+            r.get(i)
+                .is_none_or(|c| c.is_empty() || c.parse::<f64>().is_ok())
+        };
+        let any = rows.iter().any(|r| r.get(i).is_some_and(|c| !c.is_empty()));
+        if any
+            && rows.iter().all(number)
+            && let Some(column) = t.column_mut(i)
+        {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let text = t.to_string();
+    let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    match terminal_width() {
+        Some(width) if widest > width => vertical(cols, &rows, first),
+        _ => text,
+    }
+}
+
+/// The width results are fitted to: the terminal's when standard output is one, else `COLUMNS`
+/// when it is set; none otherwise (a pipe gets whole tables).
+fn terminal_width() -> Option<usize> {
+    let t = Table::new();
+    if t.is_tty() {
+        return t.width().map(usize::from);
+    }
+    std::env::var("COLUMNS").ok()?.parse().ok()
+}
+
+/// Rows as blocks of `field │ value` lines, each under `-[ RECORD n ]-`.
+fn vertical(cols: &[String], rows: &[Vec<String>], first: u64) -> String {
+    use std::fmt::Write as _;
+    let name_width = cols.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (n, row) in rows.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let _ = write!(out, "-[ RECORD {} ]-", first + n as u64);
+        for (c, v) in cols.iter().zip(row) {
+            out.push('\n');
+            out.push_str(format!("{c:<name_width$} │ {v}").trim_end());
+        }
+    }
+    out
 }
 
 /// Records as CSV rows (a single record is one row; anything else is one cell).
@@ -479,7 +566,8 @@ impl Streamer {
                         row
                     })
                     .collect();
-                let text = table_of(&layout.cols, rows.into_iter());
+                let first = self.rows - page.len() as u64 + 1;
+                let text = table_of(&layout.cols, rows.into_iter(), first);
                 self.write(format!("{text}\n").as_bytes());
             }
             Format::Csv => self.write_csv_page(&page),

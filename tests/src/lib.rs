@@ -221,6 +221,19 @@ impl Workspace {
         Run::of(&out)
     }
 
+    /// Runs `rapport --db <db> args…` with `vars` in its environment.
+    pub fn run_with_env(&self, vars: &[(&str, &str)], args: &[&str]) -> Run {
+        let out = self
+            .command()
+            .envs(vars.iter().copied())
+            .arg("--db")
+            .arg(self.db_arg())
+            .args(args)
+            .output()
+            .expect("rapport runs");
+        Run::of(&out)
+    }
+
     /// Runs `rapport --db <db> args…` with `stdin` as its standard input.
     pub fn run_with_input(&self, args: &[&str], stdin: &str) -> Run {
         use std::io::Write;

@@ -1006,3 +1006,72 @@ fn the_repls_time_and_format_commands_set_what_they_say() {
         );
     });
 }
+
+#[test]
+fn a_table_wider_than_the_terminal_shows_each_record_as_a_block_of_fields() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let narrow = ws.run_with_env(&[("COLUMNS", "80")], &["eval", "contacts().limit(2)"]);
+        assert!(narrow.success, "{}", narrow.stderr);
+        assert!(
+            narrow.stdout.starts_with("-[ RECORD 1 ]-\nno "),
+            "{}",
+            narrow.stdout
+        );
+        assert!(
+            narrow.stdout.contains("\n-[ RECORD 2 ]-\n"),
+            "{}",
+            narrow.stdout
+        );
+        assert!(
+            narrow.stdout.contains("name                 │ Anna Berg\n"),
+            "{}",
+            narrow.stdout
+        );
+        assert!(
+            narrow.stdout.lines().all(|l| l.chars().count() <= 80),
+            "{}",
+            narrow.stdout
+        );
+        let wide = ws.run_with_env(&[("COLUMNS", "400")], &["eval", "contacts().limit(2)"]);
+        assert!(
+            wide.stdout.starts_with('┌'),
+            "a table that fits stays a table"
+        );
+    });
+}
+
+#[test]
+fn numbers_are_right_aligned_in_tables() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let out = ws.ok(&["eval", r#"templates().filter(#{code: "BUS"})"#]);
+        assert!(
+            out.contains("┆       8.0 ┆"),
+            "unit_cost right-aligned:\n{out}"
+        );
+        assert!(
+            out.contains("│ BUS  ┆ LETTER ┆"),
+            "text stays left-aligned:\n{out}"
+        );
+    });
+}
+
+#[test]
+fn a_records_fields_print_in_the_specs_order() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let one = ws.ok(&["eval", r#"contact("CT000002")"#]);
+        let at = |field: &str| {
+            one.find(&format!("│ {field} "))
+                .unwrap_or_else(|| panic!("{field} in\n{one}"))
+        };
+        assert!(at("no") < at("name") && at("name") < at("kind") && at("kind") < at("company_no"));
+        assert!(at("email") < at("city") && at("city") < at("country"));
+        let list = ws.ok(&["--format", "csv", "eval", "contacts().limit(1)"]);
+        assert!(
+            list.starts_with("no,name,kind,company_no,salesperson,"),
+            "{list}"
+        );
+    });
+}

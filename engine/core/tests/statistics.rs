@@ -84,7 +84,14 @@ fn statistics_over_a_date_range_count_only_the_entries_of_those_days() {
         })
         .unwrap();
     assert_eq!(s.count, 2);
-    let none = db
+}
+
+#[each_backend]
+fn statistics_refuse_a_first_day_after_the_last() {
+    // A reversed range would silently give 0, as if nothing had happened then.
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    let err = db
         .read(|v| {
             v.statistics(
                 StatKind::Template,
@@ -92,8 +99,8 @@ fn statistics_over_a_date_range_count_only_the_entries_of_those_days() {
                 Some((day("2026-03-02"), day("2026-02-01"))),
             )
         })
-        .unwrap();
-    assert_eq!(none.count, 0);
+        .unwrap_err();
+    assert_eq!(err.field(), Some("from"), "{err}");
 }
 
 #[each_backend]
