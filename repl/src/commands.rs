@@ -132,8 +132,21 @@ fn open(cli: &Cli) -> Result<Target, CliError> {
     if cli.read_only || (!serving && read_only_file(&cli.db)) {
         return Ok(Target::Local(Database::open_read_only(&cli.db)?));
     }
+    let is_file = rapport_engine::postgres_url(&cli.db).is_none();
+    let new_file = is_file && !cli.db.exists();
     match Database::open(&cli.db) {
-        Ok(db) => Ok(Target::Local(db)),
+        Ok(db) => {
+            // A mistyped --db must not pass for an empty database unnoticed (demo and import
+            // make new ones on purpose, and say what they put there).
+            let creates = matches!(cli.command, Some(Command::Demo | Command::Import { .. }));
+            if new_file && !creates && !cli.quiet {
+                eprintln!(
+                    "note: there was no database at {}: a new, empty one was created (check --db)",
+                    cli.db.display()
+                );
+            }
+            Ok(Target::Local(db))
+        }
         Err(e) if e.kind() == ErrorKind::DatabaseInUse && !serving => {
             match Discovery::find(&cli.db) {
                 Some(found) => Ok(Target::Remote(Client::new(

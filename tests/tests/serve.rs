@@ -95,9 +95,9 @@ fn a_repl_through_the_server_keeps_its_variables_between_lines() {
             .run_with_input(&["repl"], "let x = 41\nx + 1\n");
         assert!(run.success, "{}", run.stderr);
         assert!(
-            run.stdout.contains("through http://127.0.0.1:"),
-            "{}",
-            run.stdout
+            run.stderr.contains("through http://127.0.0.1:"),
+            "the greeting (on stderr when piped) says where: {}",
+            run.stderr
         );
         assert!(run.stdout.lines().any(|l| l == "42"), "{}", run.stdout);
     });

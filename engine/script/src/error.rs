@@ -336,7 +336,26 @@ fn not_found(signature: &str, engine: &Engine) -> String {
     known.sort();
     known.dedup();
     if known.is_empty() {
-        format!("no function {signature}; :help lists the functions there are")
+        // A mistyped name: the documented function closest to it.
+        let names = crate::docs::FUNCTIONS.iter().map(|f| {
+            f.name
+                .split('(')
+                .next()
+                .unwrap_or(f.name)
+                .rsplit('.')
+                .next()
+                .unwrap_or(f.name)
+        });
+        // (A typo rarely changes the first letter: `foo` is not offered `log`.)
+        let near = rapport_engine::ops::closest(&name, names)
+            .filter(|n| n.chars().next() == name.chars().next());
+        match near.and_then(crate::docs::lookup) {
+            Some(doc) => format!(
+                "no function {signature}; did you mean {}? (called as {})",
+                doc.name, doc.signature
+            ),
+            None => format!("no function {signature}; :help lists the functions there are"),
+        }
     } else {
         format!(
             "no function {signature}; {name} takes: {}",

@@ -1319,10 +1319,11 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                 q.source.check_field(&s, "group_count", field)?;
                 let mut groups = Map::new();
                 run_field(&ctx, &s, q, field, &mut |key| {
-                    let key = if key.is_unit() {
-                        String::new()
-                    } else {
-                        key.to_string()
+                    // As the value shows: a date as YYYY-MM-DD, not its type's name.
+                    let key = match crate::value::to_json(&key) {
+                        serde_json::Value::String(text) => text,
+                        serde_json::Value::Null => String::new(),
+                        other => other.to_string(),
                     };
                     let n = groups.entry(key.into()).or_insert(Dynamic::from_int(0));
                     *n = Dynamic::from_int(n.as_int().unwrap_or(0) + 1);

@@ -197,3 +197,23 @@ fn a_script_run_another_writer_overtook_runs_again_and_commits_once() {
     assert_eq!(entry(&db, 2).contact_no, "P1");
     assert_eq!(db.read(|v| v.last_entry_no()).unwrap(), 2);
 }
+
+#[each_backend]
+fn a_mistyped_function_is_answered_with_the_closest_one_and_how_it_is_called() {
+    let db = db();
+    let host = ScriptHost::new(Limits::user());
+    for (typo, meant) in [
+        ("contcts().count()", "did you mean contacts?"),
+        ("contacts().cont()", "did you mean count?"),
+    ] {
+        let err = host
+            .run(&db, "test", typo, RunOptions::default())
+            .expect_err("a mistyped function fails");
+        assert!(err.message.contains(meant), "{typo}: {err}");
+        assert!(err.message.contains("called as"), "{typo}: {err}");
+    }
+    let far = host
+        .run(&db, "test", "zzzzzzzz()", RunOptions::default())
+        .expect_err("an unknown function fails");
+    assert!(far.message.contains(":help lists"), "{far}");
+}

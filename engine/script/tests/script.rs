@@ -2339,3 +2339,18 @@ fn a_query_with_an_interpreted_closure_as_the_scripts_value_gives_its_records() 
     assert_eq!(out.streamed.map(|s| s.rows), Some(4));
     assert_eq!(kept.borrow().items.len(), 4);
 }
+
+#[each_backend]
+fn group_count_names_each_group_by_its_value_as_it_shows() {
+    let db = demo_db();
+    let by_date = map(run(&db, r#"entries().group_count("date")"#));
+    assert!(by_date.len() > 1, "one group a day: {by_date:?}");
+    let total: i64 = by_date.values().map(int).sum();
+    assert_eq!(total, 74);
+    for day in by_date.keys() {
+        assert!(
+            chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok(),
+            "{day} is a date as it shows"
+        );
+    }
+}
