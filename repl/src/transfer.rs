@@ -158,14 +158,28 @@ pub enum CsvInput<'a> {
 }
 
 impl<'a> CsvInput<'a> {
-    /// A reader of the CSV from its start.
+    /// A reader of the CSV from its start: cells trimmed of surrounding spaces, the delimiter
+    /// the header row uses (`,`, `;`, tab or `|`: spreadsheets in many countries write `;`).
     fn reader(self) -> std::io::Result<csv::Reader<Box<dyn Read + 'a>>> {
-        let read: Box<dyn Read + 'a> = match self {
-            CsvInput::Bytes(bytes) => Box::new(bytes),
-            CsvInput::File(path) => Box::new(std::fs::File::open(path)?),
+        let (read, first_line): (Box<dyn Read + 'a>, Vec<u8>) = match self {
+            CsvInput::Bytes(bytes) => {
+                let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+                (Box::new(bytes), line.to_vec())
+            }
+            CsvInput::File(path) => {
+                let mut line = Vec::new();
+                std::io::BufRead::read_until(
+                    &mut std::io::BufReader::new(std::fs::File::open(path)?),
+                    b'\n',
+                    &mut line,
+                )?;
+                (Box::new(std::fs::File::open(path)?), line)
+            }
         };
         Ok(csv::ReaderBuilder::new()
             .has_headers(true)
+            .delimiter(delimiter_of(&first_line))
+            .trim(csv::Trim::All)
             .from_reader(read))
     }
 
@@ -186,6 +200,27 @@ impl<'a> CsvInput<'a> {
             }
         }
     }
+}
+
+/// The delimiter a header row uses: of `,`, `;`, tab and `|`, the one it has most of outside
+/// quotes (`,` when it has none).
+fn delimiter_of(header: &[u8]) -> u8 {
+    let mut counts = [0_usize; 4];
+    let candidates = [b',', b';', b'\t', b'|'];
+    let mut quoted = false;
+    for b in header {
+        if *b == b'"' {
+            quoted = !quoted;
+        } else if !quoted && let Some(i) = candidates.iter().position(|c| c == b) {
+            counts[i] += 1;
+        }
+    }
+    let (best, most) =
+        counts.iter().enumerate().fold(
+            (0, 0),
+            |(bi, bn), (i, n)| if *n > bn { (i, *n) } else { (bi, bn) },
+        );
+    if most == 0 { b',' } else { candidates[best] }
 }
 
 /// The columns of a contact CSV that are neither built-in nor declared, each declared as a

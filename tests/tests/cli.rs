@@ -1097,3 +1097,29 @@ fn a_database_file_that_was_not_there_is_said_to_be_new() {
         demo.stderr
     );
 }
+
+#[test]
+fn import_reads_a_semicolon_separated_file_and_trims_its_cells() {
+    each_backend(|ws| {
+        let csv = ws.file(
+            "semi.csv",
+            b"name ; city\n Anna Berg ; Oslo \n\"Holm; Bart\";Bergen\n",
+        );
+        let run = ws.run(&["import", "contacts", csv.to_str().unwrap()]);
+        assert!(run.success, "{}", run.stderr);
+        let out = ws.ok(&[
+            "--format",
+            "json",
+            "eval",
+            "contacts().order_by(\"name\").list()",
+        ]);
+        let contacts: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(contacts[0]["name"], "Anna Berg", "{out}");
+        assert_eq!(contacts[0]["city"], "Oslo", "{out}");
+        assert_eq!(
+            contacts[1]["name"], "Holm; Bart",
+            "a quoted ; stays in its cell: {out}"
+        );
+        assert_eq!(contacts[1]["city"], "Bergen", "{out}");
+    });
+}
