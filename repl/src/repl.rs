@@ -15,6 +15,7 @@ use rapport::output::{self, Format};
 use rapport_engine::Database;
 use rapport_engine::model::{FieldRecord, Role};
 use rapport_script::docs::{FUNCTIONS, lookup};
+use rapport_script::query::{SOURCES, Source};
 use rapport_script::{RunOptions, ScriptHost, Variables};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -32,6 +33,14 @@ const COMMANDS: &[(&str, &str)] = &[
     (
         ":backup FILE",
         "copy the database as it is now into a new file (restore: open that file)",
+    ),
+    (
+        ":tables",
+        "the kinds of record, with how many there are of each",
+    ),
+    (
+        ":fields KIND",
+        "a kind's fields: built-in (type, whether indexed) and declared",
     ),
     (":time [on|off]", "time each input (alone: switch)"),
     (
@@ -380,6 +389,54 @@ impl<'a> Repl<'a> {
                 } else {
                     "timing off"
                 });
+                return true;
+            }
+            Some(":tables") => {
+                // One run, as any input: each kind with its query function and its count.
+                let kinds: Vec<String> = SOURCES
+                    .iter()
+                    .map(|s| format!("#{{name: \"{0}\", records: {0}().count()}}", s.name()))
+                    .collect();
+                self.run(":tables", &format!("[{}]", kinds.join(", ")), out);
+                return true;
+            }
+            Some(":fields") => {
+                let word = trimmed.split_whitespace().nth(1).unwrap_or_default();
+                let Some(source) = Source::named(word) else {
+                    self.failed = true;
+                    let names = SOURCES.iter().map(|s| s.name());
+                    let hint = rapport_engine::ops::closest(word, names)
+                        .map(|n| format!("did you mean {n}? "))
+                        .unwrap_or_default();
+                    say(&format!(
+                        "error: :fields takes a kind of record, e.g. :fields contacts; {hint}:tables lists them"
+                    ));
+                    return true;
+                };
+                let record = source.custom_record().map(|r| r.to_string());
+                say(&format!(
+                    "{:<30} {:<7} {:<9} {:<7} description",
+                    "field", "type", "from", "indexed"
+                ));
+                for f in source.field_docs() {
+                    say(format!(
+                        "{:<30} {:<7} {:<9} {}",
+                        f.name,
+                        f.field_type,
+                        "built-in",
+                        if f.indexed { "yes" } else { "" }
+                    )
+                    .trim_end());
+                }
+                for d in self.declared_fields() {
+                    if record.as_deref() == Some(d.record.as_str()) {
+                        say(format!(
+                            "{:<30} {:<7} {:<9} {:<7} {}",
+                            d.name, d.field_type, "declared", "", d.description
+                        )
+                        .trim_end());
+                    }
+                }
                 return true;
             }
             Some(":format") => {

@@ -1123,3 +1123,43 @@ fn import_reads_a_semicolon_separated_file_and_trims_its_cells() {
         assert_eq!(contacts[1]["city"], "Bergen", "{out}");
     });
 }
+
+#[test]
+fn the_repl_lists_the_kinds_of_record_and_a_kinds_fields() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let run = ws.run_with_input(&[], ":tables\n:fields contacts\n:fields entries\n");
+        assert!(run.success, "{}", run.stderr);
+        assert!(
+            run.stdout.contains("│ contacts         ┆      50 │"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("│ entries          ┆      74 │"),
+            "{}",
+            run.stdout
+        );
+        let line = |start: &str| {
+            run.stdout
+                .lines()
+                .find(|l| l.starts_with(start))
+                .unwrap_or_else(|| panic!("no {start} in\n{}", run.stdout))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(line("city "), "city text built-in yes");
+        assert_eq!(line("privacy_blocked "), "privacy_blocked flag built-in");
+        assert!(line("no_letters ").starts_with("no_letters flag declared Send no"));
+        assert_eq!(line("cost "), "cost number built-in");
+        assert_eq!(line("template "), "template text built-in yes");
+        let wrong = ws.run_with_input(&[], ":fields contcts\n");
+        assert!(!wrong.success);
+        assert!(
+            wrong.stdout.contains("did you mean contacts?"),
+            "{}",
+            wrong.stdout
+        );
+    });
+}

@@ -81,7 +81,7 @@ impl Source {
     }
 
     /// The kind of record whose custom fields this source's records have.
-    pub(crate) fn custom_record(self) -> Option<FieldRecord> {
+    pub fn custom_record(self) -> Option<FieldRecord> {
         Some(match self {
             Source::Contacts => FieldRecord::Contact,
             Source::Entries => FieldRecord::Entry,
@@ -1047,6 +1047,109 @@ pub(crate) fn field_of(item: &Dynamic, field: &str) -> Dynamic {
     crate::value::handle_fields(item)
         .and_then(|f| f.get(field).cloned())
         .unwrap_or(Dynamic::UNIT)
+}
+
+/// Every kind of record a query reads, in the order discovery lists them (`:tables`).
+pub const SOURCES: &[Source] = &[
+    Source::Contacts,
+    Source::Entries,
+    Source::Templates,
+    Source::Groups,
+    Source::Salespeople,
+    Source::Campaigns,
+    Source::CampaignEntries,
+    Source::Segments,
+    Source::LoggedSegments,
+];
+
+/// The entry fields a leading `.filter` equality reads from an index instead of every entry
+/// (`Query::plan`; a test keeps the two the same). `document_no` is read from the index too,
+/// with `document_type`.
+pub const INDEXED_ENTRY_FIELDS: &[&str] = &[
+    "contact_no",
+    "contact_company_no",
+    "logged_segment_no",
+    "campaign_entry_no",
+    "document_type",
+    "template",
+    "salesperson",
+    "group",
+    "canceled",
+    "postponed",
+];
+
+/// A built-in field, as discovery shows it (`:fields`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltInField {
+    /// Its name.
+    pub name: String,
+    /// Its type as the language shows it: text, number, flag, date, list, map.
+    pub field_type: &'static str,
+    /// Whether a leading `.filter` equality on it reads an index.
+    pub indexed: bool,
+}
+
+impl Source {
+    /// The source a query function names (`"contacts"`, …).
+    pub fn named(name: &str) -> Option<Source> {
+        SOURCES.iter().copied().find(|s| s.name() == name)
+    }
+
+    /// Its built-in fields (in the spec's order where there is one), with their types and
+    /// whether they are indexed.
+    pub fn field_docs(self) -> Vec<BuiltInField> {
+        let blank = match self {
+            Source::Contacts => {
+                crate::value::contact_map(&rapport_engine::model::Contact::default())
+            }
+            Source::Entries => {
+                crate::value::entry_map(&rapport_engine::model::InteractionLogEntry::blank(
+                    0,
+                    chrono::NaiveDate::default(),
+                    chrono::NaiveTime::default(),
+                ))
+            }
+            Source::Templates => template_map(&InteractionTemplate::default()),
+            Source::Groups => group_map(&InteractionGroup::default()),
+            Source::Segments => segment_map(&Segment::default()),
+            Source::LoggedSegments => logged_segment_map(&LoggedSegment::default()),
+            Source::Campaigns => campaign_map(&Campaign::default()),
+            Source::CampaignEntries => campaign_entry_map(&CampaignEntry::default()),
+            Source::Salespeople => salesperson_map(&Salesperson::default()),
+        };
+        let indexed: Vec<&str> = match self {
+            Source::Contacts => ["company_no", "name"]
+                .into_iter()
+                .chain(INDEXED_CONTACT_FIELDS.iter().copied())
+                .collect(),
+            Source::Entries => INDEXED_ENTRY_FIELDS.to_vec(),
+            _ => Vec::new(),
+        };
+        self.built_in_fields()
+            .into_iter()
+            .map(|name| {
+                let value = blank.get(name.as_str()).cloned().unwrap_or(Dynamic::UNIT);
+                let field_type = if value.is_string() || value.is_unit() {
+                    "text"
+                } else if value.is_bool() {
+                    "flag"
+                } else if value.is_int() || value.is_float() {
+                    "number"
+                } else if value.is::<crate::value::Date>() {
+                    "date"
+                } else if value.is::<Array>() {
+                    "list"
+                } else {
+                    "map"
+                };
+                BuiltInField {
+                    indexed: indexed.contains(&name.as_str()),
+                    name,
+                    field_type,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The name of the function a host runs a query result through when it streams results.

@@ -2354,3 +2354,27 @@ fn group_count_names_each_group_by_its_value_as_it_shows() {
         );
     }
 }
+
+#[each_backend]
+fn the_fields_discovery_calls_indexed_are_the_ones_a_filter_reads_an_index_for() {
+    use rapport_script::query::Source;
+    let db = db();
+    for source in [Source::Contacts, Source::Entries] {
+        for field in source.field_docs() {
+            let value = match (field.field_type, field.name.as_str()) {
+                (_, "document_type") => "\"sales_invoice\"".to_string(),
+                ("text", _) => "\"A1\"".to_string(),
+                ("number", _) => "1".to_string(),
+                ("flag", _) => "true".to_string(),
+                _ => continue,
+            };
+            let src = format!(
+                "{}().filter(#{{{}: {value}}}).uses_index()",
+                source.name(),
+                field.name
+            );
+            let uses = run(&db, &src).as_bool().unwrap();
+            assert_eq!(uses, field.indexed, "{src}");
+        }
+    }
+}
