@@ -394,7 +394,12 @@ impl End {
 /// Sends the results of `host`'s runs whose value is a query to standard output in `format`, as
 /// they come; the caller [`Streamer::finish`]es them after the run.
 pub fn stream_to_stdout(host: &ScriptHost, format: Format) -> Rc<RefCell<Streamer>> {
-    let w = Box::new(std::io::BufWriter::new(std::io::stdout()));
+    stream_to(host, format, Box::new(std::io::stdout()))
+}
+
+/// Sends the results of `host`'s runs whose value is a query to `w` (buffered) in `format`.
+pub fn stream_to(host: &ScriptHost, format: Format, w: Box<dyn Write>) -> Rc<RefCell<Streamer>> {
+    let w = Box::new(std::io::BufWriter::new(w));
     let streamer = Rc::new(RefCell::new(Streamer::new(format, w)));
     host.stream_results(Some(streamer.clone()));
     streamer

@@ -42,6 +42,10 @@ const COMMANDS: &[(&str, &str)] = &[
         ":fields KIND",
         "a kind's fields: built-in (type, whether indexed) and declared",
     ),
+    (
+        ":output [FILE]",
+        "results go into a new FILE from now on (alone: to the terminal again)",
+    ),
     (":time [on|off]", "time each input (alone: switch)"),
     (
         ":format [table|json|csv]",
@@ -206,6 +210,8 @@ pub struct Repl<'a> {
     failed: bool,
     /// No greeting (`--quiet`).
     quiet: bool,
+    /// Where results go instead of standard output (`:output FILE`).
+    output: Option<(PathBuf, std::fs::File)>,
 }
 
 fn history_file() -> Option<PathBuf> {
@@ -230,6 +236,7 @@ impl<'a> Repl<'a> {
             format,
             failed: false,
             quiet: false,
+            output: None,
         }
     }
 
@@ -253,6 +260,7 @@ impl<'a> Repl<'a> {
             format,
             failed: false,
             quiet: false,
+            output: None,
         })
     }
 
@@ -439,6 +447,38 @@ impl<'a> Repl<'a> {
                 }
                 return true;
             }
+            Some(":output") => {
+                let path = trimmed.split_once(' ').map(|(_, p)| p.trim());
+                match path {
+                    None => {
+                        if let Some((file, _)) = self.output.take() {
+                            say(&format!(
+                                "results go to the terminal again ({} is complete)",
+                                file.display()
+                            ));
+                        } else {
+                            say("results go to the terminal");
+                        }
+                    }
+                    Some(path) => match std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(path)
+                    {
+                        Ok(file) => {
+                            say(&format!("results go into {path} until :output"));
+                            self.output = Some((PathBuf::from(path), file));
+                        }
+                        Err(e) => {
+                            self.failed = true;
+                            say(&format!(
+                                "error: {path} cannot be made: {e}; give a new file (an existing one is never overwritten)"
+                            ));
+                        }
+                    },
+                }
+                return true;
+            }
             Some(":format") => {
                 let word = trimmed.split_whitespace().nth(1);
                 match word.map(|w| <Format as clap::ValueEnum>::from_str(w, true)) {
@@ -509,9 +549,13 @@ impl<'a> Repl<'a> {
                 host,
                 variables,
             } => {
-                // A query's results stream to standard output as they come; Ctrl-C stops them.
+                // A query's results stream to standard output (or the :output file) as they
+                // come; Ctrl-C stops them.
                 let _ = out.flush();
-                let streamer = output::stream_to_stdout(host, self.format);
+                let streamer = match self.output.as_ref().map(|(_, f)| f.try_clone()) {
+                    Some(Ok(file)) => output::stream_to(host, self.format, Box::new(file)),
+                    _ => output::stream_to_stdout(host, self.format),
+                };
                 let ran = host.run_with(db, name, source, variables, RunOptions::default());
                 let shown = streamer.borrow_mut().finish(output::End::of(&ran));
                 match (ran, shown) {
@@ -571,7 +615,15 @@ impl<'a> Repl<'a> {
         };
         self.failed |= failed;
         if !text.is_empty() {
-            let _ = writeln!(out, "{text}");
+            // Results into the :output file; errors stay in front of the user.
+            match &mut self.output {
+                Some((_, file)) if !failed => {
+                    let _ = writeln!(file, "{text}");
+                }
+                _ => {
+                    let _ = writeln!(out, "{text}");
+                }
+            }
         }
         if self.timing {
             let _ = writeln!(out, "({:.3} s)", started.elapsed().as_secs_f64());

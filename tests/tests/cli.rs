@@ -1163,3 +1163,43 @@ fn the_repl_lists_the_kinds_of_record_and_a_kinds_fields() {
         );
     });
 }
+
+#[test]
+fn the_repls_output_command_sends_results_to_a_new_file_until_it_is_given_alone() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let file = ws.path().join("out.csv");
+        let input = format!(
+            ":format csv\n:output {0}\ncontacts().limit(2)\n40 + 2\nnope()\n:output\n1 + 1\n:output {0}\n",
+            file.display()
+        );
+        let run = ws.run_with_input(&[], &input);
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert!(written.starts_with("no,name,"), "{written}");
+        assert_eq!(
+            written.lines().count(),
+            4,
+            "a header, two contacts, 42:\n{written}"
+        );
+        assert!(written.ends_with("42\n"), "{written}");
+        assert!(
+            run.stdout.contains("no function nope"),
+            "errors stay on the terminal: {}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("\n2\n"),
+            "after :output alone, results show again: {}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("never overwritten"),
+            "an existing file is refused: {}",
+            run.stdout
+        );
+        assert!(
+            !run.success,
+            "the failed inputs make piped input end non-zero"
+        );
+    });
+}
