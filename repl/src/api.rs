@@ -193,6 +193,10 @@ pub struct InfoReply {
     pub role: String,
     /// Codes of templates, groups, salespeople and numbers of segments.
     pub codes: Vec<String>,
+    /// Codes by kind (`template`, `group`, `salesperson`, `segment`, and `contact`: the
+    /// numbers of the first 5,000 contacts), for completion inside a function's quotes.
+    #[serde(default)]
+    pub codes_by_kind: std::collections::BTreeMap<String, Vec<String>>,
     /// The declared custom fields.
     pub fields: Vec<FieldInfo>,
     /// Whether the database has no templates and no entries.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod complete;
 mod remote;
 mod repl;
 mod serve;

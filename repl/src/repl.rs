@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use crate::complete::Completion;
 use rapport::api::{FieldInfo, InfoReply, RunRequest, SessionReply};
 use rapport::client::{Client, ClientError};
 use rapport::output::{self, Format};
@@ -17,6 +18,7 @@ use rapport_engine::model::{FieldRecord, Role};
 use rapport_script::docs::{FUNCTIONS, lookup};
 use rapport_script::query::{SOURCES, Source};
 use rapport_script::{RunOptions, ScriptHost, Variables};
+use rustyline::completion::FilenameCompleter;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::{CmdKind, Highlighter};
@@ -96,8 +98,8 @@ pub fn is_complete(input: &str) -> bool {
 /// Completion, highlighting and multi-line validation for rustyline.
 #[derive(Helper, Hinter)]
 struct ReplHelper {
-    functions: Vec<String>,
-    codes: Vec<String>,
+    completion: Completion,
+    files: FilenameCompleter,
 }
 
 impl Completer for ReplHelper {
@@ -107,70 +109,99 @@ impl Completer for ReplHelper {
         &self,
         line: &str,
         pos: usize,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = &line[..pos];
-        let in_string = before.matches('"').count() % 2 == 1;
-        let start = before
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-            .map_or(0, |i| i + 1);
-        let word = &before[start..];
-        let pool: Box<dyn Iterator<Item = &String>> = if in_string {
-            Box::new(self.codes.iter())
-        } else {
-            Box::new(self.functions.iter())
-        };
-        let upper = word.to_uppercase();
-        let mut out: Vec<Pair> = pool
-            .filter(|c| {
-                if in_string {
-                    c.starts_with(&upper)
-                } else {
-                    c.starts_with(word)
-                }
-            })
-            .map(|c| Pair {
-                display: c.clone(),
-                replacement: c.clone(),
-            })
-            .collect();
-        out.dedup_by(|a, b| a.replacement == b.replacement);
-        Ok((start, out))
+        match self.completion.candidates(line, pos) {
+            Some((start, words)) => Ok((
+                start,
+                words
+                    .into_iter()
+                    .map(|w| Pair {
+                        display: w.clone(),
+                        replacement: w,
+                    })
+                    .collect(),
+            )),
+            // A file name (after :load and :output).
+            None => self.files.complete(line, pos, ctx),
+        }
     }
 }
 
 impl Highlighter for ReplHelper {
     fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
-        if line.starts_with(':') {
-            return Cow::Owned(format!("\x1b[36m{line}\x1b[0m"));
-        }
-        // Strings in green, everything else as typed.
-        let mut out = String::with_capacity(line.len() + 16);
-        let mut quote: Option<char> = None;
-        for c in line.chars() {
-            match quote {
-                None if c == '"' || c == '`' => {
-                    quote = Some(c);
-                    out.push_str("\x1b[32m");
-                    out.push(c);
-                }
-                Some(q) if c == q => {
-                    quote = None;
-                    out.push(c);
-                    out.push_str("\x1b[0m");
-                }
-                _ => out.push(c),
-            }
-        }
-        if quote.is_some() {
-            out.push_str("\x1b[0m");
-        }
-        Cow::Owned(out)
+        Cow::Owned(highlighted(line))
     }
 
     fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
         true
     }
+}
+
+/// A line with colours: a command in cyan; strings green, numbers yellow, keywords bold blue,
+/// a `//` comment grey.
+fn highlighted(line: &str) -> String {
+    const STRING: &str = "\x1b[32m";
+    const NUMBER: &str = "\x1b[33m";
+    const KEYWORD: &str = "\x1b[1;34m";
+    const COMMENT: &str = "\x1b[90m";
+    const RESET: &str = "\x1b[0m";
+    if line.starts_with(':') {
+        return format!("\x1b[36m{line}{RESET}");
+    }
+    let mut out = String::with_capacity(line.len() + 32);
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' || c == '`' {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != c {
+                j += if chars[j] == '\\' { 2 } else { 1 };
+            }
+            let end = (j + 1).min(chars.len());
+            out.push_str(STRING);
+            out.extend(&chars[i..end]);
+            out.push_str(RESET);
+            i = end;
+        } else if c == '/' && chars.get(i + 1) == Some(&'/') {
+            out.push_str(COMMENT);
+            out.extend(&chars[i..]);
+            out.push_str(RESET);
+            break;
+        } else if c.is_ascii_digit()
+            && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_'))
+        {
+            let mut j = i;
+            while j < chars.len()
+                && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == '_')
+            {
+                j += 1;
+            }
+            out.push_str(NUMBER);
+            out.extend(&chars[i..j]);
+            out.push_str(RESET);
+            i = j;
+        } else if c.is_alphabetic() || c == '_' {
+            let mut j = i;
+            while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+                j += 1;
+            }
+            let word: String = chars[i..j].iter().collect();
+            if crate::complete::KEYWORDS.contains(&word.as_str()) {
+                out.push_str(KEYWORD);
+                out.push_str(&word);
+                out.push_str(RESET);
+            } else {
+                out.push_str(&word);
+            }
+            i = j;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
 }
 
 impl Validator for ReplHelper {
@@ -271,8 +302,38 @@ impl<'a> Repl<'a> {
         }
     }
 
-    fn codes(&self) -> Vec<String> {
-        self.info().map(|i| i.codes).unwrap_or_default()
+    /// What Tab offers now: the language's functions and methods, the fields, this session's
+    /// variables, the commands and the codes by kind.
+    fn completion(&self) -> Completion {
+        let is_method = |signature: &str| {
+            signature
+                .split('(')
+                .next()
+                .is_some_and(|head| head.contains('.'))
+        };
+        let info = self.info();
+        Completion {
+            functions: FUNCTIONS
+                .iter()
+                .filter(|f| !is_method(f.signature))
+                .map(|f| f.name.to_string())
+                .collect(),
+            methods: FUNCTIONS
+                .iter()
+                .filter(|f| is_method(f.signature))
+                .map(|f| f.name.to_string())
+                .collect(),
+            fields: self.field_names(),
+            variables: match &self.at {
+                Where::Local { variables, .. } => variables.names(),
+                Where::Remote { .. } => Vec::new(),
+            },
+            commands: COMMANDS
+                .iter()
+                .map(|(c, _)| c.split(' ').next().unwrap_or(c).to_string())
+                .collect(),
+            codes: info.map(|i| i.codes_by_kind).unwrap_or_default(),
+        }
     }
 
     /// The declared custom fields (the REPL's help and completion show them).
@@ -660,20 +721,11 @@ impl<'a> Repl<'a> {
             }
             return Ok(self.failed);
         }
-        let mut functions: Vec<String> = FUNCTIONS.iter().map(|f| f.name.to_string()).collect();
-        functions.extend(
-            COMMANDS
-                .iter()
-                .map(|(c, _)| c.split(' ').next().unwrap_or(c).to_string()),
-        );
-        functions.extend(self.field_names());
-        functions.sort();
-        functions.dedup();
         let mut editor: Editor<ReplHelper, DefaultHistory> =
             Editor::new().map_err(std::io::Error::other)?;
         editor.set_helper(Some(ReplHelper {
-            functions,
-            codes: self.codes(),
+            completion: self.completion(),
+            files: FilenameCompleter::new(),
         }));
         let history = history_file();
         if let Some(h) = &history {
@@ -693,9 +745,10 @@ impl<'a> Repl<'a> {
                     if !self.handle(&input, &mut stdout.lock()) {
                         break;
                     }
-                    let codes = self.codes();
+                    // Codes, fields and variables may have changed.
+                    let completion = self.completion();
                     if let Some(helper) = editor.helper_mut() {
-                        helper.codes = codes;
+                        helper.completion = completion;
                     }
                 }
                 Err(ReadlineError::Interrupted) => {}
@@ -728,7 +781,23 @@ fn install_ctrl_c(cancel: &Arc<AtomicBool>) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_complete;
+    use super::{highlighted, is_complete};
+
+    #[test]
+    fn highlighting_colours_keywords_numbers_strings_and_comments() {
+        let line = highlighted(r#"let n2 = 42; print("let 7") // done"#);
+        assert!(line.starts_with("\x1b[1;34mlet\x1b[0m n2 = "), "{line:?}");
+        assert!(line.contains("\x1b[33m42\x1b[0m"), "{line:?}");
+        assert!(
+            line.contains("\x1b[32m\"let 7\"\x1b[0m"),
+            "inside a string nothing else: {line:?}"
+        );
+        assert!(line.ends_with("\x1b[90m// done\x1b[0m"), "{line:?}");
+        assert!(
+            !line.contains("\x1b[33m2"),
+            "a digit inside a name is not a number: {line:?}"
+        );
+    }
 
     #[test]
     fn input_continues_while_a_bracket_or_string_is_open() {

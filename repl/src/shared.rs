@@ -320,10 +320,30 @@ pub(crate) fn info(db: &Database, user: &str, role: Role) -> Result<InfoReply, E
     db.read(|v| {
         let templates = v.templates()?;
         let empty = templates.is_empty() && v.last_entry_no()? == 0;
-        let mut codes: Vec<String> = templates.into_iter().map(|t| t.code).collect();
-        codes.extend(v.groups()?.into_iter().map(|g| g.code));
-        codes.extend(v.salespeople()?.into_iter().map(|s| s.code));
-        codes.extend(v.segments()?.into_iter().map(|s| s.no));
+        let mut by_kind = std::collections::BTreeMap::new();
+        by_kind.insert(
+            "template".to_string(),
+            templates.into_iter().map(|t| t.code).collect::<Vec<_>>(),
+        );
+        by_kind.insert(
+            "group".to_string(),
+            v.groups()?.into_iter().map(|g| g.code).collect(),
+        );
+        by_kind.insert(
+            "salesperson".to_string(),
+            v.salespeople()?.into_iter().map(|s| s.code).collect(),
+        );
+        by_kind.insert(
+            "segment".to_string(),
+            v.segments()?.into_iter().map(|s| s.no).collect(),
+        );
+        let mut contacts = Vec::new();
+        v.each_contact(&mut |c| {
+            contacts.push(c.no.clone());
+            Ok(contacts.len() < 5_000)
+        })?;
+        let codes: Vec<String> = by_kind.values().flatten().cloned().collect();
+        by_kind.insert("contact".to_string(), contacts);
         let fields = v
             .all_declared_fields()?
             .into_iter()
@@ -338,6 +358,7 @@ pub(crate) fn info(db: &Database, user: &str, role: Role) -> Result<InfoReply, E
             user: user.to_string(),
             role: role.to_string(),
             codes,
+            codes_by_kind: by_kind,
             fields,
             empty,
         })
