@@ -29,6 +29,8 @@ def modules(src):
 
 def strip(text):
     text = re.sub(r"//[^\n]*", "", text)
+    # Character literals first: a '"' would otherwise open a "string" that hides real paths.
+    text = re.sub(r"'(\\.|[^'\\])'", "' '", text)
     return re.sub(r'"(\\.|[^"\\])*"', '""', text)
 
 

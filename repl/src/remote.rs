@@ -107,7 +107,7 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
             action.clone().unwrap_or(PluginAction::List),
         )?,
         Some(Command::Backup { file }) => {
-            let bytes = download_backup(client, file)?;
+            let bytes = shared::download_backup(client, file)?;
             let json = json!({
                 "bytes": bytes,
                 "from": client.base(),
@@ -250,56 +250,9 @@ fn export(
         };
         return Ok(ExitCode::SUCCESS);
     };
-    let bytes = download_into(client, &path, file, "export file", false)?;
+    let bytes = shared::download_into(client, &path, file, "export file", false)?;
     eprintln!("exported {bytes} bytes to {}", file.display());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Downloads a backup into `file` (never over an existing one).
-pub fn download_backup(client: &Client, file: &Path) -> Result<u64, CliError> {
-    if file.exists() {
-        return Err(CliError::Engine(rapport_engine::Error::Storage(
-            rapport_engine::store::StoreError::FileExists {
-                path: file.display().to_string(),
-            },
-        )));
-    }
-    download_into(client, "/backup", file, "backup file", true)
-}
-
-/// Downloads `path` into `FILE.partial`, renamed to `file` when whole: a refused request or a
-/// broken download leaves `file` as it was.
-fn download_into(
-    client: &Client,
-    path: &str,
-    file: &Path,
-    what: &'static str,
-    sync: bool,
-) -> Result<u64, CliError> {
-    let mut partial = file.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = std::path::PathBuf::from(partial);
-    let cannot_write = |source| CliError::Write {
-        what,
-        path: file.display().to_string(),
-        source,
-        fix: "give a file in a folder you can write",
-    };
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(cannot_write)?);
-    let bytes = match client.download(path, &mut f) {
-        Ok(n) => n,
-        Err(e) => {
-            drop(f);
-            let _ = std::fs::remove_file(&partial);
-            return Err(e.into());
-        }
-    };
-    let done = f.into_inner().map_err(|e| cannot_write(e.into_error()))?;
-    if sync {
-        done.sync_all().map_err(cannot_write)?;
-    }
-    std::fs::rename(&partial, file).map_err(cannot_write)?;
-    Ok(bytes)
 }
 
 /// `rapport plugins …` through the server (a folder can only be added on its machine).

@@ -380,7 +380,7 @@ impl<'a> Repl<'a> {
                 .backup(path)
                 .map(|records| format!("backed up {records} records to {path}"))
                 .map_err(|e| e.to_string()),
-            Where::Remote { client, .. } => crate::remote::download_backup(client, Path::new(path))
+            Where::Remote { client, .. } => crate::shared::download_backup(client, Path::new(path))
                 .map(|bytes| format!("backed up the server's database to {path} ({bytes} bytes)"))
                 .map_err(|e| e.to_string()),
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use rapport::api::{CheckReply, DocumentReply, FieldInfo, ImportReply, InfoReply, UserReply};
-use rapport::client::new_token;
+use rapport::client::{Client, new_token};
 use rapport::error::CliError;
 use rapport::out::Out;
 use rapport::output::{self, Format};
@@ -477,4 +477,51 @@ pub(crate) fn script_args(
         vars.insert(name.to_string(), value);
     }
     Ok(vars)
+}
+
+/// Downloads a backup into `file` (never over an existing one).
+pub(crate) fn download_backup(client: &Client, file: &Path) -> Result<u64, CliError> {
+    if file.exists() {
+        return Err(CliError::Engine(rapport_engine::Error::Storage(
+            rapport_engine::store::StoreError::FileExists {
+                path: file.display().to_string(),
+            },
+        )));
+    }
+    download_into(client, "/backup", file, "backup file", true)
+}
+
+/// Downloads `path` into `FILE.partial`, renamed to `file` when whole: a refused request or a
+/// broken download leaves `file` as it was.
+pub(crate) fn download_into(
+    client: &Client,
+    path: &str,
+    file: &Path,
+    what: &'static str,
+    sync: bool,
+) -> Result<u64, CliError> {
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let cannot_write = |source| CliError::Write {
+        what,
+        path: file.display().to_string(),
+        source,
+        fix: "give a file in a folder you can write",
+    };
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(cannot_write)?);
+    let bytes = match client.download(path, &mut f) {
+        Ok(n) => n,
+        Err(e) => {
+            drop(f);
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.into());
+        }
+    };
+    let done = f.into_inner().map_err(|e| cannot_write(e.into_error()))?;
+    if sync {
+        done.sync_all().map_err(cannot_write)?;
+    }
+    std::fs::rename(&partial, file).map_err(cannot_write)?;
+    Ok(bytes)
 }
