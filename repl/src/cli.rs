@@ -47,6 +47,14 @@ pub struct Cli {
     /// Run this code and print its result, as `eval CODE` does (psql's -c).
     #[arg(short = 'c', long = "command", value_name = "CODE")]
     pub code: Option<String>,
+    /// A text variable the script (run, eval, -c) sees, as jq's --arg: NAME=TEXT. Repeat for
+    /// more.
+    #[arg(long = "arg", global = true, value_name = "NAME=TEXT")]
+    pub args: Vec<String>,
+    /// A variable the script sees, its value JSON (a number, true, a list, a map), as jq's
+    /// --argjson: NAME=JSON. Repeat for more.
+    #[arg(long = "argjson", global = true, value_name = "NAME=JSON")]
+    pub argjson: Vec<String>,
     /// Run the script (run, eval, -c), then keep nothing: what it would change is dropped.
     #[arg(long, global = true)]
     pub dry_run: bool,
@@ -100,10 +108,6 @@ pub enum Command {
     Run {
         /// The script file (- reads it from standard input).
         file: PathBuf,
-        /// A variable the script sees: NAME=VALUE, the value as JSON when it is JSON (10,
-        /// true, "10"), else as text (Oslo). Repeat for more.
-        #[arg(long = "arg", value_name = "NAME=VALUE")]
-        args: Vec<String>,
         #[command(flatten)]
         limits: ScriptLimits,
     },
@@ -113,10 +117,6 @@ pub enum Command {
     Eval {
         /// The code.
         code: String,
-        /// A variable the code sees: NAME=VALUE, the value as JSON when it is JSON (10, true,
-        /// "10"), else as text (Oslo). Repeat for more.
-        #[arg(long = "arg", value_name = "NAME=VALUE")]
-        args: Vec<String>,
         #[command(flatten)]
         limits: ScriptLimits,
     },
@@ -342,19 +342,23 @@ pub fn settle(cli: &mut Cli) -> Result<(), rapport::error::CliError> {
         }
         cli.command = Some(Command::Eval {
             code,
-            args: Vec::new(),
             limits: ScriptLimits::default(),
         });
     }
-    if cli.dry_run
-        && !matches!(
-            cli.command,
-            Some(Command::Run { .. } | Command::Eval { .. })
-        )
-    {
+    let script = matches!(
+        cli.command,
+        Some(Command::Run { .. } | Command::Eval { .. })
+    );
+    if cli.dry_run && !script {
         return Err(refuse(
             "--dry-run is for scripts: run, eval and -c",
             "leave it out, or run the change as a script with --dry-run",
+        ));
+    }
+    if (!cli.args.is_empty() || !cli.argjson.is_empty()) && !script {
+        return Err(refuse(
+            "--arg and --argjson give variables to scripts: run, eval and -c",
+            "leave them out, or give them with a script",
         ));
     }
     Ok(())

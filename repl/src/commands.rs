@@ -19,8 +19,8 @@ use rapport_script::{Limits, RunOptions, ScriptHost, Variables};
 use crate::cli::{Cli, Command, ImportKind, PluginAction, ScriptLimits, UserAction};
 use crate::shared::{
     document_event, load_plugins, plugin_rows, plugin_switch, record_document, show_check,
-    show_document, show_import, show_new_user, show_result, show_stats, show_users, stats_json,
-    user_add,
+    show_document, show_done, show_import, show_new_user, show_not_loaded, show_result, show_stats,
+    show_users, stats_json, user_add,
 };
 
 /// What every command has: the command line, the database and standard output.
@@ -75,8 +75,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     };
     let code = match cli.command.as_ref().unwrap_or(&default) {
         Command::Repl { limits } => repl(&mut ctx, *limits),
-        Command::Run { file, args, limits } => run_file(&mut ctx, file, args, *limits),
-        Command::Eval { code, args, limits } => eval(&mut ctx, code, args, *limits),
+        Command::Run { file, limits } => run_file(&mut ctx, file, *limits),
+        Command::Eval { code, limits } => eval(&mut ctx, code, *limits),
         Command::Demo => load_demo(&mut ctx),
         Command::Document { .. } => document(&mut ctx),
         Command::Import {
@@ -209,12 +209,7 @@ fn repl(ctx: &mut Ctx<'_>, limits: ScriptLimits) -> Result<ExitCode, CliError> {
 }
 
 /// `rapport run FILE` (`-`: standard input).
-fn run_file(
-    ctx: &mut Ctx<'_>,
-    file: &Path,
-    args: &[String],
-    limits: ScriptLimits,
-) -> Result<ExitCode, CliError> {
+fn run_file(ctx: &mut Ctx<'_>, file: &Path, limits: ScriptLimits) -> Result<ExitCode, CliError> {
     let source = crate::shared::read_script(file)?;
     let name = if file == Path::new("-") {
         "stdin".to_string()
@@ -222,18 +217,13 @@ fn run_file(
         file.display().to_string()
     };
     let host = host(&ctx.db, limits)?;
-    script(ctx, &host, &name, &source, args)
+    script(ctx, &host, &name, &source)
 }
 
 /// `rapport eval CODE` (and `rapport -c CODE`).
-fn eval(
-    ctx: &mut Ctx<'_>,
-    code: &str,
-    args: &[String],
-    limits: ScriptLimits,
-) -> Result<ExitCode, CliError> {
+fn eval(ctx: &mut Ctx<'_>, code: &str, limits: ScriptLimits) -> Result<ExitCode, CliError> {
     let host = host(&ctx.db, limits)?;
-    script(ctx, &host, "eval", code, args)
+    script(ctx, &host, "eval", code)
 }
 
 /// Runs a script with its `--arg` variables; prints what it printed, then its result; on
@@ -243,11 +233,10 @@ fn script(
     host: &ScriptHost,
     name: &str,
     source: &str,
-    args: &[String],
 ) -> Result<ExitCode, CliError> {
     let dry_run = ctx.cli.dry_run;
     let mut variables = Variables::new();
-    for (arg, value) in crate::shared::script_args(args)? {
+    for (arg, value) in crate::shared::script_args(ctx.cli)? {
         variables.set_json(&arg, &value)?;
     }
     // A query's results stream to standard output as they come (what was printed so far first).
@@ -428,11 +417,13 @@ fn export(ctx: &mut Ctx<'_>, what: ExportKind, file: Option<&Path>) -> Result<Ex
         other => other?,
     };
     std::io::Write::flush(&mut f).map_err(cannot_write)?;
-    eprintln!(
-        "exported {n} record{} to {}",
-        if n == 1 { "" } else { "s" },
-        path.display()
-    );
+    if !ctx.cli.quiet {
+        eprintln!(
+            "exported {n} record{} to {}",
+            if n == 1 { "" } else { "s" },
+            path.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -448,14 +439,18 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
                 ctx.cli.format,
             ))?;
             for problem in &report.problems {
-                ctx.out.line(format!("not loaded: {problem}"))?;
+                show_not_loaded(&mut ctx.out, ctx.cli.format, &problem.to_string())?;
             }
         }
         PluginAction::Enable { name } => {
-            ctx.out.line(plugin_switch(&ctx.db, &name, true)?)?;
+            let message = plugin_switch(&ctx.db, &name, true)?;
+            let json = serde_json::json!({"plugin": name, "enabled": true});
+            show_done(&mut ctx.out, ctx.cli.format, json, &message)?;
         }
         PluginAction::Disable { name } => {
-            ctx.out.line(plugin_switch(&ctx.db, &name, false)?)?;
+            let message = plugin_switch(&ctx.db, &name, false)?;
+            let json = serde_json::json!({"plugin": name, "enabled": false});
+            show_done(&mut ctx.out, ctx.cli.format, json, &message)?;
         }
         PluginAction::Folder { path } => {
             let path: PathBuf = std::fs::canonicalize(&path).map_err(|source| CliError::Read {
@@ -469,8 +464,9 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
                 settings.folders.push(path.clone());
                 ctx.db.write(|tx| tx.plugin_settings_set(&settings))?;
             }
-            ctx.out
-                .line(format!("plugins are also looked for in {path}"))?;
+            let message = format!("plugins are also looked for in {path}");
+            let json = serde_json::json!({"folder": path});
+            show_done(&mut ctx.out, ctx.cli.format, json, &message)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -544,8 +540,10 @@ fn users(ctx: &mut Ctx<'_>, action: &UserAction) -> Result<ExitCode, CliError> {
         }
         UserAction::Revoke { name } => {
             let user = ctx.db.write(|tx| tx.user_revoke(name))?;
-            ctx.out
-                .line(format!("revoked {}: its token no longer works", user.name))?;
+            let message = format!("revoked {}: its token no longer works", user.name);
+            let json = serde_json::to_value(UserReply::of(&user, None))
+                .map_err(|e| CliError::Output(e.into()))?;
+            show_done(&mut ctx.out, ctx.cli.format, json, &message)?;
         }
     }
     Ok(ExitCode::SUCCESS)

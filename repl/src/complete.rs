@@ -40,7 +40,7 @@ fn code_kind_of_function(name: &str) -> Option<&'static str> {
         "salesperson" => "salesperson",
         "segment" | "reuse_criteria" => "segment",
         "contact" | "contact_update" | "contact_delete" | "contact_summary" | "timeline"
-        | "relation_link" | "relation_contact" => "contact",
+        | "relation_link" => "contact",
         _ => return None,
     })
 }
@@ -52,7 +52,7 @@ fn code_kind_of_key(key: &str) -> Option<&'static str> {
         "group" => "group",
         "salesperson" => "salesperson",
         "segment" | "segment_no" => "segment",
-        "contact" | "contact_no" | "company_no" | "customer" | "vendor" | "person" => "contact",
+        "contact" | "contact_no" | "company_no" | "person" => "contact",
         _ => return None,
     })
 }
@@ -210,8 +210,11 @@ fn map_key_position(prefix: &str) -> bool {
     let mut depth: Vec<char> = Vec::new();
     let mut in_string = None;
     let mut previous = ' ';
+    let mut escaped = false;
     for c in prefix.chars() {
         match in_string {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
             Some(q) if c == q => in_string = None,
             Some(_) => {}
             None => match c {
@@ -297,6 +300,16 @@ mod tests {
         assert_eq!(offered("cust"), ["customers"]);
         assert_eq!(offered("le"), ["let"]);
         assert!(offered("co").contains(&"contacts".to_string()));
+    }
+
+    #[test]
+    fn an_escaped_quote_does_not_end_a_string_and_unknown_functions_get_every_code() {
+        assert_eq!(offered(r#"f(#{a: "\")", c"#), ["city", "country"]);
+        assert_eq!(
+            offered(r#"relation_contact(""#).len(),
+            7,
+            "not a code of one kind"
+        );
     }
 
     #[test]

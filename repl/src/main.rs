@@ -20,6 +20,7 @@ static ALLOCATED: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::Syste
 
 fn main() -> ExitCode {
     let mut cli = cli::Cli::parse();
+    rapport::transfer::QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let outcome = cli::settle(&mut cli).and_then(|()| commands::run(&cli));
     match outcome {
         Ok(code) => code,

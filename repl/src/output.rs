@@ -194,13 +194,18 @@ fn table_page(rows: &[Object]) -> String {
             .map(|c| row.get(c).map(cell).unwrap_or_default())
             .collect()
     });
-    table_of(&cols, cells, 1)
+    table_of(&cols, cells, 1, None).0
 }
 
 /// A table of `rows` under the header `cols`: numbers right-aligned; when it is wider than the
 /// terminal, each row as a block of `field │ value` lines instead (psql's `\x auto`), numbered
-/// from `first`.
-fn table_of(cols: &[String], rows: impl Iterator<Item = Vec<String>>, first: u64) -> String {
+/// from `first`. `vertical` keeps an earlier page's choice; gives the text and the choice.
+fn table_of(
+    cols: &[String],
+    rows: impl Iterator<Item = Vec<String>>,
+    first: u64,
+    vertical: Option<bool>,
+) -> (String, bool) {
     let rows: Vec<Vec<String>> = rows.collect();
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
@@ -223,15 +228,30 @@ fn table_of(cols: &[String], rows: impl Iterator<Item = Vec<String>>, first: u64
     }
     let text = t.to_string();
     let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
-    match terminal_width() {
-        Some(width) if widest > width => vertical(cols, &rows, first),
-        _ => text,
+    let blocks = vertical.unwrap_or_else(|| terminal_width().is_some_and(|width| widest > width));
+    if blocks {
+        (as_blocks(cols, &rows, first), true)
+    } else {
+        (text, false)
     }
+}
+
+thread_local! {
+    /// Whether tables are fitted to the terminal (not while the REPL writes into a file).
+    static FIT: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Fits tables to the terminal from now on, or not (results written into a file).
+pub fn fit_to_terminal(on: bool) {
+    FIT.with(|f| f.set(on));
 }
 
 /// The width results are fitted to: the terminal's when standard output is one, else `COLUMNS`
 /// when it is set; none otherwise (a pipe gets whole tables).
 fn terminal_width() -> Option<usize> {
+    if !FIT.with(std::cell::Cell::get) {
+        return None;
+    }
     let t = Table::new();
     if t.is_tty() {
         return t.width().map(usize::from);
@@ -240,7 +260,7 @@ fn terminal_width() -> Option<usize> {
 }
 
 /// Rows as blocks of `field │ value` lines, each under `-[ RECORD n ]-`.
-fn vertical(cols: &[String], rows: &[Vec<String>], first: u64) -> String {
+fn as_blocks(cols: &[String], rows: &[Vec<String>], first: u64) -> String {
     use std::fmt::Write as _;
     let name_width = cols.iter().map(|c| c.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
@@ -366,6 +386,8 @@ pub struct Streamer {
     rows: u64,
     /// Whether results began (a run that failed before them shows nothing here).
     started: bool,
+    /// Whether this result's tables show as blocks (decided by its first page).
+    blocks: Option<bool>,
     failed: Option<CliError>,
 }
 
@@ -496,6 +518,7 @@ impl Streamer {
             header: None,
             rows: 0,
             started: false,
+            blocks: None,
             failed: None,
         }
     }
@@ -572,7 +595,9 @@ impl Streamer {
                     })
                     .collect();
                 let first = self.rows - page.len() as u64 + 1;
-                let text = table_of(&layout.cols, rows.into_iter(), first);
+                // One layout for the whole result: the first page's.
+                let (text, blocks) = table_of(&layout.cols, rows.into_iter(), first, self.blocks);
+                self.blocks = Some(blocks);
                 self.write(format!("{text}\n").as_bytes());
             }
             Format::Csv => self.write_csv_page(&page),
@@ -628,6 +653,7 @@ impl ResultSink for Streamer {
         self.page.clear();
         self.header = None;
         self.rows = 0;
+        self.blocks = None;
         for line in printed {
             if prints_aside(self.format) {
                 eprintln!("{line}");

@@ -41,7 +41,7 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
                 ExitCode::SUCCESS
             }
         }
-        Some(Command::Run { file, args, .. }) => {
+        Some(Command::Run { file, .. }) => {
             let source = shared::read_script(file)?;
             let name = if file == Path::new("-") {
                 "stdin".to_string()
@@ -51,15 +51,15 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
             let script_run = Script {
                 name: &name,
                 source: &source,
-                params: shared::script_args(args)?,
+                params: shared::script_args(cli)?,
             };
             script(client, &mut out, cli, &script_run)?
         }
-        Some(Command::Eval { code, args, .. }) => {
+        Some(Command::Eval { code, .. }) => {
             let script_run = Script {
                 name: "eval",
                 source: code,
-                params: shared::script_args(args)?,
+                params: shared::script_args(cli)?,
             };
             script(client, &mut out, cli, &script_run)?
         }
@@ -97,9 +97,13 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
             shared::show_import(&mut out, format, &reply)?;
             ExitCode::SUCCESS
         }
-        Some(Command::Export { what, out: file }) => {
-            export(client, &mut out, format, *what, file.as_deref())?
-        }
+        Some(Command::Export { what, out: file }) => export(
+            client,
+            &mut out,
+            (format, cli.quiet),
+            *what,
+            file.as_deref(),
+        )?,
         Some(Command::Plugins { action }) => plugins(
             client,
             &mut out,
@@ -159,7 +163,10 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
                 }
                 UserAction::Revoke { name } => {
                     let user: UserReply = client.delete(&format!("/users/{}", seg(name)))?;
-                    out.line(format!("revoked {}: its token no longer works", user.name))?;
+                    let message = format!("revoked {}: its token no longer works", user.name);
+                    let json =
+                        serde_json::to_value(&user).map_err(|e| CliError::Output(e.into()))?;
+                    shared::show_done(&mut out, format, json, &message)?;
                 }
             }
             ExitCode::SUCCESS
@@ -224,7 +231,7 @@ fn script(
 fn export(
     client: &Client,
     out: &mut Out,
-    format: Format,
+    (format, quiet): (Format, bool),
     what: ExportKind,
     file: Option<&Path>,
 ) -> Result<ExitCode, CliError> {
@@ -251,7 +258,9 @@ fn export(
         return Ok(ExitCode::SUCCESS);
     };
     let bytes = shared::download_into(client, &path, file, "export file", false)?;
-    eprintln!("exported {bytes} bytes to {}", file.display());
+    if !quiet {
+        eprintln!("exported {bytes} bytes to {}", file.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -267,10 +276,7 @@ fn plugins(
             let list: Json = client.get("/plugins")?;
             out.line(output::render_json(list["plugins"].clone(), format))?;
             for problem in list["problems"].as_array().into_iter().flatten() {
-                out.line(format!(
-                    "not loaded: {}",
-                    problem.as_str().unwrap_or_default()
-                ))?;
+                shared::show_not_loaded(out, format, problem.as_str().unwrap_or_default())?;
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -285,6 +291,12 @@ fn plugins(
         }
     };
     let reply: Json = client.post(&format!("/plugins/{}/{verb}", seg(&name)), &json!({}))?;
-    out.line(reply["message"].as_str().unwrap_or_default())?;
+    let json = json!({"plugin": name, "enabled": verb == "enable"});
+    shared::show_done(
+        out,
+        format,
+        json,
+        reply["message"].as_str().unwrap_or_default(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

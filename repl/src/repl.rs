@@ -397,8 +397,19 @@ impl<'a> Repl<'a> {
     /// Handles one input; returns false to leave.
     pub fn handle(&mut self, input: &str, out: &mut dyn Write) -> bool {
         let trimmed = input.trim();
-        let mut say = |text: &str| {
-            let _ = writeln!(out, "{text}");
+        // Results (listings) on `out`; notes and errors beside them, on stderr when results
+        // are JSON or CSV (standard output is then the results alone).
+        let aside = output::prints_aside(self.format);
+        let out = std::cell::RefCell::new(out);
+        let say = |text: &str| {
+            let _ = writeln!(out.borrow_mut(), "{text}");
+        };
+        let note = |text: &str| {
+            if aside {
+                eprintln!("{text}");
+            } else {
+                let _ = writeln!(out.borrow_mut(), "{text}");
+            }
         };
         match trimmed.split_whitespace().next() {
             None => return true,
@@ -449,11 +460,11 @@ impl<'a> Repl<'a> {
                     Some("off") => self.timing = false,
                     Some(other) => {
                         self.failed = true;
-                        say(&format!("error: :time takes on or off, not {other}"));
+                        note(&format!("error: :time takes on or off, not {other}"));
                         return true;
                     }
                 }
-                say(if self.timing {
+                note(if self.timing {
                     "timing on"
                 } else {
                     "timing off"
@@ -466,7 +477,11 @@ impl<'a> Repl<'a> {
                     .iter()
                     .map(|s| format!("#{{name: \"{0}\", records: {0}().count()}}", s.name()))
                     .collect();
-                self.run(":tables", &format!("[{}]", kinds.join(", ")), out);
+                self.run(
+                    ":tables",
+                    &format!("[{}]", kinds.join(", ")),
+                    &mut **out.borrow_mut(),
+                );
                 return true;
             }
             Some(":fields") => {
@@ -477,34 +492,48 @@ impl<'a> Repl<'a> {
                     let hint = rapport_engine::ops::closest(word, names)
                         .map(|n| format!("did you mean {n}? "))
                         .unwrap_or_default();
-                    say(&format!(
+                    note(&format!(
                         "error: :fields takes a kind of record, e.g. :fields contacts; {hint}:tables lists them"
                     ));
                     return true;
                 };
                 let record = source.custom_record().map(|r| r.to_string());
+                let built_in = source.field_docs().into_iter().map(|f| {
+                    serde_json::json!({"field": f.name, "type": f.field_type, "from": "built-in",
+                        "indexed": f.indexed, "description": ""})
+                });
+                let declared = self
+                    .declared_fields()
+                    .into_iter()
+                    .filter(|d| record.as_deref() == Some(d.record.as_str()))
+                    .map(|d| {
+                        serde_json::json!({"field": d.name, "type": d.field_type, "from": "declared",
+                            "indexed": false, "description": d.description})
+                    });
+                let rows: Vec<serde_json::Value> = built_in.chain(declared).collect();
+                if aside {
+                    say(&output::render_json(
+                        serde_json::Value::Array(rows),
+                        self.format,
+                    ));
+                    return true;
+                }
                 say(&format!(
                     "{:<30} {:<7} {:<9} {:<7} description",
                     "field", "type", "from", "indexed"
                 ));
-                for f in source.field_docs() {
+                for r in &rows {
+                    let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+                    let indexed = if r["indexed"] == true { "yes" } else { "" };
                     say(format!(
-                        "{:<30} {:<7} {:<9} {}",
-                        f.name,
-                        f.field_type,
-                        "built-in",
-                        if f.indexed { "yes" } else { "" }
+                        "{:<30} {:<7} {:<9} {:<7} {}",
+                        text("field"),
+                        text("type"),
+                        text("from"),
+                        indexed,
+                        text("description")
                     )
                     .trim_end());
-                }
-                for d in self.declared_fields() {
-                    if record.as_deref() == Some(d.record.as_str()) {
-                        say(format!(
-                            "{:<30} {:<7} {:<9} {:<7} {}",
-                            d.name, d.field_type, "declared", "", d.description
-                        )
-                        .trim_end());
-                    }
                 }
                 return true;
             }
@@ -512,13 +541,14 @@ impl<'a> Repl<'a> {
                 let path = trimmed.split_once(' ').map(|(_, p)| p.trim());
                 match path {
                     None => {
+                        output::fit_to_terminal(true);
                         if let Some((file, _)) = self.output.take() {
-                            say(&format!(
+                            note(&format!(
                                 "results go to the terminal again ({} is complete)",
                                 file.display()
                             ));
                         } else {
-                            say("results go to the terminal");
+                            note("results go to the terminal");
                         }
                     }
                     Some(path) => match std::fs::OpenOptions::new()
@@ -527,12 +557,17 @@ impl<'a> Repl<'a> {
                         .open(path)
                     {
                         Ok(file) => {
-                            say(&format!("results go into {path} until :output"));
+                            if let Some((before, _)) = self.output.take() {
+                                note(&format!("{} is complete", before.display()));
+                            }
+                            note(&format!("results go into {path} until :output"));
+                            // A file gets whole tables, whatever the terminal's width.
+                            output::fit_to_terminal(false);
                             self.output = Some((PathBuf::from(path), file));
                         }
                         Err(e) => {
                             self.failed = true;
-                            say(&format!(
+                            note(&format!(
                                 "error: {path} cannot be made: {e}; give a new file (an existing one is never overwritten)"
                             ));
                         }
@@ -547,7 +582,7 @@ impl<'a> Repl<'a> {
                     Some(Ok(format)) => self.format = format,
                     Some(Err(_)) => {
                         self.failed = true;
-                        say(&format!(
+                        note(&format!(
                             "error: :format takes table, json or csv, not {}",
                             word.unwrap_or_default()
                         ));
@@ -559,45 +594,47 @@ impl<'a> Repl<'a> {
                     Format::Json => "json",
                     Format::Csv => "csv",
                 };
-                say(&format!("results print as {name}"));
+                note(&format!("results print as {name}"));
                 return true;
             }
             Some(":load") => {
                 let Some(path) = trimmed.split_once(' ').map(|(_, p)| p.trim()) else {
-                    say("error: :load needs a file, e.g. :load scripts/campaign.rhai");
+                    self.failed = true;
+                    note("error: :load needs a file, e.g. :load scripts/campaign.rhai");
                     return true;
                 };
                 match std::fs::read_to_string(path) {
-                    Ok(source) => self.run(path, &source, out),
+                    Ok(source) => self.run(path, &source, &mut **out.borrow_mut()),
                     Err(e) => {
                         self.failed = true;
-                        say(&format!("error: {path} cannot be read: {e}"));
+                        note(&format!("error: {path} cannot be read: {e}"));
                     }
                 }
                 return true;
             }
             Some(":backup") => {
                 let Some(path) = trimmed.split_once(' ').map(|(_, p)| p.trim()) else {
-                    say("error: :backup needs a new file, e.g. :backup backup-2026-11-29.redb");
+                    self.failed = true;
+                    note("error: :backup needs a new file, e.g. :backup backup-2026-11-29.redb");
                     return true;
                 };
                 match self.backup(path) {
-                    Ok(done) => say(&done),
+                    Ok(done) => note(&done),
                     Err(e) => {
                         self.failed = true;
-                        say(&format!("error: {e}"));
+                        note(&format!("error: {e}"));
                     }
                 }
                 return true;
             }
             Some(cmd) if cmd.starts_with(':') => {
                 self.failed = true;
-                say(&format!("error: no command {cmd}; :help lists them"));
+                note(&format!("error: no command {cmd}; :help lists them"));
                 return true;
             }
             Some(_) => {}
         }
-        self.run("repl", input, out);
+        self.run("repl", input, &mut **out.borrow_mut());
         true
     }
 
@@ -615,7 +652,12 @@ impl<'a> Repl<'a> {
                 let _ = out.flush();
                 let streamer = match self.output.as_ref().map(|(_, f)| f.try_clone()) {
                     Some(Ok(file)) => output::stream_to(host, self.format, Box::new(file)),
-                    _ => output::stream_to_stdout(host, self.format),
+                    Some(Err(e)) => {
+                        self.failed = true;
+                        let _ = writeln!(out, "error: the :output file cannot be written: {e}");
+                        return;
+                    }
+                    None => output::stream_to_stdout(host, self.format),
                 };
                 let ran = host.run_with(db, name, source, variables, RunOptions::default());
                 let shown = streamer.borrow_mut().finish(output::End::of(&ran));
@@ -675,19 +717,30 @@ impl<'a> Repl<'a> {
             }
         };
         self.failed |= failed;
+        let aside = output::prints_aside(self.format);
         if !text.is_empty() {
-            // Results into the :output file; errors stay in front of the user.
+            // Results into the :output file; errors stay in front of the user (on stderr when
+            // results are JSON or CSV).
             match &mut self.output {
-                Some((_, file)) if !failed => {
-                    let _ = writeln!(file, "{text}");
+                Some((path, file)) if !failed => {
+                    if let Err(e) = writeln!(file, "{text}") {
+                        self.failed = true;
+                        eprintln!("error: {} cannot be written: {e}", path.display());
+                    }
                 }
+                _ if failed && aside => eprintln!("{text}"),
                 _ => {
                     let _ = writeln!(out, "{text}");
                 }
             }
         }
         if self.timing {
-            let _ = writeln!(out, "({:.3} s)", started.elapsed().as_secs_f64());
+            let took = format!("({:.3} s)", started.elapsed().as_secs_f64());
+            if aside {
+                eprintln!("{took}");
+            } else {
+                let _ = writeln!(out, "{took}");
+            }
         }
     }
 

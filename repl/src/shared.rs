@@ -450,30 +450,51 @@ pub(crate) fn stats_range(
     }
 }
 
-/// The variables `--arg NAME=VALUE` gives a script: the value as JSON when it is JSON (`10`,
-/// `true`, `"10"`, `[1, 2]`), else as text (`Oslo`).
+/// The variables `--arg NAME=TEXT` and `--argjson NAME=JSON` give a script (as jq's: text
+/// as it is; JSON parsed, or refused).
 pub(crate) fn script_args(
-    args: &[String],
+    cli: &Cli,
 ) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
     let mut vars = serde_json::Map::new();
-    for arg in args {
-        let (name, value) = arg.split_once('=').unwrap_or((arg, ""));
+    let given = cli
+        .args
+        .iter()
+        .map(|a| (a, "--arg"))
+        .chain(cli.argjson.iter().map(|a| (a, "--argjson")));
+    for (arg, flag) in given {
+        let refuse = |problem: String, fix: &str| -> CliError {
+            Error::invalid("command line", flag, problem, fix.to_string()).into()
+        };
+        let Some((name, value)) = arg.split_once('=') else {
+            return Err(refuse(
+                format!("{arg} is not NAME=VALUE"),
+                "give e.g. --arg city=Oslo or --argjson limit=10",
+            ));
+        };
         let is_name = name
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !is_name || !arg.contains('=') {
-            return Err(Error::invalid(
-                "command line",
-                "--arg",
-                format!("{arg} is not NAME=VALUE with a NAME of letters, digits and _"),
-                "give e.g. --arg city=Oslo",
-            )
-            .into());
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !crate::complete::KEYWORDS.contains(&name);
+        if !is_name {
+            return Err(refuse(
+                format!(
+                    "{name} is not a name a script can use (letters, digits and _, not a keyword)"
+                ),
+                "give another name",
+            ));
         }
-        let value = serde_json::from_str(value)
-            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        let value = if flag == "--arg" {
+            serde_json::Value::String(value.to_string())
+        } else {
+            serde_json::from_str(value).map_err(|e| {
+                refuse(
+                    format!("{name}: {value} is not JSON ({e})"),
+                    "give JSON (10, true, \"text\", [1, 2]), or text with --arg",
+                )
+            })?
+        };
         vars.insert(name.to_string(), value);
     }
     Ok(vars)
@@ -524,4 +545,33 @@ pub(crate) fn download_into(
     }
     std::fs::rename(&partial, file).map_err(cannot_write)?;
     Ok(bytes)
+}
+
+/// A plugin that did not load, said beside `plugins list`: on stdout in tables, on stderr in
+/// JSON and CSV (standard output is the list alone).
+pub(crate) fn show_not_loaded(
+    out: &mut Out,
+    format: Format,
+    problem: &str,
+) -> Result<(), CliError> {
+    if format == Format::Table {
+        out.line(format!("not loaded: {problem}"))
+    } else {
+        eprintln!("not loaded: {problem}");
+        Ok(())
+    }
+}
+
+/// What a command that changed one setting says: `message` in tables; in JSON or CSV, `json`
+/// with the message beside it.
+pub(crate) fn show_done(
+    out: &mut Out,
+    format: Format,
+    mut json: serde_json::Value,
+    message: &str,
+) -> Result<(), CliError> {
+    if let Some(o) = json.as_object_mut() {
+        o.insert("message".into(), message.into());
+    }
+    show_result(out, format, &json, |out| out.line(message))
 }

@@ -17,8 +17,14 @@ use crate::error::CliError;
 /// The built-in contact columns a CSV may have.
 const CONTACT_COLUMNS: &[&str] = Contact::FIELDS;
 
-/// A progress bar on stderr (drawn only when stderr is a terminal).
+/// Set by `--quiet`: no progress bars in this process.
+pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A progress bar on stderr (drawn only when stderr is a terminal, and not with `--quiet`).
 pub fn progress(len: u64, what: &str) -> ProgressBar {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return ProgressBar::hidden();
+    }
     let bar = ProgressBar::new(len);
     if let Ok(style) = ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})") {
         bar.set_style(style);
@@ -215,12 +221,16 @@ fn delimiter_of(header: &[u8]) -> u8 {
             counts[i] += 1;
         }
     }
-    let (best, most) =
-        counts.iter().enumerate().fold(
-            (0, 0),
-            |(bi, bn), (i, n)| if *n > bn { (i, *n) } else { (bi, bn) },
-        );
-    if most == 0 { b',' } else { candidates[best] }
+    // The most used; on a tie, not the comma (`Name;Straße, Nr.;PLZ, Ort` is ;-separated: a
+    // comma is likelier inside a name than a semicolon).
+    let most = counts.iter().copied().max().unwrap_or(0);
+    if most == 0 {
+        return b',';
+    }
+    let best = (1..candidates.len())
+        .find(|&i| counts[i] == most)
+        .unwrap_or(0);
+    candidates[best]
 }
 
 /// The columns of a contact CSV that are neither built-in nor declared, each declared as a

@@ -823,6 +823,12 @@ fn every_command_prints_json_alone_when_asked_for_json() {
             ],
             vec!["import", "contacts", csv.to_str().unwrap()],
             vec!["users", "add", "anna", "--role", "log"],
+            vec!["users", "list"],
+            vec!["users", "revoke", "anna"],
+            vec!["plugins", "list"],
+            vec!["plugins", "enable", "document_rules"],
+            vec!["plugins", "disable", "document_rules"],
+            vec!["export", "contacts"],
             vec!["backup", backup.to_str().unwrap()],
         ];
         let mut outputs = vec![("demo".to_string(), demo)];
@@ -876,30 +882,43 @@ fn run_dash_reads_the_script_from_standard_input() {
 }
 
 #[test]
-fn arg_gives_a_script_variables_as_json_or_as_text() {
+fn arg_gives_a_script_text_and_argjson_gives_it_json() {
     each_backend(|ws| {
         let out = ws.ok(&[
             "eval",
-            r#"city + ": " + (n + 1) + " " + type_of(quoted)"#,
+            r#"city + ": " + (n + 1) + " " + type_of(no) + " [" + eq + "][" + empty + "]""#,
             "--arg",
             "city=Oslo",
-            "--arg",
+            "--argjson",
             "n=41",
             "--arg",
-            r#"quoted="10""#,
+            "no=10001",
+            "--arg",
+            "eq=a=b",
+            "--arg",
+            "empty=",
         ]);
-        assert_eq!(out, "Oslo: 42 string\n");
+        assert_eq!(out, "Oslo: 42 string [a=b][]\n");
         let file = ws.file("greet.rhai", b"`hello ${who}`");
         assert_eq!(
             ws.ok(&["run", file.to_str().unwrap(), "--arg", "who=Anna"]),
             "hello Anna\n"
         );
-        let bad = ws.run(&["eval", "1", "--arg", "2x=1"]);
-        assert!(
-            !bad.success && bad.stderr.contains("--arg"),
-            "{}",
-            bad.stderr
-        );
+        assert_eq!(ws.ok(&["-c", "who", "--arg", "who=Bo"]), "Bo\n");
+        for bad in [
+            vec!["eval", "1", "--arg", "2x=1"],
+            vec!["eval", "1", "--arg", "let=1"],
+            vec!["eval", "1", "--arg", "novalue"],
+            vec!["eval", "1", "--argjson", "n=abc"],
+            vec!["check", "--arg", "a=1"],
+        ] {
+            let run = ws.run(&bad);
+            assert!(
+                !run.success && run.stderr.contains("--arg"),
+                "{bad:?}: {}",
+                run.stderr
+            );
+        }
     });
 }
 
@@ -940,29 +959,26 @@ fn quiet_leaves_notes_out_of_standard_error() {
 fn stats_from_alone_counts_from_that_day_on() {
     each_backend(|ws| {
         ws.ok(&["demo"]);
-        let all = ws.ok(&["--format", "json", "stats", "template", "S_STATM"]);
-        let from = ws.ok(&[
-            "--format",
-            "json",
-            "stats",
-            "template",
-            "S_STATM",
-            "--from",
-            "2000-01-01",
-        ]);
-        let to = ws.ok(&[
-            "--format",
-            "json",
-            "stats",
-            "template",
-            "S_STATM",
-            "--to",
-            "2000-01-01",
-        ]);
-        let count =
-            |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["count"].clone();
-        assert_eq!(count(&from), count(&all));
-        assert_eq!(count(&to), serde_json::json!(0));
+        // The demo's history is dated on the work date.
+        let day = |code: &str| ws.ok(&["eval", code]).trim().to_string();
+        let (today, tomorrow, yesterday) = (day("today()"), day("today() + 1"), day("today() - 1"));
+        let count = |args: &[&str]| {
+            let mut all = vec!["--format", "json", "stats", "template", "S_STATM"];
+            all.extend(args);
+            serde_json::from_str::<serde_json::Value>(&ws.ok(&all)).unwrap()["count"].clone()
+        };
+        assert_eq!(count(&[]), serde_json::json!(7));
+        assert_eq!(count(&["--from", &today]), serde_json::json!(7));
+        assert_eq!(
+            count(&["--from", &tomorrow]),
+            serde_json::json!(0),
+            "from alone is a bound"
+        );
+        assert_eq!(
+            count(&["--to", &yesterday]),
+            serde_json::json!(0),
+            "to alone is a bound"
+        );
     });
 }
 
@@ -1183,9 +1199,9 @@ fn the_repls_output_command_sends_results_to_a_new_file_until_it_is_given_alone(
         );
         assert!(written.ends_with("42\n"), "{written}");
         assert!(
-            run.stdout.contains("no function nope"),
-            "errors stay on the terminal: {}",
-            run.stdout
+            run.stderr.contains("no function nope"),
+            "errors stay in front of the user (on stderr: results are CSV): {}",
+            run.stderr
         );
         assert!(
             run.stdout.contains("\n2\n"),
@@ -1193,13 +1209,45 @@ fn the_repls_output_command_sends_results_to_a_new_file_until_it_is_given_alone(
             run.stdout
         );
         assert!(
-            run.stdout.contains("never overwritten"),
+            run.stderr.contains("never overwritten"),
             "an existing file is refused: {}",
-            run.stdout
+            run.stderr
         );
         assert!(
             !run.success,
             "the failed inputs make piped input end non-zero"
         );
+    });
+}
+
+#[test]
+fn import_takes_a_tab_or_pipe_delimiter_and_a_comma_in_a_cell_stays_in_it() {
+    each_backend(|ws| {
+        for (file, bytes) in [
+            ("tab.csv", &b"name\tcity\nTab Person\tOslo\n"[..]),
+            ("pipe.csv", &b"name|city\nPipe Person|Oslo\n"[..]),
+            ("tie.csv", &b"name;city\nTie, Person;Oslo\n"[..]),
+        ] {
+            let path = ws.file(file, bytes);
+            let run = ws.run(&["import", "contacts", path.to_str().unwrap()]);
+            assert!(run.success, "{file}: {}", run.stderr);
+        }
+        let out = ws.ok(&[
+            "--format",
+            "csv",
+            "eval",
+            r#"contacts().filter(#{city: "Oslo"}).count()"#,
+        ]);
+        assert_eq!(out, "3\n");
+    });
+}
+
+#[test]
+fn a_piped_repl_with_json_results_keeps_its_notes_and_errors_off_standard_output() {
+    each_backend(|ws| {
+        let run = ws.run_with_input(&["--format", "json"], ":time on\n1 + 1\nnope()\n");
+        assert_eq!(run.stdout, "2\n", "stdout is the results alone");
+        assert!(run.stderr.contains("timing on"), "{}", run.stderr);
+        assert!(run.stderr.contains("no function nope"), "{}", run.stderr);
     });
 }

@@ -699,3 +699,49 @@ fn a_session_of_another_user_cannot_be_used_or_closed() {
         assert_eq!(e.kind, "denied");
     });
 }
+
+#[test]
+fn commands_through_a_server_print_json_alone_and_give_scripts_their_variables() {
+    each_backend(|ws| {
+        let server = served(ws);
+        let ws = ws.through(&server);
+        for args in [
+            vec!["--format", "json", "stats", "template", "S_STATM"],
+            vec!["--format", "json", "check"],
+            vec!["--format", "json", "plugins", "list"],
+            vec!["--format", "json", "users", "list"],
+        ] {
+            let out = ws.ok(&args);
+            let parsed: Result<serde_json::Value, _> = serde_json::from_str(&out);
+            assert!(parsed.is_ok(), "{args:?}: not JSON alone:\n{out}");
+        }
+        assert_eq!(
+            ws.ok(&[
+                "eval",
+                "city + (n + 1)",
+                "--arg",
+                "city=Oslo",
+                "--argjson",
+                "n=41"
+            ]),
+            "Oslo42\n"
+        );
+        let before = ws.ok(&["eval", "contacts().count()"]);
+        let dry = ws.run(&[
+            "--dry-run",
+            "-c",
+            r#"contact_create(#{name: "Kept nowhere"})"#,
+        ]);
+        assert!(dry.success, "{}", dry.stderr);
+        assert_eq!(
+            ws.ok(&["eval", "contacts().count()"]),
+            before,
+            "a dry run keeps nothing"
+        );
+        let piped = ws.run_with_input(&["repl"], "1 + 1\nnope()\n");
+        assert!(
+            !piped.success,
+            "a failed input ends piped input non-zero through a server too"
+        );
+    });
+}

@@ -347,8 +347,8 @@ fn not_found(signature: &str, engine: &Engine) -> String {
                 .unwrap_or(f.name)
         });
         // (A typo rarely changes the first letter: `foo` is not offered `log`.)
-        let near = rapport_engine::ops::closest(&name, names)
-            .filter(|n| n.chars().next() == name.chars().next());
+        let first = name.chars().next();
+        let near = rapport_engine::ops::closest(&name, names.filter(|n| n.chars().next() == first));
         match near.and_then(crate::docs::lookup) {
             Some(doc) => format!(
                 "no function {signature}; did you mean {}? (called as {})",

@@ -1129,7 +1129,10 @@ impl Source {
             .into_iter()
             .map(|name| {
                 let value = blank.get(name.as_str()).cloned().unwrap_or(Dynamic::UNIT);
-                let field_type = if value.is_string() || value.is_unit() {
+                // (A date a blank record leaves empty is `()`: its name says it is a date.)
+                let field_type = if value.is_unit() && (name == "date" || name.ends_with("_date")) {
+                    "date"
+                } else if value.is_string() || value.is_unit() {
                     "text"
                 } else if value.is_bool() {
                     "flag"
