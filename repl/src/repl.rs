@@ -22,6 +22,7 @@ use rustyline::completion::FilenameCompleter;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::{CmdKind, Highlighter};
+use rustyline::hint::HistoryHinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Editor, Helper, Hinter};
@@ -100,6 +101,10 @@ pub fn is_complete(input: &str) -> bool {
 struct ReplHelper {
     completion: Completion,
     files: FilenameCompleter,
+    /// Hints from history (fish's way): the rest of the latest earlier line that starts with
+    /// what is typed, shown greyed; → takes it.
+    #[rustyline(Hinter)]
+    hints: HistoryHinter,
 }
 
 impl Completer for ReplHelper {
@@ -131,6 +136,10 @@ impl Completer for ReplHelper {
 impl Highlighter for ReplHelper {
     fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
         Cow::Owned(highlighted(line))
+    }
+
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        Cow::Owned(format!("\x1b[90m{hint}\x1b[0m"))
     }
 
     fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
@@ -779,6 +788,7 @@ impl<'a> Repl<'a> {
         editor.set_helper(Some(ReplHelper {
             completion: self.completion(),
             files: FilenameCompleter::new(),
+            hints: HistoryHinter::new(),
         }));
         let history = history_file();
         if let Some(h) = &history {
@@ -834,7 +844,33 @@ fn install_ctrl_c(cancel: &Arc<AtomicBool>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{highlighted, is_complete};
+    use super::{
+        Completion, FilenameCompleter, HistoryHinter, ReplHelper, highlighted, is_complete,
+    };
+
+    #[test]
+    fn a_hint_is_the_rest_of_the_latest_earlier_line_that_starts_with_what_is_typed() {
+        use rustyline::hint::Hinter;
+        use rustyline::history::{DefaultHistory, History};
+        let mut history = DefaultHistory::new();
+        history.add("contacts().count()").unwrap();
+        history.add("contacts().list()").unwrap();
+        let ctx = rustyline::Context::new(&history);
+        let helper = ReplHelper {
+            completion: Completion::default(),
+            files: FilenameCompleter::new(),
+            hints: HistoryHinter::new(),
+        };
+        assert_eq!(
+            helper.hint("contacts().", 11, &ctx).as_deref(),
+            Some("list()")
+        );
+        assert_eq!(
+            helper.hint("contacts().c", 12, &ctx).as_deref(),
+            Some("ount()")
+        );
+        assert_eq!(helper.hint("zz", 2, &ctx), None);
+    }
 
     #[test]
     fn highlighting_colours_keywords_numbers_strings_and_comments() {

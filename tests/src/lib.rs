@@ -211,14 +211,7 @@ impl Workspace {
 
     /// Runs `rapport --db <db> args…` in the folder.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self
-            .command()
-            .arg("--db")
-            .arg(self.db_arg())
-            .args(args)
-            .output()
-            .expect("rapport runs");
-        Run::of(&out)
+        self.run_with_env(&[], args)
     }
 
     /// Runs `rapport --db <db> args…` with `vars` in its environment.

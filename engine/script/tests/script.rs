@@ -2169,6 +2169,11 @@ impl rapport_script::ResultSink for Kept {
     }
 }
 
+/// How a run's results went to its sink.
+fn streamed(rows: u64, stopped: bool) -> rapport_script::Streamed {
+    rapport_script::Streamed { rows, stopped }
+}
+
 /// A host whose query results go to a [`Kept`] sink.
 fn streaming_host(sink: Kept) -> (ScriptHost, std::rc::Rc<std::cell::RefCell<Kept>>) {
     let host = ScriptHost::new(Limits::user());
@@ -2209,13 +2214,7 @@ fn a_query_result_goes_to_the_hosts_sink_record_by_record_as_its_list_would() {
         out.value.is_unit(),
         "the results went to the sink, not the value"
     );
-    assert_eq!(
-        out.streamed,
-        Some(rapport_script::Streamed {
-            rows: listed.len() as u64,
-            stopped: false
-        })
-    );
+    assert_eq!(out.streamed, Some(streamed(listed.len() as u64, false)));
     let kept = kept.borrow();
     assert_eq!(kept.items, listed);
     assert_eq!(
@@ -2256,13 +2255,7 @@ fn ctrl_c_stops_streamed_results_and_the_run_succeeds() {
     let out = host
         .run(&db, "test", "contacts()", RunOptions::default())
         .unwrap();
-    assert_eq!(
-        out.streamed,
-        Some(rapport_script::Streamed {
-            rows: 3,
-            stopped: true
-        })
-    );
+    assert_eq!(out.streamed, Some(streamed(3, true)));
     assert_eq!(kept.borrow().items.len(), 3);
     assert!(
         !host
@@ -2283,13 +2276,7 @@ fn a_sink_that_says_stop_ends_the_query() {
     let out = host
         .run(&db, "test", "contacts()", RunOptions::default())
         .unwrap();
-    assert_eq!(
-        out.streamed,
-        Some(rapport_script::Streamed {
-            rows: 5,
-            stopped: true
-        })
-    );
+    assert_eq!(out.streamed, Some(streamed(5, true)));
     assert_eq!(kept.borrow().items.len(), 5);
 }
 
@@ -2318,13 +2305,7 @@ fn ctrl_c_stops_the_results_of_an_interpreted_closure_and_the_run_succeeds() {
             RunOptions::default(),
         )
         .unwrap();
-    assert_eq!(
-        out.streamed,
-        Some(rapport_script::Streamed {
-            rows: 3,
-            stopped: true
-        })
-    );
+    assert_eq!(out.streamed, Some(streamed(3, true)));
 }
 
 #[each_backend]
