@@ -87,7 +87,7 @@ docs! {
     "date", "date(\"YYYY-MM-DD\") -> date", "A date; dates compare with < == > and take day arithmetic (d + 7, d - days(30), d1 - d2).";
     "days", "days(n) -> n", "A number of days, for readable date arithmetic: today() - days(30).";
     "where", "query.where(|record| condition) -> query", "Keeps the records for which the closure returns true.";
-    "filter", "query.filter(#{field: value, other: #{from, to} | #{gt, ge, lt, le} | #{ne} | #{one_of: [..]}}) -> query", "Keeps the records whose fields match; an indexed field is read from its index.";
+    "filter", "query.filter(#{field: value, other: #{from, to} | #{gt, ge, lt, le} | #{ne} | #{one_of: [..]}}) -> query", "Keeps the records whose fields match (text compares without regard to case: \"oslo\" finds Oslo); an indexed field is read from its index.";
     "order_by", "query.order_by(field [, \"desc\"]) -> query", "Sorts by a field (the matching records are held in memory to sort).";
     "limit", "query.limit(n) -> query", "At most n records; reading stops there.";
     "skip", "query.skip(n) -> query", "Leaves out the first n records.";
