@@ -252,12 +252,8 @@ fn script(
     streamer.borrow_mut().finish(output::End::of(&ran))?;
     match ran {
         Ok(result) => {
-            for line in &result.printed {
-                if output::prints_aside(ctx.cli.format) {
-                    eprintln!("{line}");
-                } else {
-                    ctx.out.line(line)?;
-                }
+            for line in output::printed_lines(&result.printed, ctx.cli.format) {
+                ctx.out.line(line)?;
             }
             if result.streamed.is_none() {
                 ctx.out

@@ -104,6 +104,19 @@ pub fn prints_aside(format: Format) -> bool {
     format != Format::Table
 }
 
+/// What a script printed, as `format` shows it: written to standard error in JSON and CSV
+/// (nothing left for standard output), else the lines for standard output.
+pub fn printed_lines(printed: &[String], format: Format) -> Vec<String> {
+    if prints_aside(format) {
+        for line in printed {
+            eprintln!("{line}");
+        }
+        Vec::new()
+    } else {
+        printed.to_vec()
+    }
+}
+
 /// A JSON value as the text of a table or CSV cell.
 pub fn cell(v: &Value) -> String {
     match v {
@@ -207,13 +220,17 @@ fn table_of(
     vertical: Option<bool>,
 ) -> (String, bool) {
     let rows: Vec<Vec<String>> = rows.collect();
+    if vertical == Some(true) {
+        // An earlier page chose blocks: no table to lay out.
+        return (as_blocks(cols, &rows, first), true);
+    }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(cols);
     for row in &rows {
         t.add_row(row.clone());
     }
-    for (i, _) in cols.iter().enumerate() {
+    for i in 0..cols.len() {
         let number = |r: &Vec<String>| {
             r.get(i)
                 .is_none_or(|c| c.is_empty() || c.parse::<f64>().is_ok())
@@ -228,7 +245,7 @@ fn table_of(
     }
     let text = t.to_string();
     let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
-    let blocks = vertical.unwrap_or_else(|| terminal_width().is_some_and(|width| widest > width));
+    let blocks = vertical.is_none() && terminal_width().is_some_and(|width| widest > width);
     if blocks {
         (as_blocks(cols, &rows, first), true)
     } else {
@@ -315,14 +332,7 @@ pub fn outcome(result: &ScriptOutput, format: Format) -> String {
 
 /// What a run through `rapport serve` shows: the same as [`outcome`] shows for a local run.
 pub fn reply_outcome(reply: &RunReply, format: Format) -> String {
-    let mut lines = if prints_aside(format) {
-        for line in &reply.printed {
-            eprintln!("{line}");
-        }
-        Vec::new()
-    } else {
-        reply.printed.clone()
-    };
+    let mut lines = printed_lines(&reply.printed, format);
     if !reply.unit {
         let display = reply.display.clone();
         let shown = shape(
@@ -654,12 +664,8 @@ impl ResultSink for Streamer {
         self.header = None;
         self.rows = 0;
         self.blocks = None;
-        for line in printed {
-            if prints_aside(self.format) {
-                eprintln!("{line}");
-            } else {
-                self.write(format!("{line}\n").as_bytes());
-            }
+        for line in printed_lines(printed, self.format) {
+            self.write(format!("{line}\n").as_bytes());
         }
     }
 

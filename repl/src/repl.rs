@@ -673,14 +673,7 @@ impl<'a> Repl<'a> {
                 match (ran, shown) {
                     (Ok(result), Ok(())) if result.streamed.is_some() => {
                         failed = false;
-                        if output::prints_aside(self.format) {
-                            for line in &result.printed {
-                                eprintln!("{line}");
-                            }
-                            String::new()
-                        } else {
-                            result.printed.join("\n")
-                        }
+                        output::printed_lines(&result.printed, self.format).join("\n")
                     }
                     (Ok(result), Ok(())) => {
                         failed = false;
