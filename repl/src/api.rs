@@ -230,13 +230,17 @@ pub struct DocumentReply {
     pub entry: Option<Json>,
 }
 
-/// `POST /v1/import/contacts`' answer.
+/// `POST /v1/import/{what}`'s answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImportReply {
+    /// What was imported: `contacts`, `salespeople`, `groups`, `templates` or `database`.
+    pub what: String,
     /// The fields `define_fields` declared, as `name (type)`.
     pub declared: Vec<String>,
-    /// How many contacts were imported.
+    /// How many records were created (of a database: how many records it holds).
     pub imported: usize,
+    /// How many existing records were changed (`update`).
+    pub updated: usize,
 }
 
 /// `GET /v1/check`'s answer.
@@ -248,6 +252,10 @@ pub struct CheckReply {
     pub entries_checked: u64,
     /// What differs.
     pub differences: Vec<String>,
+    /// A SHA-256 of every record (not of the derived data): two databases with the same
+    /// fingerprint hold the same records, e.g. a database and its `export database` imported
+    /// elsewhere.
+    pub fingerprint: String,
 }
 
 /// `POST /v1/users`: a new user (full role only).

@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use rapport::import::ImportKind;
 use rapport::output::Format;
 use rapport::transfer::ExportKind;
 use rapport_script::Limits;
@@ -163,23 +164,36 @@ pub enum Command {
         #[arg(long)]
         person: Option<String>,
     },
-    /// Import records from a CSV file with a header row of field names: contact fields and
-    /// declared custom fields (a column that is neither is refused, unless --define-fields).
-    /// A bad row aborts the whole import, naming its line; nothing is written.
+    /// Import contacts, salespeople, groups or templates from CSV (a header row of field names;
+    /// `,`, `;`, tab or `|`) or JSON (one object a line, or an array, as `export --format json`
+    /// writes), or a whole database (`export database`) into an empty one. Columns are the
+    /// record's fields and declared custom fields (any other is refused, unless
+    /// --define-fields); an empty cell leaves a field as it is. A row naming an existing record
+    /// (by no or code) is refused unless --update. A bad row aborts the whole import, naming
+    /// its line; nothing is written.
     ///
     /// Example: rapport import contacts contacts.csv --define-fields
     Import {
         /// What to import.
         what: ImportKind,
-        /// The CSV file.
+        /// The CSV or JSON file (- for standard input).
         file: PathBuf,
         /// Declare every column that is not a field yet as a custom field, its type read from
         /// its cells (number, flag, date, else text); the fields are listed before the import
         /// and declared in its transaction.
         #[arg(long)]
         define_fields: bool,
+        /// Change the records rows name by no or code (the columns the file has; the other
+        /// fields stay) instead of refusing them; rows naming no record create one.
+        #[arg(long)]
+        update: bool,
+        /// The CSV delimiter (default: the one the header row uses most of `,` `;` tab `|`).
+        #[arg(long, value_parser = delimiter)]
+        delimiter: Option<u8>,
     },
-    /// Export contacts or interaction log entries as CSV or JSON (--format), to a file or stdout.
+    /// Export contacts, entries, salespeople, groups or templates as CSV or JSON (--format), or
+    /// the whole database as JSON lines (for `import database`: another file, or PostgreSQL),
+    /// to a file or stdout.
     ///
     /// Example: rapport --format csv export entries --out entries.csv
     Export {
@@ -212,14 +226,18 @@ pub enum Command {
     /// Example: rapport check
     Check,
     /// Print the statistics of one template, group, contact, salesperson, campaign entry or
-    /// logged segment, for all time or between two dates.
+    /// logged segment — or of every one of a kind (--all) — for all time or between two dates.
     ///
     /// Example: rapport stats template BUS --from 2026-01-01 --to 2026-12-31
     Stats {
         /// template, group, contact, salesperson, campaign_entry or logged_segment.
         kind: String,
         /// Its code or number.
-        code: String,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        code: Option<String>,
+        /// Every record of the kind, one row each (e.g. stats salesperson --all --format csv).
+        #[arg(long)]
+        all: bool,
         /// First day (YYYY-MM-DD; alone: from that day on).
         #[arg(long)]
         from: Option<NaiveDate>,
@@ -315,11 +333,15 @@ pub enum UserAction {
     },
 }
 
-/// What `import` reads.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ImportKind {
-    /// Contacts.
-    Contacts,
+/// A CSV delimiter: one ASCII character, or `tab`.
+fn delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        t if t.len() == 1 && t.is_ascii() && t != "\"" && t != "\n" => Ok(t.as_bytes()[0]),
+        _ => Err(format!(
+            "\"{text}\" is not one character; give e.g. ';', '|' or tab"
+        )),
+    }
 }
 
 /// What the command line means beyond what clap checks: `-c CODE` is `eval CODE`;

@@ -8,15 +8,16 @@ use clap::CommandFactory;
 use rapport::api::UserReply;
 use rapport::client::{Client, Discovery};
 use rapport::error::CliError;
+use rapport::import::{self, ImportKind, ImportOptions, Input};
 use rapport::out::Out;
 use rapport::output::{self, Format};
-use rapport::transfer::{self, ExportFormat, ExportKind};
+use rapport::transfer::{self, ExportKind};
 use rapport_engine::ops::{Progress, StatKind};
 use rapport_engine::{Database, Error, ErrorKind};
 use rapport_script::demo::{self, DemoOutcome};
 use rapport_script::{Limits, RunOptions, ScriptHost, Variables};
 
-use crate::cli::{Cli, Command, ImportKind, PluginAction, ScriptLimits, UserAction};
+use crate::cli::{Cli, Command, PluginAction, ScriptLimits, UserAction};
 use crate::shared::{
     document_event, load_plugins, plugin_rows, plugin_switch, record_document, show_check,
     show_document, show_done, show_import, show_new_user, show_not_loaded, show_result, show_stats,
@@ -80,10 +81,19 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Demo => load_demo(&mut ctx),
         Command::Document { .. } => document(&mut ctx),
         Command::Import {
-            what: ImportKind::Contacts,
+            what,
             file,
             define_fields,
-        } => import(&mut ctx, file, *define_fields),
+            update,
+            delimiter,
+        } => {
+            let options = ImportOptions {
+                define_fields: *define_fields,
+                update: *update,
+                delimiter: *delimiter,
+            };
+            import(&mut ctx, *what, file, options)
+        }
         Command::Export { what, out } => export(&mut ctx, *what, out.as_deref()),
         Command::Plugins { action } => {
             plugins(&mut ctx, action.clone().unwrap_or(PluginAction::List))
@@ -93,9 +103,15 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Stats {
             kind,
             code,
+            all: _,
             from,
             to,
-        } => stats(&mut ctx, kind, code, crate::shared::stats_range(*from, *to)),
+        } => stats(
+            &mut ctx,
+            kind,
+            code.as_deref(),
+            crate::shared::stats_range(*from, *to),
+        ),
         Command::Users { action } => users(&mut ctx, action),
         Command::Completions { .. } => unreachable!("handled before the database opens"),
         Command::Serve { .. } => unreachable!("handled above"),
@@ -351,48 +367,51 @@ fn document(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `rapport import contacts FILE`.
-fn import(ctx: &mut Ctx<'_>, file: &Path, define_fields: bool) -> Result<ExitCode, CliError> {
-    // Read as a stream (twice: the header and new columns' types, then the rows), never whole.
-    let input = transfer::CsvInput::File(file);
+/// `rapport import KIND FILE`.
+fn import(
+    ctx: &mut Ctx<'_>,
+    what: ImportKind,
+    file: &Path,
+    options: ImportOptions,
+) -> Result<ExitCode, CliError> {
+    // A file is read as a stream (twice with --define-fields: the new columns' types, then
+    // the rows), never whole; standard input (`-`) or a pipe, which can be read once, is read
+    // into memory first.
+    let regular = file.as_os_str() != "-" && std::fs::metadata(file).is_ok_and(|m| m.is_file());
+    let piped = if regular {
+        Vec::new()
+    } else {
+        crate::shared::read_all(file)?
+    };
+    let input = if regular {
+        Input::File(file)
+    } else {
+        Input::Bytes(&piped)
+    };
     let name = file.display().to_string();
-    let define = if define_fields {
-        transfer::fields_to_define(&ctx.db, input, &name)?
+    let define = if options.define_fields {
+        import::fields_to_define(&ctx.db, what, input, &name, options)?
     } else {
         Vec::new()
     };
-    let declared: Vec<String> = define
-        .iter()
-        .map(|d| format!("{} ({})", d.name, d.field_type))
-        .collect();
-    if ctx.cli.format == Format::Table {
+    let table = ctx.cli.format == Format::Table;
+    if table {
         // Said before the import, which may take a while.
-        for d in &declared {
-            ctx.out.line(format!("declaring contact field {d}"))?;
+        for d in &define {
+            let field = format!("{} ({})", d.name, d.field_type);
+            ctx.out
+                .line(crate::shared::declaring_field(what.as_str(), &field))?;
         }
         ctx.out.flush()?;
     }
-    let imported = transfer::import_contacts_csv(&ctx.db, input, &name, &define)?;
-    let reply = rapport::api::ImportReply { declared, imported };
-    if ctx.cli.format == Format::Table {
-        let n = reply.imported;
-        ctx.out.line(format!(
-            "imported {n} contact{}",
-            if n == 1 { "" } else { "s" }
-        ))?;
-    } else {
-        show_import(&mut ctx.out, ctx.cli.format, &reply)?;
-    }
+    let reply = import::import(&ctx.db, what, input, &name, options, &define)?;
+    show_import(&mut ctx.out, ctx.cli.format, &reply, table)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `rapport export contacts|entries [--out FILE]`: streams to the file or to stdout.
 fn export(ctx: &mut Ctx<'_>, what: ExportKind, file: Option<&Path>) -> Result<ExitCode, CliError> {
-    let format = if ctx.cli.format == Format::Json {
-        ExportFormat::Json
-    } else {
-        ExportFormat::Csv
-    };
+    let format = transfer::export_format(what, ctx.cli.format)?;
     let Some(path) = file else {
         transfer::export(&ctx.db, what, format, ctx.out.writer())?;
         return Ok(ExitCode::SUCCESS);
@@ -488,21 +507,17 @@ fn backup(ctx: &mut Ctx<'_>, file: &Path) -> Result<ExitCode, CliError> {
 
 /// `rapport check`: exits non-zero on any difference.
 fn check(ctx: &mut Ctx<'_>) -> Result<ExitCode, CliError> {
-    let report = ctx.db.read(|v| v.integrity_check())?;
-    let reply = rapport::api::CheckReply {
-        ok: report.is_ok(),
-        entries_checked: report.entries_checked,
-        differences: report.differences,
-    };
+    let reply = crate::shared::check_reply(&ctx.db)?;
     let place = ctx.cli.db.display().to_string();
     show_check(&mut ctx.out, ctx.cli.format, &reply, &place)
 }
 
 /// `rapport stats KIND CODE [--from --to]`.
+/// `rapport stats KIND CODE|--all`.
 fn stats(
     ctx: &mut Ctx<'_>,
     kind: &str,
-    code: &str,
+    code: Option<&str>,
     range: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 ) -> Result<ExitCode, CliError> {
     let kind: StatKind = kind.parse().map_err(|problem| {
@@ -513,6 +528,11 @@ fn stats(
             "give one of the kinds listed by rapport stats --help",
         )
     })?;
+    let Some(code) = code else {
+        let rows = crate::shared::stats_of_all(&ctx.db, kind, range)?;
+        ctx.out.line(output::render_json(rows, ctx.cli.format))?;
+        return Ok(ExitCode::SUCCESS);
+    };
     let s = ctx.db.read(|v| v.statistics(kind, code, range))?;
     show_stats(&mut ctx.out, &stats_json(kind, code, &s), ctx.cli.format)?;
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod client;
 pub mod error;
+pub mod import;
 pub mod out;
 pub mod output;
 pub mod transfer;

@@ -54,6 +54,18 @@ const SPEC_ORDERS: &[&[&str]] = &[
     Salesperson::FIELDS,
     Campaign::FIELDS,
     User::FIELDS,
+    // Statistics (`stats`, `stats KIND --all`).
+    &[
+        "kind",
+        "code",
+        "count",
+        "cost",
+        "duration",
+        "avg_cost",
+        "avg_duration",
+    ],
+    // Declared fields (`export fields`).
+    &["record", "name", "type", "description"],
 ];
 
 /// Field names (repeats allowed) as columns: in the spec's order for the kind of record they

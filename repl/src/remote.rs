@@ -14,10 +14,10 @@ use rapport::client::{Client, ClientError};
 use rapport::error::CliError;
 use rapport::out::Out;
 use rapport::output::{self, Format};
-use rapport::transfer::{self, ExportKind};
+use rapport::transfer::{self, ExportFormat, ExportKind};
 use serde_json::{Value as Json, json};
 
-use crate::cli::{Cli, Command, ImportKind, PluginAction, UserAction};
+use crate::cli::{Cli, Command, PluginAction, UserAction};
 use crate::shared;
 
 /// A path segment, escaped.
@@ -80,21 +80,25 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
             ExitCode::SUCCESS
         }
         Some(Command::Import {
-            what: ImportKind::Contacts,
+            what,
             file,
             define_fields,
+            update,
+            delimiter,
         }) => {
-            let bytes = transfer::read_file(file)?;
+            let bytes = shared::read_all(file)?;
             let name = file.display().to_string();
-            let reply: ImportReply = client.post_bytes(
-                &format!(
-                    "/import/contacts?define_fields={define_fields}&name={}",
-                    seg(&name)
-                ),
-                "text/csv",
-                &bytes,
-            )?;
-            shared::show_import(&mut out, format, &reply)?;
+            let delimiter = delimiter.map_or_else(String::new, |d| {
+                format!("&delimiter={}", seg(&char::from(d).to_string()))
+            });
+            let path = format!(
+                "/import/{}?define_fields={define_fields}&update={update}&name={}{delimiter}",
+                what.as_str(),
+                seg(&name)
+            );
+            let reply: ImportReply =
+                client.post_bytes(&path, "application/octet-stream", &bytes)?;
+            shared::show_import(&mut out, format, &reply, false)?;
             ExitCode::SUCCESS
         }
         Some(Command::Export { what, out: file }) => export(
@@ -134,15 +138,23 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
         Some(Command::Stats {
             kind,
             code,
+            all: _,
             from,
             to,
         }) => {
-            let mut path = format!("/stats/{}/{}", seg(kind), seg(code));
+            let mut path = match code {
+                Some(code) => format!("/stats/{}/{}", seg(kind), seg(code)),
+                None => format!("/stats/{}", seg(kind)),
+            };
             if let Some((from, to)) = shared::stats_range(*from, *to) {
                 path = format!("{path}?from={from}&to={to}");
             }
             let s: Json = client.get(&path)?;
-            shared::show_stats(&mut out, &s, format)?;
+            if code.is_some() {
+                shared::show_stats(&mut out, &s, format)?;
+            } else {
+                out.line(output::render_json(s, format))?;
+            }
             ExitCode::SUCCESS
         }
         Some(Command::Users { action }) => {
@@ -235,16 +247,12 @@ fn export(
     what: ExportKind,
     file: Option<&Path>,
 ) -> Result<ExitCode, CliError> {
-    let kind = match what {
-        ExportKind::Contacts => "contacts",
-        ExportKind::Entries => "entries",
-    };
     let path = format!(
-        "/export/{kind}?format={}",
-        if format == Format::Json {
-            "json"
-        } else {
-            "csv"
+        "/export/{}?format={}",
+        what.as_str(),
+        match transfer::export_format(what, format)? {
+            ExportFormat::Json => "json",
+            ExportFormat::Csv => "csv",
         }
     );
     let Some(file) = file else {

@@ -33,6 +33,7 @@ use rapport::api::{
 };
 use rapport::client::{Discovery, new_token, random_id};
 use rapport::error::CliError;
+use rapport::import::{self, ImportKind, ImportOptions, Input};
 use rapport::transfer::{self, ExportFormat, ExportKind};
 use rapport_engine::model::Role;
 use rapport_engine::ops::{StatKind, token_hash};
@@ -334,12 +335,13 @@ fn router(server: Shared) -> Router {
         .route("/v1/entries/{no}", get(entry))
         .route("/v1/contacts/{no}", get(contact))
         .route("/v1/export/{what}", get(export))
+        .route("/v1/stats/{kind}", get(stats_all))
         .route("/v1/stats/{kind}/{code}", get(stats))
         .route("/v1/check", get(check))
         .route("/v1/backup", get(backup))
         .route("/v1/plugins", get(plugins))
         .route("/v1/plugins/{name}/{action}", post(plugin_set))
-        .route("/v1/import/contacts", post(import))
+        .route("/v1/import/{what}", post(import))
         .route("/v1/users", get(users).post(user_add))
         .route("/v1/users/{name}", delete(user_revoke))
         .fallback(not_found)
@@ -964,7 +966,9 @@ async fn export(
             "invalid",
             Some("export"),
             Some("what"),
-            format!("there is no export of \"{what}\"; export contacts or entries"),
+            format!(
+                "there is no export of \"{what}\"; export contacts, entries, salespeople, groups, templates, fields or database"
+            ),
         )
     })?;
     let q = query_of(q)?;
@@ -1003,6 +1007,26 @@ async fn stats(
     range: Result<Query<RangeQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Answer<axum::Json<Json>> {
+    stats_of(server, kind, Some(code), range, headers).await
+}
+
+/// `GET /v1/stats/{kind}`: every record of the kind, one row each.
+async fn stats_all(
+    State(server): State<Shared>,
+    UrlPath(kind): UrlPath<String>,
+    range: Result<Query<RangeQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<Json>> {
+    stats_of(server, kind, None, range, headers).await
+}
+
+async fn stats_of(
+    server: Shared,
+    kind: String,
+    code: Option<String>,
+    range: Result<Query<RangeQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Answer<axum::Json<Json>> {
     let range = query_of(range)?;
     blocking(move || {
         server.allowed(&headers, Role::Read, "read statistics")?;
@@ -1026,6 +1050,10 @@ async fn stats(
                 )));
             }
         };
+        let Some(code) = code else {
+            let rows = shared::stats_of_all(&server.db, kind, range).map_err(|e| engine(&e))?;
+            return Ok(axum::Json(rows));
+        };
         let s = server
             .db
             .read(|v| v.statistics(kind, &code, range))
@@ -1038,15 +1066,8 @@ async fn stats(
 async fn check(State(server): State<Shared>, headers: HeaderMap) -> Answer<axum::Json<CheckReply>> {
     blocking(move || {
         server.allowed(&headers, Role::Read, "check the database")?;
-        let report = server
-            .db
-            .read(|v| v.integrity_check())
-            .map_err(|e| engine(&e))?;
-        Ok(axum::Json(CheckReply {
-            ok: report.is_ok(),
-            entries_checked: report.entries_checked,
-            differences: report.differences,
-        }))
+        let reply = crate::shared::check_reply(&server.db).map_err(|e| engine(&e))?;
+        Ok(axum::Json(reply))
     })
     .await
 }
@@ -1135,40 +1156,61 @@ async fn plugin_set(
 struct ImportQuery {
     #[serde(default)]
     define_fields: bool,
+    #[serde(default)]
+    update: bool,
+    delimiter: Option<String>,
     name: Option<String>,
 }
 
 async fn import(
     State(server): State<Shared>,
+    UrlPath(what): UrlPath<String>,
     q: Result<Query<ImportQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Answer<axum::Json<ImportReply>> {
+    let kind = ImportKind::from_str(&what, true).map_err(|_| {
+        ApiError::new(
+            "invalid",
+            Some("import"),
+            Some("what"),
+            format!(
+                "there is no import of \"{what}\"; import contacts, salespeople, groups, templates, fields or database"
+            ),
+        )
+    })?;
     let q = query_of(q)?;
-    authorize(&server, &headers, Role::Full, "import contacts").await?;
+    let delimiter = match q.delimiter.as_deref().map(str::as_bytes) {
+        None => None,
+        Some(&[d]) if d.is_ascii() => Some(d),
+        Some(_) => {
+            return Err(Failure(ApiError::new(
+                "invalid",
+                Some("import"),
+                Some("delimiter"),
+                "give one ASCII character".to_string(),
+            )));
+        }
+    };
+    let options = ImportOptions {
+        define_fields: q.define_fields,
+        update: q.update,
+        delimiter,
+    };
+    authorize(&server, &headers, Role::Full, "import").await?;
     let body = body_of(&headers, body, server.config.max_import).await?;
     blocking(move || {
         let name = q.name.unwrap_or_else(|| "upload".into());
-        let define = if q.define_fields {
-            transfer::fields_to_define(&server.db, transfer::CsvInput::Bytes(&body), &name)
+        let input = Input::Bytes(&body);
+        let define = if options.define_fields {
+            import::fields_to_define(&server.db, kind, input, &name, options)
                 .map_err(|e| cli(&e))?
         } else {
             Vec::new()
         };
-        let imported = transfer::import_contacts_csv(
-            &server.db,
-            transfer::CsvInput::Bytes(&body),
-            &name,
-            &define,
-        )
-        .map_err(|e| cli(&e))?;
-        Ok(axum::Json(ImportReply {
-            declared: define
-                .iter()
-                .map(|d| format!("{} ({})", d.name, d.field_type))
-                .collect(),
-            imported,
-        }))
+        let reply = import::import(&server.db, kind, input, &name, options, &define)
+            .map_err(|e| cli(&e))?;
+        Ok(axum::Json(reply))
     })
     .await
 }

@@ -249,6 +249,22 @@ pub(crate) fn stats_json(kind: StatKind, code: &str, s: &Statistics) -> serde_js
     })
 }
 
+/// The statistics of every record of `kind` (`stats KIND --all`), one row each, read from one
+/// snapshot.
+pub(crate) fn stats_of_all(
+    db: &Database,
+    kind: StatKind,
+    range: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+) -> Result<serde_json::Value, Error> {
+    db.read(|v| {
+        v.statistics_codes(kind)?
+            .iter()
+            .map(|code| Ok(stats_json(kind, code, &v.statistics(kind, code, range)?)))
+            .collect::<Result<Vec<_>, Error>>()
+            .map(serde_json::Value::Array)
+    })
+}
+
 /// What `rapport stats` prints (in JSON or CSV, the statistics as a record).
 pub(crate) fn show_stats(
     out: &mut Out,
@@ -400,10 +416,11 @@ pub(crate) fn show_check(
             out.line(format!(
                 "ok: {} entries; indexes, statistics and attachments agree",
                 report.entries_checked
-            ))
+            ))?;
         } else {
-            report.differences.iter().try_for_each(|d| out.line(d))
+            report.differences.iter().try_for_each(|d| out.line(d))?;
         }
+        out.line(format!("fingerprint: {}", report.fingerprint))
     })?;
     if report.ok {
         return Ok(ExitCode::SUCCESS);
@@ -422,17 +439,84 @@ pub(crate) fn show_import(
     out: &mut Out,
     format: Format,
     reply: &ImportReply,
+    declared_shown: bool,
 ) -> Result<(), CliError> {
     let json = serde_json::to_value(reply).map_err(|e| CliError::Output(e.into()))?;
     show_result(out, format, &json, |out| {
-        for d in &reply.declared {
-            out.line(format!("declaring contact field {d}"))?;
+        if !declared_shown {
+            for d in &reply.declared {
+                out.line(declaring_field(&reply.what, d))?;
+            }
         }
-        let n = reply.imported;
-        out.line(format!(
-            "imported {n} contact{}",
-            if n == 1 { "" } else { "s" }
-        ))
+        out.line(import_summary(reply))
+    })
+}
+
+/// `declaring contact field region (text)`: said for each field `--define-fields` declares.
+pub(crate) fn declaring_field(what: &str, field: &str) -> String {
+    let record = match what {
+        "salespeople" => "salesperson",
+        "templates" => "template",
+        _ => "contact",
+    };
+    format!("declaring {record} field {field}")
+}
+
+/// `imported 3 contacts, updated 2`, or `imported the database: 120 records`.
+fn import_summary(reply: &ImportReply) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let word = |n| match reply.what.as_str() {
+        "salespeople" => plural(n, "salesperson", "salespeople"),
+        "groups" => plural(n, "group", "groups"),
+        "templates" => plural(n, "template", "templates"),
+        "fields" => plural(n, "field", "fields"),
+        _ => plural(n, "contact", "contacts"),
+    };
+    if reply.what == "database" {
+        return format!(
+            "imported the database: {}",
+            plural(reply.imported, "record", "records")
+        );
+    }
+    if reply.updated == 0 {
+        format!("imported {}", word(reply.imported))
+    } else {
+        format!(
+            "imported {}, updated {}",
+            word(reply.imported),
+            reply.updated
+        )
+    }
+}
+
+/// All of `file` (`-`: standard input).
+pub(crate) fn read_all(file: &Path) -> Result<Vec<u8>, CliError> {
+    let mut bytes = Vec::new();
+    let read = if file.as_os_str() == "-" {
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+    } else {
+        std::fs::File::open(file).and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
+    };
+    read.map_err(|source| CliError::Read {
+        what: "import file",
+        path: file.display().to_string(),
+        source,
+        fix: "give the path of a CSV or JSON file, or - for standard input",
+    })?;
+    Ok(bytes)
+}
+
+/// What `rapport check` answers: the integrity check and the content fingerprint, of one
+/// snapshot.
+pub(crate) fn check_reply(db: &Database) -> Result<CheckReply, rapport_engine::Error> {
+    let (report, fingerprint) =
+        db.read(|v| Ok((v.integrity_check()?, v.content_fingerprint()?)))?;
+    Ok(CheckReply {
+        ok: report.is_ok(),
+        entries_checked: report.entries_checked,
+        differences: report.differences,
+        fingerprint,
     })
 }
 

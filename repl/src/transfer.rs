@@ -1,21 +1,20 @@
-//! Data in and out: `import contacts FILE.csv` (all or nothing, a bad row names its line) and
-//! `export contacts|entries` as CSV or JSON, streamed record by record. Long work shows a
-//! progress bar on stderr when it is a terminal.
+//! Data out: `export contacts|entries|…` as CSV or JSON, and `export database`, streamed record
+//! by record (imports are `import.rs`). Long work shows a progress bar on stderr when it is a
+//! terminal.
 
-use std::io::{Read, Write};
-use std::path::Path;
+use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rapport_engine::model::{Contact, FieldDef, FieldRecord, FieldType, FieldValue};
-use rapport_engine::ops::View;
+use rapport_engine::model::{FieldDef, FieldRecord};
+use rapport_engine::ops::{DumpHeader, View};
 use rapport_engine::{Database, Error};
-use rapport_script::value::{contact_json_with, entry_json_with};
+use rapport_script::value::{
+    contact_json_with, entry_json_with, group_json, salesperson_json_with, template_json_with,
+};
 use serde_json::Value;
 
 use crate::error::CliError;
-
-/// The built-in contact columns a CSV may have.
-const CONTACT_COLUMNS: &[&str] = Contact::FIELDS;
+use crate::output::Format;
 
 /// Set by `--quiet`: no progress bars in this process.
 pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -33,427 +32,6 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The number a CSV cell says exactly (so "00123" and "1e3" stay text).
-fn number_text(text: &str) -> Option<f64> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite() && n.to_string() == text)
-}
-
-fn date_text(text: &str) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
-}
-
-fn flag_text(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" => Some(true),
-        "false" | "no" => Some(false),
-        _ => None,
-    }
-}
-
-/// The type of a column's values, for `--define-fields`: number, flag or date when every
-/// non-empty cell is one, otherwise text.
-fn inferred_type(cells: &[String]) -> FieldType {
-    let all = |test: &dyn Fn(&str) -> bool| !cells.is_empty() && cells.iter().all(|c| test(c));
-    if all(&|c| number_text(c).is_some()) {
-        FieldType::Number
-    } else if all(&|c| flag_text(c).is_some()) {
-        FieldType::Flag
-    } else if all(&|c| date_text(c).is_some()) {
-        FieldType::Date
-    } else {
-        FieldType::Text
-    }
-}
-
-/// A custom field's value from CSV text, read as its declared type.
-fn typed_value(line: u64, column: &str, t: FieldType, text: &str) -> Result<FieldValue, Error> {
-    let value = match t {
-        FieldType::Text => Some(FieldValue::Text(text.to_string())),
-        FieldType::Number => number_text(text.trim()).map(FieldValue::Number),
-        FieldType::Flag => flag_text(text).map(FieldValue::Bool),
-        FieldType::Date => date_text(text.trim()).map(FieldValue::Date),
-    };
-    value.ok_or_else(|| {
-        Error::invalid(
-            format!("line {line}"),
-            "column",
-            format!("{column} is \"{text}\", not {}", t.example()),
-            "fix the cell; nothing was imported",
-        )
-    })
-}
-
-fn flag(line: u64, column: &str, text: &str) -> Result<bool, Error> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => Ok(true),
-        "false" | "no" | "0" | "" => Ok(false),
-        _ => Err(Error::invalid(
-            format!("line {line}"),
-            "column",
-            format!("{column} is \"{text}\", not yes/no"),
-            "write true or false",
-        )),
-    }
-}
-
-fn contact_from(
-    line: u64,
-    header: &csv::StringRecord,
-    row: &csv::StringRecord,
-    declared: &[FieldDef],
-) -> Result<Contact, Error> {
-    let mut c = Contact::default();
-    for (column, value) in header.iter().zip(row.iter()) {
-        let column = column.trim();
-        if value.is_empty() {
-            continue;
-        }
-        let word = |problem: String| {
-            Error::invalid(
-                format!("line {line}"),
-                "column",
-                format!("{column}: {problem}"),
-                "use one of those words",
-            )
-        };
-        match column {
-            "no" => c.no = value.to_string(),
-            "name" => c.name = value.to_string(),
-            "kind" => c.kind = value.parse().map_err(word)?,
-            "company_no" => c.company_no = value.to_string(),
-            "salesperson" => c.salesperson = value.to_string(),
-            "language" => c.language = value.to_string(),
-            "correspondence" => c.correspondence = value.parse().map_err(word)?,
-            "email" => c.email = value.to_string(),
-            "phone" => c.phone = value.to_string(),
-            "mobile" => c.mobile = value.to_string(),
-            "city" => c.city = value.to_string(),
-            "country" => c.country = value.to_string(),
-            "exclude_from_segment" => c.exclude_from_segment = flag(line, column, value)?,
-            "privacy_blocked" => c.privacy_blocked = flag(line, column, value)?,
-            custom => {
-                // Every column was checked to be built-in or declared before the first row.
-                let t = declared
-                    .iter()
-                    .find(|d| d.name == custom)
-                    .map_or(FieldType::Text, |d| d.field_type);
-                c.custom
-                    .insert(custom.to_string(), typed_value(line, column, t, value)?);
-            }
-        }
-    }
-    Ok(c)
-}
-
-/// The bytes of a file to import.
-pub fn read_file(file: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(file).map_err(|e| unreadable(&file.display().to_string(), e))
-}
-
-/// Where an import's CSV is read from: bytes in memory (a server's request body), or a file,
-/// read as a stream each time it is needed — never whole in memory (a million contacts' file
-/// is 50 MB).
-#[derive(Debug, Clone, Copy)]
-pub enum CsvInput<'a> {
-    /// CSV text in memory.
-    Bytes(&'a [u8]),
-    /// A CSV file.
-    File(&'a Path),
-}
-
-impl<'a> CsvInput<'a> {
-    /// A reader of the CSV from its start: cells trimmed of surrounding spaces, the delimiter
-    /// the header row uses (`,`, `;`, tab or `|`: spreadsheets in many countries write `;`).
-    fn reader(self) -> std::io::Result<csv::Reader<Box<dyn Read + 'a>>> {
-        let (read, first_line): (Box<dyn Read + 'a>, Vec<u8>) = match self {
-            CsvInput::Bytes(bytes) => {
-                let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-                (Box::new(bytes), line.to_vec())
-            }
-            CsvInput::File(path) => {
-                let mut line = Vec::new();
-                std::io::BufRead::read_until(
-                    &mut std::io::BufReader::new(std::fs::File::open(path)?),
-                    b'\n',
-                    &mut line,
-                )?;
-                (Box::new(std::fs::File::open(path)?), line)
-            }
-        };
-        Ok(csv::ReaderBuilder::new()
-            .has_headers(true)
-            .delimiter(delimiter_of(&first_line))
-            .trim(csv::Trim::All)
-            .from_reader(read))
-    }
-
-    /// How many lines it has (for the progress bar).
-    fn lines(self) -> std::io::Result<u64> {
-        let count = |bytes: &[u8]| bytes.split(|b| *b == b'\n').count() as u64 - 1;
-        match self {
-            CsvInput::Bytes(bytes) => Ok(count(bytes)),
-            CsvInput::File(path) => {
-                let mut file = std::fs::File::open(path)?;
-                let (mut buf, mut n) = (vec![0_u8; 1 << 16], 0);
-                loop {
-                    match file.read(&mut buf)? {
-                        0 => return Ok(n),
-                        got => n += count(&buf[..got]),
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The delimiter a header row uses: of `,`, `;`, tab and `|`, the one it has most of outside
-/// quotes (`,` when it has none).
-fn delimiter_of(header: &[u8]) -> u8 {
-    let mut counts = [0_usize; 4];
-    let candidates = [b',', b';', b'\t', b'|'];
-    let mut quoted = false;
-    for b in header {
-        if *b == b'"' {
-            quoted = !quoted;
-        } else if !quoted && let Some(i) = candidates.iter().position(|c| c == b) {
-            counts[i] += 1;
-        }
-    }
-    // The most used; on a tie, not the comma (`Name;Straße, Nr.;PLZ, Ort` is ;-separated: a
-    // comma is likelier inside a name than a semicolon).
-    let most = counts.iter().copied().max().unwrap_or(0);
-    if most == 0 {
-        return b',';
-    }
-    let best = (1..candidates.len())
-        .find(|&i| counts[i] == most)
-        .unwrap_or(0);
-    candidates[best]
-}
-
-/// The columns of a contact CSV that are neither built-in nor declared, each declared as a
-/// contact field with the type its cells have (`--define-fields`: shown, then declared by the
-/// import itself).
-pub fn fields_to_define(
-    db: &Database,
-    input: CsvInput<'_>,
-    name: &str,
-) -> Result<Vec<FieldDef>, CliError> {
-    let header = header_of(input, name)?;
-    let declared = db.read(|v| v.declared_fields(FieldRecord::Contact))?;
-    let new: Vec<(usize, &str)> = header
-        .iter()
-        .map(str::trim)
-        .enumerate()
-        .filter(|(_, c)| !CONTACT_COLUMNS.contains(c) && !declared.iter().any(|d| d.name == *c))
-        .collect();
-    let mut cells: Vec<Vec<String>> = vec![Vec::new(); new.len()];
-    if !new.is_empty() {
-        for row in input.reader().map_err(|e| unreadable(name, e))?.records() {
-            // A row that cannot be read is the import's to report, with its line.
-            let Ok(row) = row else { break };
-            for ((i, _), cells) in new.iter().zip(&mut cells) {
-                if let Some(cell) = row.get(*i).filter(|c| !c.is_empty()) {
-                    cells.push(cell.to_string());
-                }
-            }
-        }
-    }
-    Ok(new
-        .iter()
-        .zip(&cells)
-        .map(|((_, column), cells)| FieldDef {
-            record: FieldRecord::Contact,
-            name: (*column).to_string(),
-            field_type: inferred_type(cells),
-            description: format!("imported from {name}"),
-        })
-        .collect())
-}
-
-fn header_of(input: CsvInput<'_>, name: &str) -> Result<csv::StringRecord, CliError> {
-    Ok(input
-        .reader()
-        .map_err(|e| unreadable(name, e))?
-        .headers()
-        .map_err(|e| unreadable(name, e))?
-        .clone())
-}
-
-/// Refuses, in one error, every column that is neither a contact field nor declared.
-fn check_columns(header: &csv::StringRecord, declared: &[FieldDef]) -> Result<(), Error> {
-    let known: Vec<String> = CONTACT_COLUMNS
-        .iter()
-        .map(ToString::to_string)
-        .chain(declared.iter().map(|d| d.name.clone()))
-        .collect();
-    let unknown: Vec<String> = header
-        .iter()
-        .map(str::trim)
-        .filter(|c| !known.iter().any(|k| k == c))
-        .map(
-            |c| match rapport_engine::ops::closest(c, known.iter().map(String::as_str)) {
-                Some(k) => format!("{c} (did you mean {k}?)"),
-                None => c.to_string(),
-            },
-        )
-        .collect();
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    Err(Error::invalid(
-        "import contacts",
-        "header",
-        if unknown.len() == 1 {
-            format!(
-                "column {} is not a contact field and not declared",
-                unknown[0]
-            )
-        } else {
-            format!(
-                "columns {} are not contact fields and not declared",
-                unknown.join(", ")
-            )
-        },
-        "rename the column, declare the field with field_define, or import with --define-fields",
-    ))
-}
-
-/// The error of an import source that cannot be read (as a file, or as CSV).
-fn unreadable(name: &str, e: impl Into<std::io::Error>) -> CliError {
-    CliError::Read {
-        what: "CSV file",
-        path: name.to_string(),
-        source: e.into(),
-        fix: "give the path of a CSV file",
-    }
-}
-
-/// How many rows an import announces to the store at a time.
-const IMPORT_CHUNK: usize = 1000;
-
-/// Creates the contacts of `chunk` (emptied), in order, after announcing their numbers to the
-/// store; an error names the row's line.
-fn create_contacts(
-    tx: &mut rapport_engine::Tx<'_>,
-    chunk: &mut Vec<(u64, Contact)>,
-    bar: &ProgressBar,
-) -> Result<usize, Error> {
-    let nos: Vec<&str> = chunk.iter().map(|(_, c)| c.no.as_str()).collect();
-    tx.view().prefetch_contacts(&nos)?;
-    let n = chunk.len();
-    for (line, contact) in chunk.drain(..) {
-        tx.contact_create(contact).map_err(|e| {
-            Error::invalid(
-                format!("line {line}"),
-                "row",
-                e.to_string(),
-                "fix that row; nothing was imported",
-            )
-        })?;
-        bar.inc(1);
-    }
-    Ok(n)
-}
-
-/// Imports contacts from CSV in one transaction, after declaring `define`; `name` names the
-/// source in errors.
-pub fn import_contacts_csv(
-    db: &Database,
-    input: CsvInput<'_>,
-    name: &str,
-    define: &[FieldDef],
-) -> Result<usize, CliError> {
-    let lines = input
-        .lines()
-        .map_err(|e| unreadable(name, e))?
-        .saturating_sub(1);
-    let header = header_of(input, name)?;
-    if !header.iter().any(|h| h.trim() == "name") {
-        return Err(CliError::Engine(Error::required(
-            "import contacts",
-            "name column",
-            format!(
-                "add a header row with at least \"name\"; known columns: {}",
-                CONTACT_COLUMNS.join(", ")
-            ),
-        )));
-    }
-    let bar = progress(lines, "importing contacts");
-    let result = db.write(|tx| {
-        // Read from the start each time: a transaction another writer overtook runs again.
-        bar.set_position(0);
-        for def in define {
-            tx.field_define(def)?;
-        }
-        let declared = tx.view().declared_fields(FieldRecord::Contact)?;
-        check_columns(&header, &declared)?;
-        // What the contacts share (fields, companies, salespeople, counters) is read once.
-        tx.batch_contacts(|tx| import_rows(tx, input, name, &header, &declared, &bar))
-    });
-    bar.finish_and_clear();
-    Ok(result?)
-}
-
-/// Creates a contact of each CSV row of `input`, in order; an error names the row's line.
-fn import_rows(
-    tx: &mut rapport_engine::Tx<'_>,
-    input: CsvInput<'_>,
-    name: &str,
-    header: &csv::StringRecord,
-    declared: &[FieldDef],
-    bar: &ProgressBar,
-) -> Result<usize, Error> {
-    let mut reader = input.reader().map_err(|e| {
-        Error::invalid(
-            name,
-            "file",
-            format!("cannot be read again: {e}"),
-            "keep the file in place until the import ends; nothing was imported",
-        )
-    })?;
-    // The header row first, so rows know their line numbers (it was read without fault above).
-    let _ = reader.headers();
-    let mut n = 0;
-    // A thousand rows at a time, announced to the store before they are created (one
-    // statement on a server instead of one a contact); errors keep the order of the rows.
-    let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
-    for row in reader.records() {
-        let row = row.map_err(|e| {
-            let line = e.position().map_or(0, csv::Position::line);
-            let problem = match e.kind() {
-                csv::ErrorKind::UnequalLengths {
-                    expected_len, len, ..
-                } => format!("has {len} columns, but the header has {expected_len}"),
-                csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
-                _ => e.to_string(),
-            };
-            Error::invalid(
-                format!("line {line}"),
-                "row",
-                problem,
-                "fix that row; nothing was imported",
-            )
-        })?;
-        let line = row.position().map_or(0, csv::Position::line);
-        match contact_from(line, header, &row, declared) {
-            Ok(contact) => chunk.push((line, contact)),
-            Err(e) => {
-                // The rows before it first: their error, if any, comes first.
-                create_contacts(tx, &mut chunk, bar)?;
-                return Err(e);
-            }
-        }
-        if chunk.len() == IMPORT_CHUNK {
-            n += create_contacts(tx, &mut chunk, bar)?;
-        }
-    }
-    n += create_contacts(tx, &mut chunk, bar)?;
-    Ok(n)
-}
-
 /// How an export writes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -463,6 +41,25 @@ pub enum ExportFormat {
     Json,
 }
 
+/// How `export` writes `kind` in the command line's `format`: JSON as JSON, anything else as
+/// CSV; a database always as JSON lines (asking for CSV is refused).
+pub fn export_format(kind: ExportKind, format: Format) -> Result<ExportFormat, CliError> {
+    if kind == ExportKind::Database && format == Format::Csv {
+        return Err(Error::invalid(
+            "export database",
+            "format",
+            "is JSON lines, not CSV (a database has records of many shapes)",
+            "leave --format out, or export one kind of record as CSV: export contacts, entries, salespeople, groups or templates",
+        )
+        .into());
+    }
+    Ok(if format == Format::Json {
+        ExportFormat::Json
+    } else {
+        ExportFormat::Csv
+    })
+}
+
 /// What an export writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportKind {
@@ -470,13 +67,58 @@ pub enum ExportKind {
     Contacts,
     /// Interaction log entries.
     Entries,
+    /// Salespeople.
+    Salespeople,
+    /// Interaction groups.
+    Groups,
+    /// Interaction templates (without their language rows and attachments, which `export
+    /// database` carries).
+    Templates,
+    /// Declared custom fields: record, name, type, description (import them first, and the
+    /// records' custom columns keep their types).
+    Fields,
+    /// The whole database: every record of every kind, as JSON lines (a first line saying
+    /// what the file is, then one record a line); `import database` reads it into an empty
+    /// database, on any backend.
+    Database,
 }
 
-/// The kind of record an export writes, for its declared fields.
-fn record_of(kind: ExportKind) -> FieldRecord {
-    match kind {
-        ExportKind::Contacts => FieldRecord::Contact,
-        ExportKind::Entries => FieldRecord::Entry,
+impl ExportKind {
+    /// The word for its records (in the server's paths too).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportKind::Contacts => "contacts",
+            ExportKind::Entries => "entries",
+            ExportKind::Salespeople => "salespeople",
+            ExportKind::Groups => "groups",
+            ExportKind::Templates => "templates",
+            ExportKind::Fields => "fields",
+            ExportKind::Database => "database",
+        }
+    }
+
+    /// The kind of record whose declared fields it has (groups and the database: none apart).
+    fn record(self) -> Option<FieldRecord> {
+        match self {
+            ExportKind::Contacts => Some(FieldRecord::Contact),
+            ExportKind::Entries => Some(FieldRecord::Entry),
+            ExportKind::Salespeople => Some(FieldRecord::Salesperson),
+            ExportKind::Templates => Some(FieldRecord::Template),
+            ExportKind::Groups | ExportKind::Fields | ExportKind::Database => None,
+        }
+    }
+
+    /// The built-in columns of a CSV export.
+    fn built_in(self) -> &'static [&'static str] {
+        match self {
+            ExportKind::Groups => &["code", "description"],
+            ExportKind::Fields => &["record", "name", "type", "description"],
+            // Language rows hold attachments, which a row cannot carry.
+            ExportKind::Templates => rapport_engine::model::InteractionTemplate::FIELDS
+                .split_last()
+                .map_or(&[], |(_, fields)| fields),
+            other => other.record().map_or(&[], FieldRecord::built_in),
+        }
     }
 }
 
@@ -502,14 +144,36 @@ fn each_record(
         ExportKind::Contacts => {
             v.each_contact(&mut |c| Ok(visit(contact_json_with(v, &c, declared)?)))
         }
+        // Few records: read whole, then visited.
+        ExportKind::Salespeople => v.salespeople()?.iter().try_for_each(|s| {
+            visit(salesperson_json_with(v, s, declared)?);
+            Ok(())
+        }),
+        ExportKind::Groups => v.groups()?.iter().try_for_each(|g| {
+            visit(group_json(g));
+            Ok(())
+        }),
+        ExportKind::Templates => v.templates()?.iter().try_for_each(|t| {
+            visit(template_json_with(v, t, declared)?);
+            Ok(())
+        }),
+        ExportKind::Fields => v.all_declared_fields()?.iter().try_for_each(|d| {
+            visit(serde_json::json!({
+                "record": d.record.as_str(),
+                "name": d.name,
+                "type": d.field_type.as_str(),
+                "description": d.description,
+            }));
+            Ok(())
+        }),
+        ExportKind::Database => unreachable!("export_from writes a database's records itself"),
     }?;
     failure.map_or(Ok(()), Err)
 }
 
 /// The columns of a CSV export: the record's built-in fields, then its declared ones.
 fn columns(kind: ExportKind, declared: &[FieldDef]) -> Vec<String> {
-    record_of(kind)
-        .built_in()
+    kind.built_in()
         .iter()
         .map(ToString::to_string)
         .chain(declared.iter().map(|d| d.name.clone()))
@@ -539,7 +203,26 @@ fn export_from(
     out: &mut dyn Write,
 ) -> Result<usize, CliError> {
     let mut n = 0;
-    let declared = v.declared_fields(record_of(kind))?;
+    let declared = match kind.record() {
+        Some(record) => v.declared_fields(record)?,
+        None => Vec::new(),
+    };
+    if kind == ExportKind::Database {
+        // JSON lines whatever the format: what the file is, then one record a line.
+        let header = serde_json::to_string(&DumpHeader::current())
+            .map_err(|e| CliError::output(e.into()))?;
+        writeln!(out, "{header}").map_err(CliError::output)?;
+        // Written as they are (table, key, value in that order), each as it is read.
+        let mut failure = None;
+        v.dump(&mut |record| {
+            let line = serde_json::to_writer(&mut *out, &record)
+                .map_err(|e| CliError::output(e.into()))
+                .and_then(|()| out.write_all(b"\n").map_err(CliError::output));
+            n += 1;
+            Ok(line.map_err(|e| failure = Some(e)).is_ok())
+        })?;
+        return failure.map_or(Ok(n), Err);
+    }
     match format {
         ExportFormat::Csv => {
             let columns = columns(kind, &declared);

@@ -79,10 +79,12 @@ pub fn decode(bytes: &[u8]) {
 pub fn csv_import(bytes: &[u8]) {
     let db = fresh();
     let before = db.fingerprint().expect("reads");
-    let outcome = rapport::transfer::import_contacts_csv(
+    let outcome = rapport::import::import(
         &db,
-        rapport::transfer::CsvInput::Bytes(bytes),
+        rapport::import::ImportKind::Contacts,
+        rapport::import::Input::Bytes(bytes),
         "fuzz.csv",
+        rapport::import::ImportOptions::default(),
         &[],
     );
     if let Err(e) = &outcome {

@@ -2,7 +2,7 @@
 //! Every test runs on a redb file and on PostgreSQL (`each_backend`; skipped, saying so, when
 //! `RAPPORT_TEST_POSTGRES` names no server).
 
-use rapport_tests::{assert_output, each_backend};
+use rapport_tests::{Workspace, assert_output, each_backend};
 
 #[test]
 fn demo_loads_the_company_and_prints_statistics_per_template() {
@@ -40,9 +40,16 @@ fn demo_a_second_time_says_it_is_there_and_changes_nothing() {
 fn check_passes_on_the_demo() {
     each_backend(|ws| {
         ws.ok(&["demo"]);
-        assert_output(
-            "ok: 74 entries; indexes, statistics and attachments agree\n",
-            &ws.ok(&["check"]),
+        let check = ws.ok(&["check"]);
+        let mut lines = check.lines();
+        assert_eq!(
+            lines.next(),
+            Some("ok: 74 entries; indexes, statistics and attachments agree")
+        );
+        let fingerprint = lines.next().and_then(|l| l.strip_prefix("fingerprint: "));
+        assert!(
+            fingerprint.is_some_and(|f| f.len() == 64 && f.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{check}"
         );
     });
 }
@@ -1249,5 +1256,306 @@ fn a_piped_repl_with_json_results_keeps_its_notes_and_errors_off_standard_output
         assert_eq!(run.stdout, "2\n", "stdout is the results alone");
         assert!(run.stderr.contains("timing on"), "{}", run.stderr);
         assert!(run.stderr.contains("no function nope"), "{}", run.stderr);
+    });
+}
+
+/// The `fingerprint: …` line `rapport check` prints.
+fn fingerprint_of(ws: &Workspace) -> String {
+    let check = ws.ok(&["check"]);
+    check
+        .lines()
+        .find(|l| l.starts_with("fingerprint: "))
+        .unwrap_or_else(|| panic!("check names a fingerprint: {check}"))
+        .to_string()
+}
+
+#[test]
+fn a_whole_database_exported_and_imported_into_an_empty_one_has_the_same_check_fingerprint() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        // Canceled entries, a purge and a custom value, so that more than the demo moves.
+        ws.ok(&[
+            "eval",
+            r#"cancel(entries().filter(#{template: "BUS"})); cancel(entries().filter(#{template: "OUTGOING"})); purge_canceled(#{template: "BUS"}); contact_update("CT000001", #{city: "Oslo"})"#,
+        ]);
+        let dump = ws.file("crm.jsonl", b"");
+        std::fs::remove_file(&dump).unwrap();
+        ws.ok(&["export", "database", "--out", dump.to_str().unwrap()]);
+        let other = ws.another();
+        assert_output(
+            &format!(
+                "imported the database: {} records\n",
+                std::fs::read_to_string(&dump).unwrap().lines().count() - 1
+            ),
+            &other.ok(&["import", "database", dump.to_str().unwrap()]),
+        );
+        assert_eq!(fingerprint_of(&other), fingerprint_of(ws));
+        assert!(other.ok(&["check"]).starts_with("ok: "));
+        // The derived data answers as the original's does.
+        for question in [
+            "stats salesperson --all",
+            "stats template --all --from 2026-01-01",
+        ] {
+            let args: Vec<&str> = question.split(' ').collect();
+            assert_eq!(other.ok(&args), ws.ok(&args), "{question}");
+        }
+    });
+}
+
+#[test]
+fn a_database_file_moves_to_postgresql_with_the_same_check_fingerprint() {
+    let Some(pg) = Workspace::postgres() else {
+        eprintln!("postgres: skipped (RAPPORT_TEST_POSTGRES is not set)");
+        return;
+    };
+    let file = Workspace::new();
+    file.ok(&["demo"]);
+    let dump = file.path().join("crm.jsonl");
+    file.ok(&["export", "database", "--out", dump.to_str().unwrap()]);
+    pg.ok(&["import", "database", dump.to_str().unwrap()]);
+    assert_eq!(fingerprint_of(&pg), fingerprint_of(&file));
+}
+
+#[test]
+fn a_whole_database_is_imported_only_into_an_empty_one() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let dump = ws.path().join("crm.jsonl");
+        ws.ok(&["export", "database", "--out", dump.to_str().unwrap()]);
+        let before = ws.content_hash();
+        let run = ws.run(&["import", "database", dump.to_str().unwrap()]);
+        assert!(!run.success);
+        assert!(
+            run.stderr.contains("already holds records") && run.stderr.contains("a new file"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(before, ws.content_hash());
+    });
+}
+
+#[test]
+fn a_database_export_is_refused_by_the_import_of_one_kind_of_record() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let dump = ws.path().join("crm.jsonl");
+        ws.ok(&["export", "database", "--out", dump.to_str().unwrap()]);
+        let run = ws
+            .another()
+            .run(&["import", "contacts", dump.to_str().unwrap()]);
+        assert!(
+            run.stderr.contains("is a database export")
+                && run.stderr.contains("rapport import database"),
+            "{}",
+            run.stderr
+        );
+    });
+}
+
+#[test]
+fn a_database_is_exported_as_json_lines_and_csv_is_refused() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let lines = ws.ok(&["export", "database"]);
+        let mut lines = lines.lines();
+        assert_eq!(
+            lines.next(),
+            Some(r#"{"format":"rapport database","version":1}"#)
+        );
+        for line in lines {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(
+                record["table"].is_string() && record["key"].is_string(),
+                "{line}"
+            );
+        }
+        let run = ws.run(&["--format", "csv", "export", "database"]);
+        assert!(!run.success);
+        assert!(
+            run.stderr.contains("is JSON lines, not CSV"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    });
+}
+
+#[test]
+fn fields_salespeople_groups_and_contacts_exported_as_csv_import_into_a_new_database() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let other = ws.another();
+        for kind in ["fields", "salespeople", "groups", "contacts"] {
+            let csv = ws.file(
+                &format!("{kind}.csv"),
+                ws.ok(&["--format", "csv", "export", kind]).as_bytes(),
+            );
+            let run = other.run(&["import", kind, csv.to_str().unwrap()]);
+            assert!(run.success, "{kind}: {}", run.stderr);
+        }
+        for kind in ["fields", "salespeople", "groups", "contacts"] {
+            assert_eq!(
+                other.ok(&["--format", "json", "export", kind]),
+                ws.ok(&["--format", "json", "export", kind]),
+                "{kind} came back as they were"
+            );
+        }
+    });
+}
+
+#[test]
+fn import_refuses_a_record_that_exists_unless_update_naming_the_row() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let csv = ws.file("sp.csv", b"code,name\nNEW,New Person\nJO,Jim Olive\n");
+        let before = ws.content_hash();
+        let run = ws.run(&["import", "salespeople", csv.to_str().unwrap()]);
+        assert!(!run.success);
+        assert_output(
+            "error: line 3: row salesperson JO already exists; pick another code or change the existing one; import with --update to change existing records, or leave the row out; nothing was imported\n",
+            &run.stderr,
+        );
+        assert_eq!(before, ws.content_hash());
+        assert_output(
+            "imported 1 salesperson, updated 1\n",
+            &ws.ok(&["import", "salespeople", csv.to_str().unwrap(), "--update"]),
+        );
+    });
+}
+
+#[test]
+fn import_update_changes_only_the_columns_a_row_has() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let before = ws.ok(&["--format", "json", "eval", r#"contact("CT000002")"#]);
+        let before: serde_json::Value = serde_json::from_str(&before).unwrap();
+        let csv = ws.file("move.csv", b"no,city\nCT000002,Trondheim\n");
+        assert_output(
+            "imported 0 contacts, updated 1\n",
+            &ws.ok(&["import", "contacts", csv.to_str().unwrap(), "--update"]),
+        );
+        let after = ws.ok(&["--format", "json", "eval", r#"contact("CT000002")"#]);
+        let mut after: serde_json::Value = serde_json::from_str(&after).unwrap();
+        assert_eq!(after["city"], "Trondheim");
+        after["city"] = before["city"].clone();
+        assert_eq!(after, before, "every other field stays");
+    });
+}
+
+#[test]
+fn import_reads_json_lines_and_json_arrays() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let lines = ws.file(
+            "new.jsonl",
+            b"{\"code\": \"AA\", \"name\": \"Ada Ash\", \"blocked\": true}\n\n{\"code\": \"BB\", \"name\": \"Bo Birch\", \"email\": null}\n",
+        );
+        assert_output(
+            "imported 2 salespeople\n",
+            &ws.ok(&["import", "salespeople", lines.to_str().unwrap()]),
+        );
+        assert_output("true\n", &ws.ok(&["eval", r#"salesperson("AA").blocked"#]));
+        let array = ws.file(
+            "groups.json",
+            b"[\n{\"code\": \"FAIR\", \"description\": \"Trade fairs\"},\n{\"code\": \"WEB\", \"description\": \"Web meetings\"}\n]\n",
+        );
+        assert_output(
+            "imported 2 groups\n",
+            &ws.ok(&["import", "groups", array.to_str().unwrap()]),
+        );
+        let bad = ws.file("bad.jsonl", b"{\"code\": \"CC\"}\n{\"code\": [1]}\n");
+        let run = ws.run(&["import", "salespeople", bad.to_str().unwrap()]);
+        assert!(
+            run.stderr
+                .contains("line 2: field code holds a list or an object"),
+            "{}",
+            run.stderr
+        );
+    });
+}
+
+#[test]
+fn import_takes_the_delimiter_it_is_given() {
+    each_backend(|ws| {
+        // A header of one column has no delimiter to find: the comma would split the row.
+        let csv = ws.file("names.csv", b"name\nHolm, Bart\n");
+        ws.ok(&[
+            "import",
+            "contacts",
+            csv.to_str().unwrap(),
+            "--delimiter",
+            ";",
+        ]);
+        assert_output("Holm, Bart\n", &ws.ok(&["eval", "contacts().first().name"]));
+        let run = ws.run(&[
+            "import",
+            "contacts",
+            csv.to_str().unwrap(),
+            "--delimiter",
+            ";;",
+        ]);
+        assert!(
+            run.stderr.contains("is not one character"),
+            "{}",
+            run.stderr
+        );
+    });
+}
+
+#[test]
+fn import_reads_standard_input_given_as_a_dash() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let run = ws.run_with_input(
+            &["import", "groups", "-"],
+            "code,description\nFAIR,Trade fairs\n",
+        );
+        assert!(run.success, "{}", run.stderr);
+        assert_output(
+            "Trade fairs\n",
+            &ws.ok(&["eval", r#"group("FAIR").description"#]),
+        );
+    });
+}
+
+#[test]
+fn templates_change_by_import_with_update_and_keep_their_languages() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let languages = ws.ok(&["eval", r#"template("GOLF").languages.len()"#]);
+        let csv = ws.file("t.csv", b"code,unit_cost\nGOLF,99.5\n");
+        ws.ok(&["import", "templates", csv.to_str().unwrap(), "--update"]);
+        assert_output("99.5\n", &ws.ok(&["eval", r#"template("GOLF").unit_cost"#]));
+        assert_eq!(
+            ws.ok(&["eval", r#"template("GOLF").languages.len()"#]),
+            languages
+        );
+    });
+}
+
+#[test]
+fn stats_all_gives_one_row_per_record_of_the_kind() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let csv = ws.ok(&["--format", "csv", "stats", "salesperson", "--all"]);
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some("kind,code,count,cost,duration,avg_cost,avg_duration")
+        );
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 5, "{csv}");
+        let jo = rows
+            .iter()
+            .find(|r| r.starts_with("salesperson,JO,"))
+            .unwrap();
+        let one = ws.ok(&["--format", "csv", "stats", "salesperson", "JO"]);
+        assert_eq!(
+            Some(*jo),
+            one.lines().nth(1),
+            "the same numbers as stats salesperson JO"
+        );
+        let run = ws.run(&["stats", "salesperson"]);
+        assert!(!run.success);
     });
 }

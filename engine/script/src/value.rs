@@ -209,6 +209,35 @@ pub fn entry_json_with(
     Ok(map_json(&m))
 }
 
+/// A salesperson as JSON with its declared fields (`declared`, read once for an export).
+pub fn salesperson_json_with(
+    view: &View<'_>,
+    s: &Salesperson,
+    declared: &[FieldDef],
+) -> Result<serde_json::Value> {
+    let mut m = salesperson_map(s);
+    add_declared_fields(view, FieldRecord::Salesperson, &s.code, declared, &mut m)?;
+    Ok(map_json(&m))
+}
+
+/// An interaction group as JSON.
+pub fn group_json(g: &InteractionGroup) -> serde_json::Value {
+    map_json(&group_map(g))
+}
+
+/// A template as JSON with its declared fields (`declared`, read once for an export), without
+/// its language rows (their attachments do not fit a row; `export database` has them).
+pub fn template_json_with(
+    view: &View<'_>,
+    t: &InteractionTemplate,
+    declared: &[FieldDef],
+) -> Result<serde_json::Value> {
+    let mut m = template_map(t);
+    m.remove("languages");
+    add_declared_fields(view, FieldRecord::Template, &t.code, declared, &mut m)?;
+    Ok(map_json(&m))
+}
+
 /// A contact as JSON, as scripts see it (the form exports and clients use).
 pub fn contact_json(c: &Contact) -> serde_json::Value {
     to_json(&Dynamic::from_map(contact_map(c)))

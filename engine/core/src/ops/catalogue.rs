@@ -57,6 +57,17 @@ impl Tx<'_> {
         layout::put(self.kv, tables::SALESPEOPLE, &keys::code(&s.code), &s)
     }
 
+    /// Changes a salesperson's name, e-mail, phone and blocked flag; it must exist (its code is
+    /// its key and stays).
+    pub fn salesperson_update(&mut self, salesperson: Salesperson) -> Result<()> {
+        let mut s = salesperson;
+        s.code = normalize_code(&s.code);
+        if self.view().salesperson(&s.code)?.is_none() {
+            return Err(Error::not_found("salesperson", &s.code));
+        }
+        layout::put(self.kv, tables::SALESPEOPLE, &keys::code(&s.code), &s)
+    }
+
     /// Defines an interaction group: creates it, or changes the description of an existing one.
     pub fn group_define(&mut self, group: InteractionGroup) -> Result<()> {
         let mut g = group;

@@ -433,7 +433,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn write_contact(&mut self, old: Option<&Contact>, c: &Contact) -> Result<()> {
+    pub(super) fn write_contact(&mut self, old: Option<&Contact>, c: &Contact) -> Result<()> {
         if let Some(old) = old {
             self.unindex_contact(old)?;
         }

@@ -803,7 +803,7 @@ impl Tx<'_> {
             .ok_or_else(|| Error::not_found("segment", no))
     }
 
-    fn put_line(&mut self, line: &SegmentLine) -> Result<()> {
+    pub(super) fn put_line(&mut self, line: &SegmentLine) -> Result<()> {
         layout::put(
             self.kv,
             tables::SEGMENT_LINES,

@@ -431,6 +431,33 @@ impl View<'_> {
         Ok(StatKey { kind, code, bucket })
     }
 
+    /// The codes (or entry numbers) of every record of `kind` that has statistics: every
+    /// template, group, contact, salesperson, campaign entry or logged segment, in key order
+    /// (for `stats KIND --all`).
+    pub fn statistics_codes(&self, kind: StatKind) -> Result<Vec<String>> {
+        let mut codes = Vec::new();
+        let table = match kind {
+            StatKind::Template => tables::TEMPLATES,
+            StatKind::Group => tables::GROUPS,
+            StatKind::Contact => tables::CONTACTS,
+            StatKind::Salesperson => tables::SALESPEOPLE,
+            StatKind::CampaignEntry => tables::CAMPAIGN_ENTRIES,
+            StatKind::LoggedSegment => tables::LOGGED_SEGMENTS,
+        };
+        let numbered = matches!(kind, StatKind::CampaignEntry | StatKind::LoggedSegment);
+        layout::scan_all(self.kv, table, Order::Ascending, &mut |k, _| {
+            let mut key = crate::store::key::KeyReader::new(k);
+            let code = if numbered {
+                key.u64().map(|n| n.to_string())
+            } else {
+                key.str()
+            };
+            codes.extend(code);
+            Ok(true)
+        })?;
+        Ok(codes)
+    }
+
     /// A deleted template's entries keep its code, so its statistics can outlive it.
     fn has_plain_stats(&self, kind: StatKind, code: &str) -> Result<bool> {
         let key = StatKey {

@@ -1,0 +1,392 @@
+//! A whole database as records and back (`rapport export database` / `import database`): every
+//! stored record of every table that holds records, as JSON (dates as `YYYY-MM-DD`), with its
+//! key; the derived tables (indexes, statistics, contact columns) are left out and rebuilt by
+//! the import, through the same writers the workflows use. An import goes into an empty
+//! database only, in one transaction, and ends with the integrity check.
+//!
+//! The content fingerprint (`rapport check`) hashes exactly what an export holds, so a database
+//! exported and imported elsewhere — another file, or PostgreSQL — shows the same one.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::catalogue::Blob;
+use super::{PluginSettings, Tx, View};
+use crate::error::{Error, Result};
+use crate::layout::{self, keys, tables};
+use crate::model::{
+    Attachment, BusinessRelation, Campaign, CampaignEntry, Contact, CriteriaStep, FieldDef,
+    FieldValue, InteractionGroup, InteractionLogEntry, InteractionTemplate, LoggedSegment,
+    Salesperson, SavedCriteria, Segment, SegmentLine, TemplateSetup, User,
+};
+use crate::store::key::{KeyReader, hex};
+use crate::store::{Order, Table, codec};
+
+/// What the first line of an export says it is.
+pub const DUMP_FORMAT: &str = "rapport database";
+/// The version of the export's shape this rapport writes and reads.
+pub const DUMP_VERSION: u32 = 1;
+
+/// The first line of a database export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpHeader {
+    /// [`DUMP_FORMAT`].
+    pub format: String,
+    /// [`DUMP_VERSION`].
+    pub version: u32,
+}
+
+impl DumpHeader {
+    /// The header this rapport writes.
+    pub fn current() -> Self {
+        Self {
+            format: DUMP_FORMAT.to_string(),
+            version: DUMP_VERSION,
+        }
+    }
+}
+
+/// One stored record of a database export: its table, its key (hex) and its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpRecord {
+    /// The table's name (`contacts`, `entries`, …).
+    pub table: String,
+    /// The record's key, as hex.
+    pub key: String,
+    /// The record (`null` for a key without a value).
+    pub value: Value,
+}
+
+/// The tables whose contents are computed from the others: not exported, rebuilt on import,
+/// not part of the content fingerprint.
+const DERIVED: [Table; 5] = [
+    tables::CONTACT_INDEX,
+    tables::ENTRY_INDEX,
+    tables::STATS,
+    tables::STATS_DAILY,
+    tables::CONTACT_COLUMNS,
+];
+
+/// The tables an export holds, in the order an import writes them: the meta records and the
+/// declared fields first (what the records are read by), then by table id.
+fn record_tables() -> impl Iterator<Item = Table> {
+    let first = [tables::META, tables::FIELDS];
+    first.into_iter().chain(
+        tables::ALL
+            .iter()
+            .copied()
+            .filter(move |t| !DERIVED.contains(t) && !first.contains(t)),
+    )
+}
+
+/// Whether a record is derived data: a derived table's, or the meta record of the derived
+/// data's shape (a new database writes its own).
+fn is_derived(table: Table, key: &[u8]) -> bool {
+    DERIVED.contains(&table) || (table == tables::META && key == keys::derived_layout().as_bytes())
+}
+
+fn to_json<T: DeserializeOwned + Serialize>(bytes: &[u8], what: &str) -> Result<Value> {
+    let record: T = codec::decode(bytes, what)?;
+    serde_json::to_value(record)
+        .map_err(|e| Error::invalid(what, "value", e.to_string(), "report this as a bug"))
+}
+
+fn from_json<T: DeserializeOwned + Serialize>(
+    value: Value,
+) -> std::result::Result<Vec<u8>, String> {
+    let record: T = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    codec::encode(&record).map_err(|e| e.to_string())
+}
+
+/// How the values of one table (or meta key) go to JSON and back.
+struct Shape {
+    to_json: fn(&[u8], &str) -> Result<Value>,
+    from_json: fn(Value) -> std::result::Result<Vec<u8>, String>,
+}
+
+macro_rules! shape {
+    ($t:ty) => {
+        Shape {
+            to_json: to_json::<$t>,
+            from_json: from_json::<$t>,
+        }
+    };
+}
+
+/// The shape of the values stored under `key` in `table`; `None` for a lookup key without a
+/// value, and for a meta key this rapport does not know.
+fn shape_of(table: Table, key: &[u8]) -> Option<Shape> {
+    Some(match table {
+        t if t == tables::META => match KeyReader::new(key).tag()? {
+            1 => shape!(u64),
+            2 => shape!(TemplateSetup),
+            3 => shape!(bool),
+            4 => shape!(PluginSettings),
+            _ => return None,
+        },
+        t if t == tables::CONTACTS => shape!(Contact),
+        t if t == tables::SALESPEOPLE => shape!(Salesperson),
+        t if t == tables::GROUPS => shape!(InteractionGroup),
+        t if t == tables::TEMPLATES => shape!(InteractionTemplate),
+        t if t == tables::ATTACHMENTS => shape!(Attachment),
+        t if t == tables::BLOBS => shape!(Blob),
+        t if t == tables::RELATIONS => shape!(BusinessRelation),
+        t if t == tables::CAMPAIGNS => shape!(Campaign),
+        t if t == tables::CAMPAIGN_ENTRIES => shape!(CampaignEntry),
+        t if t == tables::ENTRIES => shape!(InteractionLogEntry),
+        t if t == tables::LOOKUP => shape!(u64),
+        t if t == tables::SEGMENTS => shape!(Segment),
+        t if t == tables::SEGMENT_LINES => shape!(SegmentLine),
+        t if t == tables::SEGMENT_STEPS => shape!(CriteriaStep),
+        t if t == tables::SAVED_CRITERIA => shape!(SavedCriteria),
+        t if t == tables::LOGGED_SEGMENTS => shape!(LoggedSegment),
+        t if t == tables::FIELDS => shape!(FieldDef),
+        t if t == tables::CUSTOM_VALUES => shape!(FieldValue),
+        t if t == tables::USERS => shape!(User),
+        _ => return None,
+    })
+}
+
+/// Bytes from lower-case or upper-case hex.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl View<'_> {
+    /// Visits every record an export holds, table by table in key order, until `visit` returns
+    /// `false`.
+    pub fn dump(&self, visit: &mut dyn FnMut(DumpRecord) -> Result<bool>) -> Result<()> {
+        for table in record_tables() {
+            let mut go_on = true;
+            layout::scan_all(self.kv, table, Order::Ascending, &mut |k, v| {
+                if is_derived(table, k) {
+                    return Ok(true);
+                }
+                let value = if v.is_empty() {
+                    Value::Null
+                } else {
+                    let shape = shape_of(table, k).ok_or_else(|| {
+                        Error::invalid(
+                            format!("{} record {}", table.name(), hex(k)),
+                            "key",
+                            "is not known to this rapport",
+                            "export with the rapport that wrote the database",
+                        )
+                    })?;
+                    (shape.to_json)(v, table.name())?
+                };
+                go_on = visit(DumpRecord {
+                    table: table.name().to_string(),
+                    key: hex(k),
+                    value,
+                })?;
+                Ok(go_on)
+            })?;
+            if !go_on {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// A SHA-256 of every record an export holds (table, key and value, in order): two
+    /// databases with the same fingerprint hold the same records; the integrity check says
+    /// whether the derived data agrees with them.
+    pub fn content_fingerprint(&self) -> Result<String> {
+        let mut hash = Sha256::new();
+        for table in record_tables() {
+            layout::scan_all(self.kv, table, Order::Ascending, &mut |k, v| {
+                if !is_derived(table, k) {
+                    for part in [table.name().as_bytes(), k, v] {
+                        hash.update((part.len() as u64).to_be_bytes());
+                        hash.update(part);
+                    }
+                }
+                Ok(true)
+            })?;
+        }
+        Ok(hex(&hash.finalize()))
+    }
+
+    /// The name of the first table that holds a record, if any (an import of a whole database
+    /// goes only into an empty one).
+    pub fn first_table_with_records(&self) -> Result<Option<&'static str>> {
+        for table in record_tables() {
+            let mut found = false;
+            layout::scan_all(self.kv, table, Order::Ascending, &mut |k, _| {
+                found = !is_derived(table, k);
+                Ok(!found)
+            })?;
+            if found {
+                return Ok(Some(table.name()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Tx<'_> {
+    /// Writes the records `next` gives (each with the line it came from, for errors) into this
+    /// database, which must be empty, building the derived data as the workflows do; then runs
+    /// the integrity check and refuses a set of records that does not hold together. Returns how
+    /// many records were written.
+    pub fn restore(
+        &mut self,
+        next: &mut dyn FnMut() -> Result<Option<(u64, DumpRecord)>>,
+    ) -> Result<u64> {
+        if let Some(table) = self.view().first_table_with_records()? {
+            return Err(Error::invalid(
+                "database",
+                "contents",
+                format!(
+                    "already holds records ({table}); a whole database is imported only into an empty one"
+                ),
+                "import into a new file (--db NEW.redb) or an empty PostgreSQL schema (?schema=NEW)",
+            ));
+        }
+        let mut n = 0;
+        self.batch_statistics(|tx| {
+            tx.batch_contacts(|tx| {
+                while let Some((line, record)) = next()? {
+                    tx.restore_record(line, record)?;
+                    n += 1;
+                }
+                Ok(())
+            })
+        })?;
+        let report = self.view().integrity_check()?;
+        if !report.is_ok() {
+            let shown: Vec<&str> = report
+                .differences
+                .iter()
+                .take(5)
+                .map(String::as_str)
+                .collect();
+            return Err(Error::invalid(
+                "database export",
+                "records",
+                format!(
+                    "do not hold together ({} difference(s): {}{})",
+                    report.differences.len(),
+                    shown.join("; "),
+                    if report.differences.len() > shown.len() {
+                        "; …"
+                    } else {
+                        ""
+                    }
+                ),
+                "import an export as rapport wrote it; nothing was imported",
+            ));
+        }
+        Ok(n)
+    }
+
+    fn restore_record(&mut self, line: u64, record: DumpRecord) -> Result<()> {
+        let at = || format!("line {line}");
+        let table = *tables::ALL
+            .iter()
+            .find(|t| t.name() == record.table)
+            .ok_or_else(|| {
+                Error::invalid(
+                    at(),
+                    "table",
+                    format!("\"{}\" is not a table of a rapport database", record.table),
+                    "import an export as rapport wrote it; nothing was imported",
+                )
+            })?;
+        let key = unhex(&record.key).ok_or_else(|| {
+            Error::invalid(
+                at(),
+                "key",
+                format!("\"{}\" is not hex", record.key),
+                "import an export as rapport wrote it; nothing was imported",
+            )
+        })?;
+        if is_derived(table, &key) {
+            return Err(Error::invalid(
+                at(),
+                "table",
+                format!("{} is derived data, which an import rebuilds", table.name()),
+                "leave such lines out; nothing was imported",
+            ));
+        }
+        let bytes = match (record.value, shape_of(table, &key)) {
+            (Value::Null, _) if table == tables::LOOKUP => Vec::new(),
+            (value, Some(shape)) => (shape.from_json)(value).map_err(|problem| {
+                Error::invalid(
+                    at(),
+                    "value",
+                    format!("is not a {} record: {problem}", table.name()),
+                    "fix the line; nothing was imported",
+                )
+            })?,
+            (_, None) => {
+                return Err(Error::invalid(
+                    at(),
+                    "key",
+                    format!(
+                        "{} is not a {} key this rapport knows",
+                        record.key,
+                        table.name()
+                    ),
+                    "import with the rapport that exported it; nothing was imported",
+                ));
+            }
+        };
+        let mismatch = |what: String| {
+            Error::invalid(
+                at(),
+                "key",
+                format!("{} does not match the record's {what}", record.key),
+                "fix the line; nothing was imported",
+            )
+        };
+        // Records with derived data go through the workflows' writers, which index them.
+        if table == tables::CONTACTS {
+            let contact: Contact = codec::decode(&bytes, "contact")?;
+            if keys::code(&contact.no).as_bytes() != key {
+                return Err(mismatch(format!("no {}", contact.no)));
+            }
+            return self.write_contact(None, &contact);
+        }
+        if table == tables::SEGMENT_LINES {
+            let line: SegmentLine = codec::decode(&bytes, "segment line")?;
+            if keys::segment_line(&line.segment_no, line.line_no).as_bytes() != key {
+                return Err(mismatch(format!(
+                    "segment {} line {}",
+                    line.segment_no, line.line_no
+                )));
+            }
+            return self.put_line(&line);
+        }
+        if table == tables::ENTRIES {
+            let entry: InteractionLogEntry = codec::decode(&bytes, "entry")?;
+            if keys::no(entry.entry_no).as_bytes() != key {
+                return Err(mismatch(format!("entry no {}", entry.entry_no)));
+            }
+            return self.insert_entry(&entry);
+        }
+        if table == tables::RELATIONS {
+            let r: BusinessRelation = codec::decode(&bytes, "business relation")?;
+            if keys::relation(r.kind, &r.account_no).as_bytes() != key {
+                return Err(mismatch(format!("account no {}", r.account_no)));
+            }
+            layout::mark(
+                self.kv,
+                tables::CONTACT_INDEX,
+                &keys::contact_relation(&r.contact_no, r.kind, &r.account_no),
+            )?;
+        }
+        Ok(self.kv.put(table, &key, &bytes)?)
+    }
+}
