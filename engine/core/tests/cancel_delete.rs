@@ -21,25 +21,8 @@ fn purge(db: &Database, filter: &CanceledEntryFilter) -> Vec<u64> {
 
 /// A logged segment of P1 and C2 in campaign "Fair".
 fn logged_segment(db: &Database) -> LoggedSegmentOutcome {
-    db.write(|tx| {
-        let campaign = tx.campaign_create(Campaign {
-            description: "Fair".into(),
-            ..Default::default()
-        })?;
-        let no = tx.segment_create(Segment {
-            description: "Fair".into(),
-            template: "BUS".into(),
-            campaign_no: campaign,
-            ..Default::default()
-        })?;
-        tx.segment_add(
-            &no,
-            &ContactSelector::Contacts(vec!["P1".into(), "C2".into()]),
-            StepOptions::default(),
-        )?;
-        tx.log_segment(&no, LogSegmentOptions::default())
-    })
-    .unwrap()
+    db.write(|tx| log_segment_in_campaign(tx, "BUS", &["P1", "C2"]))
+        .unwrap()
 }
 
 #[each_backend]

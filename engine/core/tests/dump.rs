@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use rapport_engine::model::*;
-use rapport_engine::ops::{CancelMode, DumpRecord, LogSegmentOptions, StatKind};
+use rapport_engine::ops::{CancelMode, DumpRecord, StatKind};
 use rapport_engine::{Database, Error};
 use rapport_testkit::*;
 
@@ -34,22 +34,7 @@ fn busy_db() -> Database {
             "salesperson JO",
             &BTreeMap::from([("manager".to_string(), FieldValue::Bool(true))]),
         )?;
-        let campaign = tx.campaign_create(Campaign {
-            description: "Fair".into(),
-            ..Default::default()
-        })?;
-        let no = tx.segment_create(Segment {
-            description: "Fair".into(),
-            template: "BUS".into(),
-            campaign_no: campaign,
-            ..Default::default()
-        })?;
-        tx.segment_add(
-            &no,
-            &ContactSelector::Contacts(vec!["P1".into(), "C2".into()]),
-            StepOptions::default(),
-        )?;
-        tx.log_segment(&no, LogSegmentOptions::default())?;
+        log_segment_in_campaign(tx, "BUS", &["P1", "C2"])?;
         Ok(())
     })
     .unwrap();

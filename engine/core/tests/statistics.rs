@@ -2,7 +2,7 @@
 //! segment; canceled and postponed entries left out; date ranges; averages.
 
 use rapport_engine::model::*;
-use rapport_engine::ops::{CancelMode, InteractionDraft, LogSegmentOptions, StatKind, Statistics};
+use rapport_engine::ops::{CancelMode, InteractionDraft, StatKind, Statistics};
 use rapport_engine::{Database, Error};
 use rapport_testkit::*;
 
@@ -163,24 +163,7 @@ fn a_contacts_statistics_over_a_date_range_count_its_entries_of_those_days_and_n
 fn campaign_entry_and_logged_segment_statistics_count_entries_whose_canceled_equals_theirs() {
     let db = db();
     let out = db
-        .write(|tx| {
-            let campaign = tx.campaign_create(Campaign {
-                description: "Fair".into(),
-                ..Default::default()
-            })?;
-            let no = tx.segment_create(Segment {
-                description: "Fair".into(),
-                template: "BUS".into(),
-                campaign_no: campaign,
-                ..Default::default()
-            })?;
-            tx.segment_add(
-                &no,
-                &ContactSelector::Contacts(vec!["P1".into(), "P2".into(), "C2".into()]),
-                StepOptions::default(),
-            )?;
-            tx.log_segment(&no, LogSegmentOptions::default())
-        })
+        .write(|tx| log_segment_in_campaign(tx, "BUS", &["P1", "P2", "C2"]))
         .unwrap();
     let ls = out.logged_segment_no.to_string();
     let ce = entry(&db, out.entry_nos[0]).campaign_entry_no.to_string();

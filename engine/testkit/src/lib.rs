@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rapport_engine::model::{
-    AccountKind, Amount, AttachmentContent, Contact, ContactKind, ContactSelector, Correspondence,
-    DocumentType, Flow, InitiatedBy, InteractionGroup, InteractionLogEntry, InteractionTemplate,
-    Salesperson, Segment, StepOptions,
+    AccountKind, Amount, AttachmentContent, Campaign, Contact, ContactKind, ContactSelector,
+    Correspondence, DocumentType, Flow, InitiatedBy, InteractionGroup, InteractionLogEntry,
+    InteractionTemplate, Salesperson, Segment, StepOptions,
 };
-use rapport_engine::ops::InteractionDraft;
+use rapport_engine::ops::{InteractionDraft, LogSegmentOptions, LoggedSegmentOutcome};
 use rapport_engine::store::faults::CountingWrites;
 use rapport_engine::store::{Backend, MemoryBackend, PostgresBackend, RedbBackend};
 use rapport_engine::{Clock, Database, Error, Result, SCHEMA, Tx};
@@ -131,6 +131,31 @@ pub fn segment_of(db: &Database, template: &str, contacts: &[&str]) -> String {
         Ok(no)
     })
     .unwrap()
+}
+
+/// Logs a new segment of `contacts` with template `template` in a new campaign "Fair", inside
+/// `tx`.
+pub fn log_segment_in_campaign(
+    tx: &mut Tx<'_>,
+    template: &str,
+    contacts: &[&str],
+) -> Result<LoggedSegmentOutcome> {
+    let campaign = tx.campaign_create(Campaign {
+        description: "Fair".into(),
+        ..Default::default()
+    })?;
+    let no = tx.segment_create(Segment {
+        description: "Fair".into(),
+        template: template.into(),
+        campaign_no: campaign,
+        ..Default::default()
+    })?;
+    tx.segment_add(
+        &no,
+        &ContactSelector::Contacts(contacts.iter().map(|c| (*c).to_string()).collect()),
+        StepOptions::default(),
+    )?;
+    tx.log_segment(&no, LogSegmentOptions::default())
 }
 
 /// A database with: groups LETTER, PHONE, SALES; templates BUS (letter, hard copy), CALL (phone,
