@@ -411,7 +411,18 @@ pub struct Streamer {
     /// Whether this result's tables show as blocks (decided by its first page).
     blocks: Option<bool>,
     failed: Option<CliError>,
+    /// An interactive terminal's pager: its height in lines, and what asks whether to show
+    /// the next screenful.
+    pager: Option<(usize, MorePrompt)>,
+    /// How many records a page holds (a screenful with a pager, else [`PAGE_ROWS`]).
+    page_rows: usize,
+    /// Whether a screenful was shown and the next record needs a yes to be shown.
+    more: bool,
 }
+
+/// Asks, between screenfuls of results, whether to show the next (given how many records were
+/// shown): `false` stops the query, as Ctrl-C does.
+pub type MorePrompt = Box<dyn FnMut(u64) -> bool>;
 
 /// How streamed results ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -542,7 +553,36 @@ impl Streamer {
             started: false,
             blocks: None,
             failed: None,
+            pager: None,
+            page_rows: PAGE_ROWS,
+            more: false,
         }
+    }
+
+    /// Shows tables a screenful at a time on a terminal `height` lines tall, asking `prompt`
+    /// before each next screenful (psql's pager, less's `-- more --`).
+    pub fn page_with(&mut self, height: usize, prompt: MorePrompt) {
+        self.pager = Some((height, prompt));
+    }
+
+    /// With a pager, the first record decides the layout (a table, or blocks when one row is
+    /// wider than the terminal) and so how many records fill a screen.
+    fn fit_screen(&mut self, first: &ScriptValue) {
+        let Some((height, _)) = &self.pager else {
+            return;
+        };
+        let cols = ordered_columns(field_names(first).iter().map(String::as_str));
+        let mut layout = Layout::new(cols.clone());
+        let mut row = Vec::with_capacity(cols.len());
+        let _ = layout.row(first, &mut |c| row.push(c.to_string()));
+        let (_, blocks) = table_of(&cols, std::iter::once(row), 1, None);
+        self.blocks = Some(blocks);
+        // A table's header, rule and bottom line, the count and the prompt; a block's title.
+        self.page_rows = if blocks {
+            (height.saturating_sub(2) / (cols.len() + 1)).max(1)
+        } else {
+            height.saturating_sub(7).max(5)
+        };
     }
 
     /// Ends the results: the last page, then what closes them (the row count under a table,
@@ -580,6 +620,7 @@ impl Streamer {
         }
         self.rows = 0;
         self.header = None;
+        self.more = false;
         self.failed.take().map_or(Ok(()), Err)
     }
 
@@ -676,12 +717,28 @@ impl ResultSink for Streamer {
         self.header = None;
         self.rows = 0;
         self.blocks = None;
+        self.page_rows = PAGE_ROWS;
+        self.more = false;
         for line in printed_lines(printed, self.format) {
             self.write(format!("{line}\n").as_bytes());
         }
     }
 
     fn item(&mut self, value: ScriptValue) -> bool {
+        if std::mem::take(&mut self.more)
+            && let Some((_, prompt)) = &mut self.pager
+        {
+            if let Err(e) = self.w.flush() {
+                self.fail(CliError::output(e));
+                return false;
+            }
+            if !prompt(self.rows) {
+                return false;
+            }
+        }
+        if self.rows == 0 && self.format == Format::Table {
+            self.fit_screen(&value);
+        }
         self.rows += 1;
         if self.format == Format::Json {
             let text = serde_json::to_string_pretty(&value.to_json()).unwrap_or_default();
@@ -697,8 +754,9 @@ impl ResultSink for Streamer {
             self.write(out.as_bytes());
         } else {
             self.page.push(value);
-            if self.page.len() == PAGE_ROWS {
+            if self.page.len() == self.page_rows {
                 self.flush_page();
+                self.more = self.pager.is_some();
             }
         }
         self.failed.is_none()

@@ -666,7 +666,15 @@ impl<'a> Repl<'a> {
                         let _ = writeln!(out, "error: the :output file cannot be written: {e}");
                         return;
                     }
-                    None => output::stream_to_stdout(host, self.format),
+                    None => {
+                        let streamer = output::stream_to_stdout(host, self.format);
+                        if let Some(height) = pager_height(self.format) {
+                            streamer
+                                .borrow_mut()
+                                .page_with(height, Box::new(ask_for_more));
+                        }
+                        streamer
+                    }
                 };
                 let ran = host.run_with(db, name, source, variables, RunOptions::default());
                 let shown = streamer.borrow_mut().finish(output::End::of(&ran));
@@ -833,6 +841,37 @@ impl Drop for Repl<'_> {
 fn install_ctrl_c(cancel: &Arc<AtomicBool>) {
     let cancel = cancel.clone();
     let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::Relaxed));
+}
+
+/// The height of the terminal a person reads tables on (standard input and output both a
+/// terminal), for the pager; `None` for pipes, files and JSON or CSV.
+fn pager_height(format: Format) -> Option<usize> {
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !terminal || format != Format::Table {
+        return None;
+    }
+    // A terminal that does not say its size (0 rows) gets no pager.
+    crossterm::terminal::size()
+        .ok()
+        .map(|(_, rows)| usize::from(rows))
+        .filter(|rows| *rows > 0)
+}
+
+/// Between screenfuls: says how many records were shown and waits for Enter (more) or `q`
+/// (stop, as Ctrl-C).
+fn ask_for_more(shown: u64) -> bool {
+    let mut stdout = std::io::stdout();
+    let rows = if shown == 1 { "row" } else { "rows" };
+    let _ = write!(
+        stdout,
+        "-- {shown} {rows} shown: Enter for more, q and Enter to stop --"
+    );
+    let _ = stdout.flush();
+    let mut answer = String::new();
+    match std::io::stdin().read_line(&mut answer) {
+        Ok(0) | Err(_) => false,
+        Ok(_) => !answer.trim().eq_ignore_ascii_case("q"),
+    }
 }
 
 #[cfg(test)]
