@@ -1559,3 +1559,15 @@ fn stats_all_gives_one_row_per_record_of_the_kind() {
         assert!(!run.success);
     });
 }
+
+#[test]
+fn an_unknown_call_names_its_argument_types_as_scripts_know_them() {
+    let ws = Workspace::new();
+    let run = ws.run(&["eval", r#"contacts().filter("x")"#]);
+    assert!(
+        run.stderr.contains("no function filter(query, string);"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("&str"), "{}", run.stderr);
+}

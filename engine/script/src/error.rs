@@ -293,27 +293,77 @@ pub(crate) fn runtime(
             (not_found(signature, engine), ScriptErrorKind::Runtime)
         }
         other => {
-            // Rhai's own text, without the position it appends (we give ours).
+            // Rhai's own text, without the position it appends (we give ours), its types named
+            // as scripts know them (a script's own thrown text stays as it is).
             let text = other.to_string();
             let text = text.split(" (line ").next().unwrap_or(&text).to_string();
+            let text = if matches!(other, EvalAltResult::ErrorRuntime(..)) {
+                text
+            } else {
+                type_words(&text)
+            };
             (text, ScriptErrorKind::Runtime)
         }
     };
     ScriptError::at(script, pos, message, kind)
 }
 
+/// A signature as Rhai shows it (Rust's type names: `&str | ImmutableString | String`,
+/// `rapport_script::query::Query`, `&mut Map`) in the names scripts know: `string`, `query`,
+/// `map`, `array`, `int`, `float`, `any`.
+pub(crate) fn user_facing(signature: &str) -> String {
+    type_words(&signature.replace(" (", "("))
+}
+
+/// Rust's type names in `text` as scripts know them (see [`user_facing`]).
+fn type_words(text: &str) -> String {
+    let mut s = text
+        .replace("&mut ", "")
+        .replace("types::dynamic::Dynamic", "any")
+        .replace("ImmutableString", "string")
+        .replace("&str | string | String", "string")
+        .replace("&str", "string");
+    // Paths of Rust types: their last segment, in lower case.
+    while let Some(start) = s.find("rapport_script::").or_else(|| s.find("rhai::")) {
+        let end = s[start..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .map_or(s.len(), |n| start + n);
+        let last = s[start..end]
+            .rsplit("::")
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        s.replace_range(start..end, &last);
+    }
+    // Whole words only: `Map` but not `map_x`.
+    let words: Vec<String> = s
+        .split_inclusive(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map(|piece| {
+            let (word, rest) = piece.split_at(
+                piece
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(piece.len()),
+            );
+            let word = match word {
+                "i64" | "INT" => "int",
+                "f64" | "FLOAT" => "float",
+                "Map" => "map",
+                "Array" => "array",
+                "Blob" => "blob",
+                "FnPtr" => "Fn",
+                "String" => "string",
+                other => other,
+            };
+            format!("{word}{rest}")
+        })
+        .collect();
+    words.concat()
+}
+
 /// "no function f(string)": with what exists under that name (the documented signature, or the
 /// registered ones).
 fn not_found(signature: &str, engine: &Engine) -> String {
-    let readable = |s: &str| {
-        s.replace(" (", "(")
-            .replace("types::dynamic::Dynamic", "any")
-            .replace("ImmutableString", "string")
-            .replace("i64", "int")
-            .replace("f64", "float")
-            .replace("rapport_script::query::Query", "query")
-    };
-    let signature = readable(signature);
+    let signature = user_facing(signature);
     let name = signature
         .split('(')
         .next()
@@ -331,7 +381,7 @@ fn not_found(signature: &str, engine: &Engine) -> String {
         .gen_fn_signatures(false)
         .into_iter()
         .filter(|s| s.split('(').next() == Some(name.as_str()))
-        .map(|s| readable(s.split(" -> ").next().unwrap_or(&s)))
+        .map(|s| user_facing(s.split(" -> ").next().unwrap_or(&s)))
         .collect();
     known.sort();
     known.dedup();
@@ -361,5 +411,43 @@ fn not_found(signature: &str, engine: &Engine) -> String {
             "no function {signature}; {name} takes: {}",
             known.join(" | ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_facing;
+
+    #[test]
+    fn signatures_name_types_as_scripts_know_them() {
+        assert_eq!(
+            user_facing("filter (rapport_script::query::Query, &str | ImmutableString | String)"),
+            "filter(query, string)"
+        );
+        assert_eq!(
+            user_facing(
+                "f (&mut Map, i64, f64, Array, Blob, rhai::types::dynamic::Dynamic, FnPtr)"
+            ),
+            "f(map, int, float, array, blob, any, Fn)"
+        );
+        // Words that only contain a type's name stay.
+        assert_eq!(user_facing("map_x (Mapping)"), "map_x(Mapping)");
+    }
+
+    #[test]
+    fn rhais_own_errors_name_types_as_scripts_know_them() {
+        let err = crate::ScriptHost::new(crate::Limits::user())
+            .run(
+                &rapport_engine::Database::in_memory().unwrap(),
+                "t",
+                "let a = [1]; a[\"x\"]",
+                crate::RunOptions::default(),
+            )
+            .unwrap_err();
+        assert!(
+            err.message.contains("string (expecting int)"),
+            "{}",
+            err.message
+        );
     }
 }
