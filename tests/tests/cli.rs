@@ -1068,7 +1068,7 @@ fn numbers_are_right_aligned_in_tables() {
         ws.ok(&["demo"]);
         let out = ws.ok(&["eval", r#"templates().filter(#{code: "BUS"})"#]);
         assert!(
-            out.contains("┆       8.0 ┆"),
+            out.contains("┆         8 ┆"),
             "unit_cost right-aligned:\n{out}"
         );
         assert!(

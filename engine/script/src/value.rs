@@ -90,8 +90,14 @@ fn int(n: u64) -> Dynamic {
     Dynamic::from_int(n as INT)
 }
 
+/// A cost or duration: a whole amount as an integer (`8`, as it was given), else a float
+/// (`8.5`), as custom numbers read.
 fn amount(a: Amount) -> Dynamic {
-    Dynamic::from_float(a.to_f64())
+    if a.0 % Amount::SCALE == 0 {
+        Dynamic::from_int(a.0 / Amount::SCALE)
+    } else {
+        Dynamic::from_float(a.to_f64())
+    }
 }
 
 fn date(d: NaiveDate) -> Dynamic {

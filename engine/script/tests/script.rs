@@ -1385,11 +1385,10 @@ fn count_first_list_each_sum_and_group_count() {
         20
     );
     assert!(
-        (run(
+        (rapport_script::value::number(&run(
             &db,
             r#"entries().filter(#{template: "ONSITE"}).sum("cost")"#
-        )
-        .as_float()
+        ))
         .unwrap()
             - 450.0)
             .abs()
@@ -1434,9 +1433,9 @@ fn sum_and_group_count_give_what_the_records_maps_give() {
             r"entries().filter(#{canceled: false})",
             r"entries().where(|e| e.cost > 10.0)",
         ] {
-            let direct = run(db, &format!(r#"{query}.sum("cost")"#))
-                .as_float()
-                .unwrap();
+            let direct =
+                rapport_script::value::number(&run(db, &format!(r#"{query}.sum("cost")"#)))
+                    .unwrap();
             let by_maps = run(
                 db,
                 &format!(r"let s = 0.0; for r in {query}.list() {{ s += r.cost; }} s"),
@@ -2358,4 +2357,19 @@ fn the_fields_discovery_calls_indexed_are_the_ones_a_filter_reads_an_index_for()
             assert_eq!(uses, field.indexed, "{src}");
         }
     }
+}
+
+#[each_backend]
+fn a_whole_cost_reads_as_an_integer_and_a_fraction_as_a_float() {
+    let db = db();
+    run(
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL", cost: 2, duration: 7.5})"#,
+    );
+    let cost = run(&db, "entry(1).cost");
+    assert_eq!(cost.as_int(), Ok(2), "{cost:?}");
+    let duration = run(&db, "entry(1).duration");
+    assert_eq!(duration.as_float(), Ok(7.5), "{duration:?}");
+    let sum = run(&db, r#"entries().sum("cost")"#);
+    assert_eq!(sum.as_int(), Ok(2), "whole costs sum to a whole number: {sum:?}");
 }
