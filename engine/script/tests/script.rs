@@ -2362,10 +2362,11 @@ fn the_fields_discovery_calls_indexed_are_the_ones_a_filter_reads_an_index_for()
 #[each_backend]
 fn a_whole_cost_reads_as_an_integer_and_a_fraction_as_a_float() {
     let db = db();
-    run(
+    let entry = run(
         &db,
         r#"log_interaction(#{contact: "P1", template: "CALL", cost: 2, duration: 7.5})"#,
     );
+    assert_eq!(entry.as_int(), Ok(1));
     let cost = run(&db, "entry(1).cost");
     assert_eq!(cost.as_int(), Ok(2), "{cost:?}");
     let duration = run(&db, "entry(1).duration");
