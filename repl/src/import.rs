@@ -12,8 +12,8 @@ use std::path::Path;
 
 use indicatif::ProgressBar;
 use rapport_engine::model::{
-    Contact, FieldDef, FieldRecord, FieldType, FieldValue, InteractionGroup, InteractionTemplate,
-    Salesperson, normalize_code,
+    Contact, ContactKind, FieldDef, FieldRecord, FieldType, FieldValue, InteractionGroup,
+    InteractionTemplate, Salesperson, normalize_code,
 };
 use rapport_engine::ops::{DUMP_FORMAT, DUMP_VERSION, DumpHeader, DumpRecord};
 use rapport_engine::{Database, Error, ErrorKind, Tx};
@@ -834,14 +834,33 @@ fn create_contacts(
 ) -> Result<Counts, Error> {
     let mut counts = Counts::default();
     let mut chunk: Vec<(Place, Contact)> = Vec::with_capacity(IMPORT_CHUNK);
+    // A person whose company comes later in the file waits for it: an export lists contacts by
+    // number, and a company may have a higher one than its persons.
+    let mut waiting: Vec<(Place, Contact)> = Vec::new();
     let mut flush = |tx: &mut Tx<'_>, chunk: &mut Vec<(Place, Contact)>| -> Result<(), Error> {
         let nos: Vec<&str> = chunk.iter().map(|(_, c)| c.no.as_str()).collect();
         tx.view().prefetch_contacts(&nos)?;
         for (place, contact) in chunk.drain(..) {
-            tx.contact_create(contact)
-                .map_err(|e| refused_row(place, e))?;
-            counts.created += 1;
-            bar.inc(1);
+            let person = (contact.kind == ContactKind::Person && !contact.company_no.is_empty())
+                .then(|| contact.clone());
+            match tx.contact_create(contact) {
+                Ok(_) => {
+                    counts.created += 1;
+                    bar.inc(1);
+                }
+                // A refused workflow wrote nothing: the person can be created later.
+                Err(Error::NotFound {
+                    record: "contact",
+                    key,
+                    ..
+                }) if person
+                    .as_ref()
+                    .is_some_and(|p| normalize_code(&p.company_no) == key) =>
+                {
+                    waiting.extend(person.map(|p| (place, p)));
+                }
+                Err(e) => return Err(refused_row(place, e)),
+            }
         }
         Ok(())
     };
@@ -865,7 +884,18 @@ fn create_contacts(
         Ok(true)
     })?;
     flush(tx, &mut chunk)?;
-    failure.map_or(Ok(counts), Err)
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // Every company of the file is there now; a person whose company is still missing is
+    // refused, naming its row.
+    for (place, person) in waiting {
+        tx.contact_create(person)
+            .map_err(|e| refused_row(place, e))?;
+        counts.created += 1;
+        bar.inc(1);
+    }
+    Ok(counts)
 }
 
 /// An engine's refusal of a row, naming the row (and `--update` when the record exists); the

@@ -1571,3 +1571,32 @@ fn an_unknown_call_names_its_argument_types_as_scripts_know_them() {
     );
     assert!(!run.stderr.contains("&str"), "{}", run.stderr);
 }
+
+#[test]
+fn a_person_listed_before_its_company_is_imported_after_it() {
+    each_backend(|ws| {
+        let csv = ws.file(
+            "people.csv",
+            b"no,name,kind,company_no\nP1,Anna Berg,person,C9\nC9,Acme,company,\n",
+        );
+        assert_output(
+            "imported 2 contacts\n",
+            &ws.ok(&["import", "contacts", csv.to_str().unwrap()]),
+        );
+        assert_output("C9\n", &ws.ok(&["eval", r#"contact("P1").company_no"#]));
+        // A company the file does not have is still refused, naming the person's row.
+        let missing = ws.file(
+            "missing.csv",
+            b"no,name,kind,company_no\nP2,Bo,person,C404\n",
+        );
+        let before = ws.content_hash();
+        let run = ws.run(&["import", "contacts", missing.to_str().unwrap()]);
+        assert!(
+            run.stderr
+                .contains("line 2: row contact C404 does not exist"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(before, ws.content_hash());
+    });
+}

@@ -2372,5 +2372,9 @@ fn a_whole_cost_reads_as_an_integer_and_a_fraction_as_a_float() {
     let duration = run(&db, "entry(1).duration");
     assert_eq!(duration.as_float(), Ok(7.5), "{duration:?}");
     let sum = run(&db, r#"entries().sum("cost")"#);
-    assert_eq!(sum.as_int(), Ok(2), "whole costs sum to a whole number: {sum:?}");
+    assert_eq!(
+        sum.as_int(),
+        Ok(2),
+        "whole costs sum to a whole number: {sum:?}"
+    );
 }
