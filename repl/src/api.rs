@@ -241,6 +241,8 @@ pub struct ImportReply {
     pub imported: usize,
     /// How many existing records were changed (`update`).
     pub updated: usize,
+    /// How many rows named an existing record and said what it has already (`update`).
+    pub unchanged: usize,
 }
 
 /// `GET /v1/check`'s answer.
@@ -252,9 +254,9 @@ pub struct CheckReply {
     pub entries_checked: u64,
     /// What differs.
     pub differences: Vec<String>,
-    /// A SHA-256 of every record (not of the derived data): two databases with the same
-    /// fingerprint hold the same records, e.g. a database and its `export database` imported
-    /// elsewhere.
+    /// A SHA-256 of every record (not of the derived data, nor of the users): two databases
+    /// with the same fingerprint hold the same records, e.g. a database and its `export
+    /// database` imported elsewhere.
     pub fingerprint: String,
 }
 

@@ -164,13 +164,13 @@ pub enum Command {
         #[arg(long)]
         person: Option<String>,
     },
-    /// Import contacts, salespeople, groups or templates from CSV (a header row of field names;
-    /// `,`, `;`, tab or `|`) or JSON (one object a line, or an array, as `export --format json`
-    /// writes), or a whole database (`export database`) into an empty one. Columns are the
-    /// record's fields and declared custom fields (any other is refused, unless
-    /// --define-fields); an empty cell leaves a field as it is. A row naming an existing record
-    /// (by no or code) is refused unless --update. A bad row aborts the whole import, naming
-    /// its line; nothing is written.
+    /// Import contacts, salespeople, groups, templates or declared fields from CSV (a header
+    /// row of field names; `,`, `;`, tab or `|`) or JSON (one object a line, or an array, as
+    /// `export --format json` writes), or a whole database (`export database`) into an empty
+    /// one. Columns are the record's fields and declared custom fields (any other is refused,
+    /// unless --define-fields); an empty cell leaves a field as it is. A row naming an
+    /// existing record (by no or code) is refused unless --update. A bad row aborts the whole
+    /// import, naming its line; nothing is written.
     ///
     /// Example: rapport import contacts contacts.csv --define-fields
     Import {
@@ -188,12 +188,12 @@ pub enum Command {
         #[arg(long)]
         update: bool,
         /// The CSV delimiter (default: the one the header row uses most of `,` `;` tab `|`).
-        #[arg(long, value_parser = delimiter)]
+        #[arg(long, value_parser = rapport::import::delimiter)]
         delimiter: Option<u8>,
     },
-    /// Export contacts, entries, salespeople, groups or templates as CSV or JSON (--format), or
-    /// the whole database as JSON lines (for `import database`: another file, or PostgreSQL),
-    /// to a file or stdout.
+    /// Export contacts, entries, salespeople, groups, templates or declared fields as CSV or
+    /// JSON (--format), or the whole database as JSON lines (for `import database`: another
+    /// file, or PostgreSQL), to a file or stdout.
     ///
     /// Example: rapport --format csv export entries --out entries.csv
     Export {
@@ -331,17 +331,6 @@ pub enum UserAction {
         /// The user.
         name: String,
     },
-}
-
-/// A CSV delimiter: one ASCII character, or `tab`.
-fn delimiter(text: &str) -> Result<u8, String> {
-    match text {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        t if t.len() == 1 && t.is_ascii() && t != "\"" && t != "\n" => Ok(t.as_bytes()[0]),
-        _ => Err(format!(
-            "\"{text}\" is not one character; give e.g. ';', '|' or tab"
-        )),
-    }
 }
 
 /// What the command line means beyond what clap checks: `-c CODE` is `eval CODE`;

@@ -91,6 +91,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
                 define_fields: *define_fields,
                 update: *update,
                 delimiter: *delimiter,
+                on_server: false,
             };
             import(&mut ctx, *what, file, options)
         }

@@ -12,10 +12,10 @@ use std::path::Path;
 
 use indicatif::ProgressBar;
 use rapport_engine::model::{
-    Contact, ContactKind, FieldDef, FieldRecord, FieldType, FieldValue, InteractionGroup,
-    InteractionTemplate, Salesperson, normalize_code,
+    Contact, ContactKind, Correspondence, FieldDef, FieldRecord, FieldType, FieldValue,
+    InteractionGroup, InteractionTemplate, Salesperson, normalize_code,
 };
-use rapport_engine::ops::{DUMP_FORMAT, DUMP_VERSION, DumpHeader, DumpRecord};
+use rapport_engine::ops::{DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord};
 use rapport_engine::{Database, Error, ErrorKind, Tx};
 use serde_json::Value;
 
@@ -97,6 +97,21 @@ pub struct ImportOptions {
     pub update: bool,
     /// The CSV delimiter (found from the header row when not given).
     pub delimiter: Option<u8>,
+    /// Whether a server runs the import for a client (which does not set paths on its machine).
+    pub on_server: bool,
+}
+
+/// A CSV delimiter as given: one ASCII character but `"` and a line break, or `tab`.
+pub fn delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        t if t.len() == 1 && t.is_ascii() && !matches!(t, "\"" | "\n" | "\r") => {
+            Ok(t.as_bytes()[0])
+        }
+        _ => Err(format!(
+            "\"{text}\" is not one character; give e.g. ';', '|' or tab"
+        )),
+    }
 }
 
 /// Where an import reads from: bytes in memory (a server's request body), or a file, read as a
@@ -110,12 +125,17 @@ pub enum Input<'a> {
 }
 
 impl<'a> Input<'a> {
-    /// Its bytes from the start.
+    /// Its bytes from the start, after a UTF-8 byte-order mark if it has one (spreadsheets
+    /// write one).
     fn open(self) -> std::io::Result<Box<dyn BufRead + 'a>> {
-        Ok(match self {
+        let mut read: Box<dyn BufRead + 'a> = match self {
             Input::Bytes(bytes) => Box::new(bytes),
             Input::File(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path)?)),
-        })
+        };
+        if read.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+            read.consume(3);
+        }
+        Ok(read)
     }
 
     /// Its first line (at most 64 KiB of it).
@@ -186,7 +206,13 @@ enum Syntax {
 
 fn syntax_of(input: Input<'_>, name: &str, options: ImportOptions) -> Result<Syntax, CliError> {
     let line = input.first_line().map_err(|e| unreadable(name, e))?;
-    Ok(match line.iter().find(|b| !b.is_ascii_whitespace()) {
+    // JSON may begin after blank lines; CSV's header is its first line.
+    let mut start = Vec::new();
+    input
+        .open()
+        .and_then(|r| r.take(1 << 16).read_to_end(&mut start))
+        .map_err(|e| unreadable(name, e))?;
+    Ok(match start.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => Syntax::JsonLines,
         Some(b'[') => Syntax::JsonArray,
         _ => Syntax::Csv(options.delimiter.unwrap_or_else(|| delimiter_of(&line))),
@@ -232,11 +258,16 @@ fn each_row(
                 last_columns: Vec::new(),
                 n: 0,
                 failure: None,
+                stopped: false,
             };
             let mut de = serde_json::Deserializer::from_reader(read);
             let outcome = serde::Deserializer::deserialize_seq(&mut de, &mut rows);
             if let Some(e) = rows.failure {
                 return Err(e);
+            }
+            if rows.stopped {
+                // The rest was not read: nothing to say about it.
+                return Ok(());
             }
             outcome.and_then(|()| de.end()).map_err(|e| {
                 bad_row(
@@ -284,6 +315,7 @@ fn csv_error(e: &csv::Error) -> Error {
             expected_len, len, ..
         } => format!("has {len} columns, but the header has {expected_len}"),
         csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+        csv::ErrorKind::Io(io) => format!("cannot be read: {io}"),
         _ => e.to_string(),
     };
     bad_row(
@@ -336,6 +368,8 @@ struct JsonArrayRows<'r, 'v> {
     last_columns: Vec<String>,
     n: u64,
     failure: Option<Error>,
+    /// Whether the visitor asked to stop (the rest of the array is left unread).
+    stopped: bool,
 }
 
 impl<'de> serde::de::Visitor<'de> for &mut JsonArrayRows<'_, '_> {
@@ -354,7 +388,10 @@ impl<'de> serde::de::Visitor<'de> for &mut JsonArrayRows<'_, '_> {
             };
             match json_row(place, &object, &mut self.last_columns, self.visit) {
                 Ok(true) => {}
-                Ok(false) => return Ok(()),
+                Ok(false) => {
+                    self.stopped = true;
+                    return Err(serde::de::Error::custom("stopped"));
+                }
                 Err(e) => {
                     self.failure = Some(e);
                     return Err(serde::de::Error::custom("stopped"));
@@ -433,8 +470,8 @@ fn flag(place: Place, column: &str, text: &str) -> Result<bool, Error> {
         _ => Err(Error::invalid(
             place.to_string(),
             "column",
-            format!("{column} is \"{text}\", not yes/no"),
-            "write true or false",
+            format!("{column} is \"{text}\", not true or false"),
+            "write true or false (yes/no and 1/0 are read too)",
         )),
     }
 }
@@ -586,13 +623,15 @@ fn template_from(
 }
 
 /// Refuses, in one error, every column that is neither built-in nor declared: of a CSV's
-/// header (`syntax` CSV), or of the JSON object at `place`.
+/// header (`syntax` CSV), or of the JSON object at `place`. A file of another kind of record
+/// (contacts given as salespeople) is said to be one.
 fn check_columns(
     kind: ImportKind,
     (syntax, place): (Syntax, Place),
     columns: &mut dyn Iterator<Item = &str>,
     declared: &[FieldDef],
 ) -> Result<(), Error> {
+    let columns: Vec<&str> = columns.collect();
     let known: Vec<&str> = kind
         .columns()
         .iter()
@@ -600,11 +639,12 @@ fn check_columns(
         .chain(declared.iter().map(|d| d.name.as_str()))
         .collect();
     let unknown: Vec<String> = columns
+        .iter()
         .filter(|c| !known.contains(c))
         .map(
             |c| match rapport_engine::ops::closest(c, known.iter().copied()) {
                 Some(k) => format!("{c} (did you mean {k}?)"),
-                None => c.to_string(),
+                None => (*c).to_string(),
             },
         )
         .collect();
@@ -612,31 +652,60 @@ fn check_columns(
         return Ok(());
     }
     let what = kind.record().map_or("group", FieldRecord::word);
-    let fix = if kind.record().is_some() {
-        "rename the column, declare the field with field_define, or import with --define-fields"
-    } else {
-        "rename or remove the column"
+    // The kind of record whose fields the columns are, if another: one whose built-in fields
+    // hold more of them than this kind's do, and most of them (declared fields aside).
+    let held = |k: ImportKind| columns.iter().filter(|c| k.columns().contains(c)).count();
+    let other = [
+        ImportKind::Contacts,
+        ImportKind::Salespeople,
+        ImportKind::Groups,
+        ImportKind::Templates,
+        ImportKind::Fields,
+    ]
+    .into_iter()
+    .filter(|k| *k != kind && held(*k) > held(kind) && 2 * held(*k) > columns.len())
+    .max_by_key(|k| held(*k));
+    let fix = match other {
+        Some(other) => format!(
+            "the columns are those of {}: import the file with `rapport import {} FILE`",
+            other.as_str(),
+            other.as_str()
+        ),
+        None if kind.record().is_some() => {
+            "rename the column, declare the field with field_define, or import with --define-fields"
+                .to_string()
+        }
+        None => "rename or remove the column".to_string(),
     };
-    let (record, field) = match syntax {
-        Syntax::Csv(_) => (format!("import {}", kind.as_str()), "header"),
-        _ => (format!("import {} {place}", kind.as_str()), "fields"),
-    };
-    Err(Error::invalid(
-        record,
-        field,
-        if unknown.len() == 1 {
-            format!(
-                "column {} is not a {what} field and not declared",
-                unknown[0]
-            )
-        } else {
+    let (record, field, problem) = match (syntax, unknown.as_slice()) {
+        (Syntax::Csv(_), [one]) => (
+            format!("import {}", kind.as_str()),
+            "header",
+            format!("column {one} is not a {what} field and not declared"),
+        ),
+        (Syntax::Csv(_), many) => (
+            format!("import {}", kind.as_str()),
+            "header",
             format!(
                 "columns {} are not {what} fields and not declared",
-                unknown.join(", ")
-            )
-        },
-        fix,
-    ))
+                many.join(", ")
+            ),
+        ),
+        (_, [one]) => (
+            format!("import {} {place}", kind.as_str()),
+            "object",
+            format!("has {one}, which is not a {what} field and not declared"),
+        ),
+        (_, many) => (
+            format!("import {} {place}", kind.as_str()),
+            "object",
+            format!(
+                "has {}, which are not {what} fields and not declared",
+                many.join(", ")
+            ),
+        ),
+    };
+    Err(Error::invalid(record, field, problem, fix))
 }
 
 /// The error of an import source that cannot be read.
@@ -714,6 +783,7 @@ pub fn fields_to_define(
 struct Counts {
     created: usize,
     updated: usize,
+    unchanged: usize,
 }
 
 /// Imports `input` into `db` in one transaction, after declaring `define`; `name` names the
@@ -736,6 +806,7 @@ pub fn import(
         declared: declared_now.clone(),
         imported: counts.created,
         updated: counts.updated,
+        unchanged: counts.unchanged,
     };
     if kind == ImportKind::Database {
         if options.define_fields || options.update || options.delimiter.is_some() {
@@ -747,10 +818,10 @@ pub fn import(
             )
             .into());
         }
-        let n = import_database(db, input, name, lines)?;
+        let n = import_database(db, input, name, (lines, options.on_server))?;
         return Ok(reply(Counts {
             created: usize::try_from(n).unwrap_or(usize::MAX),
-            updated: 0,
+            ..Counts::default()
         }));
     }
     let syntax = syntax_of(input, name, options)?;
@@ -767,7 +838,7 @@ pub fn import(
         .into());
     }
     if let (ImportKind::Contacts, Syntax::Csv(delimiter), false) = (kind, syntax, options.update) {
-        require_name_column(input, name, delimiter)?;
+        require_name_column(db, input, name, delimiter)?;
     }
     let record = kind.record();
     let bar = progress(
@@ -797,23 +868,52 @@ pub fn import(
     Ok(reply(result?))
 }
 
-/// A contacts CSV without an update must have a name column (said before reading any row).
-fn require_name_column(input: Input<'_>, name: &str, delimiter: u8) -> Result<(), CliError> {
+/// A contacts CSV without an update must have a name column (said before reading any row):
+/// an empty file is said to be one, a column that is not a field is named first (a misspelt
+/// `nmae` gets its did-you-mean).
+fn require_name_column(
+    db: &Database,
+    input: Input<'_>,
+    name: &str,
+    delimiter: u8,
+) -> Result<(), CliError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .delimiter(delimiter)
         .trim(csv::Trim::All)
         .from_reader(input.open().map_err(|e| unreadable(name, e))?);
-    let header = reader.headers().map_err(|e| unreadable(name, e))?;
+    let header = reader.headers().map_err(|e| csv_error(&e))?.clone();
+    if header.iter().all(str::is_empty) {
+        return Err(Error::invalid(
+            name,
+            "file",
+            "is empty: it has no header row",
+            "give a CSV whose first row names its columns, e.g. name,city",
+        )
+        .into());
+    }
     if header.iter().any(|h| h == "name") {
         return Ok(());
     }
+    let declared = db.read(|v| v.declared_fields(FieldRecord::Contact))?;
+    let place = Place { unit: "line", n: 1 };
+    check_columns(
+        ImportKind::Contacts,
+        (Syntax::Csv(delimiter), place),
+        &mut header.iter(),
+        &declared,
+    )?;
+    let known: Vec<&str> = Contact::FIELDS
+        .iter()
+        .copied()
+        .chain(declared.iter().map(|d| d.name.as_str()))
+        .collect();
     Err(Error::required(
         "import contacts",
         "name column",
         format!(
             "add a header row with at least \"name\"; known columns: {}",
-            Contact::FIELDS.join(", ")
+            known.join(", ")
         ),
     )
     .into())
@@ -928,6 +1028,22 @@ fn import_rows(
     bar: &ProgressBar,
 ) -> Result<Counts, Error> {
     let mut counts = Counts::default();
+    let mut row = |tx: &mut Tx<'_>, place: Place, cells: &[(&str, &str)]| -> Result<(), Error> {
+        let key = cells
+            .iter()
+            .find(|(c, _)| *c == kind.key_column())
+            .map(|(_, v)| *v)
+            .unwrap_or_default();
+        match import_row(tx, kind, place, key, cells, options.update, declared)? {
+            Change::Created => counts.created += 1,
+            Change::Updated => counts.updated += 1,
+            Change::Unchanged => counts.unchanged += 1,
+        }
+        bar.inc(1);
+        Ok(())
+    };
+    // A person whose company is not there yet waits for the rows after it (as when created).
+    let mut waiting: Vec<(Place, Vec<(String, String)>)> = Vec::new();
     each_row(input, name, syntax, &mut |place, cells, columns_changed| {
         if columns_changed {
             check_columns(
@@ -937,24 +1053,72 @@ fn import_rows(
                 declared,
             )?;
         }
-        let key = cells
-            .iter()
-            .find(|(c, _)| *c == kind.key_column())
-            .map(|(_, v)| *v)
-            .unwrap_or_default();
-        let existed = import_row(tx, kind, place, key, cells, options.update, declared)?;
-        if existed {
-            counts.updated += 1;
-        } else {
-            counts.created += 1;
+        if kind == ImportKind::Contacts && company_missing(tx, cells)? {
+            let owned = cells
+                .iter()
+                .map(|(c, v)| ((*c).to_string(), (*v).to_string()));
+            waiting.push((place, owned.collect()));
+            return Ok(true);
         }
-        bar.inc(1);
+        row(tx, place, cells)?;
         Ok(true)
     })?;
+    for (place, cells) in waiting {
+        let cells: Vec<(&str, &str)> = cells
+            .iter()
+            .map(|(c, v)| (c.as_str(), v.as_str()))
+            .collect();
+        row(tx, place, &cells)?;
+    }
     Ok(counts)
 }
 
-/// Writes one row's record; says whether it existed (and was changed).
+/// Whether a row is of a person whose company (`company_no`) is not in the database.
+fn company_missing(tx: &Tx<'_>, cells: &[(&str, &str)]) -> Result<bool, Error> {
+    let cell = |name: &str| {
+        cells
+            .iter()
+            .find(|(c, _)| *c == name)
+            .map_or("", |(_, v)| *v)
+    };
+    let company = normalize_code(cell("company_no"));
+    if company.is_empty() || !cell("kind").eq_ignore_ascii_case("person") {
+        return Ok(false);
+    }
+    Ok(tx.view().contact(&company)?.is_none())
+}
+
+/// What a row did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Created,
+    Updated,
+    /// It named an existing record (`--update`) and said what it has already.
+    Unchanged,
+}
+
+impl Change {
+    fn of(old_and_new_equal: Option<bool>) -> Change {
+        match old_and_new_equal {
+            None => Change::Created,
+            Some(false) => Change::Updated,
+            Some(true) => Change::Unchanged,
+        }
+    }
+}
+
+/// Whether the custom `values` a row gives are those the record has.
+fn same_values(
+    tx: &Tx<'_>,
+    record: FieldRecord,
+    id: &str,
+    values: &BTreeMap<String, FieldValue>,
+) -> Result<bool, Error> {
+    let have = tx.view().custom_values(record, id)?;
+    Ok(values.iter().all(|(k, v)| have.get(k) == Some(v)))
+}
+
+/// Writes one row's record (nothing when it is already so).
 fn import_row(
     tx: &mut Tx<'_>,
     kind: ImportKind,
@@ -963,7 +1127,7 @@ fn import_row(
     cells: &[(&str, &str)],
     update: bool,
     declared: &[FieldDef],
-) -> Result<bool, Error> {
+) -> Result<Change, Error> {
     // The engine's refusals name the row; the row's own cells were read with it named.
     let engine = |e: Error| refused_row(place, e);
     let exists = |found: bool, record: &'static str, key: String| {
@@ -986,58 +1150,96 @@ fn import_row(
                 "" => None,
                 no => tx.view().contact(no).map_err(engine)?,
             };
-            let existed = exists(old.is_some(), "contact", key.to_string())?;
-            let c = contact_from(place, old.unwrap_or_default(), cells, declared)?;
-            if existed {
-                tx.contact_update(c).map_err(engine)?;
-            } else {
-                tx.contact_create(c).map_err(engine)?;
+            exists(old.is_some(), "contact", key.to_string())?;
+            let c = contact_from(place, old.clone().unwrap_or_default(), cells, declared)?;
+            let change = Change::of(old.as_ref().map(|o| *o == c));
+            match change {
+                Change::Created => tx.contact_create(c).map(|_| ()),
+                Change::Updated => tx.contact_update(c),
+                Change::Unchanged => Ok(()),
             }
-            Ok(existed)
+            .map_err(engine)?;
+            Ok(change)
         }
         ImportKind::Salespeople => {
             let code = normalize_code(key);
             let old = tx.view().salesperson(&code).map_err(engine)?;
-            let existed = exists(old.is_some(), "salesperson", code.clone())?;
-            let (s, values) = salesperson_from(place, old.unwrap_or_default(), cells, declared)?;
+            exists(old.is_some(), "salesperson", code.clone())?;
+            let (mut s, values) =
+                salesperson_from(place, old.clone().unwrap_or_default(), cells, declared)?;
+            s.code = normalize_code(&s.code);
             let label = format!("salesperson {code}");
+            let record = FieldRecord::Salesperson;
             tx.view()
-                .check_custom_values(FieldRecord::Salesperson, &label, &values)
+                .check_custom_values(record, &label, &values)
                 .map_err(engine)?;
-            if existed {
-                tx.salesperson_update(s).map_err(engine)?;
-            } else {
-                tx.salesperson_create(s).map_err(engine)?;
+            let same = same_values(tx, record, &code, &values).map_err(engine)?;
+            let change = Change::of(old.as_ref().map(|o| *o == s && same));
+            match change {
+                Change::Created => tx.salesperson_create(s),
+                Change::Updated => tx.salesperson_update(s),
+                Change::Unchanged => return Ok(change),
             }
-            tx.custom_values_set(FieldRecord::Salesperson, &code, &label, &values)
+            .map_err(engine)?;
+            tx.custom_values_set(record, &code, &label, &values)
                 .map_err(engine)?;
-            Ok(existed)
+            Ok(change)
         }
         ImportKind::Groups => {
             let code = normalize_code(key);
             let old = tx.view().group(&code).map_err(engine)?;
-            let existed = exists(old.is_some(), "interaction group", code)?;
-            tx.group_define(group_from(old.unwrap_or_default(), cells))
-                .map_err(engine)?;
-            Ok(existed)
+            exists(old.is_some(), "interaction group", code)?;
+            let mut g = group_from(old.clone().unwrap_or_default(), cells);
+            g.code = normalize_code(&g.code);
+            let change = Change::of(old.as_ref().map(|o| *o == g));
+            if change != Change::Unchanged {
+                tx.group_define(g).map_err(engine)?;
+            }
+            Ok(change)
         }
         ImportKind::Templates => {
             let code = normalize_code(key);
             let old = tx.view().template(&code).map_err(engine)?;
-            let existed = exists(old.is_some(), "template", code.clone())?;
-            let base = old.unwrap_or_else(|| InteractionTemplate {
-                correspondence: InteractionTemplate::spec_defaults().correspondence,
-                ..Default::default()
+            exists(old.is_some(), "template", code.clone())?;
+            let base = old.clone().unwrap_or_else(|| {
+                // A new template's correspondence defaults to the spec's, unless the row says
+                // it has none (an empty cell, as an export writes it).
+                let none_given = cells
+                    .iter()
+                    .any(|(c, v)| *c == "correspondence" && v.is_empty());
+                InteractionTemplate {
+                    correspondence: if none_given {
+                        Correspondence::Blank
+                    } else {
+                        InteractionTemplate::spec_defaults().correspondence
+                    },
+                    ..Default::default()
+                }
             });
-            let (t, values) = template_from(place, base, cells, declared)?;
+            let (mut t, values) = template_from(place, base, cells, declared)?;
+            (t.code, t.group) = (normalize_code(&t.code), normalize_code(&t.group));
+            let language = normalize_code(&t.default_language);
+            if !language.is_empty() && t.language(&language).is_none() {
+                return Err(Error::invalid(
+                    place.to_string(),
+                    "default_language",
+                    format!("is {language}, a language template {code} does not have"),
+                    "a template's languages and their attachments come only with `import database` (or template_attach afterwards): empty this cell to import the template without them; nothing was imported",
+                ));
+            }
             let label = format!("template {code}");
+            let record = FieldRecord::Template;
             tx.view()
-                .check_custom_values(FieldRecord::Template, &label, &values)
+                .check_custom_values(record, &label, &values)
                 .map_err(engine)?;
-            tx.template_define(t).map_err(engine)?;
-            tx.custom_values_set(FieldRecord::Template, &code, &label, &values)
-                .map_err(engine)?;
-            Ok(existed)
+            let same = same_values(tx, record, &code, &values).map_err(engine)?;
+            let change = Change::of(old.as_ref().map(|o| *o == t && same));
+            if change != Change::Unchanged {
+                tx.template_define(t).map_err(engine)?;
+                tx.custom_values_set(record, &code, &label, &values)
+                    .map_err(engine)?;
+            }
+            Ok(change)
         }
         ImportKind::Fields => {
             let mut def = FieldDef::default();
@@ -1054,8 +1256,8 @@ fn import_row(
                 .declared_field(def.record, &def.name)
                 .map_err(engine)?;
             let what = format!("{} of {}", def.name, def.record.word());
-            let existed = exists(old.is_some(), "field", what)?;
-            if let Some(old) = old {
+            exists(old.is_some(), "field", what)?;
+            if let Some(old) = &old {
                 // The columns a row leaves empty keep what the field has.
                 if !cells.iter().any(|(c, v)| *c == "type" && !v.is_empty()) {
                     def.field_type = old.field_type;
@@ -1064,11 +1266,14 @@ fn import_row(
                     .iter()
                     .any(|(c, v)| *c == "description" && !v.is_empty())
                 {
-                    def.description = old.description;
+                    def.description.clone_from(&old.description);
                 }
             }
-            tx.field_define(&def).map_err(engine)?;
-            Ok(existed)
+            let change = Change::of(old.as_ref().map(|o| *o == def));
+            if change != Change::Unchanged {
+                tx.field_define(&def).map_err(engine)?;
+            }
+            Ok(change)
         }
         ImportKind::Database => unreachable!("imported by import_database"),
     }
@@ -1076,11 +1281,14 @@ fn import_row(
 
 /// Imports a whole database (`export database`'s JSON lines) into `db`, which must be empty,
 /// in one transaction. Returns how many records it wrote.
+/// The key of the plugin settings' meta record in an export (its folders are paths).
+const PLUGIN_SETTINGS_KEY: &str = "04";
+
 fn import_database(
     db: &Database,
     input: Input<'_>,
     name: &str,
-    lines: u64,
+    (lines, on_server): (u64, bool),
 ) -> Result<u64, CliError> {
     let bar = progress(lines, "importing the database");
     let result = db.write(|tx| {
@@ -1098,44 +1306,100 @@ fn import_database(
                 }
             }
         };
-        let bad_line = |line: u64, problem: String| {
+        let bad_line = |line: u64, what: &'static str, problem: String| {
             Error::invalid(
                 format!("{name} line {line}"),
-                "line",
+                what,
                 problem,
-                "import a file `rapport export database` wrote; nothing was imported",
+                "import a file `rapport export database` wrote, whole; nothing was imported",
             )
         };
-        let (line, text) = next_line()?.ok_or_else(|| bad_line(1, "is missing: the file is empty".into()))?;
+        let Some((line, text)) = next_line()? else {
+            return Err(Error::invalid(
+                name,
+                "file",
+                "is empty",
+                "import a file `rapport export database` wrote; nothing was imported",
+            ));
+        };
         let header = serde_json::from_str::<DumpHeader>(&text)
             .ok()
             .filter(|h| h.format == DUMP_FORMAT)
             .ok_or_else(|| {
                 bad_line(
                     line,
+                    "first line",
                     format!(
-                        "is not the first line of a database export ({{\"format\":\"{DUMP_FORMAT}\",…}})"
+                        "is not that of a database export ({{\"format\":\"{DUMP_FORMAT}\",…}})"
                     ),
                 )
             })?;
         if header.version != DUMP_VERSION {
             return Err(bad_line(
                 line,
+                "version",
                 format!(
-                    "says version {} of the export, and this rapport reads version {DUMP_VERSION}",
+                    "is {} of the export, and this rapport reads version {DUMP_VERSION}",
                     header.version
                 ),
             ));
         }
-        tx.restore(&mut || {
-            let Some((line, text)) = next_line()? else {
+        let mut read = 0_u64;
+        let mut ended = false;
+        let n = tx.restore(name, &mut || {
+            if ended {
                 return Ok(None);
+            }
+            let Some((line, text)) = next_line()? else {
+                return Err(Error::invalid(
+                    name,
+                    "file",
+                    format!(
+                        "ends after {read} records, without the export's last line (`{{\"end\": …, \"records\": N}}`): it was cut short"
+                    ),
+                    "export the database again, and copy the whole file; nothing was imported",
+                ));
             };
             bar.inc(1);
+            if let Ok(end) = serde_json::from_str::<DumpEnd>(&text) {
+                if end.records != read {
+                    return Err(bad_line(
+                        line,
+                        "records",
+                        format!("says {}, and the file holds {read}", end.records),
+                    ));
+                }
+                ended = true;
+                return Ok(None);
+            }
             let record: DumpRecord = serde_json::from_str(&text)
-                .map_err(|e| bad_line(line, format!("is not a record: {e}")))?;
+                .map_err(|e| bad_line(line, "record", format!("is not one: {e}")))?;
+            // Plugin folders name places on a machine: not set from afar.
+            if on_server
+                && record.table == "meta"
+                && record.key == PLUGIN_SETTINGS_KEY
+                && record.value["folders"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty())
+            {
+                return Err(Error::invalid(
+                    format!("{name} line {line}"),
+                    "plugin folders",
+                    "name folders on the server's machine, which a client does not set",
+                    "import the database on that machine (rapport --db … import database FILE), or empty the folders in the line",
+                ));
+            }
+            read += 1;
             Ok(Some((line, record)))
-        })
+        })?;
+        if let Some((line, _)) = next_line()? {
+            return Err(bad_line(
+                line,
+                "line",
+                "comes after the export's last line".into(),
+            ));
+        }
+        Ok(n)
     });
     bar.finish_and_clear();
     Ok(result?)

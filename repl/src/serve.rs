@@ -984,9 +984,17 @@ async fn export(
             )));
         }
     };
+    // A whole database holds the users' token hashes, the settings and every attachment: for
+    // the roles that may take a backup.
+    let (role, what) = if kind == ExportKind::Database {
+        (Role::Full, "export the whole database")
+    } else {
+        (Role::Read, "export")
+    };
     let me = server.clone();
-    blocking(move || me.allowed(&headers, Role::Read, "export").map(|_| ())).await?;
+    blocking(move || me.allowed(&headers, role, what).map(|_| ())).await?;
     let content_type = match format {
+        _ if kind == ExportKind::Database => "application/x-ndjson",
         ExportFormat::Csv => "text/csv; charset=utf-8",
         ExportFormat::Json => "application/json",
     };
@@ -1180,15 +1188,15 @@ async fn import(
         )
     })?;
     let q = query_of(q)?;
-    let delimiter = match q.delimiter.as_deref().map(str::as_bytes) {
+    let delimiter = match q.delimiter.as_deref().map(import::delimiter) {
         None => None,
-        Some(&[d]) if d.is_ascii() => Some(d),
-        Some(_) => {
+        Some(Ok(d)) => Some(d),
+        Some(Err(problem)) => {
             return Err(Failure(ApiError::new(
                 "invalid",
                 Some("import"),
                 Some("delimiter"),
-                "give one ASCII character".to_string(),
+                problem,
             )));
         }
     };
@@ -1196,6 +1204,7 @@ async fn import(
         define_fields: q.define_fields,
         update: q.update,
         delimiter,
+        on_server: true,
     };
     authorize(&server, &headers, Role::Full, "import").await?;
     let body = body_of(&headers, body, server.config.max_import).await?;

@@ -464,6 +464,7 @@ pub(crate) fn declaring_field(what: &str, field: &str) -> String {
 
 /// `imported 3 contacts, updated 2`, or `imported the database: 120 records`.
 fn import_summary(reply: &ImportReply) -> String {
+    use std::fmt::Write as _;
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let word = |n| match reply.what.as_str() {
@@ -479,15 +480,14 @@ fn import_summary(reply: &ImportReply) -> String {
             plural(reply.imported, "record", "records")
         );
     }
-    if reply.updated == 0 {
-        format!("imported {}", word(reply.imported))
-    } else {
-        format!(
-            "imported {}, updated {}",
-            word(reply.imported),
-            reply.updated
-        )
+    let mut summary = format!("imported {}", word(reply.imported));
+    if reply.updated > 0 || reply.unchanged > 0 {
+        let _ = write!(summary, ", updated {}", reply.updated);
     }
+    if reply.unchanged > 0 {
+        let _ = write!(summary, ", {} unchanged", reply.unchanged);
+    }
+    summary
 }
 
 /// All of `file` (`-`: standard input).

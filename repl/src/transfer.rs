@@ -6,7 +6,7 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rapport_engine::model::{FieldDef, FieldRecord};
-use rapport_engine::ops::{DumpHeader, View};
+use rapport_engine::ops::{DumpEnd, DumpHeader, View};
 use rapport_engine::{Database, Error};
 use rapport_script::value::{
     contact_json_with, entry_json_with, group_json, salesperson_json_with, template_json_with,
@@ -221,7 +221,14 @@ fn export_from(
             n += 1;
             Ok(line.map_err(|e| failure = Some(e)).is_ok())
         })?;
-        return failure.map_or(Ok(n), Err);
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        // The count last: an import knows a file that was cut short.
+        let end = serde_json::to_string(&DumpEnd::of(n as u64))
+            .map_err(|e| CliError::output(e.into()))?;
+        writeln!(out, "{end}").map_err(CliError::output)?;
+        return Ok(n);
     }
     match format {
         ExportFormat::Csv => {

@@ -1285,7 +1285,7 @@ fn a_whole_database_exported_and_imported_into_an_empty_one_has_the_same_check_f
         assert_output(
             &format!(
                 "imported the database: {} records\n",
-                std::fs::read_to_string(&dump).unwrap().lines().count() - 1
+                std::fs::read_to_string(&dump).unwrap().lines().count() - 2
             ),
             &other.ok(&["import", "database", dump.to_str().unwrap()]),
         );
@@ -1356,19 +1356,31 @@ fn a_database_export_is_refused_by_the_import_of_one_kind_of_record() {
 fn a_database_is_exported_as_json_lines_and_csv_is_refused() {
     each_backend(|ws| {
         ws.ok(&["demo"]);
-        let lines = ws.ok(&["export", "database"]);
-        let mut lines = lines.lines();
+        let text = ws.ok(&["export", "database"]);
+        let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
-            lines.next(),
-            Some(r#"{"format":"rapport database","version":1}"#)
+            lines.first(),
+            Some(&r#"{"format":"rapport database","version":1}"#)
         );
-        for line in lines {
+        let records = &lines[1..lines.len() - 1];
+        for line in records {
             let record: serde_json::Value = serde_json::from_str(line).unwrap();
             assert!(
                 record["table"].is_string() && record["key"].is_string(),
                 "{line}"
             );
         }
+        // The last line counts them, so an import knows a file cut short.
+        assert_eq!(
+            lines.last().copied(),
+            Some(
+                format!(
+                    r#"{{"end":"rapport database","records":{}}}"#,
+                    records.len()
+                )
+                .as_str()
+            )
+        );
         let run = ws.run(&["--format", "csv", "export", "database"]);
         assert!(!run.success);
         assert!(
@@ -1407,7 +1419,7 @@ fn fields_salespeople_groups_and_contacts_exported_as_csv_import_into_a_new_data
 fn import_refuses_a_record_that_exists_unless_update_naming_the_row() {
     each_backend(|ws| {
         ws.ok(&["demo"]);
-        let csv = ws.file("sp.csv", b"code,name\nNEW,New Person\nJO,Jim Olive\n");
+        let csv = ws.file("sp.csv", b"code,name\nNEW,New Person\nJO,Jim Oliver\n");
         let before = ws.content_hash();
         let run = ws.run(&["import", "salespeople", csv.to_str().unwrap()]);
         assert!(!run.success);
@@ -1584,6 +1596,15 @@ fn a_person_listed_before_its_company_is_imported_after_it() {
             &ws.ok(&["import", "contacts", csv.to_str().unwrap()]),
         );
         assert_output("C9\n", &ws.ok(&["eval", r#"contact("P1").company_no"#]));
+        // With --update too (rows that name no existing contact create one).
+        let more = ws.file(
+            "more.csv",
+            b"no,name,kind,company_no\nP3,Cleo,person,C10\nC10,Beta,company,\n",
+        );
+        assert_output(
+            "imported 2 contacts\n",
+            &ws.ok(&["import", "contacts", more.to_str().unwrap(), "--update"]),
+        );
         // A company the file does not have is still refused, naming the person's row.
         let missing = ws.file(
             "missing.csv",
@@ -1598,5 +1619,156 @@ fn a_person_listed_before_its_company_is_imported_after_it() {
             run.stderr
         );
         assert_eq!(before, ws.content_hash());
+    });
+}
+
+#[test]
+fn a_database_export_cut_short_is_refused_and_nothing_is_written() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let whole = ws.ok(&["export", "database"]);
+        let cut = whole.lines().take(120).collect::<Vec<_>>().join("\n") + "\n";
+        let file = ws.file("cut.jsonl", cut.as_bytes());
+        let other = ws.another();
+        let before = other.content_hash();
+        let run = other.run(&["import", "database", file.to_str().unwrap()]);
+        assert!(!run.success);
+        assert!(
+            run.stderr.contains("ends after 119 records") && run.stderr.contains("cut short"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(before, other.content_hash());
+    });
+}
+
+#[test]
+fn a_file_of_another_kind_of_record_is_said_to_be_one() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let contacts = ws.file(
+            "contacts.csv",
+            ws.ok(&["--format", "csv", "export", "contacts"]).as_bytes(),
+        );
+        let run = ws.run(&["import", "salespeople", contacts.to_str().unwrap()]);
+        assert!(
+            run.stderr
+                .contains("the columns are those of contacts: import the file with `rapport import contacts FILE`"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("--define-fields"), "{}", run.stderr);
+    });
+}
+
+#[test]
+fn import_update_counts_a_row_that_changes_nothing_as_unchanged() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let csv = ws.file("sp.csv", b"code,name\nJO,Jim Olive\nPS,Pete Saddow\n");
+        let before = ws.ok(&["--format", "json", "export", "salespeople"]);
+        assert_output(
+            "imported 0 salespeople, updated 1, 1 unchanged\n",
+            &ws.ok(&["import", "salespeople", csv.to_str().unwrap(), "--update"]),
+        );
+        let after = ws.ok(&["--format", "json", "export", "salespeople"]);
+        assert_eq!(after, before.replace("Peter Saddow", "Pete Saddow"));
+    });
+}
+
+#[test]
+fn an_empty_file_or_a_misspelt_name_column_is_said_to_be_so() {
+    each_backend(|ws| {
+        let empty = ws.file("empty.csv", b"");
+        let run = ws.run(&["import", "contacts", empty.to_str().unwrap()]);
+        assert!(
+            run.stderr.contains("is empty: it has no header row"),
+            "{}",
+            run.stderr
+        );
+        let misspelt = ws.file("nmae.csv", b"nmae,city\nAcme,Oslo\n");
+        let run = ws.run(&["import", "contacts", misspelt.to_str().unwrap()]);
+        assert!(
+            run.stderr.contains("nmae (did you mean name?)"),
+            "{}",
+            run.stderr
+        );
+    });
+}
+
+#[test]
+fn a_template_comes_without_its_languages_only_when_its_default_language_is_emptied() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let other = ws.another();
+        let groups = ws.file(
+            "groups.csv",
+            ws.ok(&["--format", "csv", "export", "groups"]).as_bytes(),
+        );
+        other.ok(&["import", "groups", groups.to_str().unwrap()]);
+        let templates = ws.ok(&["--format", "csv", "export", "templates"]);
+        let file = ws.file("templates.csv", templates.as_bytes());
+        let before = other.content_hash();
+        let run = other.run(&["import", "templates", file.to_str().unwrap()]);
+        assert!(
+            run.stderr
+                .contains("default_language is ENU, a language template GOLF does not have")
+                && run.stderr.contains("only with `import database`"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(before, other.content_hash());
+        // Emptied, the templates import as they were but for their languages: a template
+        // without correspondence keeps none (the default would be e-mail).
+        let json = ws.ok(&["--format", "json", "export", "templates"]);
+        let mut all: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        for t in &mut all {
+            t["default_language"] = serde_json::json!("");
+        }
+        let emptied = serde_json::to_string(&all).unwrap();
+        let file = ws.file("emptied.json", emptied.as_bytes());
+        other.ok(&["import", "templates", file.to_str().unwrap()]);
+        assert_eq!(
+            other.ok(&["eval", r#"template("COVERSH").correspondence"#]),
+            ws.ok(&["eval", r#"template("COVERSH").correspondence"#])
+        );
+        assert_eq!(
+            other.ok(&["eval", r#"template("BUS").unit_cost"#]),
+            ws.ok(&["eval", r#"template("BUS").unit_cost"#])
+        );
+    });
+}
+
+#[test]
+fn a_bad_record_in_the_middle_of_a_json_array_is_named() {
+    each_backend(|ws| {
+        let file = ws.file(
+            "contacts.json",
+            br#"[{"name": "Acme", "kind": "company"},
+{"name": "Beta", "kind": "robot"},
+{"name": "Gamma", "kind": "company"}]"#,
+        );
+        let before = ws.content_hash();
+        let run = ws.run(&["import", "contacts", file.to_str().unwrap()]);
+        assert!(
+            run.stderr.contains("record 2: column kind: \"robot\""),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(before, ws.content_hash());
+    });
+}
+
+#[test]
+fn json_after_a_byte_order_mark_or_blank_lines_is_read_as_json() {
+    each_backend(|ws| {
+        let file = ws.file(
+            "groups.json",
+            b"\xEF\xBB\xBF\n\n{\"code\": \"FAIR\", \"description\": \"Trade fairs\"}\n",
+        );
+        assert_output(
+            "imported 1 group\n",
+            &ws.ok(&["import", "groups", file.to_str().unwrap()]),
+        );
     });
 }

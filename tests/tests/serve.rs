@@ -751,7 +751,7 @@ fn imports_of_each_kind_statistics_of_all_and_the_database_export_work_through_t
     each_backend(|ws| {
         let server = served(ws);
         let through = ws.through(&server);
-        let csv = ws.file("sp.csv", b"code;name\nNEW;New Person\nJO;Jim Olive\n");
+        let csv = ws.file("sp.csv", b"code;name\nNEW;New Person\nJO;Jim Oliver\n");
         assert_eq!(
             through.ok(&[
                 "import",
@@ -777,5 +777,35 @@ fn imports_of_each_kind_statistics_of_all_and_the_database_export_work_through_t
             "{}",
             refused.stderr
         );
+    });
+}
+
+#[test]
+fn a_whole_database_imports_through_the_server_and_only_full_users_export_one() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let dump = ws.path().join("crm.jsonl");
+        ws.ok(&["export", "database", "--out", dump.to_str().unwrap()]);
+        let empty = ws.another();
+        let server = empty.serve(&[]);
+        let through = empty.through(&server);
+        let out = through.ok(&["import", "database", dump.to_str().unwrap()]);
+        assert!(out.starts_with("imported the database: "), "{out}");
+        let fingerprint = |text: String| {
+            text.lines()
+                .find(|l| l.starts_with("fingerprint: "))
+                .map(str::to_string)
+        };
+        assert_eq!(
+            fingerprint(through.ok(&["check"])),
+            fingerprint(ws.ok(&["check"]))
+        );
+        // A whole database holds the users' token hashes and every attachment: a reader may
+        // export contacts, not it.
+        let owner = server.client(Some(&server.owner_token()));
+        let reader = server.client(Some(&user(&owner, "rita", "read")));
+        let e = api_error(reader.download("/export/database", &mut Vec::new()));
+        assert_eq!(e.kind, "denied", "{}", e.message);
+        assert!(reader.download("/export/contacts", &mut Vec::new()).is_ok());
     });
 }

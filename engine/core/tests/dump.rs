@@ -62,7 +62,9 @@ fn dump(db: &Database) -> Vec<DumpRecord> {
 fn restore(db: &Database, records: &[DumpRecord]) -> Result<u64, Error> {
     db.write(|tx| {
         let mut rest = records.iter().cloned().zip(1..);
-        tx.restore(&mut || Ok(rest.next().map(|(r, line)| (line, r))))
+        tx.restore("crm.jsonl", &mut || {
+            Ok(rest.next().map(|(r, line)| (line, r)))
+        })
     })
 }
 
@@ -148,7 +150,10 @@ fn a_line_that_is_not_a_record_of_its_table_is_refused_naming_the_line() {
     let before = target.fingerprint().unwrap();
     let err = restore(&target, &records).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains(&format!("line {}", i + 1)), "{text}");
+    assert!(
+        text.contains(&format!("crm.jsonl line {}", i + 1)),
+        "{text}"
+    );
     assert!(text.contains("not a contacts record"), "{text}");
     assert_eq!(target.fingerprint().unwrap(), before);
 }
@@ -161,7 +166,20 @@ fn a_record_whose_key_does_not_match_it_is_refused() {
     let err = restore(&empty_db(), &records).unwrap_err();
     assert!(
         err.to_string()
-            .contains("does not match the record's no ZZ9"),
+            .contains("does not match the contacts record"),
+        "{err}"
+    );
+    // Of every table whose key its record says: a salesperson's code too.
+    let mut records = dump(&busy_db());
+    let i = records
+        .iter()
+        .position(|r| r.table == "salespeople")
+        .unwrap();
+    records[i].value["code"] = serde_json::json!("ZZ");
+    let err = restore(&empty_db(), &records).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not match the salespeople record"),
         "{err}"
     );
 }
@@ -189,4 +207,63 @@ fn the_content_fingerprint_changes_with_any_record() {
     })
     .unwrap();
     assert_ne!(fingerprint(&db), before);
+}
+
+#[each_backend]
+fn a_record_out_of_the_exports_order_or_twice_is_refused() {
+    let records = dump(&busy_db());
+    let i = records.iter().position(|r| r.table == "relations").unwrap();
+    let mut twice = records.clone();
+    twice.insert(i + 1, records[i].clone());
+    let err = restore(&empty_db(), &twice).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is not after the relations key before it"),
+        "{err}"
+    );
+    let mut late = records.clone();
+    let salesperson = late.iter().position(|r| r.table == "salespeople").unwrap();
+    let moved = late.remove(salesperson);
+    late.push(moved);
+    let err = restore(&empty_db(), &late).unwrap_err();
+    assert!(err.to_string().contains("salespeople comes after"), "{err}");
+}
+
+#[each_backend]
+fn a_lookup_that_holds_a_number_cannot_be_empty() {
+    let mut records = dump(&busy_db());
+    let i = records
+        .iter()
+        .position(|r| r.table == "lookup" && r.key.starts_with("01"))
+        .unwrap();
+    records[i].value = serde_json::Value::Null;
+    let err = restore(&empty_db(), &records).unwrap_err();
+    assert!(err.to_string().contains("is not a lookup record"), "{err}");
+}
+
+#[each_backend]
+fn a_number_series_behind_its_records_is_refused() {
+    let mut records = dump(&busy_db());
+    // Meta tag 1, the series name "entry", its terminator.
+    let counter = "01656e74727900";
+    let i = records
+        .iter()
+        .position(|r| r.table == "meta" && r.key.starts_with(counter))
+        .unwrap();
+    records[i].value = serde_json::json!(1);
+    let err = restore(&empty_db(), &records).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the entry number series stands at 1, below entries"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn a_custom_value_of_a_field_not_declared_is_refused() {
+    let mut records = dump(&busy_db());
+    records.retain(|r| !(r.table == "fields" && r.value["name"] == "manager"));
+    let err = restore(&empty_db(), &records).unwrap_err();
+    assert!(err.to_string().contains("manager"), "{err}");
+    assert!(err.to_string().contains("do not hold together"), "{err}");
 }

@@ -294,15 +294,10 @@ pub(crate) fn runtime(
         }
         other => {
             // Rhai's own text, without the position it appends (we give ours), its types named
-            // as scripts know them (a script's own thrown text stays as it is).
+            // as scripts know them (a script's own thrown text is the arm above: as it is).
             let text = other.to_string();
-            let text = text.split(" (line ").next().unwrap_or(&text).to_string();
-            let text = if matches!(other, EvalAltResult::ErrorRuntime(..)) {
-                text
-            } else {
-                type_words(&text)
-            };
-            (text, ScriptErrorKind::Runtime)
+            let text = text.split(" (line ").next().unwrap_or(&text);
+            (type_words(text), ScriptErrorKind::Runtime)
         }
     };
     ScriptError::at(script, pos, message, kind)

@@ -148,8 +148,11 @@ fn cell_text<'a>(v: &'a Dynamic, buf: &'a mut String) -> &'a str {
     } else if let Ok(n) = v.as_int() {
         let _ = write!(buf, "{n}");
     } else if let Ok(f) = v.as_float() {
-        if let Some(n) = serde_json::Number::from_f64(f) {
-            let _ = write!(buf, "{n}");
+        match crate::value::float_json(f) {
+            serde_json::Value::Null => {}
+            n => {
+                let _ = write!(buf, "{n}");
+            }
         }
     } else {
         match to_json(v) {

@@ -90,14 +90,20 @@ fn int(n: u64) -> Dynamic {
     Dynamic::from_int(n as INT)
 }
 
-/// A cost or duration: a whole amount as an integer (`8`, as it was given), else a float
-/// (`8.5`), as custom numbers read.
+/// A cost or duration: a float, so that arithmetic on it stays exact (`cost / 3`); written
+/// out, a whole one shows as an integer ([`float_json`]).
 fn amount(a: Amount) -> Dynamic {
-    if a.0 % Amount::SCALE == 0 {
-        Dynamic::from_int(a.0 / Amount::SCALE)
-    } else {
-        Dynamic::from_float(a.to_f64())
+    Dynamic::from_float(a.to_f64())
+}
+
+/// A float as JSON (and so as a cell): a whole one as an integer (`8`, as it was given, not
+/// `8.0`); one that is not a number as `null`.
+pub fn float_json(f: f64) -> serde_json::Value {
+    // Below 2^53 every whole float is exactly an integer.
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        return serde_json::Value::from(f as i64);
     }
+    serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 fn date(d: NaiveDate) -> Dynamic {
@@ -816,7 +822,7 @@ pub fn to_json(v: &Dynamic) -> serde_json::Value {
     } else if let Ok(n) = v.as_int() {
         J::from(n)
     } else if let Ok(f) = v.as_float() {
-        serde_json::Number::from_f64(f).map_or(J::Null, J::Number)
+        float_json(f)
     } else if v.is_string() {
         J::String(v.clone().into_string().unwrap_or_default())
     } else if let Some(a) = v.read_lock::<Array>() {

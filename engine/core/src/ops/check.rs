@@ -1,5 +1,7 @@
 //! The integrity check: recomputes the entry indexes, the statistics and the attachment
-//! reference counts from the records, and reports every difference. Index checks run in constant
+//! reference counts from the records, checks that each number series has reached its records'
+//! numbers and that each custom value is of a declared field and a record that exists, and
+//! reports every difference. Index checks run in constant
 //! memory (a point lookup per expected key, then a pass over the index); statistics are
 //! recomputed in memory, one counter per key.
 
@@ -11,8 +13,9 @@ use super::entries::index_keys;
 use super::stats::{self, Counters};
 use crate::error::Result;
 use crate::layout::{self, keys, tables};
-use crate::model::{Attachment, InteractionLogEntry};
-use crate::store::{Order, codec};
+use crate::model::{Attachment, FieldRecord, FieldValue, InteractionLogEntry};
+use crate::store::key::KeyReader;
+use crate::store::{Order, Table, codec};
 
 /// What the integrity check found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -179,7 +182,89 @@ impl View<'_> {
                 .differences
                 .push(format!("attachment content {hash} is missing"));
         }
+        report.differences.extend(self.series_differences()?);
+        report.differences.extend(self.custom_value_differences()?);
         Ok(report)
+    }
+}
+
+/// The number series whose numbers key a table: the counter must have reached its last key.
+const SERIES: [(&str, Table); 4] = [
+    ("entry", tables::ENTRIES),
+    ("campaign_entry", tables::CAMPAIGN_ENTRIES),
+    ("attachment", tables::ATTACHMENTS),
+    ("logged_segment", tables::LOGGED_SEGMENTS),
+];
+
+impl View<'_> {
+    /// Each number series whose counter is behind the numbers its records have (the next
+    /// number taken would be one in use).
+    pub(crate) fn series_differences(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for (series, table) in SERIES {
+            let mut last = 0;
+            layout::scan_all(self.kv, table, Order::Descending, &mut |k, _| {
+                last = KeyReader::new(k).u64().unwrap_or(0);
+                Ok(false)
+            })?;
+            let counter = layout::last_number(self.kv, series)?;
+            if counter < last {
+                out.push(format!(
+                    "the {series} number series stands at {counter}, below {table} {last}",
+                    table = table.name()
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each custom value of a salesperson, template, campaign or entry whose field is not
+    /// declared, is not of its type, or whose record does not exist.
+    pub(crate) fn custom_value_differences(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for record in [
+            FieldRecord::Salesperson,
+            FieldRecord::Template,
+            FieldRecord::Campaign,
+            FieldRecord::Entry,
+        ] {
+            let prefix = keys::custom_values_of_kind(record);
+            let mut values: Vec<(String, String, FieldValue)> = Vec::new();
+            layout::scan_prefix(
+                self.kv,
+                tables::CUSTOM_VALUES,
+                &prefix,
+                Order::Ascending,
+                &mut |k, v| {
+                    let mut r = layout::after_prefix(k, &prefix);
+                    if let (Some(id), Some(name)) = (r.str(), r.str()) {
+                        values.push((id, name, codec::decode(v, "custom value")?));
+                    }
+                    Ok(true)
+                },
+            )?;
+            for (id, name, value) in values {
+                let owner = match record {
+                    FieldRecord::Salesperson => self.salesperson(&id)?.is_some(),
+                    FieldRecord::Template => self.template(&id)?.is_some(),
+                    FieldRecord::Campaign => self.campaign(&id)?.is_some(),
+                    _ => match id.parse::<u64>() {
+                        Ok(no) => self.entry(no)?.is_some(),
+                        Err(_) => false,
+                    },
+                };
+                let label = format!("{} {id}", record.word());
+                if !owner {
+                    out.push(format!("{label} has a value of {name} but does not exist"));
+                    continue;
+                }
+                let one = std::collections::BTreeMap::from([(name, value)]);
+                if let Err(e) = self.check_custom_values(record, &label, &one) {
+                    out.push(e.to_string());
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -4,24 +4,25 @@
 //! the import, through the same writers the workflows use. An import goes into an empty
 //! database only, in one transaction, and ends with the integrity check.
 //!
-//! The content fingerprint (`rapport check`) hashes exactly what an export holds, so a database
-//! exported and imported elsewhere — another file, or PostgreSQL — shows the same one.
+//! The content fingerprint (`rapport check`) hashes what an export holds but the server's users,
+//! so a database exported and imported elsewhere — another file, or PostgreSQL — shows the same
+//! one.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::catalogue::Blob;
+use super::catalogue::{Blob, content_hash};
 use super::{PluginSettings, Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
 use crate::model::{
     Attachment, BusinessRelation, Campaign, CampaignEntry, Contact, CriteriaStep, FieldDef,
-    FieldValue, InteractionGroup, InteractionLogEntry, InteractionTemplate, LoggedSegment,
-    Salesperson, SavedCriteria, Segment, SegmentLine, TemplateSetup, User,
+    FieldRecord, FieldValue, InteractionGroup, InteractionLogEntry, InteractionTemplate,
+    LoggedSegment, Salesperson, SavedCriteria, Segment, SegmentLine, TemplateSetup, User,
 };
-use crate::store::key::{KeyReader, hex};
+use crate::store::key::{Key, KeyReader, hex};
 use crate::store::{Order, Table, codec};
 
 /// What the first line of an export says it is.
@@ -45,6 +46,27 @@ impl DumpHeader {
         Self {
             format: DUMP_FORMAT.to_string(),
             version: DUMP_VERSION,
+        }
+    }
+}
+
+/// The last line of a database export: how many records it holds, so an import knows a file
+/// that was cut short.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpEnd {
+    /// [`DUMP_FORMAT`].
+    pub end: String,
+    /// How many records the lines before it hold.
+    pub records: u64,
+}
+
+impl DumpEnd {
+    /// The last line of an export of `records` records.
+    pub fn of(records: u64) -> Self {
+        Self {
+            end: DUMP_FORMAT.to_string(),
+            records,
         }
     }
 }
@@ -204,7 +226,9 @@ impl View<'_> {
     /// whether the derived data agrees with them.
     pub fn content_fingerprint(&self) -> Result<String> {
         let mut hash = Sha256::new();
-        for table in record_tables() {
+        // The users of a server say who may reach the records, not what they are (a server
+        // makes its owner one on PostgreSQL).
+        for table in record_tables().filter(|t| *t != tables::USERS) {
             layout::scan_all(self.kv, table, Order::Ascending, &mut |k, v| {
                 if !is_derived(table, k) {
                     for part in [table.name().as_bytes(), k, v] {
@@ -219,9 +243,9 @@ impl View<'_> {
     }
 
     /// The name of the first table that holds a record, if any (an import of a whole database
-    /// goes only into an empty one).
+    /// goes only into an empty one: its users aside — a server makes its owner one).
     pub fn first_table_with_records(&self) -> Result<Option<&'static str>> {
-        for table in record_tables() {
+        for table in record_tables().filter(|t| *t != tables::USERS) {
             let mut found = false;
             layout::scan_all(self.kv, table, Order::Ascending, &mut |k, _| {
                 found = !is_derived(table, k);
@@ -235,13 +259,73 @@ impl View<'_> {
     }
 }
 
+/// The key a record of `table` must have, from the record itself; `None` for the tables
+/// whose keys say more than their records (meta, lookups, custom values, criteria steps).
+fn expected_key(table: Table, bytes: &[u8]) -> Result<Option<Key>> {
+    let name = table.name();
+    Ok(Some(match table {
+        t if t == tables::CONTACTS => keys::code(&codec::decode::<Contact>(bytes, name)?.no),
+        t if t == tables::SALESPEOPLE => {
+            keys::code(&codec::decode::<Salesperson>(bytes, name)?.code)
+        }
+        t if t == tables::GROUPS => {
+            keys::code(&codec::decode::<InteractionGroup>(bytes, name)?.code)
+        }
+        t if t == tables::TEMPLATES => {
+            keys::code(&codec::decode::<InteractionTemplate>(bytes, name)?.code)
+        }
+        t if t == tables::ATTACHMENTS => keys::no(codec::decode::<Attachment>(bytes, name)?.no),
+        t if t == tables::BLOBS => {
+            keys::blob(&content_hash(&codec::decode::<Blob>(bytes, name)?.content))
+        }
+        t if t == tables::RELATIONS => {
+            let r: BusinessRelation = codec::decode(bytes, name)?;
+            keys::relation(r.kind, &r.account_no)
+        }
+        t if t == tables::CAMPAIGNS => keys::code(&codec::decode::<Campaign>(bytes, name)?.no),
+        t if t == tables::CAMPAIGN_ENTRIES => {
+            keys::no(codec::decode::<CampaignEntry>(bytes, name)?.entry_no)
+        }
+        t if t == tables::ENTRIES => {
+            keys::no(codec::decode::<InteractionLogEntry>(bytes, name)?.entry_no)
+        }
+        t if t == tables::SEGMENTS => keys::code(&codec::decode::<Segment>(bytes, name)?.no),
+        t if t == tables::SEGMENT_LINES => {
+            let l: SegmentLine = codec::decode(bytes, name)?;
+            keys::segment_line(&l.segment_no, l.line_no)
+        }
+        t if t == tables::SAVED_CRITERIA => {
+            keys::code(&codec::decode::<SavedCriteria>(bytes, name)?.name)
+        }
+        t if t == tables::LOGGED_SEGMENTS => {
+            keys::no(codec::decode::<LoggedSegment>(bytes, name)?.entry_no)
+        }
+        t if t == tables::FIELDS => {
+            let d: FieldDef = codec::decode(bytes, name)?;
+            keys::field_def(d.record, &d.name)
+        }
+        t if t == tables::USERS => keys::code(&codec::decode::<User>(bytes, name)?.name),
+        _ => return Ok(None),
+    }))
+}
+
+/// Where a restore is in its input: an export lists the tables in [`record_tables`]'s order,
+/// each table's keys ascending, so a record out of that order (or twice) is refused.
+#[derive(Default)]
+struct RestorePlace {
+    table: usize,
+    last_key: Option<Vec<u8>>,
+}
+
 impl Tx<'_> {
-    /// Writes the records `next` gives (each with the line it came from, for errors) into this
-    /// database, which must be empty, building the derived data as the workflows do; then runs
-    /// the integrity check and refuses a set of records that does not hold together. Returns how
-    /// many records were written.
+    /// Writes the records `next` gives (each with the line it came from, for errors; `source`
+    /// names the input) into this database, which must be empty, building the derived data as
+    /// the workflows do; then runs the integrity check (indexes, statistics, attachments, the
+    /// number series, the custom values) and refuses records that do not hold together. Returns how many
+    /// records were written.
     pub fn restore(
         &mut self,
+        source: &str,
         next: &mut dyn FnMut() -> Result<Option<(u64, DumpRecord)>>,
     ) -> Result<u64> {
         if let Some(table) = self.view().first_table_with_records()? {
@@ -255,31 +339,27 @@ impl Tx<'_> {
             ));
         }
         let mut n = 0;
+        let mut place = RestorePlace::default();
         self.batch_statistics(|tx| {
             tx.batch_contacts(|tx| {
                 while let Some((line, record)) = next()? {
-                    tx.restore_record(line, record)?;
+                    tx.restore_record(&format!("{source} line {line}"), &mut place, record)?;
                     n += 1;
                 }
                 Ok(())
             })
         })?;
-        let report = self.view().integrity_check()?;
-        if !report.is_ok() {
-            let shown: Vec<&str> = report
-                .differences
-                .iter()
-                .take(5)
-                .map(String::as_str)
-                .collect();
+        let differences = self.view().integrity_check()?.differences;
+        if !differences.is_empty() {
+            let shown: Vec<&str> = differences.iter().take(5).map(String::as_str).collect();
             return Err(Error::invalid(
-                "database export",
+                source,
                 "records",
                 format!(
                     "do not hold together ({} difference(s): {}{})",
-                    report.differences.len(),
+                    differences.len(),
                     shown.join("; "),
-                    if report.differences.len() > shown.len() {
+                    if differences.len() > shown.len() {
                         "; …"
                     } else {
                         ""
@@ -291,96 +371,151 @@ impl Tx<'_> {
         Ok(n)
     }
 
-    fn restore_record(&mut self, line: u64, record: DumpRecord) -> Result<()> {
-        let at = || format!("line {line}");
-        let table = *tables::ALL
-            .iter()
-            .find(|t| t.name() == record.table)
-            .ok_or_else(|| {
-                Error::invalid(
-                    at(),
-                    "table",
-                    format!("\"{}\" is not a table of a rapport database", record.table),
-                    "import an export as rapport wrote it; nothing was imported",
-                )
-            })?;
-        let key = unhex(&record.key).ok_or_else(|| {
+    fn restore_record(
+        &mut self,
+        at: &str,
+        place: &mut RestorePlace,
+        record: DumpRecord,
+    ) -> Result<()> {
+        let refuse = |field: &'static str, problem: String| {
             Error::invalid(
-                at(),
-                "key",
-                format!("\"{}\" is not hex", record.key),
+                at,
+                field,
+                problem,
                 "import an export as rapport wrote it; nothing was imported",
             )
-        })?;
-        if is_derived(table, &key) {
-            return Err(Error::invalid(
-                at(),
+        };
+        let order: Vec<Table> = record_tables().collect();
+        let Some(index) = order.iter().position(|t| t.name() == record.table) else {
+            return Err(refuse(
                 "table",
-                format!("{} is derived data, which an import rebuilds", table.name()),
-                "leave such lines out; nothing was imported",
+                if tables::ALL.iter().any(|t| t.name() == record.table) {
+                    format!("{} is derived data, which an import rebuilds", record.table)
+                } else {
+                    format!("\"{}\" is not a table of a rapport database", record.table)
+                },
+            ));
+        };
+        let table = order[index];
+        let key = unhex(&record.key)
+            .ok_or_else(|| refuse("key", format!("\"{}\" is not hex", record.key)))?;
+        if is_derived(table, &key) {
+            return Err(refuse(
+                "key",
+                format!("{} is derived data, which an import rebuilds", record.key),
             ));
         }
+        // The export's order: tables in turn, each one's keys ascending (so none twice).
+        if index < place.table {
+            return Err(refuse(
+                "table",
+                format!(
+                    "{} comes after {}, and an export lists the tables in this order: {}",
+                    table.name(),
+                    order[place.table].name(),
+                    order
+                        .iter()
+                        .map(|t| t.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        if index > place.table {
+            *place = RestorePlace {
+                table: index,
+                last_key: None,
+            };
+        }
+        if place
+            .last_key
+            .as_deref()
+            .is_some_and(|last| key.as_slice() <= last)
+        {
+            return Err(refuse(
+                "key",
+                format!(
+                    "{} is not after the {} key before it (an export lists each table's keys once, in order)",
+                    record.key,
+                    table.name()
+                ),
+            ));
+        }
+        place.last_key = Some(key.clone());
+        // A lookup of logged segments' campaign entries is a key alone; every other record
+        // has a value of its table's shape.
+        let mark = table == tables::LOOKUP && KeyReader::new(&key).tag() == Some(3);
         let bytes = match (record.value, shape_of(table, &key)) {
-            (Value::Null, _) if table == tables::LOOKUP => Vec::new(),
+            (Value::Null, _) if mark => Vec::new(),
+            (_, _) if mark => {
+                return Err(refuse(
+                    "value",
+                    "must be null: the key is the record".into(),
+                ));
+            }
             (value, Some(shape)) => (shape.from_json)(value).map_err(|problem| {
                 Error::invalid(
-                    at(),
+                    at,
                     "value",
                     format!("is not a {} record: {problem}", table.name()),
                     "fix the line; nothing was imported",
                 )
             })?,
             (_, None) => {
-                return Err(Error::invalid(
-                    at(),
+                return Err(refuse(
                     "key",
                     format!(
                         "{} is not a {} key this rapport knows",
                         record.key,
                         table.name()
                     ),
-                    "import with the rapport that exported it; nothing was imported",
                 ));
             }
         };
-        let mismatch = |what: String| {
-            Error::invalid(
-                at(),
+        if let Some(expected) = expected_key(table, &bytes)?
+            && expected.as_bytes() != key
+        {
+            return Err(Error::invalid(
+                at,
                 "key",
-                format!("{} does not match the record's {what}", record.key),
+                format!(
+                    "{} does not match the {} record, whose key is {}",
+                    record.key,
+                    table.name(),
+                    hex(expected.as_bytes())
+                ),
                 "fix the line; nothing was imported",
-            )
-        };
+            ));
+        }
+        // A user the database has already (a server's owner) stays as it is.
+        if table == tables::USERS && self.kv.get(table, &key)?.is_some() {
+            return Err(Error::invalid(
+                at,
+                "user",
+                format!(
+                    "{} is a user of this database already",
+                    codec::decode::<User>(&bytes, "user")?.name
+                ),
+                "revoke one of the two (rapport users revoke NAME), then import again; nothing was imported",
+            ));
+        }
         // Records with derived data go through the workflows' writers, which index them.
         if table == tables::CONTACTS {
             let contact: Contact = codec::decode(&bytes, "contact")?;
-            if keys::code(&contact.no).as_bytes() != key {
-                return Err(mismatch(format!("no {}", contact.no)));
-            }
+            let label = format!("contact {}", contact.no);
+            self.view()
+                .check_custom_values(FieldRecord::Contact, &label, &contact.custom)
+                .map_err(|e| refuse("value", e.to_string()))?;
             return self.write_contact(None, &contact);
         }
         if table == tables::SEGMENT_LINES {
-            let line: SegmentLine = codec::decode(&bytes, "segment line")?;
-            if keys::segment_line(&line.segment_no, line.line_no).as_bytes() != key {
-                return Err(mismatch(format!(
-                    "segment {} line {}",
-                    line.segment_no, line.line_no
-                )));
-            }
-            return self.put_line(&line);
+            return self.put_line(&codec::decode(&bytes, "segment line")?);
         }
         if table == tables::ENTRIES {
-            let entry: InteractionLogEntry = codec::decode(&bytes, "entry")?;
-            if keys::no(entry.entry_no).as_bytes() != key {
-                return Err(mismatch(format!("entry no {}", entry.entry_no)));
-            }
-            return self.insert_entry(&entry);
+            return self.insert_entry(&codec::decode(&bytes, "entry")?);
         }
         if table == tables::RELATIONS {
             let r: BusinessRelation = codec::decode(&bytes, "business relation")?;
-            if keys::relation(r.kind, &r.account_no).as_bytes() != key {
-                return Err(mismatch(format!("account no {}", r.account_no)));
-            }
             layout::mark(
                 self.kv,
                 tables::CONTACT_INDEX,

@@ -185,6 +185,17 @@ impl View<'_> {
             if let FieldValue::Text(text) = value {
                 check_length(&format!("{label}, field {name}"), "value", text)?;
             }
+            // Not a number a file can hold (JSON has no NaN): an export would lose it.
+            if let FieldValue::Number(n) = value
+                && !n.is_finite()
+            {
+                return Err(Error::invalid(
+                    label,
+                    "field",
+                    format!("{name} is {n}, which is not a number a record can keep"),
+                    "give a finite number",
+                ));
+            }
         }
         Ok(())
     }

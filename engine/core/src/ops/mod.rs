@@ -26,7 +26,7 @@ pub use check::IntegrityReport;
 pub use columns::{ContactRow, RowTest, RowVerdict, RowVisit, in_columns};
 pub use contacts::{ContactDeleteOptions, ContactDeletion, INDEXED_CONTACT_FIELDS};
 pub use documents::DocumentOutcome;
-pub use dump::{DUMP_FORMAT, DUMP_VERSION, DumpHeader, DumpRecord};
+pub use dump::{DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord};
 pub use entries::{InteractionDraft, MAX_ID, MAX_TEXT, ResumeChanges};
 pub use fields::{MAX_FIELD_NAME, closest, unknown_field};
 pub use purge::{CanceledEntryFilter, PurgeReport};

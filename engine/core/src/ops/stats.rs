@@ -431,9 +431,9 @@ impl View<'_> {
         Ok(StatKey { kind, code, bucket })
     }
 
-    /// The codes (or entry numbers) of every record of `kind` that has statistics: every
-    /// template, group, contact, salesperson, campaign entry or logged segment, in key order
-    /// (for `stats KIND --all`).
+    /// The codes (or entry numbers) of every record of `kind`: every template, group, contact,
+    /// salesperson, campaign entry or logged segment, in key order (for `stats KIND --all`; a
+    /// deleted template's statistics, which outlive it, are read by its code alone).
     pub fn statistics_codes(&self, kind: StatKind) -> Result<Vec<String>> {
         let mut codes = Vec::new();
         let table = match kind {
