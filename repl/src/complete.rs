@@ -116,7 +116,7 @@ impl Completion {
         }
         let choices: &[&str] = match command {
             "load" | "output" => return None,
-            "format" => &["table", "json", "csv"],
+            "format" => &["table", "vertical", "json", "csv"],
             "time" => &["on", "off"],
             "fields" => &[
                 "contacts",

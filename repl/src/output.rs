@@ -232,8 +232,8 @@ fn table_of(
     vertical: Option<bool>,
 ) -> (String, bool) {
     let rows: Vec<Vec<String>> = rows.collect();
-    if vertical == Some(true) {
-        // An earlier page chose blocks: no table to lay out.
+    if vertical == Some(true) || is_vertical() {
+        // An earlier page chose blocks, or every record is one: no table to lay out.
         return (as_blocks(cols, &rows, first), true);
     }
     let mut t = Table::new();
@@ -268,6 +268,20 @@ fn table_of(
 thread_local! {
     /// Whether tables are fitted to the terminal (not while the REPL writes into a file).
     static FIT: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    /// Whether every record shows as a block of lines, fitting or not (the REPL's
+    /// `:format vertical`, psql's `\x on`).
+    static VERTICAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Shows every record as a block of `field │ value` lines from now on, or only those of tables
+/// wider than the terminal.
+pub fn set_vertical(on: bool) {
+    VERTICAL.with(|v| v.set(on));
+}
+
+/// Whether every record shows as a block ([`set_vertical`]).
+pub fn is_vertical() -> bool {
+    VERTICAL.with(std::cell::Cell::get)
 }
 
 /// Fits tables to the terminal from now on, or not (results written into a file).

@@ -51,7 +51,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     (":time [on|off]", "time each input (alone: switch)"),
     (
-        ":format [table|json|csv]",
+        ":format [table|vertical|json|csv]",
         "how results print from now on (alone: say which)",
     ),
     (":quit", "leave (Ctrl-D too)"),
@@ -586,19 +586,32 @@ impl<'a> Repl<'a> {
             }
             Some(":format") => {
                 let word = trimmed.split_whitespace().nth(1);
-                match word.map(|w| <Format as clap::ValueEnum>::from_str(w, true)) {
+                match word.map(|w| {
+                    // `vertical` is a table whose every record is a block of lines.
+                    let table = if w.eq_ignore_ascii_case("vertical") {
+                        "table"
+                    } else {
+                        w
+                    };
+                    (w, <Format as clap::ValueEnum>::from_str(table, true))
+                }) {
                     None => {}
-                    Some(Ok(format)) => self.format = format,
-                    Some(Err(_)) => {
+                    Some((w, Ok(format))) => {
+                        self.format = format;
+                        output::set_vertical(w.eq_ignore_ascii_case("vertical"));
+                    }
+                    Some((w, Err(_))) => {
                         self.failed = true;
                         note(&format!(
-                            "error: :format takes table, json or csv, not {}",
-                            word.unwrap_or_default()
+                            "error: :format takes table, vertical, json or csv, not {w}"
                         ));
                         return true;
                     }
                 }
                 let name = match self.format {
+                    Format::Table if output::is_vertical() => {
+                        "vertical (each record a block of lines)"
+                    }
                     Format::Table => "table",
                     Format::Json => "json",
                     Format::Csv => "csv",

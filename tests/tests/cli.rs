@@ -1772,3 +1772,30 @@ fn json_after_a_byte_order_mark_or_blank_lines_is_read_as_json() {
         );
     });
 }
+
+#[test]
+fn format_vertical_shows_every_record_as_a_block_and_table_goes_back() {
+    let ws = Workspace::new();
+    ws.ok(&["demo"]);
+    let run = ws.run_with_input(
+        &[],
+        ":format vertical\nsalespeople().limit(1)\n:format table\nsalespeople().limit(1)\n",
+    );
+    assert!(run.success, "{}", run.stderr);
+    let (vertical, table) = run
+        .stdout
+        .split_once("(1 row)")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(vertical.contains("-[ RECORD 1 ]-"), "{}", run.stdout);
+    assert!(vertical.contains("code "), "{}", run.stdout);
+    assert!(
+        table.contains('┌') && !table.contains("RECORD"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        vertical.contains("results print as vertical"),
+        "{}",
+        run.stdout
+    );
+}
