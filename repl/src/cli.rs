@@ -166,8 +166,8 @@ pub enum Command {
     },
     /// Import contacts, salespeople, groups, templates or declared fields from CSV (a header
     /// row of field names; `,`, `;`, tab or `|`) or JSON (one object a line, or an array, as
-    /// `export --format json` writes), or a whole database (`export database`) into an empty
-    /// one. Columns are the record's fields and declared custom fields (any other is refused,
+    /// `export --format json` writes), interactions to log (entries: each row logged anew), or
+    /// a whole database (`export database`) into an empty one. Columns are the record's fields and declared custom fields (any other is refused,
     /// unless --define-fields); an empty cell leaves a field as it is. A row naming an
     /// existing record (by no or code) is refused unless --update. A bad row aborts the whole
     /// import, naming its line; nothing is written.

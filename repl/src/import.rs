@@ -13,9 +13,11 @@ use std::path::Path;
 use indicatif::ProgressBar;
 use rapport_engine::model::{
     Contact, ContactKind, Correspondence, FieldDef, FieldRecord, FieldType, FieldValue,
-    InteractionGroup, InteractionTemplate, Salesperson, normalize_code,
+    InteractionGroup, InteractionLogEntry, InteractionTemplate, Salesperson, normalize_code,
 };
-use rapport_engine::ops::{DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord};
+use rapport_engine::ops::{
+    DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord, InteractionDraft,
+};
 use rapport_engine::{Database, Error, ErrorKind, Tx};
 use serde_json::Value;
 
@@ -37,6 +39,10 @@ pub enum ImportKind {
     Templates,
     /// Declared custom fields (by record and name): record, name, type, description.
     Fields,
+    /// Interactions to log, one a row (`contact_no`, `template`, `date`, `cost`, …): each is logged
+    /// anew — a new number, the spec's checks and defaults — as history from another system.
+    /// Entries as they are (numbers, users, cancellations) move with `import database`.
+    Entries,
     /// A whole database, as `export database` wrote it, into an empty one.
     Database,
 }
@@ -50,6 +56,7 @@ impl ImportKind {
             ImportKind::Groups => "groups",
             ImportKind::Templates => "templates",
             ImportKind::Fields => "fields",
+            ImportKind::Entries => "entries",
             ImportKind::Database => "database",
         }
     }
@@ -60,6 +67,7 @@ impl ImportKind {
             ImportKind::Contacts => Some(FieldRecord::Contact),
             ImportKind::Salespeople => Some(FieldRecord::Salesperson),
             ImportKind::Templates => Some(FieldRecord::Template),
+            ImportKind::Entries => Some(FieldRecord::Entry),
             ImportKind::Groups | ImportKind::Fields | ImportKind::Database => None,
         }
     }
@@ -75,6 +83,7 @@ impl ImportKind {
                 .split_last()
                 .map_or(&[], |(_, fields)| fields),
             ImportKind::Fields => &["record", "name", "type", "description"],
+            ImportKind::Entries => ENTRY_COLUMNS,
             ImportKind::Database => &[],
         }
     }
@@ -87,6 +96,26 @@ impl ImportKind {
         }
     }
 }
+
+/// The columns an entry is logged from: what a manual log takes (the rest of an entry — its
+/// number, user, group, flow — the log sets).
+const ENTRY_COLUMNS: &[&str] = &[
+    "contact_no",
+    "template",
+    "date",
+    "time",
+    "description",
+    "subject",
+    "salesperson",
+    "cost",
+    "duration",
+    "evaluation",
+    "attempt_failed",
+    "campaign_no",
+    "correspondence",
+    "language",
+    "contact_via",
+];
 
 /// How an import reads and writes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -661,11 +690,21 @@ fn check_columns(
         ImportKind::Groups,
         ImportKind::Templates,
         ImportKind::Fields,
+        ImportKind::Entries,
     ]
     .into_iter()
     .filter(|k| *k != kind && held(*k) > held(kind) && 2 * held(*k) > columns.len())
     .max_by_key(|k| held(*k));
+    let set_by_the_log = kind == ImportKind::Entries
+        && columns
+            .iter()
+            .filter(|c| !known.contains(c))
+            .all(|c| InteractionLogEntry::FIELDS.contains(c));
     let fix = match other {
+        _ if set_by_the_log => format!(
+            "the log sets those (an entry's number, user, group, …): to move entries as they are, export and import the whole database; to log them anew, keep the columns {}",
+            ENTRY_COLUMNS.join(", ")
+        ),
         Some(other) => format!(
             "the columns are those of {}: import the file with `rapport import {} FILE`",
             other.as_str(),
@@ -752,7 +791,10 @@ pub fn fields_to_define(
     // A row that cannot be read is the import's to report, with its line.
     let _ = each_row(input, name, syntax, &mut |_, cells, _| {
         for &(column, value) in cells {
-            if kind.columns().contains(&column) || declared.iter().any(|d| d.name == column) {
+            // (An entry's fields the log sets are refused by the import, saying so.)
+            let built_in = kind.columns().contains(&column)
+                || (kind == ImportKind::Entries && InteractionLogEntry::FIELDS.contains(&column));
+            if built_in || declared.iter().any(|d| d.name == column) {
                 continue;
             }
             let i = if let Some(i) = new.iter().position(|(c, _)| c == column) {
@@ -824,6 +866,15 @@ pub fn import(
             ..Counts::default()
         }));
     }
+    if kind == ImportKind::Entries && options.update {
+        return Err(Error::invalid(
+            "import entries",
+            "update",
+            "is not for entries: each row is logged as a new interaction",
+            "leave --update out; change logged entries with a script (resume_interaction, cancel)",
+        )
+        .into());
+    }
     let syntax = syntax_of(input, name, options)?;
     if syntax == Syntax::JsonLines
         && let Ok(first) = input.first_line()
@@ -837,8 +888,8 @@ pub fn import(
         )
         .into());
     }
-    if let (ImportKind::Contacts, Syntax::Csv(delimiter), false) = (kind, syntax, options.update) {
-        require_name_column(db, input, name, delimiter)?;
+    if let Syntax::Csv(delimiter) = syntax {
+        check_header(db, kind, input, name, (delimiter, options))?;
     }
     let record = kind.record();
     let bar = progress(
@@ -868,14 +919,15 @@ pub fn import(
     Ok(reply(result?))
 }
 
-/// A contacts CSV without an update must have a name column (said before reading any row):
-/// an empty file is said to be one, a column that is not a field is named first (a misspelt
-/// `nmae` gets its did-you-mean).
-fn require_name_column(
+/// What a CSV's header must be before any row is read: there (an empty file is said to be
+/// one), and for new contacts with a name column — a column that is not a field is named
+/// first (a misspelt `nmae` gets its did-you-mean), unless `--define-fields` will declare it.
+fn check_header(
     db: &Database,
+    kind: ImportKind,
     input: Input<'_>,
     name: &str,
-    delimiter: u8,
+    (delimiter, options): (u8, ImportOptions),
 ) -> Result<(), CliError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -892,17 +944,19 @@ fn require_name_column(
         )
         .into());
     }
-    if header.iter().any(|h| h == "name") {
+    if kind != ImportKind::Contacts || options.update || header.iter().any(|h| h == "name") {
         return Ok(());
     }
     let declared = db.read(|v| v.declared_fields(FieldRecord::Contact))?;
-    let place = Place { unit: "line", n: 1 };
-    check_columns(
-        ImportKind::Contacts,
-        (Syntax::Csv(delimiter), place),
-        &mut header.iter(),
-        &declared,
-    )?;
+    if !options.define_fields {
+        let place = Place { unit: "line", n: 1 };
+        check_columns(
+            ImportKind::Contacts,
+            (Syntax::Csv(delimiter), place),
+            &mut header.iter(),
+            &declared,
+        )?;
+    }
     let known: Vec<&str> = Contact::FIELDS
         .iter()
         .copied()
@@ -1082,10 +1136,18 @@ fn company_missing(tx: &Tx<'_>, cells: &[(&str, &str)]) -> Result<bool, Error> {
             .map_or("", |(_, v)| *v)
     };
     let company = normalize_code(cell("company_no"));
-    if company.is_empty() || !cell("kind").eq_ignore_ascii_case("person") {
+    if company.is_empty() {
         return Ok(false);
     }
-    Ok(tx.view().contact(&company)?.is_none())
+    // A row without a kind keeps the existing contact's.
+    let person = match cell("kind") {
+        "" => match cell("no") {
+            "" => false,
+            no => tx.view().contact(no)?.is_some_and(|c| c.is_person()),
+        },
+        kind => kind.eq_ignore_ascii_case("person"),
+    };
+    Ok(person && tx.view().contact(&company)?.is_none())
 }
 
 /// What a row did.
@@ -1275,8 +1337,73 @@ fn import_row(
             }
             Ok(change)
         }
+        ImportKind::Entries => {
+            let (draft, values) = draft_from(place, cells, declared)?;
+            let label = "entry".to_string();
+            tx.view()
+                .check_custom_values(FieldRecord::Entry, &label, &values)
+                .map_err(engine)?;
+            let no = tx.log_interaction(draft).map_err(engine)?;
+            let id = rapport_engine::ops::entry_id(no);
+            tx.custom_values_set(FieldRecord::Entry, &id, &label, &values)
+                .map_err(engine)?;
+            Ok(Change::Created)
+        }
         ImportKind::Database => unreachable!("imported by import_database"),
     }
+}
+
+/// An interaction to log from a row's non-empty cells, and its custom values.
+fn draft_from(
+    place: Place,
+    cells: &[(&str, &str)],
+    declared: &[FieldDef],
+) -> Result<(InteractionDraft, BTreeMap<String, FieldValue>), Error> {
+    let mut d = InteractionDraft::default();
+    let mut values = BTreeMap::new();
+    for &(column, value) in cells.iter().filter(|(_, v)| !v.is_empty()) {
+        match column {
+            "contact_no" => d.contact = value.to_string(),
+            "template" => d.template = value.to_string(),
+            "date" => {
+                d.date = Some(date_text(value).ok_or_else(|| {
+                    Error::invalid(
+                        place.to_string(),
+                        "column",
+                        format!("date is \"{value}\", not a date"),
+                        "write YYYY-MM-DD",
+                    )
+                })?);
+            }
+            "time" => {
+                let time = chrono::NaiveTime::parse_from_str(value, "%H:%M:%S")
+                    .or_else(|_| chrono::NaiveTime::parse_from_str(value, "%H:%M"));
+                d.time = Some(time.map_err(|_| {
+                    Error::invalid(
+                        place.to_string(),
+                        "column",
+                        format!("time is \"{value}\", not a time"),
+                        "write HH:MM or HH:MM:SS",
+                    )
+                })?);
+            }
+            "description" => d.description = value.to_string(),
+            "subject" => d.subject = value.to_string(),
+            "salesperson" => d.salesperson = value.to_string(),
+            "cost" => d.cost = Some(amount(place, column, value)?),
+            "duration" => d.duration = Some(amount(place, column, value)?),
+            "evaluation" => d.evaluation = Some(word(place, column, value)?),
+            "attempt_failed" => d.attempt_failed = flag(place, column, value)?,
+            "campaign_no" => d.campaign = value.to_string(),
+            "correspondence" => d.correspondence = Some(word(place, column, value)?),
+            "language" => d.language = Some(value.to_string()),
+            "contact_via" => d.contact_via = value.to_string(),
+            other => {
+                values.insert(other.to_string(), custom(place, other, value, declared)?);
+            }
+        }
+    }
+    Ok((d, values))
 }
 
 /// Imports a whole database (`export database`'s JSON lines) into `db`, which must be empty,
@@ -1361,7 +1488,11 @@ fn import_database(
                 ));
             };
             bar.inc(1);
-            if let Ok(end) = serde_json::from_str::<DumpEnd>(&text) {
+            if let Ok(end) =
+                serde_json::from_str::<DumpEnd>(&text).map(|e| (e.end == DUMP_FORMAT, e))
+                && end.0
+            {
+                let end = end.1;
                 if end.records != read {
                     return Err(bad_line(
                         line,

@@ -1183,7 +1183,7 @@ async fn import(
             Some("import"),
             Some("what"),
             format!(
-                "there is no import of \"{what}\"; import contacts, salespeople, groups, templates, fields or database"
+                "there is no import of \"{what}\"; import contacts, salespeople, groups, templates, fields, entries or database"
             ),
         )
     })?;
@@ -1206,19 +1206,20 @@ async fn import(
         delimiter,
         on_server: true,
     };
-    authorize(&server, &headers, Role::Full, "import").await?;
+    let who = authorize(&server, &headers, Role::Full, "import").await?;
     let body = body_of(&headers, body, server.config.max_import).await?;
     blocking(move || {
         let name = q.name.unwrap_or_else(|| "upload".into());
         let input = Input::Bytes(&body);
+        // Entries it logs name the client's user, as its scripts' do.
+        let db = server.db.as_user(&who.user);
         let define = if options.define_fields {
-            import::fields_to_define(&server.db, kind, input, &name, options)
-                .map_err(|e| cli(&e))?
+            import::fields_to_define(&db, kind, input, &name, options).map_err(|e| cli(&e))?
         } else {
             Vec::new()
         };
-        let reply = import::import(&server.db, kind, input, &name, options, &define)
-            .map_err(|e| cli(&e))?;
+        let reply =
+            import::import(&db, kind, input, &name, options, &define).map_err(|e| cli(&e))?;
         Ok(axum::Json(reply))
     })
     .await

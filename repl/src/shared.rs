@@ -457,6 +457,7 @@ pub(crate) fn declaring_field(what: &str, field: &str) -> String {
     let record = match what {
         "salespeople" => "salesperson",
         "templates" => "template",
+        "entries" => "interaction log entry",
         _ => "contact",
     };
     format!("declaring {record} field {field}")
@@ -472,6 +473,7 @@ fn import_summary(reply: &ImportReply) -> String {
         "groups" => plural(n, "group", "groups"),
         "templates" => plural(n, "template", "templates"),
         "fields" => plural(n, "field", "fields"),
+        "entries" => plural(n, "entry", "entries"),
         _ => plural(n, "contact", "contacts"),
     };
     if reply.what == "database" {

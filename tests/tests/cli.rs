@@ -1605,6 +1605,16 @@ fn a_person_listed_before_its_company_is_imported_after_it() {
             "imported 2 contacts\n",
             &ws.ok(&["import", "contacts", more.to_str().unwrap(), "--update"]),
         );
+        // A row that leaves the kind out is of the kind the contact has.
+        let moved = ws.file(
+            "moved.csv",
+            b"no,name,kind,company_no\nP1,,,C11\nC11,Gamma,company,\n",
+        );
+        assert_output(
+            "imported 1 contact, updated 1\n",
+            &ws.ok(&["import", "contacts", moved.to_str().unwrap(), "--update"]),
+        );
+        assert_output("C11\n", &ws.ok(&["eval", r#"contact("P1").company_no"#]));
         // A company the file does not have is still refused, naming the person's row.
         let missing = ws.file(
             "missing.csv",
@@ -1798,4 +1808,63 @@ fn format_vertical_shows_every_record_as_a_block_and_table_goes_back() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn import_entries_logs_each_row_anew_through_the_spec_checks_and_defaults() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let csv = ws.file(
+            "history.csv",
+            b"contact_no,template,date,time,description\nCT000002,OUTGOING,2026-03-01,09:30,Call about the fair\n",
+        );
+        assert_output(
+            "imported 1 entry\n",
+            &ws.ok(&["import", "entries", csv.to_str().unwrap()]),
+        );
+        let entry = ws.ok(&["--format", "json", "eval", "entry(75)"]);
+        let entry: serde_json::Value = serde_json::from_str(&entry).unwrap();
+        assert_eq!(entry["date"], "2026-03-01", "{entry}");
+        assert_eq!(entry["time"], "09:30:00", "{entry}");
+        assert_eq!(entry["description"], "Call about the fair", "{entry}");
+        // What the row leaves out comes from the template and the contact, as when logged.
+        let template = ws.ok(&["--format", "json", "eval", r#"template("OUTGOING")"#]);
+        let template: serde_json::Value = serde_json::from_str(&template).unwrap();
+        assert_eq!(entry["cost"], template["unit_cost"], "{entry}");
+        assert_eq!(entry["group"], template["group"], "{entry}");
+        assert!(ws.ok(&["check"]).starts_with("ok: 75 entries"));
+        // A row the log refuses aborts the import, naming its line.
+        let bad = ws.file(
+            "bad.csv",
+            b"contact_no,template\nCT000002,OUTGOING\nCT999999,OUTGOING\n",
+        );
+        let before = ws.content_hash();
+        let run = ws.run(&["import", "entries", bad.to_str().unwrap()]);
+        assert!(
+            run.stderr
+                .contains("line 3: row contact CT999999 does not exist"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(before, ws.content_hash());
+    });
+}
+
+#[test]
+fn an_entries_export_given_to_import_entries_says_how_entries_move() {
+    each_backend(|ws| {
+        ws.ok(&["demo"]);
+        let csv = ws.file(
+            "entries.csv",
+            ws.ok(&["--format", "csv", "export", "entries"]).as_bytes(),
+        );
+        let run = ws.run(&["import", "entries", csv.to_str().unwrap()]);
+        assert!(!run.success);
+        assert!(
+            run.stderr.contains("the log sets those")
+                && run.stderr.contains("export and import the whole database"),
+            "{}",
+            run.stderr
+        );
+    });
 }

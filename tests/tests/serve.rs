@@ -809,3 +809,30 @@ fn a_whole_database_imports_through_the_server_and_only_full_users_export_one() 
         assert!(reader.download("/export/contacts", &mut Vec::new()).is_ok());
     });
 }
+
+#[test]
+fn entries_imported_through_the_server_name_the_clients_user() {
+    each_backend(|ws| {
+        let server = served(ws);
+        let owner = server.client(Some(&server.owner_token()));
+        let token = user(&owner, "ines", "full");
+        let csv = ws.file(
+            "history.csv",
+            b"contact_no,template,date\nCT000002,OUTGOING,2026-03-01\n",
+        );
+        let out = ws.run_plain(&[
+            "--server",
+            &server.url,
+            "--token",
+            &token,
+            "import",
+            "entries",
+            &csv.display().to_string(),
+        ]);
+        assert!(out.success, "{}", out.stderr);
+        assert_eq!(
+            count(&owner, r#"entries().filter(#{user: "ines"}).count()"#),
+            1
+        );
+    });
+}

@@ -155,6 +155,18 @@ impl Database {
         Ok(())
     }
 
+    /// The same database, its work recorded as done by `user` (a server's client): entries,
+    /// logged segments and campaign entries name them.
+    #[must_use]
+    pub fn as_user(&self, user: &str) -> Database {
+        let mut ctx = self.ctx.clone();
+        ctx.user = user.to_string();
+        Database {
+            backend: self.backend.clone(),
+            ctx,
+        }
+    }
+
     /// The backend, for hosts that run their own transactions on it (script sessions).
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend

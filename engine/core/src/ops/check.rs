@@ -3,7 +3,8 @@
 //! numbers and that each custom value is of a declared field and a record that exists, and
 //! reports every difference. Index checks run in constant
 //! memory (a point lookup per expected key, then a pass over the index); statistics are
-//! recomputed in memory, one counter per key.
+//! recomputed in memory, one counter per key, and custom values are read into memory, then
+//! checked record by record.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use super::entries::index_keys;
 use super::stats::{self, Counters};
 use crate::error::Result;
 use crate::layout::{self, keys, tables};
-use crate::model::{Attachment, FieldRecord, FieldValue, InteractionLogEntry};
+use crate::model::{Attachment, FieldRecord, FieldValue, InteractionLogEntry, normalize_code};
 use crate::store::key::KeyReader;
 use crate::store::{Order, Table, codec};
 
@@ -219,47 +220,76 @@ impl View<'_> {
     }
 
     /// Each custom value of a salesperson, template, campaign or entry whose field is not
-    /// declared, is not of its type, or whose record does not exist.
+    /// declared, is not of its type, or whose record does not exist (under the id its record
+    /// is kept by: an upper-case code, an entry's 20-digit number); and any key of the table
+    /// that is none of these.
     pub(crate) fn custom_value_differences(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for record in [
+        let kinds = [
             FieldRecord::Salesperson,
             FieldRecord::Template,
             FieldRecord::Campaign,
             FieldRecord::Entry,
-        ] {
-            let prefix = keys::custom_values_of_kind(record);
-            let mut values: Vec<(String, String, FieldValue)> = Vec::new();
-            layout::scan_prefix(
-                self.kv,
-                tables::CUSTOM_VALUES,
-                &prefix,
-                Order::Ascending,
-                &mut |k, v| {
-                    let mut r = layout::after_prefix(k, &prefix);
-                    if let (Some(id), Some(name)) = (r.str(), r.str()) {
-                        values.push((id, name, codec::decode(v, "custom value")?));
+        ];
+        let mut values: Vec<(FieldRecord, String, String, FieldValue)> = Vec::new();
+        layout::scan_all(
+            self.kv,
+            tables::CUSTOM_VALUES,
+            Order::Ascending,
+            &mut |k, v| {
+                let record = kinds
+                    .iter()
+                    .find(|r| k.starts_with(keys::custom_values_of_kind(**r).as_bytes()));
+                let parts = record.and_then(|r| {
+                    let mut rest = layout::after_prefix(k, &keys::custom_values_of_kind(*r));
+                    Some((*r, rest.str()?, rest.str()?))
+                });
+                match parts {
+                    Some((record, id, name)) => {
+                        values.push((record, id, name, codec::decode(v, "custom value")?));
                     }
-                    Ok(true)
-                },
-            )?;
-            for (id, name, value) in values {
-                let owner = match record {
-                    FieldRecord::Salesperson => self.salesperson(&id)?.is_some(),
-                    FieldRecord::Template => self.template(&id)?.is_some(),
-                    FieldRecord::Campaign => self.campaign(&id)?.is_some(),
-                    _ => match id.parse::<u64>() {
-                        Ok(no) => self.entry(no)?.is_some(),
-                        Err(_) => false,
-                    },
+                    None => out.push(format!(
+                        "custom value key {} is of no record that has custom values",
+                        crate::store::key::hex(k)
+                    )),
+                }
+                Ok(true)
+            },
+        )?;
+        for record in kinds {
+            let declared = self.declared_fields(record)?;
+            for (_, id, name, value) in values.iter().filter(|(r, ..)| *r == record) {
+                let (label, owner) = match record {
+                    FieldRecord::Entry => {
+                        let no = id.parse::<u64>().ok().filter(|n| keys::entry_id(*n) == *id);
+                        let label = format!(
+                            "{} {}",
+                            record.word(),
+                            no.map_or(id.clone(), |n| n.to_string())
+                        );
+                        (
+                            label,
+                            match no {
+                                Some(no) => self.entry(no)?.is_some(),
+                                None => false,
+                            },
+                        )
+                    }
+                    _ if normalize_code(id) != *id => (format!("{} {id}", record.word()), false),
+                    FieldRecord::Salesperson => {
+                        (format!("salesperson {id}"), self.salesperson(id)?.is_some())
+                    }
+                    FieldRecord::Template => {
+                        (format!("template {id}"), self.template(id)?.is_some())
+                    }
+                    _ => (format!("campaign {id}"), self.campaign(id)?.is_some()),
                 };
-                let label = format!("{} {id}", record.word());
                 if !owner {
                     out.push(format!("{label} has a value of {name} but does not exist"));
                     continue;
                 }
-                let one = std::collections::BTreeMap::from([(name, value)]);
-                if let Err(e) = self.check_custom_values(record, &label, &one) {
+                let one = BTreeMap::from([(name.clone(), value.clone())]);
+                if let Err(e) = self.check_custom_values_in(&declared, record, &label, &one) {
                     out.push(e.to_string());
                 }
             }

@@ -487,32 +487,47 @@ impl Tx<'_> {
                 "fix the line; nothing was imported",
             ));
         }
-        // A user the database has already (a server's owner) stays as it is.
-        if table == tables::USERS && self.kv.get(table, &key)?.is_some() {
+        // A user the database has already (a server's owner): the same record is kept as it
+        // is, another is refused (two tokens for one name would not both work).
+        if table == tables::USERS
+            && let Some(have) = self.kv.get(table, &key)?
+        {
+            if have == bytes {
+                return Ok(());
+            }
             return Err(Error::invalid(
                 at,
                 "user",
                 format!(
-                    "{} is a user of this database already",
+                    "{} is a user of this database already, with another token or role",
                     codec::decode::<User>(&bytes, "user")?.name
                 ),
-                "revoke one of the two (rapport users revoke NAME), then import again; nothing was imported",
+                "remove that user's line from the export (add the user again afterwards with rapport users add), or import into a database without the user; nothing was imported",
             ));
         }
-        // Records with derived data go through the workflows' writers, which index them.
+        // Records with derived data go through the workflows' writers, which index them; what
+        // they refuse names the line (the storage's own errors stay as they are).
+        let named = |e: Error| match e {
+            Error::Storage(_) => e,
+            other => refuse("record", other.to_string()),
+        };
         if table == tables::CONTACTS {
             let contact: Contact = codec::decode(&bytes, "contact")?;
             let label = format!("contact {}", contact.no);
             self.view()
                 .check_custom_values(FieldRecord::Contact, &label, &contact.custom)
                 .map_err(|e| refuse("value", e.to_string()))?;
-            return self.write_contact(None, &contact);
+            return self.write_contact(None, &contact).map_err(named);
         }
         if table == tables::SEGMENT_LINES {
-            return self.put_line(&codec::decode(&bytes, "segment line")?);
+            return self
+                .put_line(&codec::decode(&bytes, "segment line")?)
+                .map_err(named);
         }
         if table == tables::ENTRIES {
-            return self.insert_entry(&codec::decode(&bytes, "entry")?);
+            return self
+                .insert_entry(&codec::decode(&bytes, "entry")?)
+                .map_err(named);
         }
         if table == tables::RELATIONS {
             let r: BusinessRelation = codec::decode(&bytes, "business relation")?;
