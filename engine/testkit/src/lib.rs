@@ -117,20 +117,29 @@ pub fn open_on(backend: Arc<dyn Backend>) -> Database {
 
 /// A new segment with template `template` and a line for each of `contacts`; returns its no.
 pub fn segment_of(db: &Database, template: &str, contacts: &[&str]) -> String {
-    db.write(|tx| {
-        let no = tx.segment_create(Segment {
-            description: "All".into(),
-            template: template.into(),
-            ..Default::default()
-        })?;
-        tx.segment_add(
-            &no,
-            &ContactSelector::Contacts(contacts.iter().map(|c| (*c).to_string()).collect()),
-            StepOptions::default(),
-        )?;
-        Ok(no)
-    })
-    .unwrap()
+    db.write(|tx| segment_in(tx, ("All", template, String::new()), contacts))
+        .unwrap()
+}
+
+/// A new segment (description, template, campaign) with a line for each of `contacts`, inside
+/// `tx`; returns its no.
+fn segment_in(
+    tx: &mut Tx<'_>,
+    (description, template, campaign_no): (&str, &str, String),
+    contacts: &[&str],
+) -> Result<String> {
+    let no = tx.segment_create(Segment {
+        description: description.into(),
+        template: template.into(),
+        campaign_no,
+        ..Default::default()
+    })?;
+    tx.segment_add(
+        &no,
+        &ContactSelector::Contacts(contacts.iter().map(|c| (*c).to_string()).collect()),
+        StepOptions::default(),
+    )?;
+    Ok(no)
 }
 
 /// Logs a new segment of `contacts` with template `template` in a new campaign "Fair", inside
@@ -144,17 +153,7 @@ pub fn log_segment_in_campaign(
         description: "Fair".into(),
         ..Default::default()
     })?;
-    let no = tx.segment_create(Segment {
-        description: "Fair".into(),
-        template: template.into(),
-        campaign_no: campaign,
-        ..Default::default()
-    })?;
-    tx.segment_add(
-        &no,
-        &ContactSelector::Contacts(contacts.iter().map(|c| (*c).to_string()).collect()),
-        StepOptions::default(),
-    )?;
+    let no = segment_in(tx, ("Fair", template, campaign), contacts)?;
     tx.log_segment(&no, LogSegmentOptions::default())
 }
 
