@@ -311,16 +311,21 @@ fn each_row(
     }
 }
 
+/// A reader of CSV with a header row, `delimiter` between cells, each cell trimmed.
+fn csv_reader<R: Read>(read: R, delimiter: u8) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .delimiter(delimiter)
+        .trim(csv::Trim::All)
+        .from_reader(read)
+}
+
 fn csv_rows(
     read: Box<dyn BufRead + '_>,
     delimiter: u8,
     visit: &mut RowVisit<'_>,
 ) -> Result<(), Error> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .delimiter(delimiter)
-        .trim(csv::Trim::All)
-        .from_reader(read);
+    let mut reader = csv_reader(read, delimiter);
     let header = reader.headers().map_err(|e| csv_error(&e))?.clone();
     let mut first = true;
     for row in reader.records() {
@@ -929,11 +934,7 @@ fn check_header(
     name: &str,
     (delimiter, options): (u8, ImportOptions),
 ) -> Result<(), CliError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .delimiter(delimiter)
-        .trim(csv::Trim::All)
-        .from_reader(input.open().map_err(|e| unreadable(name, e))?);
+    let mut reader = csv_reader(input.open().map_err(|e| unreadable(name, e))?, delimiter);
     let header = reader.headers().map_err(|e| csv_error(&e))?.clone();
     if header.iter().all(str::is_empty) {
         return Err(Error::invalid(

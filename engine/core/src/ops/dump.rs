@@ -313,6 +313,9 @@ fn expected_key(table: Table, bytes: &[u8]) -> Result<Option<Key>> {
 /// each table's keys ascending, so a record out of that order (or twice) is refused.
 #[derive(Default)]
 struct RestorePlace {
+    /// The tables in the export's order ([`record_tables`]).
+    order: Vec<Table>,
+    /// Where in `order` the input is.
     table: usize,
     last_key: Option<Vec<u8>>,
 }
@@ -339,7 +342,10 @@ impl Tx<'_> {
             ));
         }
         let mut n = 0;
-        let mut place = RestorePlace::default();
+        let mut place = RestorePlace {
+            order: record_tables().collect(),
+            ..RestorePlace::default()
+        };
         self.batch_statistics(|tx| {
             tx.batch_contacts(|tx| {
                 while let Some((line, record)) = next()? {
@@ -385,7 +391,7 @@ impl Tx<'_> {
                 "import an export as rapport wrote it; nothing was imported",
             )
         };
-        let order: Vec<Table> = record_tables().collect();
+        let order = &place.order;
         let Some(index) = order.iter().position(|t| t.name() == record.table) else {
             return Err(refuse(
                 "table",
@@ -422,10 +428,8 @@ impl Tx<'_> {
             ));
         }
         if index > place.table {
-            *place = RestorePlace {
-                table: index,
-                last_key: None,
-            };
+            place.table = index;
+            place.last_key = None;
         }
         if place
             .last_key
