@@ -37,12 +37,12 @@ fn toggle_applies_the_negation_of_the_first_entrys_flag_to_all() {
     let now = db
         .write(|tx| tx.set_entries_canceled(&[a, b, c], CancelMode::Toggle, false))
         .unwrap();
-    assert!(now);
+    assert!(now.canceled);
     assert!([a, b, c].iter().all(|n| entry(&db, *n).canceled));
     let now = db
         .write(|tx| tx.set_entries_canceled(&[b, a], CancelMode::Toggle, false))
         .unwrap();
-    assert!(!now);
+    assert!(!now.canceled);
     assert!(!entry(&db, a).canceled && !entry(&db, b).canceled && entry(&db, c).canceled);
 }
 

@@ -28,6 +28,9 @@ pub(crate) trait HookRunner {
     /// Whether any enabled plugin has a hook.
     fn has_hooks(&self) -> bool;
 
+    /// Whether any enabled plugin has `hook`.
+    fn has_hook(&self, hook: &str) -> bool;
+
     /// Runs `hook` of every enabled plugin that has it, in order, as that plugin; a `before_`
     /// hook that returns a map replaces the payload.
     fn fire(&self, shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic>;
@@ -374,6 +377,13 @@ pub(crate) fn fire(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<
         Some(runtime) => runtime.fire(shared, hook, payload),
         None => Ok(payload),
     }
+}
+
+/// Whether `hook` would run now: an enabled plugin has it, and no plugin's hook is running.
+pub(crate) fn has_hook(shared: &Shared, hook: &str) -> bool {
+    shared.borrow().as_ref().is_some_and(|s| {
+        s.acting.is_none() && s.hooks.as_ref().is_some_and(|h| h.has_hook(hook))
+    })
 }
 
 /// Runs an `after_` or `on_` hook: it sees what happened and may abort it by throwing.

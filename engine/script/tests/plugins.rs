@@ -182,7 +182,7 @@ fn a_call_outside_the_capabilities_fails_naming_the_missing_capability() {
         dir.path(),
         "nosy",
         &manifest("nosy", &["before_log"], &["entries"], &[]),
-        "fn before_log(d) { contact_update(d.contact, #{city: \"x\"}); d }",
+        "fn before_log(d) { contact_update(d.contact_no, #{city: \"x\"}); d }",
     );
     enable(&db, &["nosy"]);
     let (host, _) = host(&db, dir.path());
@@ -492,4 +492,175 @@ fn a_bad_manifest_is_reported_at_the_manifest_file_whatever_the_main_file_is_cal
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert_eq!(report.problems[0].file, "folder/odd/plugin.toml");
     assert!(report.problems[0].message.contains("before_lunch"));
+}
+
+/// A script that makes one entry on each of the four paths: manual (1), a segment of P1 (2),
+/// a recorded invoice for customer 10000 → C1 (3), a postponed call (4) resumed.
+fn four_paths(db: &Database, host: &ScriptHost) -> Result<Dynamic, ScriptError> {
+    let segment = segment_of(db, "BUS", &["P1"]);
+    run(
+        host,
+        db,
+        &format!(
+            r#"log_interaction(#{{contact: "P1", template: "BUS"}});
+               segment("{segment}").log();
+               record_document(#{{type: "sales_invoice", no: "I1", customer: "10000"}});
+               let n = log_interaction(#{{contact: "P2", template: "CALL", postponed: true}});
+               resume_interaction(n, #{{}});"#
+        ),
+    )
+}
+
+#[each_backend]
+fn before_log_sees_every_new_entry_whole_with_the_path_that_made_it() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "stamp",
+        &manifest("stamp", &["before_log"], &[], &[]),
+        "fn before_log(d) { d.description = `${d.source} ${d.cost} ${d.duration} ${d.salesperson} ${d.group}`; d }",
+    );
+    enable(&db, &["stamp"]);
+    let (host, _) = host(&db, dir.path());
+    four_paths(&db, &host).unwrap();
+    let descriptions: Vec<_> = (1..=4).map(|n| entry(&db, n).description).collect();
+    assert_eq!(
+        descriptions,
+        [
+            "manual 8.0 30.0 JO LETTER",
+            "segment 8.0 30.0 JO LETTER",
+            "document 8.0 1.0 JO SALES",
+            "resume 1.0 15.0 PS PHONE",
+        ],
+        "every path, with the template's cost and duration and the contact's salesperson"
+    );
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn after_log_sees_every_new_entry_with_the_path_that_made_it() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "touches",
+        &manifest("touches", &["after_log"], &[], &["contacts"]),
+        "fn after_log(e) {
+            let c = contact(e.contact_no);
+            let n = if c.touches == () { 0 } else { c.touches };
+            contact_update(e.contact_no, #{touches: n + 1, last_source: e.source});
+        }",
+    );
+    enable(&db, &["touches"]);
+    let (host, _) = host(&db, dir.path());
+    exec(
+        &host,
+        &db,
+        r#"field_define(#{record: "contact", name: "touches", type: "number"});
+           field_define(#{record: "contact", name: "last_source", type: "text"});"#,
+    );
+    four_paths(&db, &host).unwrap();
+    let touches = run(
+        &host,
+        &db,
+        r#"[contact("P1").touches, contact("C1").touches, contact("P2").touches, contact("P2").last_source]"#,
+    )
+    .unwrap();
+    assert_eq!(
+        touches.to_string(),
+        "[2, 1, 2, \"resume\"]",
+        "P1: manual and segment; C1: the invoice; P2: logged postponed, then resumed"
+    );
+}
+
+#[each_backend]
+fn an_amended_draft_is_checked_again_and_a_refusal_writes_nothing() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "bad",
+        &manifest("bad", &["before_log"], &[], &[]),
+        "fn before_log(d) { if d.source == \"segment\" { d.salesperson = \"NOBODY\" } else { d.cost = -1 } d }",
+    );
+    enable(&db, &["bad"]);
+    let (host, _) = host(&db, dir.path());
+    let before = db.fingerprint().unwrap();
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "BUS"})"#,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("cost") && err.message.contains("below zero"), "{err}");
+    let segment = segment_of(&db, "BUS", &["P1"]);
+    let before_segment = db.fingerprint().unwrap();
+    let err = run(&host, &db, &format!(r#"segment("{segment}").log()"#)).unwrap_err();
+    assert!(err.message.contains("NOBODY"), "{err}");
+    assert_eq!(before_segment, db.fingerprint().unwrap());
+    assert_ne!(before, before_segment);
+    assert_eq!(db.read(|v| v.last_entry_no()).unwrap(), 0);
+}
+
+#[each_backend]
+fn a_before_log_hook_may_not_change_what_the_entry_is() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "mover",
+        &manifest("mover", &["before_log"], &[], &[]),
+        "fn before_log(d) { d.contact_no = \"P2\"; d }",
+    );
+    enable(&db, &["mover"]);
+    let (host, _) = host(&db, dir.path());
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "BUS"})"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.message.contains("contact_no")
+            && err.message.contains("was changed by a before_log hook"),
+        "{err}"
+    );
+    assert_eq!(db.read(|v| v.last_entry_no()).unwrap(), 0);
+}
+
+#[each_backend]
+fn a_veto_of_one_segment_line_logs_none_of_the_segment() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "gate",
+        &manifest("gate", &["before_log"], &[], &[]),
+        "fn before_log(d) { if d.contact_no == \"P2\" { throw \"not P2\" } d }",
+    );
+    enable(&db, &["gate"]);
+    let (host, _) = host(&db, dir.path());
+    let segment = segment_of(&db, "BUS", &["P1", "P2"]);
+    let before = db.fingerprint().unwrap();
+    let err = run(&host, &db, &format!(r#"segment("{segment}").log()"#)).unwrap_err();
+    assert!(err.message.contains("not P2"), "{err}");
+    assert_eq!(before, db.fingerprint().unwrap());
+}
+
+#[each_backend]
+fn cancel_uncancel_and_toggle_count_the_entries_that_changed() {
+    let db = db();
+    let (host, _) = host(&db, tempfile::tempdir().unwrap().path());
+    let counts = run(
+        &host,
+        &db,
+        r#"for i in 0..3 { log_interaction(#{contact: "P1", template: "CALL"}); }
+           cancel(1);
+           let dry = cancel([1, 2], #{dry_run: true});
+           [dry.count, cancel([1, 2]), cancel([1, 2]), uncancel([1, 3]), toggle_canceled([1, 2, 3])]"#,
+    )
+    .unwrap();
+    // The toggle takes its flag from entry 1 (not canceled): 1 and 3 change, 2 was canceled.
+    assert_eq!(counts.to_string(), "[1, 1, 0, 1, 2]");
 }

@@ -19,9 +19,18 @@ pub enum CancelMode {
     Toggle,
 }
 
+/// What canceling, un-canceling or toggling did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelOutcome {
+    /// The flag the selected entries now have.
+    pub canceled: bool,
+    /// The entries whose flag changed, in selection order (the others had it already).
+    pub changed: Vec<u64>,
+}
+
 impl Tx<'_> {
     /// Cancels, un-cancels or toggles the selected entries (an empty selection cancels nothing);
-    /// returns the new flag. Un-canceling is
+    /// returns the new flag and the entries that changed. Un-canceling is
     /// refused while an entry's logged segment or campaign entry is canceled. With
     /// `remove_unique_attachments`, canceling drops an attachment that only this entry uses.
     pub fn set_entries_canceled(
@@ -29,7 +38,7 @@ impl Tx<'_> {
         entry_nos: &[u64],
         mode: CancelMode,
         remove_unique_attachments: bool,
-    ) -> Result<bool> {
+    ) -> Result<CancelOutcome> {
         self.batch_statistics(|tx| {
             tx.set_entries_canceled_unbatched(entry_nos, mode, remove_unique_attachments)
         })
@@ -40,7 +49,7 @@ impl Tx<'_> {
         entry_nos: &[u64],
         mode: CancelMode,
         remove_unique_attachments: bool,
-    ) -> Result<bool> {
+    ) -> Result<CancelOutcome> {
         let entries = self.require_entries(entry_nos)?;
         let canceled = match (mode, entries.first()) {
             (CancelMode::Cancel, _) => true,
@@ -63,10 +72,12 @@ impl Tx<'_> {
                 )?;
             }
         }
+        let mut changed = Vec::new();
         for old in entries {
             if old.canceled == canceled {
                 continue;
             }
+            changed.push(old.entry_no);
             let mut new = old.clone();
             new.canceled = canceled;
             if canceled && remove_unique_attachments && new.attachment_no != 0 {
@@ -81,7 +92,7 @@ impl Tx<'_> {
             }
             self.update_entry(&old, &new)?;
         }
-        Ok(canceled)
+        Ok(CancelOutcome { canceled, changed })
     }
 
     fn check_parents_not_canceled(

@@ -3,6 +3,7 @@
 //! told exactly why it did not.
 
 use super::entries::{apply_email_rule, check_id, check_length, resolve_correspondence};
+use super::proposal::{EntrySource, ProposedEntry};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -32,6 +33,16 @@ impl DocumentOutcome {
     }
 }
 
+/// A document event worked out and checked, not yet written ([`Tx::propose_document`]): the
+/// entry it would record, or why it records none.
+#[derive(Debug, Clone)]
+pub enum DocumentProposal {
+    /// It records this entry.
+    Entry(ProposedEntry),
+    /// It records nothing, for this reason.
+    NotRecorded(String),
+}
+
 impl Tx<'_> {
     /// Sets the template of each document type given (blank clears it); every named template must
     /// exist and have no language rows.
@@ -57,6 +68,12 @@ impl Tx<'_> {
 
     /// Records a document event (spec 2, steps 1–5).
     pub fn record_document(&mut self, event: &DocumentEvent) -> Result<DocumentOutcome> {
+        let proposal = self.propose_document(event)?;
+        self.write_document(proposal)
+    }
+
+    /// What recording a document event would do (spec 2, steps 1–5); writes nothing.
+    pub fn propose_document(&self, event: &DocumentEvent) -> Result<DocumentProposal> {
         let doc = event.document_type;
         // Checked first: the document no goes into the message and into index keys.
         let record = format!("document {doc}");
@@ -90,14 +107,14 @@ impl Tx<'_> {
         }
         // 5 (first, since nothing else matters then): previews never record.
         if event.action == DocumentAction::Preview {
-            return Ok(DocumentOutcome::not_recorded(
+            return Ok(DocumentProposal::NotRecorded(
                 "not recorded: previews are never recorded".into(),
             ));
         }
         // 1. The template for the type.
         let setup = self.view().template_setup()?;
         let Some(code) = setup.template_for(doc) else {
-            return Ok(DocumentOutcome::not_recorded(format!(
+            return Ok(DocumentProposal::NotRecorded(format!(
                 "not recorded: no template for {doc} in the template setup"
             )));
         };
@@ -117,7 +134,7 @@ impl Tx<'_> {
             kind => match self.view().relation(kind, &party_no)? {
                 Some(r) => r.contact_no,
                 None => {
-                    return Ok(DocumentOutcome::not_recorded(format!(
+                    return Ok(DocumentProposal::NotRecorded(format!(
                         "not recorded: no business relation links {kind} {party_no} to a contact"
                     )));
                 }
@@ -128,7 +145,7 @@ impl Tx<'_> {
             .contact(&contact_no)?
             .ok_or_else(|| Error::not_found("contact", &contact_no))?;
         if contact.privacy_blocked {
-            return Ok(DocumentOutcome::not_recorded(format!(
+            return Ok(DocumentProposal::NotRecorded(format!(
                 "not recorded: contact {} is privacy-blocked",
                 contact.no
             )));
@@ -158,14 +175,7 @@ impl Tx<'_> {
             _ => resolve_correspondence(None, &template, &contact),
         };
         let correspondence = apply_email_rule(correspondence, &contact, false)?;
-        let today = self.ctx.clock.today();
-        let campaign_entry_no = if campaign_no.is_empty() {
-            0
-        } else {
-            self.campaign_entry_for(&campaign_no, "", Some(doc), 0, &salesperson, today)?
-        };
-        let entry_no = layout::next_number(self.kv, "entry")?;
-        let mut e = InteractionLogEntry::blank(entry_no, today, self.ctx.clock.time());
+        let mut e = InteractionLogEntry::blank(0, self.ctx.clock.today(), self.ctx.clock.time());
         e.contact_no.clone_from(&contact.no);
         e.contact_company_no.clone_from(&contact.company_no);
         e.subject.clone_from(&description);
@@ -180,7 +190,6 @@ impl Tx<'_> {
         e.salesperson = salesperson;
         e.user.clone_from(&self.ctx.user);
         e.campaign_no = campaign_no;
-        e.campaign_entry_no = campaign_entry_no;
         e.campaign_target = template.campaign_target;
         e.campaign_response = template.campaign_response;
         e.document_type = Some(doc);
@@ -190,10 +199,39 @@ impl Tx<'_> {
             Correspondence::Email => contact.email.clone(),
             _ => String::new(),
         };
+        Ok(DocumentProposal::Entry(ProposedEntry::new(
+            e,
+            EntrySource::Document,
+            false,
+            false,
+        )))
+    }
+
+    /// Records a document as proposed (checking again what was amended): its campaign entry and
+    /// its entry.
+    pub fn write_document(&mut self, proposal: DocumentProposal) -> Result<DocumentOutcome> {
+        let proposed = match proposal {
+            DocumentProposal::Entry(proposed) => proposed,
+            DocumentProposal::NotRecorded(reason) => {
+                return Ok(DocumentOutcome::not_recorded(reason));
+            }
+        };
+        let mut e = proposed.checked(self)?;
+        if !e.campaign_no.is_empty() {
+            e.campaign_entry_no = self.campaign_entry_for(
+                &e.campaign_no,
+                "",
+                e.document_type,
+                0,
+                &e.salesperson,
+                e.date,
+            )?;
+        }
+        e.entry_no = layout::next_number(self.kv, "entry")?;
         self.insert_entry(&e)?;
         Ok(DocumentOutcome {
             recorded: true,
-            entry_no: Some(entry_no),
+            entry_no: Some(e.entry_no),
             reason: String::new(),
         })
     }

@@ -4,6 +4,7 @@
 
 use chrono::{NaiveDate, NaiveTime};
 
+use super::proposal::{EntrySource, ProposedEntry};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -55,6 +56,24 @@ pub struct InteractionDraft {
     pub postponed: bool,
     /// Ask for delivery (the caller or a plugin delivers).
     pub deliver: bool,
+}
+
+/// A manual interaction worked out and checked, not yet written ([`Tx::propose_interaction`]).
+#[derive(Debug, Clone)]
+pub struct InteractionProposal {
+    /// The entry as it would be written.
+    pub entry: ProposedEntry,
+    attachment: Option<AttachmentContent>,
+    template_attachment: u64,
+}
+
+/// A postponed interaction's resumption worked out and checked, not yet written
+/// ([`Tx::propose_resume`]).
+#[derive(Debug, Clone)]
+pub struct ResumeProposal {
+    /// The entry as it would be after resuming.
+    pub entry: ProposedEntry,
+    old: InteractionLogEntry,
 }
 
 /// What resuming a postponed interaction may change.
@@ -296,6 +315,12 @@ impl Tx<'_> {
     /// Logs one interaction by hand (spec 2): the checks in the spec's order, then one entry.
     /// Returns the new entry no.
     pub fn log_interaction(&mut self, draft: InteractionDraft) -> Result<u64> {
+        let proposal = self.propose_interaction(draft)?;
+        self.write_interaction(proposal)
+    }
+
+    /// The entry logging `draft` would write, every check of spec 2 passed; writes nothing.
+    pub fn propose_interaction(&self, draft: InteractionDraft) -> Result<InteractionProposal> {
         const RECORD: &str = "interaction";
         let view = self.view();
         // 1–3: contact given, exists, not privacy-blocked.
@@ -406,23 +431,9 @@ impl Tx<'_> {
             correspondence = apply_email_rule(correspondence, &contact, draft.deliver)?;
         }
 
-        // Every check passed: write.
-        let attachment_no = match &draft.attachment {
-            Some(content) => self.store_attachment(content, 1, !draft.postponed)?,
-            None if template_attachment != 0 => {
-                self.share_attachment(template_attachment, 1, !draft.postponed)?
-            }
-            None => 0,
-        };
-        // A postponed interaction has no campaign entry; resuming it creates (or reuses) one.
-        let campaign_entry_no = if campaign_no.is_empty() || draft.postponed {
-            0
-        } else {
-            self.campaign_entry_for(&campaign_no, "", None, 0, &salesperson, date)?
-        };
-        let entry_no = layout::next_number(self.kv, "entry")?;
+        // Every check passed: the entry as it would be written.
         let mut entry = InteractionLogEntry::blank(
-            entry_no,
+            0,
             date,
             draft.time.unwrap_or_else(|| self.ctx.clock.time()),
         );
@@ -445,14 +456,12 @@ impl Tx<'_> {
         entry.salesperson = salesperson;
         entry.user.clone_from(&self.ctx.user);
         entry.campaign_no = campaign_no;
-        entry.campaign_entry_no = campaign_entry_no;
         entry.campaign_target = template.campaign_target;
         entry.campaign_response = template.campaign_response;
         entry.evaluation = draft.evaluation.unwrap_or_default();
         entry.attempt_failed = draft.attempt_failed;
         entry.postponed = draft.postponed;
         entry.contact_via = draft.contact_via;
-        entry.attachment_no = attachment_no;
         entry.delivery_status =
             if draft.deliver && !draft.postponed && correspondence != Correspondence::Blank {
                 DeliveryStatus::InProgress
@@ -464,13 +473,52 @@ impl Tx<'_> {
             .into_iter()
             .map(|text| Comment { date, text })
             .collect();
+        let attachment =
+            draft.attachment.is_some() || template_attachment != 0 || template.is_merge();
+        Ok(InteractionProposal {
+            entry: ProposedEntry::new(entry, EntrySource::Manual, draft.deliver, attachment),
+            attachment: draft.attachment,
+            template_attachment,
+        })
+    }
+
+    /// Writes a proposed interaction (checking again what was amended): its attachment, its
+    /// campaign entry, its number. Returns the new entry no.
+    pub fn write_interaction(&mut self, proposal: InteractionProposal) -> Result<u64> {
+        let mut entry = proposal.entry.checked(self)?;
+        let postponed = entry.postponed;
+        entry.attachment_no = match &proposal.attachment {
+            Some(content) => self.store_attachment(content, 1, !postponed)?,
+            None if proposal.template_attachment != 0 => {
+                self.share_attachment(proposal.template_attachment, 1, !postponed)?
+            }
+            None => 0,
+        };
+        // A postponed interaction has no campaign entry; resuming it creates (or reuses) one.
+        if !entry.campaign_no.is_empty() && !postponed {
+            entry.campaign_entry_no = self.campaign_entry_for(
+                &entry.campaign_no,
+                "",
+                None,
+                0,
+                &entry.salesperson,
+                entry.date,
+            )?;
+        }
+        entry.entry_no = layout::next_number(self.kv, "entry")?;
         self.insert_entry(&entry)?;
-        Ok(entry_no)
+        Ok(entry.entry_no)
     }
 
     /// Resumes a postponed interaction: fills the same entry, runs the delivery checks it skipped,
     /// and clears `postponed` (so it enters lists and statistics).
     pub fn resume_interaction(&mut self, entry_no: u64, changes: ResumeChanges) -> Result<()> {
+        let proposal = self.propose_resume(entry_no, changes)?;
+        self.write_resume(proposal)
+    }
+
+    /// The entry resuming would leave, every check passed; writes nothing.
+    pub fn propose_resume(&self, entry_no: u64, changes: ResumeChanges) -> Result<ResumeProposal> {
         let old = self.require_entry(entry_no)?;
         let record = format!("interaction log entry {entry_no}");
         if !old.postponed {
@@ -547,6 +595,21 @@ impl Tx<'_> {
                 .map(|text| Comment { date: today, text }),
         );
         new.postponed = false;
+        let attachment = new.attachment_no != 0 || is_merge;
+        Ok(ResumeProposal {
+            entry: ProposedEntry::new(new, EntrySource::Resume, changes.deliver, attachment),
+            old,
+        })
+    }
+
+    /// Resumes as proposed (checking again what was amended): the campaign entry, the
+    /// attachment made read-only, the entry rewritten.
+    pub fn write_resume(&mut self, proposal: ResumeProposal) -> Result<()> {
+        let old = proposal.old;
+        let mut new = proposal.entry.checked(self)?;
+        if new.campaign_no != old.campaign_no {
+            new.campaign_entry_no = 0;
+        }
         if !new.campaign_no.is_empty() && new.campaign_entry_no == 0 {
             new.campaign_entry_no =
                 self.campaign_entry_for(&new.campaign_no, "", None, 0, &new.salesperson, new.date)?;

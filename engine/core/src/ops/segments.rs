@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use super::entries::{apply_email_rule, check_not_negative, pick_language, resolve_correspondence};
+use super::proposal::{EntrySource, ProposedEntry};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -64,6 +65,17 @@ pub struct LoggedSegmentOutcome {
     pub entry_nos: Vec<u64>,
     /// The follow-up segment, when asked for.
     pub follow_up_segment: Option<String>,
+}
+
+/// A segment's log worked out and checked, not yet written ([`Tx::propose_segment_log`]).
+#[derive(Debug, Clone)]
+pub struct SegmentLogProposal {
+    /// The entries, one per line with a contact, in line order, as they would be written.
+    pub entries: Vec<ProposedEntry>,
+    segment: Segment,
+    options: LogSegmentOptions,
+    /// Each entry's template attachment (0 for none).
+    attachments: Vec<u64>,
 }
 
 /// What the checks of a segment line worked out for its entry.
@@ -497,17 +509,14 @@ impl Tx<'_> {
         segment_no: &str,
         options: LogSegmentOptions,
     ) -> Result<LoggedSegmentOutcome> {
-        self.batch_statistics(|tx| tx.log_segment_unbatched(segment_no, options))
+        let proposal = self.propose_segment_log(segment_no, options)?;
+        self.write_segment_log(proposal)
     }
 
-    fn log_segment_unbatched(
-        &mut self,
-        segment_no: &str,
-        options: LogSegmentOptions,
-    ) -> Result<LoggedSegmentOutcome> {
+    /// Refused if the segment was logged already (also when it was deleted and created again
+    /// under the same number), does not exist, or has no description.
+    fn loggable_segment(&self, segment_no: &str) -> Result<Segment> {
         let segment_no = normalize_code(segment_no);
-        // 1. Refused if already logged (also when the segment was deleted and created again
-        //    under the same number), or without description.
         let lookup = keys::logged_segment_lookup(&segment_no);
         if let Some(logged) = layout::get::<u64>(&*self.kv, tables::LOOKUP, &lookup)? {
             return Err(Error::SegmentAlreadyLogged {
@@ -518,14 +527,24 @@ impl Tx<'_> {
         let Some(s) = self.view().segment(&segment_no)? else {
             return Err(Error::not_found("segment", segment_no));
         };
-        let record = format!("segment {}", s.no);
         if s.description.trim().is_empty() {
             return Err(Error::required(
-                &record,
+                format!("segment {}", s.no),
                 "description",
                 "describe the segment before logging it",
             ));
         }
+        Ok(s)
+    }
+
+    /// The entries logging the segment would write, one per line with a contact, after every
+    /// line's checks (spec 2, "Log a segment", steps 1, 4 and 5); writes nothing.
+    pub fn propose_segment_log(
+        &self,
+        segment_no: &str,
+        options: LogSegmentOptions,
+    ) -> Result<SegmentLogProposal> {
+        let s = self.loggable_segment(segment_no)?;
         let lines: Vec<SegmentLine> = self
             .view()
             .segment_lines(&s.no)?
@@ -540,13 +559,81 @@ impl Tx<'_> {
         let today = self.ctx.clock.today();
         let time = self.ctx.clock.time();
         let mut templates: BTreeMap<String, InteractionTemplate> = BTreeMap::new();
-        let mut planned = Vec::with_capacity(lines.len());
+        let mut entries = Vec::with_capacity(lines.len());
+        let mut attachments = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             layout::prefetch_at(&*self.kv, tables::CONTACTS, &lines, i, |l| {
                 keys::code(&l.contact_no).into_bytes()
             })?;
-            planned.push(self.plan_line(&s, line, options, &mut templates)?);
+            let plan = self.plan_line(&s, line, options, &mut templates)?;
+            let template = &templates[&line.template];
+            let mut e = InteractionLogEntry::blank(0, today, time);
+            e.contact_no.clone_from(&line.contact_no);
+            e.contact_company_no = plan.contact_company_no;
+            e.subject = if line.subject.trim().is_empty() {
+                plan.description.clone()
+            } else {
+                line.subject.clone()
+            };
+            e.description = plan.description;
+            e.template.clone_from(&template.code);
+            e.group.clone_from(&template.group);
+            e.flow = line.flow;
+            e.initiated_by = line.initiated_by;
+            e.correspondence = plan.correspondence;
+            e.language = plan.language;
+            e.cost = line.cost;
+            e.duration = line.duration;
+            e.salesperson = plan.salesperson;
+            e.user.clone_from(&self.ctx.user);
+            e.campaign_no.clone_from(&line.campaign_no);
+            e.campaign_target = line.campaign_target;
+            e.campaign_response = line.campaign_response;
+            e.segment_no.clone_from(&s.no);
+            e.evaluation = line.evaluation;
+            e.contact_via.clone_from(&line.contact_via);
+            if options.deliver && plan.correspondence != Correspondence::Blank {
+                e.delivery_status = crate::model::DeliveryStatus::InProgress;
+            }
+            let attached = plan.template_attachment != 0 || template.is_merge();
+            entries.push(ProposedEntry::new(
+                e,
+                EntrySource::Segment,
+                options.deliver,
+                attached,
+            ));
+            attachments.push(plan.template_attachment);
         }
+        Ok(SegmentLogProposal {
+            entries,
+            segment: s,
+            options,
+            attachments,
+        })
+    }
+
+    /// Logs a segment as proposed (checking again what was amended): the logged segment,
+    /// campaign entries, the entries, the segment removed, the follow-up segment.
+    pub fn write_segment_log(
+        &mut self,
+        proposal: SegmentLogProposal,
+    ) -> Result<LoggedSegmentOutcome> {
+        self.batch_statistics(|tx| tx.write_segment_log_unbatched(proposal))
+    }
+
+    fn write_segment_log_unbatched(
+        &mut self,
+        proposal: SegmentLogProposal,
+    ) -> Result<LoggedSegmentOutcome> {
+        let SegmentLogProposal {
+            entries,
+            segment: s,
+            options,
+            attachments,
+        } = proposal;
+        // Whatever ran since the proposal, the segment is still there and still not logged.
+        self.loggable_segment(&s.no)?;
+        let today = self.ctx.clock.today();
         // 2. The logged segment.
         let logged_no = layout::next_number(self.kv, "logged_segment")?;
         let logged = LoggedSegment {
@@ -571,76 +658,42 @@ impl Tx<'_> {
         )?;
         // 3 and 4: campaign entries, one entry per line.
         let mut shared_attachments: BTreeMap<(String, String), u64> = BTreeMap::new();
-        let mut entry_nos = Vec::with_capacity(lines.len());
+        let mut entry_nos = Vec::with_capacity(entries.len());
         // The contacts logged, kept only for the follow-up segment (in line order, each once).
         let mut follow_up_nos: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
-        let total = lines.len() as u64;
-        for ((done, line), plan) in (1_u64..).zip(&lines).zip(planned) {
-            let template = &templates[&line.template];
-            let campaign_entry_no = if line.campaign_no.is_empty() {
-                0
-            } else {
-                self.campaign_entry_for(
-                    &line.campaign_no,
+        let total = entries.len() as u64;
+        for ((done, proposed), template_attachment) in (1_u64..).zip(entries).zip(attachments) {
+            let mut e = proposed.checked(self)?;
+            if !e.campaign_no.is_empty() {
+                e.campaign_entry_no = self.campaign_entry_for(
+                    &e.campaign_no,
                     &s.no,
                     None,
                     logged_no,
-                    &plan.salesperson,
-                    today,
-                )?
-            };
-            let attachment_no = if plan.template_attachment == 0 {
-                0
-            } else {
-                let key = (template.code.clone(), plan.language.clone());
+                    &e.salesperson,
+                    e.date,
+                )?;
+            }
+            if template_attachment != 0 {
+                let key = (e.template.clone(), e.language.clone());
                 let no = if let Some(&no) = shared_attachments.get(&key) {
                     no
                 } else {
-                    let no = self.share_attachment(plan.template_attachment, 0, true)?;
+                    let no = self.share_attachment(template_attachment, 0, true)?;
                     shared_attachments.insert(key, no);
                     no
                 };
                 self.reference_attachment(no, 1)?;
-                no
-            };
-            let entry_no = layout::next_number(self.kv, "entry")?;
-            let mut e = InteractionLogEntry::blank(entry_no, today, time);
-            e.contact_no.clone_from(&line.contact_no);
-            e.contact_company_no = plan.contact_company_no;
-            e.subject = if line.subject.trim().is_empty() {
-                plan.description.clone()
-            } else {
-                line.subject.clone()
-            };
-            e.description = plan.description;
-            e.template.clone_from(&template.code);
-            e.group.clone_from(&template.group);
-            e.flow = line.flow;
-            e.initiated_by = line.initiated_by;
-            e.correspondence = plan.correspondence;
-            e.language = plan.language;
-            e.cost = line.cost;
-            e.duration = line.duration;
-            e.salesperson = plan.salesperson;
-            e.user.clone_from(&self.ctx.user);
-            e.campaign_no.clone_from(&line.campaign_no);
-            e.campaign_entry_no = campaign_entry_no;
-            e.campaign_target = line.campaign_target;
-            e.campaign_response = line.campaign_response;
-            e.segment_no.clone_from(&s.no);
-            e.logged_segment_no = logged_no;
-            e.evaluation = line.evaluation;
-            e.contact_via.clone_from(&line.contact_via);
-            e.attachment_no = attachment_no;
-            if options.deliver && plan.correspondence != Correspondence::Blank {
-                e.delivery_status = crate::model::DeliveryStatus::InProgress;
+                e.attachment_no = no;
             }
+            e.entry_no = layout::next_number(self.kv, "entry")?;
+            e.logged_segment_no = logged_no;
             self.insert_entry(&e)?;
-            entry_nos.push(entry_no);
+            entry_nos.push(e.entry_no);
             self.ctx.report("logging segment", done, total);
-            if options.follow_up && seen.insert(line.contact_no.clone()) {
-                follow_up_nos.push(line.contact_no.clone());
+            if options.follow_up && seen.insert(e.contact_no.clone()) {
+                follow_up_nos.push(e.contact_no);
             }
         }
         // 6. The segment itself is removed.

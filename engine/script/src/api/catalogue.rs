@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use rhai::{Blob, Dynamic, Engine, INT, Map, NativeCallContext};
 
+use super::entry_hooks::{Custom, after_log, before_log, set_custom};
 use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error, error_value, placed_result};
 use crate::session::Shared;
@@ -19,7 +20,7 @@ use rapport_engine::model::{
     DocumentParty, DocumentType, FieldDef, FieldRecord, FieldType, FieldValue, InteractionGroup,
     InteractionTemplate, Salesperson, normalize_code,
 };
-use rapport_engine::ops::{ContactDeleteOptions, ContactDeletion};
+use rapport_engine::ops::{ContactDeleteOptions, ContactDeletion, DocumentProposal, EntrySource};
 use rapport_engine::{Error, Result};
 
 fn map_or_unit(m: Option<Map>) -> Dynamic {
@@ -714,7 +715,25 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     let mut event_map = event_map;
                     event_map.remove("skip");
                     let event = document_event(&event_map).map_err(engine_error)?;
-                    let out = with_write(&s, Access::log(), |tx| tx.record_document(&event))?;
+                    // The entry it would record goes through before_log (and after_log), as
+                    // every new entry does: before_document, before_log, after_log,
+                    // after_document.
+                    let mut proposal =
+                        with_write(&s, Access::log(), |tx| tx.propose_document(&event))?;
+                    let mut custom = Custom::new();
+                    if let DocumentProposal::Entry(entry) = &mut proposal {
+                        before_log(&s, entry, &mut custom)?;
+                    }
+                    let out = with_write(&s, Access::log(), |tx| {
+                        let out = tx.write_document(proposal)?;
+                        if let Some(no) = out.entry_no {
+                            set_custom(tx, no, &custom)?;
+                        }
+                        Ok(out)
+                    })?;
+                    if let Some(no) = out.entry_no {
+                        after_log(&s, no, EntrySource::Document)?;
+                    }
                     m.insert("recorded".into(), Dynamic::from_bool(out.recorded));
                     m.insert(
                         "entry_no".into(),

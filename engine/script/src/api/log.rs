@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveTime;
 use rhai::{Array, Dynamic, Engine, INT, Map, NativeCallContext};
 
+use super::entry_hooks::{Custom, after_log, before_log, entries_hooked, entry_with_custom, set_custom};
 use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error, placed_result};
 use crate::query::{self, Query, Source, Test};
@@ -15,7 +16,7 @@ use crate::session::{
     dry_run as dry_run_of, fire, group, notify, with_context, with_read, with_write,
 };
 use crate::value::{
-    Date, Fields, LoggedSegmentHandle, SegmentHandle, add_custom_fields, entry_map,
+    Date, Fields, LoggedSegmentHandle, SegmentHandle, entry_map,
     logged_segment_map, segment_line_map, segment_map, statistics_map, to_date, to_field_value,
 };
 use rapport_engine::model::{
@@ -23,10 +24,10 @@ use rapport_engine::model::{
     FieldTest, FieldValue, Segment, StepOptions,
 };
 use rapport_engine::ops::{
-    CancelMode, CanceledEntryFilter, InteractionDraft, LogSegmentOptions, LoggedSegmentOutcome,
-    ResumeChanges, SegmentChanges, StatKind, View, entry_id,
+    CancelMode, CancelOutcome, CanceledEntryFilter, EntrySource, InteractionDraft, LogSegmentOptions, LoggedSegmentOutcome,
+    ResumeChanges, SegmentChanges, StatKind,
 };
-use rapport_engine::{Error, Result};
+use rapport_engine::{Error, Result, Tx};
 
 /// How many entry numbers a dry run lists.
 const DRY_RUN_LIST: usize = 1000;
@@ -249,7 +250,7 @@ fn attachment(fields: &mut Fields<'_>) -> Result<Option<AttachmentContent>> {
     Ok(Some(AttachmentContent { file_name, content }))
 }
 
-fn time_of(f: &mut Fields<'_>) -> Result<Option<NaiveTime>> {
+pub(crate) fn time_of(f: &mut Fields<'_>) -> Result<Option<NaiveTime>> {
     match f.text("time")? {
         None => Ok(None),
         Some(t) => NaiveTime::parse_from_str(&t, "%H:%M:%S")
@@ -392,28 +393,31 @@ fn date_arg(v: &Dynamic, what: &'static str) -> RhaiResult<chrono::NaiveDate> {
 }
 
 /// What `cancel`/`uncancel` return (how many entries) and what `toggle_canceled` returns (the new flag).
-fn cancel_result(mode: CancelMode, canceled: bool, selected: usize) -> Dynamic {
-    if mode == CancelMode::Toggle {
-        Dynamic::from_bool(canceled)
-    } else {
-        Dynamic::from_int(selected as INT)
-    }
-}
-
-/// Cancels, un-cancels or toggles entries, then tells the plugins (`on_cancel_toggled`).
-fn set_canceled(s: &Shared, nos: &[u64], mode: CancelMode, remove: bool) -> RhaiResult<bool> {
+/// Cancels, un-cancels or toggles entries, then tells the plugins (`on_cancel_toggled`, with
+/// the entries that changed).
+fn set_canceled(
+    s: &Shared,
+    nos: &[u64],
+    mode: CancelMode,
+    remove: bool,
+) -> RhaiResult<CancelOutcome> {
     group(s, || {
-        let canceled = with_write(s, Access::write(Kind::Entries), |tx| {
+        let out = with_write(s, Access::write(Kind::Entries), |tx| {
             tx.set_entries_canceled(nos, mode, remove)
         })?;
         let mut payload = Map::new();
         payload.insert(
             "entry_nos".into(),
-            Dynamic::from_array(nos.iter().map(|n| Dynamic::from_int(*n as INT)).collect()),
+            Dynamic::from_array(
+                out.changed
+                    .iter()
+                    .map(|n| Dynamic::from_int(*n as INT))
+                    .collect(),
+            ),
         );
-        payload.insert("canceled".into(), Dynamic::from_bool(canceled));
+        payload.insert("canceled".into(), Dynamic::from_bool(out.canceled));
         notify(s, "on_cancel_toggled", Dynamic::from_map(payload))?;
-        Ok(canceled)
+        Ok(out)
     })
 }
 
@@ -424,9 +428,34 @@ fn log_segment(
     options: LogSegmentOptions,
 ) -> RhaiResult<LoggedSegmentOutcome> {
     group(s, || {
-        let out = with_write(s, Access::write(Kind::Segments), |tx| {
-            tx.log_segment(no, options)
-        })?;
+        let out = if entries_hooked(s) {
+            // Every line's entry through before_log first (a veto on any line logs nothing),
+            // then all written, then after_log on each.
+            let mut proposal = with_write(s, Access::write(Kind::Segments), |tx| {
+                tx.propose_segment_log(no, options)
+            })?;
+            let mut customs = Vec::with_capacity(proposal.entries.len());
+            for entry in &mut proposal.entries {
+                let mut custom = Custom::new();
+                before_log(s, entry, &mut custom)?;
+                customs.push(custom);
+            }
+            let out = with_write(s, Access::write(Kind::Segments), |tx| {
+                let out = tx.write_segment_log(proposal)?;
+                for (&no, custom) in out.entry_nos.iter().zip(&customs) {
+                    set_custom(tx, no, custom)?;
+                }
+                Ok(out)
+            })?;
+            for &no in &out.entry_nos {
+                after_log(s, no, EntrySource::Segment)?;
+            }
+            out
+        } else {
+            with_write(s, Access::write(Kind::Segments), |tx| {
+                tx.log_segment(no, options)
+            })?
+        };
         let logged = with_read(s, Access::read(Kind::Segments), |v| {
             v.logged_segment(out.logged_segment_no)
         })?;
@@ -528,16 +557,6 @@ fn map_or_unit(m: Option<Map>) -> Dynamic {
     m.map_or(Dynamic::UNIT, Dynamic::from_map)
 }
 
-/// An entry as a map with its declared custom fields.
-fn entry_with_custom(v: &View<'_>, no: u64) -> Result<Option<Map>> {
-    let Some(e) = v.entry(no)? else {
-        return Ok(None);
-    };
-    let mut m = entry_map(&e);
-    add_custom_fields(v, FieldRecord::Entry, &entry_id(no), &mut m)?;
-    Ok(Some(m))
-}
-
 #[expect(
     clippy::too_many_lines,
     reason = "one registration per function of the contract, in the order of the reference"
@@ -550,28 +569,25 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         move |ctx: NativeCallContext, map: Map| -> RhaiResult<INT> {
             placed_result(&ctx, || -> RhaiResult<INT> {
                 group(&s, || {
-                    // before_log may amend the draft (or veto by throwing).
-                    let map = fire(&s, "before_log", Dynamic::from_map(map.clone()))?
-                        .try_cast::<Map>()
-                        .unwrap_or(map.clone());
-                    let (draft, custom) = draft_from(&map).map_err(engine_error)?;
-                    let no = with_write(&s, Access::log(), |tx| {
-                        let record = FieldRecord::Entry;
+                    let (draft, mut custom) = draft_from(&map).map_err(engine_error)?;
+                    let check = |tx: &Tx<'_>, custom: &Custom| {
                         tx.view()
-                            .check_custom_values(record, "log_interaction", &custom)?;
-                        let no = tx.log_interaction(draft)?;
-                        tx.custom_values_set(
-                            record,
-                            &entry_id(no),
-                            &format!("entry {no}"),
-                            &custom,
-                        )?;
+                            .check_custom_values(FieldRecord::Entry, "log_interaction", custom)
+                    };
+                    let mut proposal = with_write(&s, Access::log(), |tx| {
+                        check(tx, &custom)?;
+                        tx.propose_interaction(draft)
+                    })?;
+                    // before_log sees the entry as it would be written; it may amend it (or
+                    // veto by throwing).
+                    before_log(&s, &mut proposal.entry, &mut custom)?;
+                    let no = with_write(&s, Access::log(), |tx| {
+                        check(tx, &custom)?;
+                        let no = tx.write_interaction(proposal)?;
+                        set_custom(tx, no, &custom)?;
                         Ok(no)
                     })?;
-                    let entry = with_read(&s, Access::read(Kind::Entries), |v| {
-                        entry_with_custom(v, no)
-                    })?;
-                    notify(&s, "after_log", map_or_unit(entry))?;
+                    after_log(&s, no, EntrySource::Manual)?;
                     Ok(no as INT)
                 })
             })
@@ -583,8 +599,18 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         move |ctx: NativeCallContext, entry_no: INT, map: Map| -> RhaiResult<()> {
             placed_result(&ctx, || -> RhaiResult<()> {
                 let changes = resume_from(&map).map_err(engine_error)?;
-                with_write(&s, Access::log(), |tx| {
-                    tx.resume_interaction(entry_no as u64, changes)
+                let entry_no = entry_no as u64;
+                group(&s, || {
+                    let mut proposal = with_write(&s, Access::log(), |tx| {
+                        tx.propose_resume(entry_no, changes)
+                    })?;
+                    let mut custom = Custom::new();
+                    before_log(&s, &mut proposal.entry, &mut custom)?;
+                    with_write(&s, Access::log(), |tx| {
+                        tx.write_resume(proposal)?;
+                        set_custom(tx, entry_no, &custom)
+                    })?;
+                    after_log(&s, entry_no, EntrySource::Resume)
                 })
             })
         },
@@ -639,8 +665,8 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
             move |ctx: NativeCallContext, sel: Dynamic| -> RhaiResult<Dynamic> {
                 placed_result(&ctx, || -> RhaiResult<Dynamic> {
                     let nos = entry_selection(&ctx, &s, &sel, name)?;
-                    let canceled = set_canceled(&s, &nos, mode, false)?;
-                    Ok(cancel_result(mode, canceled, nos.len()))
+                    let out = set_canceled(&s, &nos, mode, false)?;
+                    Ok(Dynamic::from_int(out.changed.len() as INT))
                 })
             },
         );
@@ -660,13 +686,14 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     if dry_run {
                         // The real run (rules, hooks) under a savepoint, put back: it refuses
                         // when the real run refuses and reports what the real run changes.
-                        let canceled = dry_run_of(&s, || set_canceled(&s, &nos, mode, remove))?;
-                        let mut report = dry_run_report(&nos);
-                        report.insert("canceled".into(), Dynamic::from_bool(canceled));
+                        let out = dry_run_of(&s, || set_canceled(&s, &nos, mode, remove))?;
+                        let mut report = dry_run_report(&out.changed);
+                        report.insert("canceled".into(), Dynamic::from_bool(out.canceled));
+                        report.insert("selected".into(), Dynamic::from_int(nos.len() as INT));
                         return Ok(Dynamic::from_map(report));
                     }
-                    let canceled = set_canceled(&s, &nos, mode, remove)?;
-                    Ok(cancel_result(mode, canceled, nos.len()))
+                    let out = set_canceled(&s, &nos, mode, remove)?;
+                    Ok(Dynamic::from_int(out.changed.len() as INT))
                 })
             },
         );

@@ -3,5 +3,6 @@
 //! scripts as maps that say where the failing call is ([`crate::error::placed`]).
 
 pub mod catalogue;
+pub(crate) mod entry_hooks;
 pub mod log;
 pub mod types;

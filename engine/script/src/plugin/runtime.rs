@@ -114,6 +114,10 @@ impl HookRunner for PluginRuntime {
         self.hooked(None).next().is_some()
     }
 
+    fn has_hook(&self, hook: &str) -> bool {
+        self.hooked(Some(hook)).next().is_some()
+    }
+
     fn fire(&self, shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic> {
         let mut value = payload;
         for plugin in self.hooked(Some(hook)) {

@@ -1,0 +1,195 @@
+//! The hooks every new entry goes through, whatever makes it — logging one interaction, a
+//! segment line, a recorded document, a resumed postponed interaction: `before_log` sees the
+//! entry as it would be written (template defaults applied, salesperson and correspondence
+//! resolved, cost and duration worked out) with `source` saying which path made it, and may
+//! amend the fields [`AMENDABLE_FIELDS`] names (the engine checks their rules again when it
+//! writes the entry) or veto by throwing; `after_log` sees the entry written.
+
+use std::collections::BTreeMap;
+
+use rhai::{Dynamic, Map};
+
+use crate::capability::{Access, Kind};
+use crate::error::{RhaiResult, engine_error};
+use crate::session::{Shared, fire, has_hook, notify, with_read};
+use crate::value::{
+    Fields, add_custom_fields, entry_map, field_value, to_date, to_json, type_name,
+};
+use rapport_engine::model::{FieldRecord, FieldValue, InteractionLogEntry};
+use rapport_engine::ops::{
+    AMENDABLE_FIELDS, EntryAmendment, EntrySource, ProposedEntry, View, entry_id,
+};
+use rapport_engine::{Error, Result};
+
+/// Custom values of an entry, by field name.
+pub(crate) type Custom = BTreeMap<String, FieldValue>;
+
+/// An entry as a map with its declared custom fields.
+pub(crate) fn entry_with_custom(v: &View<'_>, no: u64) -> Result<Option<Map>> {
+    let Some(e) = v.entry(no)? else {
+        return Ok(None);
+    };
+    let mut m = entry_map(&e);
+    add_custom_fields(v, FieldRecord::Entry, &entry_id(no), &mut m)?;
+    Ok(Some(m))
+}
+
+/// Whether an enabled plugin hooks new entries (so a workflow need not stop between its steps).
+pub(crate) fn entries_hooked(shared: &Shared) -> bool {
+    has_hook(shared, "before_log") || has_hook(shared, "after_log")
+}
+
+/// What `before_log` receives: the entry as it would be written, its custom values, `source`.
+fn draft_map(proposed: &ProposedEntry, custom: &Custom) -> Map {
+    let e = proposed.entry();
+    let mut m = entry_map(e);
+    if e.entry_no == 0 {
+        // Numbered when written.
+        m.insert("entry_no".into(), Dynamic::UNIT);
+    }
+    for (name, value) in custom {
+        m.insert(name.as_str().into(), field_value(value));
+    }
+    m.insert("source".into(), proposed.source().as_str().into());
+    m
+}
+
+/// Runs the `before_log` hooks on a proposed entry and applies what they amended (custom
+/// values included, into `custom`).
+pub(crate) fn before_log(
+    shared: &Shared,
+    proposed: &mut ProposedEntry,
+    custom: &mut Custom,
+) -> RhaiResult<()> {
+    if !has_hook(shared, "before_log") {
+        return Ok(());
+    }
+    let original = draft_map(proposed, custom);
+    let amended = fire(shared, "before_log", Dynamic::from_map(original.clone()))?;
+    let Some(amended) = amended.try_cast::<Map>() else {
+        return Ok(());
+    };
+    let (changes, more) =
+        amendment(proposed.entry(), &original, &amended).map_err(engine_error)?;
+    proposed.amend(changes);
+    custom.extend(more);
+    Ok(())
+}
+
+/// Runs the `after_log` hooks on an entry just written.
+pub(crate) fn after_log(shared: &Shared, entry_no: u64, source: EntrySource) -> RhaiResult<()> {
+    if !has_hook(shared, "after_log") {
+        return Ok(());
+    }
+    let entry = with_read(shared, Access::read(Kind::Entries), |v| {
+        entry_with_custom(v, entry_no)
+    })?;
+    let Some(mut entry) = entry else {
+        return Ok(());
+    };
+    entry.insert("source".into(), source.as_str().into());
+    notify(shared, "after_log", Dynamic::from_map(entry))
+}
+
+/// What a hook changed in the draft: the amendable fields it changed, and custom values. A
+/// change to any other field of the entry is refused, naming it.
+fn amendment(
+    entry: &InteractionLogEntry,
+    original: &Map,
+    amended: &Map,
+) -> Result<(EntryAmendment, Custom)> {
+    let record = if entry.entry_no == 0 {
+        format!("interaction for contact {}", entry.contact_no)
+    } else {
+        format!("interaction log entry {}", entry.entry_no)
+    };
+    let built_in = FieldRecord::Entry.built_in();
+    let mut changed = Map::new();
+    for (key, value) in amended {
+        if original
+            .get(key)
+            .is_some_and(|was| to_json(was) == to_json(value))
+        {
+            continue;
+        }
+        let fixed = std::iter::once(&"source")
+            .chain(built_in)
+            .find(|f| **f == key.as_str() && !AMENDABLE_FIELDS.contains(f));
+        if let Some(&field) = fixed {
+            return Err(Error::invalid(
+                &record,
+                field,
+                format!(
+                    "was changed by a before_log hook, which may change only {}",
+                    AMENDABLE_FIELDS.join(", ")
+                ),
+                "leave it as it is, or veto the entry with throw",
+            ));
+        }
+        changed.insert(key.clone(), value.clone());
+    }
+    let mut f = Fields::new(&record, &changed);
+    let changes = EntryAmendment {
+        description: f.text("description")?,
+        subject: f.text("subject")?,
+        cost: f.amount("cost")?,
+        duration: f.amount("duration")?,
+        salesperson: f.text("salesperson")?,
+        evaluation: f.word("evaluation")?,
+        attempt_failed: f.flag("attempt_failed")?,
+        correspondence: f.word("correspondence")?,
+        contact_via: f.text("contact_via")?,
+        comments: comment_lines(&record, f.raw("comments"))?,
+        campaign_no: f.text("campaign_no")?,
+        date: f.date("date")?,
+        time: super::log::time_of(&mut f)?,
+    };
+    Ok((changes, f.custom()?))
+}
+
+/// Comment lines as a hook leaves them: strings, or the `#{date, text}` maps the draft has.
+fn comment_lines(record: &str, value: Option<&Dynamic>) -> Result<Option<Vec<String>>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let refused = |v: &Dynamic| {
+        Error::invalid(
+            record,
+            "comments",
+            format!("holds {}", type_name(v)),
+            "give an array of strings (or of the #{date, text} maps the draft has)",
+        )
+    };
+    let Some(items) = value.read_lock::<rhai::Array>() else {
+        return Err(refused(value));
+    };
+    let mut lines = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        if item.is_string() {
+            lines.push(item.to_string());
+        } else if let Some(m) = item.read_lock::<Map>()
+            && let Some(text) = m.get("text").filter(|t| t.is_string())
+            && m.get("date").is_none_or(|d| d.is_unit() || to_date(d).is_some())
+        {
+            lines.push(text.to_string());
+        } else {
+            return Err(refused(item));
+        }
+    }
+    Ok(Some(lines))
+}
+
+/// Checks and stores custom values a hook gave an entry just written.
+pub(crate) fn set_custom(
+    tx: &mut rapport_engine::Tx<'_>,
+    entry_no: u64,
+    custom: &Custom,
+) -> Result<()> {
+    if custom.is_empty() {
+        return Ok(());
+    }
+    let label = format!("entry {entry_no}");
+    tx.view()
+        .check_custom_values(FieldRecord::Entry, &label, custom)?;
+    tx.custom_values_set(FieldRecord::Entry, &entry_id(entry_no), &label, custom)
+}
