@@ -104,6 +104,9 @@ pub struct ApiError {
     pub line: Option<usize>,
     /// The script column, for a script's failure.
     pub column: Option<usize>,
+    /// What the failed run printed before it failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub printed: Vec<String>,
 }
 
 /// The body of a failed request.
@@ -123,6 +126,7 @@ impl ApiError {
             message,
             line: None,
             column: None,
+            printed: Vec::new(),
         }
     }
 
@@ -135,6 +139,7 @@ impl ApiError {
             message: e.to_string(),
             line: e.line,
             column: e.column,
+            printed: e.printed.clone(),
         }
     }
 
@@ -147,6 +152,7 @@ impl ApiError {
             message: e.to_string(),
             line: None,
             column: None,
+            printed: Vec::new(),
         }
     }
 

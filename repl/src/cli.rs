@@ -311,6 +311,19 @@ pub enum PluginAction {
         /// The folder.
         path: PathBuf,
     },
+    /// Show one plugin: its hooks, the functions it adds, its capabilities, where it is from.
+    Show {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Run a plugin's tests: the Rhai scripts in its tests/ folder, each in a fresh scratch
+    /// database with the demo company and only this plugin enabled (assert, assert_eq).
+    ///
+    /// Example: rapport plugins test document_rules; rapport plugins test ./my-plugins/gate
+    Test {
+        /// The plugin's name (bundled, or in a folder of this database), or its folder.
+        name: String,
+    },
 }
 
 /// What `users` does.

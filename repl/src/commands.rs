@@ -15,13 +15,13 @@ use rapport::transfer::{self, ExportKind};
 use rapport_engine::ops::{Progress, StatKind};
 use rapport_engine::{Database, Error, ErrorKind};
 use rapport_script::demo::{self, DemoOutcome};
-use rapport_script::{Limits, RunOptions, ScriptHost, Variables};
+use rapport_script::{Limits, RunOptions, ScriptHost, Variables, plugin};
 
 use crate::cli::{Cli, Command, PluginAction, ScriptLimits, UserAction};
 use crate::shared::{
-    document_event, load_plugins, plugin_rows, plugin_switch, record_document, show_check,
-    show_document, show_done, show_import, show_new_user, show_not_loaded, show_result, show_stats,
-    show_users, stats_json, user_add,
+    document_event, load_plugins, plugin_detail, plugin_rows, plugin_switch, record_document,
+    show_check, show_document, show_done, show_import, show_new_user, show_not_loaded, show_result,
+    show_stats, show_users, stats_json, user_add,
 };
 
 /// What every command has: the command line, the database and standard output.
@@ -35,6 +35,22 @@ struct Ctx<'a> {
 pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     if let Some(Command::Completions { shell }) = &cli.command {
         return completions(*shell);
+    }
+    // A plugin's tests from its folder need no database.
+    if let Some(Command::Plugins {
+        action: Some(PluginAction::Test { name }),
+    }) = &cli.command
+        && Path::new(name).join("plugin.toml").is_file()
+    {
+        let source = plugin::one_folder(Path::new(name)).map_err(|p| CliError::Plugin {
+            name: name.clone(),
+            reason: p.where_and_why(),
+            fix: "mend the plugin",
+        })?;
+        let mut out = Out::stdout();
+        let code = plugin_tests(&mut out, cli.format, &source)?;
+        out.flush()?;
+        return Ok(code);
     }
     let mut db = match open(cli)? {
         Target::Local(db) => db,
@@ -205,9 +221,7 @@ fn host(db: &Database, limits: ScriptLimits) -> Result<ScriptHost, CliError> {
     });
     host.set_memory_probe(crate::allocated);
     let report = load_plugins(db, &mut host)?;
-    for problem in &report.problems {
-        eprintln!("warning: {problem}; it is left out");
-    }
+    warn_plugins(&report);
     Ok(host)
 }
 
@@ -468,6 +482,35 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
             let json = serde_json::json!({"plugin": name, "enabled": false});
             show_done(&mut ctx.out, ctx.cli.format, json, &message)?;
         }
+        PluginAction::Show { name } => {
+            let detail = plugin_detail(&report, &name).ok_or_else(|| CliError::Plugin {
+                name: name.clone(),
+                reason: "there is no plugin of that name".into(),
+                fix: "rapport plugins list shows them",
+            })?;
+            ctx.out.line(output::render_json(detail, ctx.cli.format))?;
+        }
+        PluginAction::Test { name } => {
+            let (sources, problems) = crate::shared::plugin_sources(&ctx.db)?;
+            let Some(source) = sources
+                .iter()
+                .find(|s| plugin::Manifest::parse(&s.manifest).is_ok_and(|m| m.name == name))
+            else {
+                let reason = problems.iter().find(|p| p.is_about(&name)).map_or_else(
+                    || {
+                        "there is no plugin of that name, nor a plugin folder at that path"
+                            .to_string()
+                    },
+                    |p| format!("it does not load: {}", p.where_and_why()),
+                );
+                return Err(CliError::Plugin {
+                    name,
+                    reason,
+                    fix: "rapport plugins list shows them; or give the plugin's folder",
+                });
+            };
+            return plugin_tests(&mut ctx.out, ctx.cli.format, source);
+        }
         PluginAction::Folder { path } => {
             let path: PathBuf = std::fs::canonicalize(&path).map_err(|source| CliError::Read {
                 what: "plugin folder",
@@ -486,6 +529,86 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says, on stderr, which plugins did not load, and which enabled ones therefore stop what
+/// they guard.
+pub(crate) fn warn_plugins(report: &rapport_script::PluginReport) {
+    for problem in &report.problems {
+        if !report.broken.iter().any(|b| problem.is_about(&b.name)) {
+            eprintln!("warning: {problem}; it is left out");
+        }
+    }
+    for broken in &report.broken {
+        eprintln!(
+            "warning: plugin {} is enabled but cannot be loaded ({}); operations its hooks guard are stopped until you mend it or run rapport plugins disable {}",
+            broken.name, broken.reason, broken.name
+        );
+    }
+}
+
+/// `rapport plugins test`: runs the plugin's tests and says how each went; fails when one does.
+fn plugin_tests(
+    out: &mut Out,
+    format: output::Format,
+    source: &plugin::PluginSource,
+) -> Result<ExitCode, CliError> {
+    let name = plugin::Manifest::parse(&source.manifest)
+        .map(|m| m.name)
+        .unwrap_or_else(|_| source.origin.clone());
+    if source.tests.is_empty() {
+        return Err(CliError::Plugin {
+            name,
+            reason: format!("it has no tests (no .rhai file in {}/tests)", source.origin),
+            fix: "add Rhai scripts there: each runs in a scratch database with the demo company (PLUGINS.md, Testing a plugin)",
+        });
+    }
+    let outcomes = plugin::run_tests(source, Limits::user()).map_err(|e| match e {
+        plugin::TestsNotRun::Plugin(p) => CliError::Plugin {
+            name: name.clone(),
+            reason: format!("it does not load: {}", p.where_and_why()),
+            fix: "mend it, then run its tests again",
+        },
+        plugin::TestsNotRun::Scratch(e) => CliError::Script(e),
+    })?;
+    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    if format == output::Format::Table {
+        for o in &outcomes {
+            match &o.failure {
+                None => out.line(format!("ok    {}", o.file))?,
+                Some(e) => {
+                    out.line(format!("FAIL  {}", o.file))?;
+                    for line in output::failure(e, &o.source).lines() {
+                        out.line(format!("      {line}"))?;
+                    }
+                }
+            }
+        }
+        out.line(format!(
+            "plugin {name}: {} passed, {failed} failed",
+            outcomes.len() - failed
+        ))?;
+    } else {
+        let rows: Vec<_> = outcomes
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "plugin": name,
+                    "test": o.file,
+                    "passed": o.failure.is_none(),
+                    "error": o.failure.as_ref().map(ToString::to_string),
+                    "line": o.failure.as_ref().and_then(|e| e.line),
+                    "printed": o.failure.as_ref().map_or(&o.printed, |e| &e.printed),
+                })
+            })
+            .collect();
+        out.line(output::render_json(serde_json::Value::Array(rows), format))?;
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `rapport backup FILE`.

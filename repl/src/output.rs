@@ -376,20 +376,30 @@ pub fn reply_outcome(reply: &RunReply, format: Format) -> String {
 }
 
 /// A failed run: `error: …`, then the failing line with a caret under the column when known.
+/// What the run printed before it failed comes first (it is how a failing script or hook is
+/// debugged).
 pub fn failure(e: &ScriptError, source: &str) -> String {
-    failure_at(&e.to_string(), e.line, e.column, source)
+    failure_at(&e.printed, &e.to_string(), e.line, e.column, source)
 }
 
 /// A failed run through `rapport serve`, shown as [`failure`] shows a local one.
 pub fn remote_failure(e: &ApiError, source: &str) -> String {
-    failure_at(&e.message, e.line, e.column, source)
+    failure_at(&e.printed, &e.message, e.line, e.column, source)
 }
 
-fn failure_at(message: &str, line: Option<usize>, column: Option<usize>, source: &str) -> String {
+fn failure_at(
+    printed: &[String],
+    message: &str,
+    line: Option<usize>,
+    column: Option<usize>,
+    source: &str,
+) -> String {
+    let mut text: String = printed.iter().map(|l| format!("{l}\n")).collect();
     match caret(source, line, column) {
-        Some(caret) => format!("error: {message}\n{caret}"),
-        None => format!("error: {message}"),
+        Some(caret) => text.push_str(&format!("error: {message}\n{caret}")),
+        None => text.push_str(&format!("error: {message}")),
     }
+    text
 }
 
 /// The failing source line with a caret under the column, for error messages.

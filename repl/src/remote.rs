@@ -288,6 +288,31 @@ fn plugins(
             }
             return Ok(ExitCode::SUCCESS);
         }
+        PluginAction::Show { name } => {
+            let list: Json = client.get("/plugins")?;
+            let row = list["plugins"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"] == name.as_str())
+                .cloned()
+                .ok_or_else(|| CliError::Plugin {
+                    name: name.clone(),
+                    reason: "the server has no plugin of that name".into(),
+                    fix: "rapport plugins list shows them",
+                })?;
+            out.line(output::render_json(row, format))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginAction::Test { name } => {
+            return Err(CliError::Plugin {
+                name,
+                reason:
+                    "a plugin's tests run on the machine that has its folder, not through a server"
+                        .into(),
+                fix: "give the plugin's folder: rapport plugins test ./my-plugins/NAME (no database needed)",
+            });
+        }
         PluginAction::Enable { name } => (name, "enable"),
         PluginAction::Disable { name } => (name, "disable"),
         PluginAction::Folder { path } => {

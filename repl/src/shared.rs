@@ -22,6 +22,15 @@ use crate::cli::{Cli, Command};
 
 /// The bundled plugins and those in the database's plugin folders.
 pub(crate) fn load_plugins(db: &Database, host: &mut ScriptHost) -> Result<PluginReport, CliError> {
+    let (sources, problems) = plugin_sources(db)?;
+    Ok(host.load_plugins_with(db, &sources, problems)?)
+}
+
+/// The plugins a database can use: the bundled ones and those in its folders, with the
+/// problems met finding them.
+pub(crate) fn plugin_sources(
+    db: &Database,
+) -> Result<(Vec<plugin::PluginSource>, Vec<plugin::PluginProblem>), CliError> {
     let settings = db.read(|v| v.plugin_settings())?;
     let mut sources = plugin::bundled();
     let mut problems = Vec::new();
@@ -30,9 +39,7 @@ pub(crate) fn load_plugins(db: &Database, host: &mut ScriptHost) -> Result<Plugi
         sources.extend(found);
         problems.extend(trouble);
     }
-    let mut report = host.load_plugins(db, &sources)?;
-    report.problems.extend(problems);
-    Ok(report)
+    Ok((sources, problems))
 }
 
 /// The event map `rapport document …` sends.
@@ -168,20 +175,65 @@ pub(crate) fn show_document(
 
 /// The plugins as `rapport plugins list` shows them.
 pub(crate) fn plugin_rows(report: &PluginReport) -> Vec<serde_json::Value> {
-    report
-        .plugins
-        .iter()
-        .map(|p| {
-            serde_json::json!({
-                "name": p.manifest.name,
-                "version": p.manifest.version,
-                "enabled": p.enabled,
-                "hooks": p.manifest.hooks.join(", "),
-                "from": p.origin,
-                "description": p.manifest.description,
-            })
+    let loaded = report.plugins.iter().map(|p| {
+        let functions: Vec<_> = p.functions().into_iter().map(|(f, _)| f).collect();
+        serde_json::json!({
+            "name": p.manifest.name,
+            "version": p.manifest.version,
+            "enabled": p.enabled,
+            "hooks": p.manifest.hooks.join(", "),
+            "functions": functions.join(", "),
+            "capabilities": p.capabilities(),
+            "from": p.origin,
+            "description": p.manifest.description,
         })
-        .collect()
+    });
+    let broken = report.broken.iter().map(|b| {
+        serde_json::json!({
+            "name": b.name,
+            "version": "",
+            "enabled": true,
+            "hooks": b.hooks.as_ref().map_or_else(|| "(unknown: all)".to_string(), |h| h.join(", ")),
+            "functions": "",
+            "capabilities": "",
+            "from": "",
+            "description": format!("NOT LOADED, so what its hooks guard is stopped: {}", b.reason),
+        })
+    });
+    loaded.chain(broken).collect()
+}
+
+/// `plugins show NAME`: one plugin in full, or `None` when there is none of that name.
+pub(crate) fn plugin_detail(report: &PluginReport, name: &str) -> Option<serde_json::Value> {
+    if let Some(p) = report.plugins.iter().find(|p| p.manifest.name == name) {
+        let functions: Vec<_> = p
+            .functions()
+            .into_iter()
+            .map(|(function, doc)| serde_json::json!({"function": function, "doc": doc}))
+            .collect();
+        return Some(serde_json::json!({
+            "name": p.manifest.name,
+            "version": p.manifest.version,
+            "enabled": p.enabled,
+            "loaded": true,
+            "description": p.manifest.description,
+            "hooks": p.manifest.hooks,
+            "functions": functions,
+            "capabilities": p.capabilities(),
+            "from": p.origin,
+            "file": p.file,
+        }));
+    }
+    report.broken.iter().find(|b| b.name == name).map(|b| {
+        serde_json::json!({
+            "name": b.name,
+            "enabled": true,
+            "loaded": false,
+            "problem": b.reason,
+            "hooks": b.hooks.as_ref().map_or_else(|| serde_json::json!("(unknown: all)"), |h| serde_json::json!(h)),
+            "stops": "every operation its hooks would run in, until it is mended or disabled",
+        })
+    })
 }
 
 /// Enables or disables a plugin for the database; says what it did.
@@ -194,13 +246,13 @@ pub(crate) fn plugin_switch(db: &Database, name: &str, enable: bool) -> Result<S
             let reason = report
                 .problems
                 .iter()
-                .find(|p| p.plugin == name)
+                .find(|p| p.is_about(&name))
                 .map_or_else(
                     || {
                         "there is no plugin of that name; rapport plugins list shows them"
                             .to_string()
                     },
-                    |p| format!("it does not load: {p}"),
+                    |p| format!("it does not load: {}", p.where_and_why()),
                 );
             return Err(CliError::Plugin {
                 name,

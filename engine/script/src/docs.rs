@@ -57,9 +57,9 @@ docs! {
     "entry", "entry(no) -> map | ()", "An interaction log entry as a map.";
     "entries", "entries() -> query  /  logged_segment.entries() -> query", "Interaction log entries (postponed ones only when a filter names postponed), as a lazy query.";
     "timeline", "timeline(contact_no) -> array", "A contact's entries, newest first, each with its title.";
-    "cancel", "cancel(selection [, #{dry_run, remove_attachments}]) -> count | #{dry_run, count, entry_nos, more, canceled}  /  logged_segment.cancel()", "Cancels entries (a number, an array, or a query); a logged segment cancels with its entries and campaign entries. A dry run is the real run, hooks included, put back.";
-    "uncancel", "uncancel(selection [, #{dry_run}]) -> count | #{dry_run, count, entry_nos, more, canceled}  /  logged_segment.uncancel()", "Un-cancels entries (refused while their logged segment or campaign entry is canceled).";
-    "toggle_canceled", "toggle_canceled(selection [, #{dry_run}]) -> canceled | #{dry_run, count, entry_nos, more, canceled}", "Sets every selected entry to the opposite of the first one's canceled flag.";
+    "cancel", "cancel(selection [, #{dry_run, remove_attachments}]) -> changed | #{dry_run, count, entry_nos, more, canceled, selected}  /  logged_segment.cancel()", "Cancels entries (a number, an array, or a query) and returns how many changed (entries canceled already do not count; a dry run's `count` is the same and `entry_nos` lists them); a logged segment cancels with its entries and campaign entries. A dry run is the real run, hooks included, put back.";
+    "uncancel", "uncancel(selection [, #{dry_run}]) -> changed | #{dry_run, count, entry_nos, more, canceled, selected}  /  logged_segment.uncancel()", "Un-cancels entries (refused while their logged segment or campaign entry is canceled).";
+    "toggle_canceled", "toggle_canceled(selection [, #{dry_run}]) -> changed | #{dry_run, count, entry_nos, more, canceled, selected}", "Sets every selected entry to the opposite of the first one's canceled flag.";
     "evaluate", "evaluate(selection, \"positive\" | … [, #{dry_run}]) -> count | #{dry_run, count, entry_nos, more}", "Sets the evaluation of the selected entries.";
     "purge_canceled", "purge_canceled([#{entry_from, entry_to, contact, date_from, date_to, campaign, group, template, salesperson, dry_run}]) -> count | #{dry_run, count, entry_nos, more}", "Deletes canceled entries that match; with dry_run, runs the same purge (before_purge hooks included), puts it back and lists what went.";
     "delete_postponed", "delete_postponed(selection) -> count", "Deletes postponed entries.";
@@ -99,6 +99,8 @@ docs! {
     "group_count", "query.group_count(field) -> map", "How many records per value of a field.";
     "uses_index", "query.uses_index() -> bool", "Whether the query reads an index rather than every record.";
     "to_json", "to_json(value) -> string", "Records, maps, arrays and dates as JSON.";
+    "assert", "assert(condition [, message])", "Fails the run at this line unless the condition holds (for a plugin's tests: rapport plugins test NAME).";
+    "assert_eq", "assert_eq(actual, expected)", "Fails the run at this line unless both are equal as JSON (8 and 8.0 are equal), saying both.";
 }
 
 /// The documentation of a function, by name.

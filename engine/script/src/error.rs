@@ -69,6 +69,9 @@ pub struct ScriptError {
     pub kind: ScriptErrorKind,
     /// The engine's kind, record and field, when an engine rule refused.
     pub detail: Option<Box<ErrorDetail>>,
+    /// What the run (its hooks included) printed before it failed: the main way to see what a
+    /// failing script or hook was doing.
+    pub printed: Vec<String>,
 }
 
 impl std::fmt::Display for ScriptError {
@@ -93,6 +96,7 @@ impl ScriptError {
             message: e.to_string(),
             kind: ScriptErrorKind::Storage,
             detail: Some(Box::new(detail_of(e))),
+            printed: Vec::new(),
         }
     }
 
@@ -112,6 +116,7 @@ impl ScriptError {
             message,
             kind,
             detail: None,
+            printed: Vec::new(),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::error::{self, ScriptError};
 use crate::limits::{Limits, STOP_CANCELLED, STOP_MEMORY, STOP_TIME};
 use crate::outcome::{Results, StreamSlot, Streamed, Value, Variables};
 use crate::plugin::runtime::{LoadedPlugin, PluginRuntime};
-use crate::plugin::{PluginProblem, PluginSource};
+use crate::plugin::{BrokenPlugin, PluginProblem, PluginSource};
 use crate::session::{HookRunner, Session, Shared, with_write};
 use crate::{api, query};
 
@@ -72,6 +72,36 @@ pub struct PluginReport {
     pub plugins: Vec<LoadedPlugin>,
     /// The ones that did not, with where and why.
     pub problems: Vec<PluginProblem>,
+    /// Enabled plugins that cannot be found or loaded: they stop what they guard.
+    pub broken: Vec<BrokenPlugin>,
+}
+
+/// The enabled plugins that did not load, each with why and (when its manifest says) its hooks.
+fn broken_plugins(
+    enabled: &[String],
+    report: &PluginReport,
+    sources: &[PluginSource],
+) -> Vec<BrokenPlugin> {
+    enabled
+        .iter()
+        .filter(|name| !report.plugins.iter().any(|p| p.manifest.name == **name))
+        .map(|name| {
+            let reason = report.problems.iter().find(|p| p.is_about(name)).map_or_else(
+                || "it is neither bundled nor in a plugin folder of this database; was its folder moved or removed?".to_string(),
+                PluginProblem::where_and_why,
+            );
+            let hooks = sources
+                .iter()
+                .filter_map(|s| crate::plugin::Manifest::parse(&s.manifest).ok())
+                .find(|m| m.name == *name)
+                .map(|m| m.hooks);
+            BrokenPlugin {
+                name: name.clone(),
+                reason,
+                hooks,
+            }
+        })
+        .collect()
 }
 
 /// What an engine's callbacks share with its host.
@@ -191,6 +221,18 @@ impl ScriptHost {
         db: &Database,
         sources: &[PluginSource],
     ) -> Result<PluginReport, ScriptError> {
+        self.load_plugins_with(db, sources, Vec::new())
+    }
+
+    /// [`ScriptHost::load_plugins`], with the problems met while finding the sources (a plugin
+    /// folder that cannot be read): an enabled plugin among them is said to be broken for that
+    /// reason.
+    pub fn load_plugins_with(
+        &mut self,
+        db: &Database,
+        sources: &[PluginSource],
+        found_problems: Vec<PluginProblem>,
+    ) -> Result<PluginReport, ScriptError> {
         let settings = db
             .read(|v| v.plugin_settings())
             .map_err(|e| ScriptError::engine("plugins", &e))?;
@@ -206,7 +248,10 @@ impl ScriptHost {
                 printed: &self.printed,
             },
         );
-        let mut report = PluginReport::default();
+        let mut report = PluginReport {
+            problems: found_problems,
+            ..PluginReport::default()
+        };
         for source in sources {
             match crate::plugin::runtime::compile(&engine, source) {
                 Ok((mut plugin, module)) => {
@@ -237,6 +282,7 @@ impl ScriptHost {
                 Err(problem) => report.problems.push(problem),
             }
         }
+        report.broken = broken_plugins(&settings.enabled, &report, sources);
         // Hooks run in the order of the enabled list.
         let mut ordered = report.plugins.clone();
         ordered.sort_by_key(|p| {
@@ -251,6 +297,7 @@ impl ScriptHost {
             started,
             limits: hook_limits,
             plugins: ordered,
+            broken: report.broken.clone(),
         }));
         Ok(report)
     }
@@ -425,6 +472,7 @@ impl ScriptHost {
                     message: "cancelled; nothing was changed".into(),
                     kind: crate::ScriptErrorKind::Cancelled,
                     detail: None,
+                    printed: Vec::new(),
                 });
             }
             // A run another writer overtook is void: it runs again from the same variables
@@ -558,7 +606,10 @@ impl ScriptHost {
                 let ctx = session.ctx.clone();
                 match session.finish(!options.dry_run) {
                     Err(e) if e.is_conflict() => return Attempt::Conflicted,
-                    Err(e) => Err(ScriptError::engine(name, &e)),
+                    Err(e) => Err(ScriptError {
+                        printed,
+                        ..ScriptError::engine(name, &e)
+                    }),
                     Ok(()) => {
                         *self.context.borrow_mut() = Some(ctx);
                         Ok(ScriptOutput {
@@ -572,7 +623,10 @@ impl ScriptHost {
             }
             Err(e) => {
                 let _ = session.finish(false);
-                Err(error::runtime(name, &e, &self.engine, &self.limits))
+                Err(ScriptError {
+                    printed,
+                    ..error::runtime(name, &e, &self.engine, &self.limits)
+                })
             }
         })
     }

@@ -192,6 +192,7 @@ impl Variables {
             message: format!("{name} cannot be given to a script: {e}"),
             kind: crate::ScriptErrorKind::Runtime,
             detail: None,
+            printed: Vec::new(),
         })?;
         self.0.set_or_push(name.to_string(), value);
         Ok(())

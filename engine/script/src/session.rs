@@ -381,9 +381,10 @@ pub(crate) fn fire(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<
 
 /// Whether `hook` would run now: an enabled plugin has it, and no plugin's hook is running.
 pub(crate) fn has_hook(shared: &Shared, hook: &str) -> bool {
-    shared.borrow().as_ref().is_some_and(|s| {
-        s.acting.is_none() && s.hooks.as_ref().is_some_and(|h| h.has_hook(hook))
-    })
+    shared
+        .borrow()
+        .as_ref()
+        .is_some_and(|s| s.acting.is_none() && s.hooks.as_ref().is_some_and(|h| h.has_hook(hook)))
 }
 
 /// Runs an `after_` or `on_` hook: it sees what happened and may abort it by throwing.

@@ -486,6 +486,7 @@ fn a_bad_manifest_is_reported_at_the_manifest_file_whatever_the_main_file_is_cal
         manifest: "name = \"odd\"\nversion = \"1\"\nrequires = \"0.1\"\nmain = \"lib.rhai\"\nhooks = [\"before_lunch\"]\n".into(),
         file: "folder/odd/lib.rhai".into(),
         source: "fn f() { 1 }".into(),
+        tests: vec![],
     };
     let mut host = ScriptHost::new(Limits::user());
     let report = host.load_plugins(&db, &[source]).unwrap();
@@ -593,7 +594,10 @@ fn an_amended_draft_is_checked_again_and_a_refusal_writes_nothing() {
         r#"log_interaction(#{contact: "P1", template: "BUS"})"#,
     )
     .unwrap_err();
-    assert!(err.message.contains("cost") && err.message.contains("below zero"), "{err}");
+    assert!(
+        err.message.contains("cost") && err.message.contains("below zero"),
+        "{err}"
+    );
     let segment = segment_of(&db, "BUS", &["P1"]);
     let before_segment = db.fingerprint().unwrap();
     let err = run(&host, &db, &format!(r#"segment("{segment}").log()"#)).unwrap_err();

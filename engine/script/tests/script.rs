@@ -478,10 +478,12 @@ fn uncancel_and_toggle_canceled_follow_the_spec_rules() {
     log(&db, draft("P1", "CALL"));
     log(&db, draft("P1", "CALL"));
     exec(&db, "cancel(2)");
-    assert!(
-        run(&db, "toggle_canceled([1, 2])").as_bool().unwrap(),
-        "the negation of entry 1's flag"
+    assert_eq!(
+        int(&run(&db, "toggle_canceled([1, 2])")),
+        1,
+        "the negation of entry 1's flag: entry 1 changes, entry 2 had it"
     );
+    assert!(entry(&db, 1).canceled && entry(&db, 2).canceled);
     assert_eq!(int(&run(&db, "uncancel(entries())")), 2);
     assert!(!entry(&db, 1).canceled && !entry(&db, 2).canceled);
 }
@@ -563,10 +565,10 @@ fn toggle_canceled_dry_run_reports_the_flag_the_real_toggle_sets() {
     exec(&db, "cancel(1)");
     let (dry, real) = dry_then_real(
         &db,
-        "toggle_canceled(1, #{dry_run: true}).canceled",
-        "toggle_canceled(1)",
+        "let r = toggle_canceled(1, #{dry_run: true}); [r.count, r.canceled]",
+        "[toggle_canceled(1), entry(1).canceled]",
     );
-    assert_eq!((dry.as_str(), real.as_str()), ("false", "false"));
+    assert_eq!((dry.as_str(), real.as_str()), ("[1,false]", "[1,false]"));
     assert_eq!(flags(&db), r#"[[1, false, ""]]"#);
 }
 

@@ -28,9 +28,11 @@ pub use columns::{ContactRow, RowTest, RowVerdict, RowVisit, in_columns};
 pub use contacts::{ContactDeleteOptions, ContactDeletion, INDEXED_CONTACT_FIELDS};
 pub use documents::{DocumentOutcome, DocumentProposal};
 pub use dump::{DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord};
-pub use entries::{InteractionDraft, InteractionProposal, MAX_ID, MAX_TEXT, ResumeChanges, ResumeProposal};
-pub use proposal::{AMENDABLE_FIELDS, EntryAmendment, EntrySource, ProposedEntry};
+pub use entries::{
+    InteractionDraft, InteractionProposal, MAX_ID, MAX_TEXT, ResumeChanges, ResumeProposal,
+};
 pub use fields::{MAX_FIELD_NAME, closest, unknown_field};
+pub use proposal::{AMENDABLE_FIELDS, EntryAmendment, EntrySource, ProposedEntry};
 pub use purge::{CanceledEntryFilter, PurgeReport};
 pub use segments::{LogSegmentOptions, LoggedSegmentOutcome, SegmentChanges, SegmentLogProposal};
 pub use settings::PluginSettings;

@@ -69,8 +69,7 @@ pub(crate) fn before_log(
     let Some(amended) = amended.try_cast::<Map>() else {
         return Ok(());
     };
-    let (changes, more) =
-        amendment(proposed.entry(), &original, &amended).map_err(engine_error)?;
+    let (changes, more) = amendment(proposed.entry(), &original, &amended).map_err(engine_error)?;
     proposed.amend(changes);
     custom.extend(more);
     Ok(())
@@ -169,7 +168,8 @@ fn comment_lines(record: &str, value: Option<&Dynamic>) -> Result<Option<Vec<Str
             lines.push(item.to_string());
         } else if let Some(m) = item.read_lock::<Map>()
             && let Some(text) = m.get("text").filter(|t| t.is_string())
-            && m.get("date").is_none_or(|d| d.is_unit() || to_date(d).is_some())
+            && m.get("date")
+                .is_none_or(|d| d.is_unit() || to_date(d).is_some())
         {
             lines.push(text.to_string());
         } else {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveTime;
 use rhai::{Array, Dynamic, Engine, INT, Map, NativeCallContext};
 
-use super::entry_hooks::{Custom, after_log, before_log, entries_hooked, entry_with_custom, set_custom};
+use super::entry_hooks::{
+    Custom, after_log, before_log, entries_hooked, entry_with_custom, set_custom,
+};
 use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error, placed_result};
 use crate::query::{self, Query, Source, Test};
@@ -16,16 +18,16 @@ use crate::session::{
     dry_run as dry_run_of, fire, group, notify, with_context, with_read, with_write,
 };
 use crate::value::{
-    Date, Fields, LoggedSegmentHandle, SegmentHandle, entry_map,
-    logged_segment_map, segment_line_map, segment_map, statistics_map, to_date, to_field_value,
+    Date, Fields, LoggedSegmentHandle, SegmentHandle, entry_map, logged_segment_map,
+    segment_line_map, segment_map, statistics_map, to_date, to_field_value,
 };
 use rapport_engine::model::{
     AttachmentContent, ContactFilter, ContactSelector, Evaluation, FieldCondition, FieldRecord,
     FieldTest, FieldValue, Segment, StepOptions,
 };
 use rapport_engine::ops::{
-    CancelMode, CancelOutcome, CanceledEntryFilter, EntrySource, InteractionDraft, LogSegmentOptions, LoggedSegmentOutcome,
-    ResumeChanges, SegmentChanges, StatKind,
+    CancelMode, CancelOutcome, CanceledEntryFilter, EntrySource, InteractionDraft,
+    LogSegmentOptions, LoggedSegmentOutcome, ResumeChanges, SegmentChanges, StatKind,
 };
 use rapport_engine::{Error, Result, Tx};
 
@@ -392,7 +394,6 @@ fn date_arg(v: &Dynamic, what: &'static str) -> RhaiResult<chrono::NaiveDate> {
     })
 }
 
-/// What `cancel`/`uncancel` return (how many entries) and what `toggle_canceled` returns (the new flag).
 /// Cancels, un-cancels or toggles entries, then tells the plugins (`on_cancel_toggled`, with
 /// the entries that changed).
 fn set_canceled(
@@ -601,9 +602,8 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                 let changes = resume_from(&map).map_err(engine_error)?;
                 let entry_no = entry_no as u64;
                 group(&s, || {
-                    let mut proposal = with_write(&s, Access::log(), |tx| {
-                        tx.propose_resume(entry_no, changes)
-                    })?;
+                    let mut proposal =
+                        with_write(&s, Access::log(), |tx| tx.propose_resume(entry_no, changes))?;
                     let mut custom = Custom::new();
                     before_log(&s, &mut proposal.entry, &mut custom)?;
                     with_write(&s, Access::log(), |tx| {

@@ -23,6 +23,19 @@ fn shift(d: Date, days: INT) -> RhaiResult<Date> {
     })
 }
 
+/// Fails with `message` unless `ok`.
+fn assertion(ok: bool, message: impl FnOnce() -> String) -> RhaiResult<()> {
+    if ok {
+        return Ok(());
+    }
+    Err(crate::error::error_value(
+        "assertion",
+        None,
+        None,
+        message(),
+    ))
+}
+
 /// A record handle type: fields through the indexer (so `x.field` works), printing.
 fn register_handle<T: RecordHandle>(engine: &mut Engine, name: &str) {
     engine.register_type_with_name::<T>(name);
@@ -62,6 +75,25 @@ pub fn register(engine: &mut Engine) {
     register_handle::<SegmentHandle>(engine, "segment");
     register_handle::<LoggedSegmentHandle>(engine, "logged_segment");
 
+    // For tests (a plugin's tests/ folder): a failed assertion fails the test at its line.
+    engine.register_fn("assert", |ctx: NativeCallContext, ok: bool| {
+        placed_result(&ctx, || assertion(ok, || "assertion failed".into()))
+    });
+    engine.register_fn(
+        "assert",
+        |ctx: NativeCallContext, ok: bool, message: &str| {
+            placed_result(&ctx, || assertion(ok, || message.to_string()))
+        },
+    );
+    engine.register_fn(
+        "assert_eq",
+        |ctx: NativeCallContext, actual: Dynamic, expected: Dynamic| {
+            let (a, e) = (to_json(&actual), to_json(&expected));
+            placed_result(&ctx, || {
+                assertion(a == e, || format!("expected {e}, got {a}"))
+            })
+        },
+    );
     engine.register_fn("to_json", |v: Dynamic| to_json(&v).to_string());
     engine.register_fn("to_json", |m: &mut Map| {
         to_json(&Dynamic::from_map(m.clone())).to_string()

@@ -10,11 +10,13 @@
 
 pub mod manifest;
 pub(crate) mod runtime;
+pub mod testing;
 
 use std::path::Path;
 
 pub use manifest::{HOOKS, Manifest};
 pub use runtime::LoadedPlugin;
+pub use testing::{TestOutcome, TestsNotRun, run_tests};
 
 /// A plugin as found, before it is checked and compiled.
 #[derive(Debug, Clone)]
@@ -29,22 +31,55 @@ pub struct PluginSource {
     pub file: String,
     /// The Rhai source.
     pub source: String,
+    /// Its tests: the Rhai scripts of its `tests/` folder, as (file name as shown, source).
+    pub tests: Vec<(String, String)>,
 }
 
 /// The plugins shipped with rapport, embedded in the binary.
 pub fn bundled() -> Vec<PluginSource> {
     macro_rules! bundled {
-        ($($name:literal),+) => {
+        ($($name:literal: [$($test:literal),*]),+) => {
             vec![$(PluginSource {
                 origin: "bundled".into(),
                 manifest_file: concat!("plugins/", $name, "/plugin.toml").into(),
                 manifest: include_str!(concat!("../../../../plugins/", $name, "/plugin.toml")).into(),
                 file: concat!("plugins/", $name, "/main.rhai").into(),
                 source: include_str!(concat!("../../../../plugins/", $name, "/main.rhai")).into(),
+                tests: vec![$((
+                    concat!("plugins/", $name, "/tests/", $test).into(),
+                    include_str!(concat!("../../../../plugins/", $name, "/tests/", $test)).into(),
+                )),*],
             }),+]
         };
     }
-    bundled!("document_rules", "retention", "duplicates")
+    // Each bundled plugin's tests are listed here (a test keeps the list equal to the folders).
+    bundled!(
+        "document_rules": ["letters.rhai", "persons.rhai", "follow_up.rhai"],
+        "retention": ["purge.rhai"],
+        "duplicates": ["find.rhai"]
+    )
+}
+
+/// The Rhai scripts of a plugin folder's `tests/` folder, by name; none when it has none.
+fn tests_in(plugin_dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let dir = plugin_dir.join("tests");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            std::fs::read_to_string(&p)
+                .map(|source| (p.display().to_string(), source))
+                .map_err(|e| format!("{} cannot be read: {e}", p.display()))
+        })
+        .collect()
 }
 
 /// The plugins in a folder (one sub-folder each, with a `plugin.toml`); a plugin that cannot
@@ -68,33 +103,40 @@ pub fn from_folder(dir: &Path) -> (Vec<PluginSource>, Vec<PluginProblem>) {
         .collect();
     dirs.sort();
     for plugin_dir in dirs {
-        let manifest_path = plugin_dir.join("plugin.toml");
-        let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|e| format!("{} cannot be read: {e}", p.display()))
-        };
-        let result = read(&manifest_path).and_then(|manifest| {
-            let main = Manifest::parse(&manifest).map_or_else(|_| "main.rhai".into(), |m| m.main);
-            let main_path = plugin_dir.join(main);
-            read(&main_path).map(|source| PluginSource {
-                origin: plugin_dir.display().to_string(),
-                manifest_file: manifest_path.display().to_string(),
-                manifest,
-                file: main_path.display().to_string(),
-                source,
-            })
-        });
-        match result {
+        match one_folder(&plugin_dir) {
             Ok(source) => found.push(source),
-            Err(message) => problems.push(PluginProblem {
-                plugin: plugin_dir.display().to_string(),
-                file: manifest_path.display().to_string(),
-                line: None,
-                column: None,
-                message,
-            }),
+            Err(problem) => problems.push(problem),
         }
     }
     (found, problems)
+}
+
+/// The plugin in `plugin_dir` (its `plugin.toml`, its Rhai file, its tests).
+pub fn one_folder(plugin_dir: &Path) -> Result<PluginSource, PluginProblem> {
+    let manifest_path = plugin_dir.join("plugin.toml");
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("{} cannot be read: {e}", p.display()))
+    };
+    let result = read(&manifest_path).and_then(|manifest| {
+        let main = Manifest::parse(&manifest).map_or_else(|_| "main.rhai".into(), |m| m.main);
+        let main_path = plugin_dir.join(main);
+        let source = read(&main_path)?;
+        Ok(PluginSource {
+            origin: plugin_dir.display().to_string(),
+            manifest_file: manifest_path.display().to_string(),
+            manifest,
+            file: main_path.display().to_string(),
+            source,
+            tests: tests_in(plugin_dir)?,
+        })
+    });
+    result.map_err(|message| PluginProblem {
+        plugin: plugin_dir.display().to_string(),
+        file: manifest_path.display().to_string(),
+        line: None,
+        column: None,
+        message,
+    })
 }
 
 /// A plugin that could not be loaded: where and why. It is left disabled.
@@ -110,6 +152,57 @@ pub struct PluginProblem {
     pub column: Option<usize>,
     /// What is wrong.
     pub message: String,
+}
+
+impl PluginProblem {
+    /// Whether it is about the plugin `name` (by its name, or by its folder's when its
+    /// manifest could not be read).
+    pub fn is_about(&self, name: &str) -> bool {
+        self.plugin == name
+            || std::path::Path::new(&self.plugin)
+                .file_name()
+                .is_some_and(|f| f == name)
+    }
+}
+
+/// A plugin the database has enabled that cannot be found or loaded. It fails closed: every
+/// operation its hooks would run in is stopped (all hooked operations, when its manifest
+/// cannot be read to say which) until it is mended or disabled; plain reads go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenPlugin {
+    /// Its name, as enabled.
+    pub name: String,
+    /// Why it cannot be loaded.
+    pub reason: String,
+    /// Its hooks, when its manifest says; `None`: unknown, so every hook.
+    pub hooks: Option<Vec<String>>,
+}
+
+impl BrokenPlugin {
+    /// Whether it would have run `hook`.
+    pub fn covers(&self, hook: &str) -> bool {
+        self.hooks
+            .as_ref()
+            .is_none_or(|hooks| hooks.iter().any(|h| h == hook))
+    }
+
+    /// The error of an operation it stops.
+    pub fn refusal(&self, hook: &str) -> String {
+        format!(
+            "plugin {} is enabled but cannot be loaded ({}); it guards this operation (hook {hook}), so nothing was done; mend the plugin, or disable it with rapport plugins disable {}",
+            self.name, self.reason, self.name
+        )
+    }
+}
+
+impl PluginProblem {
+    /// Its file (and position) and what is wrong, without the plugin's name.
+    pub fn where_and_why(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}: {}", self.file, self.message),
+            _ => format!("{}: {}", self.file, self.message),
+        }
+    }
 }
 
 impl std::fmt::Display for PluginProblem {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rhai::{AST, Dynamic, Engine, Module, Scope};
 
-use super::{Manifest, PluginProblem, PluginSource};
+use super::{BrokenPlugin, Manifest, PluginProblem, PluginSource};
 use crate::capability::Grant;
 use crate::error::{RhaiResult, ScriptError, error_value};
 use crate::limits::Limits;
@@ -29,12 +29,61 @@ pub struct LoadedPlugin {
     pub(crate) grant: Grant,
 }
 
+impl LoadedPlugin {
+    /// The functions it adds to the language, as `name::function(a, b)` (its hooks and
+    /// private functions are not called by scripts), with their doc comments' first lines.
+    pub fn functions(&self) -> Vec<(String, String)> {
+        let mut out: Vec<_> = self
+            .ast
+            .iter_functions()
+            .filter(|f| {
+                f.access != rhai::FnAccess::Private
+                    && !self.manifest.hooks.iter().any(|h| h == f.name)
+            })
+            .map(|f| {
+                let doc = f
+                    .comments
+                    .iter()
+                    .map(|c| c.trim_start_matches('/').trim())
+                    .find(|c| !c.is_empty())
+                    .unwrap_or_default()
+                    .to_string();
+                (
+                    format!(
+                        "{}::{}({})",
+                        self.manifest.name,
+                        f.name,
+                        f.params.join(", ")
+                    ),
+                    doc,
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// What it may read and write, as its manifest says (`read contacts; write entries`).
+    pub fn capabilities(&self) -> String {
+        let kinds = |v: &[String]| v.join(", ");
+        let c = &self.manifest.capabilities;
+        match (c.read.is_empty(), c.write.is_empty()) {
+            (true, true) => "none".into(),
+            (false, true) => format!("read {}", kinds(&c.read)),
+            (true, false) => format!("write {}", kinds(&c.write)),
+            (false, false) => format!("read {}; write {}", kinds(&c.read), kinds(&c.write)),
+        }
+    }
+}
+
 /// The plugins of a host, and the engine their hooks run in.
 pub(crate) struct PluginRuntime {
     pub engine: Engine,
     pub started: Rc<Cell<Instant>>,
     pub limits: Limits,
     pub plugins: Vec<LoadedPlugin>,
+    /// Enabled plugins that cannot be loaded: the hooks they may have stop their operations.
+    pub broken: Vec<BrokenPlugin>,
 }
 
 /// Checks and compiles a plugin with `engine` (the hook engine).
@@ -111,14 +160,22 @@ impl PluginRuntime {
 
 impl HookRunner for PluginRuntime {
     fn has_hooks(&self) -> bool {
-        self.hooked(None).next().is_some()
+        self.hooked(None).next().is_some() || !self.broken.is_empty()
     }
 
     fn has_hook(&self, hook: &str) -> bool {
-        self.hooked(Some(hook)).next().is_some()
+        self.hooked(Some(hook)).next().is_some() || self.broken.iter().any(|b| b.covers(hook))
     }
 
     fn fire(&self, shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic> {
+        if let Some(broken) = self.broken.iter().find(|b| b.covers(hook)) {
+            return Err(error_value(
+                "plugin",
+                Some(format!("plugin {}", broken.name)),
+                None,
+                broken.refusal(hook),
+            ));
+        }
         let mut value = payload;
         for plugin in self.hooked(Some(hook)) {
             set_acting(shared, Some(plugin.grant.clone()));
