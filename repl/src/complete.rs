@@ -253,7 +253,9 @@ mod tests {
             methods: s(&["count", "list", "where", "log"]),
             fields: s(&["city", "country", "name", "no"]),
             variables: s(&["customers", "s"]),
-            commands: s(&[":help", ":load", ":output", ":format", ":fields", ":tables"]),
+            commands: s(&[
+                ":help", ":load", ":output", ":format", ":fields", ":tables", ":reload",
+            ]),
             codes,
         }
     }

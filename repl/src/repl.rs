@@ -34,6 +34,10 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     (":load FILE", "run a script file in this session"),
     (
+        ":reload",
+        "load the plugins again (after changing one, or enabling or disabling one)",
+    ),
+    (
         ":backup FILE",
         "copy the database as it is now into a new file (restore: open that file)",
     ),
@@ -311,6 +315,26 @@ impl<'a> Repl<'a> {
         }
     }
 
+    /// The functions the enabled plugins add (`name::function(a, b)`), with their doc lines
+    /// (none through a server).
+    fn plugin_functions(&self) -> Vec<(String, String)> {
+        match &self.at {
+            Where::Local { host, .. } => host.plugin_functions(),
+            Where::Remote { client, .. } => {
+                let list: serde_json::Value = client.get("/plugins").unwrap_or_default();
+                list["plugins"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["enabled"] == true)
+                    .filter_map(|p| p["functions"].as_str())
+                    .flat_map(|f| f.split("; ").filter(|f| !f.is_empty()))
+                    .map(|f| (f.to_string(), String::new()))
+                    .collect()
+            }
+        }
+    }
+
     /// What Tab offers now: the language's functions and methods, the fields, this session's
     /// variables, the commands and the codes by kind.
     fn completion(&self) -> Completion {
@@ -321,11 +345,17 @@ impl<'a> Repl<'a> {
                 .is_some_and(|head| head.contains('.'))
         };
         let info = self.info();
+        let plugin_functions = self.plugin_functions();
         Completion {
             functions: FUNCTIONS
                 .iter()
                 .filter(|f| !is_method(f.signature))
                 .map(|f| f.name.to_string())
+                .chain(
+                    plugin_functions
+                        .iter()
+                        .map(|(sig, _)| sig.split('(').next().unwrap_or(sig).to_string()),
+                )
                 .collect(),
             methods: FUNCTIONS
                 .iter()
@@ -434,8 +464,18 @@ impl<'a> Repl<'a> {
                 if let Some(name) = trimmed.split_whitespace().nth(1) {
                     let fields: Vec<&FieldInfo> =
                         declared.iter().filter(|d| d.name == name).collect();
+                    let plugin = self
+                        .plugin_functions()
+                        .into_iter()
+                        .filter(|(sig, _)| sig.split('(').next() == Some(name))
+                        .collect::<Vec<_>>();
                     match lookup(name) {
                         Some(doc) => say(&format!("{}\n  {}", doc.signature, doc.summary)),
+                        None if !plugin.is_empty() => {
+                            for (sig, doc) in plugin {
+                                say(&format!("{sig}\n  {doc}").trim_end().to_string());
+                            }
+                        }
                         None if !fields.is_empty() => {
                             for d in fields {
                                 say(&field_line(d));
@@ -452,6 +492,13 @@ impl<'a> Repl<'a> {
                     say("");
                     for f in FUNCTIONS {
                         say(&format!("{:<34} {}", f.name, f.summary));
+                    }
+                    let plugin = self.plugin_functions();
+                    if !plugin.is_empty() {
+                        say("\nfunctions of enabled plugins (:help NAME::FUNCTION for one):");
+                        for (sig, doc) in plugin {
+                            say(&format!("{sig:<34} {doc}").trim_end().to_string());
+                        }
                     }
                     if !declared.is_empty() {
                         say("\ndeclared fields (field_define adds one, fields() lists them):");
@@ -631,6 +678,37 @@ impl<'a> Repl<'a> {
                         self.failed = true;
                         note(&format!("error: {path} cannot be read: {e}"));
                     }
+                }
+                return true;
+            }
+            Some(":reload") => {
+                match &mut self.at {
+                    Where::Local { db, host, .. } => match crate::shared::load_plugins(db, host) {
+                        Ok(report) => {
+                            crate::commands::warn_plugins(&report);
+                            let enabled: Vec<_> = report
+                                .plugins
+                                .iter()
+                                .filter(|p| p.enabled)
+                                .map(|p| p.manifest.name.as_str())
+                                .collect();
+                            note(&format!(
+                                "plugins loaded again; enabled: {}",
+                                if enabled.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    enabled.join(", ")
+                                }
+                            ));
+                        }
+                        Err(e) => {
+                            self.failed = true;
+                            note(&format!("error: {e}"));
+                        }
+                    },
+                    Where::Remote { .. } => note(
+                        "the server loads the plugins for every request: nothing to reload here",
+                    ),
                 }
                 return true;
             }

@@ -182,7 +182,7 @@ pub(crate) fn plugin_rows(report: &PluginReport) -> Vec<serde_json::Value> {
             "version": p.manifest.version,
             "enabled": p.enabled,
             "hooks": p.manifest.hooks.join(", "),
-            "functions": functions.join(", "),
+            "functions": functions.join("; "),
             "capabilities": p.capabilities(),
             "from": p.origin,
             "description": p.manifest.description,

@@ -302,3 +302,50 @@ fn plugins_show_lists_hooks_functions_and_capabilities() {
         );
     });
 }
+
+#[test]
+fn the_repl_reloads_a_changed_plugin_and_helps_with_its_functions() {
+    use std::io::{BufRead, BufReader, Write};
+    each_backend(|ws| {
+        let folder = ws.plugin(
+            "my-plugins",
+            "kit",
+            "name = \"kit\"\nversion = \"1.0\"\nrequires = \"0.1\"\n",
+            "/// The answer.\nfn answer() { 41 }\n",
+        );
+        ws.ok(&["plugins", "folder", folder.to_str().unwrap()]);
+        ws.ok(&["plugins", "enable", "kit"]);
+        let mut repl = std::process::Command::new(rapport_tests::rapport_bin())
+            .current_dir(ws.path())
+            .arg("--db")
+            .arg(ws.db_arg())
+            .arg("--quiet")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = repl.stdin.take().unwrap();
+        let mut stdout = BufReader::new(repl.stdout.take().unwrap());
+        writeln!(stdin, "kit::answer()").unwrap();
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert_eq!(first, "41\n");
+        std::fs::write(
+            folder.join("kit").join("main.rhai"),
+            "/// The answer, mended.\nfn answer() { 42 }\n",
+        )
+        .unwrap();
+        writeln!(stdin, ":reload\nkit::answer()\n:help kit::answer").unwrap();
+        drop(stdin);
+        let out = repl.wait_with_output().unwrap();
+        let rest: String = stdout.lines().map(|l| l.unwrap() + "\n").collect();
+        let all = rest + String::from_utf8_lossy(&out.stderr).as_ref();
+        assert!(all.contains("plugins loaded again; enabled: kit"), "{all}");
+        assert!(all.contains("42\n"), "{all}");
+        assert!(
+            all.contains("kit::answer()\n  The answer, mended."),
+            "{all}"
+        );
+    });
+}

@@ -76,6 +76,19 @@ pub struct PluginReport {
     pub broken: Vec<BrokenPlugin>,
 }
 
+/// The engine user scripts run in: the whole language, and the streaming of results.
+fn user_engine(limits: Limits, probes: &Probes<'_>, stream: &StreamSlot) -> Engine {
+    let mut engine = build_engine(limits, probes);
+    query::register_stream(
+        &mut engine,
+        probes.shared,
+        stream,
+        probes.printed,
+        probes.cancel,
+    );
+    engine
+}
+
 /// The enabled plugins that did not load, each with why and (when its manifest says) its hooks.
 fn broken_plugins(
     enabled: &[String],
@@ -187,17 +200,14 @@ impl ScriptHost {
         let memory: MemoryProbe = Rc::new(Cell::new(None));
         let printed = Rc::new(RefCell::new(Vec::new()));
         let stream = StreamSlot::default();
-        let mut engine = build_engine(
-            limits,
-            &Probes {
-                shared: &shared,
-                cancel: &cancel,
-                started: &started,
-                memory: &memory,
-                printed: &printed,
-            },
-        );
-        query::register_stream(&mut engine, &shared, &stream, &printed, &cancel);
+        let probes = Probes {
+            shared: &shared,
+            cancel: &cancel,
+            started: &started,
+            memory: &memory,
+            printed: &printed,
+        };
+        let engine = user_engine(limits, &probes, &stream);
         Self {
             engine,
             shared,
@@ -236,6 +246,21 @@ impl ScriptHost {
         let settings = db
             .read(|v| v.plugin_settings())
             .map_err(|e| ScriptError::engine("plugins", &e))?;
+        if self.plugins.is_some() {
+            // Loaded again (the REPL's :reload): a fresh engine, so that a plugin disabled or
+            // gone since leaves no functions behind.
+            self.engine = user_engine(
+                self.limits,
+                &Probes {
+                    shared: &self.shared,
+                    cancel: &self.cancel,
+                    started: &self.started,
+                    memory: &self.memory,
+                    printed: &self.printed,
+                },
+                &self.stream,
+            );
+        }
         let started = Rc::new(Cell::new(Instant::now()));
         let hook_limits = Limits::hook();
         let engine = build_engine(
@@ -300,6 +325,16 @@ impl ScriptHost {
             broken: report.broken.clone(),
         }));
         Ok(report)
+    }
+
+    /// The functions the enabled plugins add, as `name::function(a, b)`, with their doc
+    /// comments' first lines.
+    pub fn plugin_functions(&self) -> Vec<(String, String)> {
+        self.plugins
+            .iter()
+            .flat_map(|r| r.plugins.iter().filter(|p| p.enabled))
+            .flat_map(LoadedPlugin::functions)
+            .collect()
     }
 
     /// Gives the host a way to read how many bytes the process has allocated (e.g. from a

@@ -668,3 +668,94 @@ fn cancel_uncancel_and_toggle_count_the_entries_that_changed() {
     // The toggle takes its flag from entry 1 (not canceled): 1 and 3 change, 2 was canceled.
     assert_eq!(counts.to_string(), "[1, 1, 0, 1, 2]");
 }
+
+#[test]
+fn every_bundled_plugin_embeds_the_tests_of_its_folder_and_passes_them() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins");
+    for source in plugin::bundled() {
+        let name = plugin::Manifest::parse(&source.manifest).unwrap().name;
+        let mut on_disk: Vec<String> = std::fs::read_dir(root.join(&name).join("tests"))
+            .unwrap_or_else(|e| panic!("plugins/{name}/tests: {e}"))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".rhai"))
+            .map(|f| format!("plugins/{name}/tests/{f}"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = source.tests.iter().map(|(f, _)| f.clone()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk, "plugin::bundled() lists {name}'s tests");
+        for outcome in plugin::run_tests(&source, Limits::user()).unwrap() {
+            assert!(
+                outcome.failure.is_none(),
+                "{}: {:?}",
+                outcome.file,
+                outcome.failure
+            );
+        }
+    }
+}
+
+#[test]
+fn a_plugin_lists_the_functions_scripts_can_call_with_their_doc_lines() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "kit",
+        &manifest("kit", &["after_log"], &[], &[]),
+        "/// Twice n.\nfn double(n) { helper(n) * 2 }\nprivate fn helper(n) { [1].map(|x| x * n)[0] }\nfn after_log(e) { }\n",
+    );
+    let (host, report) = host(&db, dir.path());
+    let kit = report
+        .plugins
+        .iter()
+        .find(|p| p.manifest.name == "kit")
+        .unwrap();
+    assert_eq!(
+        kit.functions(),
+        [("kit::double(n)".to_string(), "Twice n.".to_string())],
+        "no hook, no private function, no closure"
+    );
+    assert!(host.plugin_functions().is_empty(), "kit is not enabled");
+}
+
+#[test]
+fn an_assertion_fails_the_run_at_its_line_saying_both_values() {
+    let db = db();
+    let (host, _) = host(&db, tempfile::tempdir().unwrap().path());
+    let err = run(
+        &host,
+        &db,
+        "assert_eq(1 + 1, 2);\nassert_eq([1, \"a\"], [1, \"b\"]);",
+    )
+    .unwrap_err();
+    assert_eq!(err.line, Some(2), "{err}");
+    assert!(
+        err.message.contains(r#"expected [1,"b"], got [1,"a"]"#),
+        "{err}"
+    );
+    let err = run(&host, &db, "assert(1 > 2, \"one is not more\")").unwrap_err();
+    assert!(err.message.contains("one is not more"), "{err}");
+    run(&host, &db, "assert(true); assert_eq(8, 8.0)").unwrap();
+}
+
+#[each_backend]
+fn what_a_failing_hook_printed_comes_with_the_error() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "chatty",
+        &manifest("chatty", &["before_log"], &[], &[]),
+        "fn before_log(d) { print(`checking ${d.contact_no}`); throw \"no\" }",
+    );
+    enable(&db, &["chatty"]);
+    let (host, _) = host(&db, dir.path());
+    let err = run(
+        &host,
+        &db,
+        r#"print("before"); log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.printed, ["before", "checking P1"], "{err}");
+}

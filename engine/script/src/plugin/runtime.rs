@@ -37,7 +37,9 @@ impl LoadedPlugin {
             .ast
             .iter_functions()
             .filter(|f| {
+                // Closures compile to functions named anon$…: not callable by name.
                 f.access != rhai::FnAccess::Private
+                    && !f.name.starts_with("anon$")
                     && !self.manifest.hooks.iter().any(|h| h == f.name)
             })
             .map(|f| {
