@@ -419,7 +419,13 @@ fn import(
         }
         ctx.out.flush()?;
     }
-    let reply = import::import(&ctx.db, what, input, &name, options, &define)?;
+    // Entries it logs go through the plugins' hooks, as every new entry does.
+    let host = if what == ImportKind::Entries {
+        host(&ctx.db, ScriptLimits::default())?
+    } else {
+        ScriptHost::new(Limits::user())
+    };
+    let reply = import::import(&ctx.db, &host, what, input, &name, options, &define)?;
     show_import(&mut ctx.out, ctx.cli.format, &reply, table)?;
     Ok(ExitCode::SUCCESS)
 }

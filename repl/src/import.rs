@@ -16,9 +16,10 @@ use rapport_engine::model::{
     InteractionGroup, InteractionLogEntry, InteractionTemplate, Salesperson, normalize_code,
 };
 use rapport_engine::ops::{
-    DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord, InteractionDraft,
+    DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord, EntrySource, InteractionDraft,
 };
 use rapport_engine::{Database, Error, ErrorKind, Tx};
+use rapport_script::{Hooked, ScriptHost};
 use serde_json::Value;
 
 use crate::api::ImportReply;
@@ -837,6 +838,7 @@ struct Counts {
 /// source in errors.
 pub fn import(
     db: &Database,
+    host: &ScriptHost,
     kind: ImportKind,
     input: Input<'_>,
     name: &str,
@@ -901,6 +903,18 @@ pub fn import(
         lines.saturating_sub(1),
         &format!("importing {}", kind.as_str()),
     );
+    if kind == ImportKind::Entries {
+        // Each row is logged as log_interaction logs it: through the plugins' hooks.
+        let result = host.transaction(db, name, |h| {
+            for def in define {
+                h.write(|tx| tx.field_define(def))?;
+            }
+            let declared = h.write(|tx| tx.view().declared_fields(FieldRecord::Entry))?;
+            import_entries(h, input, name, syntax, &declared, &bar)
+        });
+        bar.finish_and_clear();
+        return Ok(reply(result?));
+    }
     let result = db.write(|tx| {
         // From the start each time: a transaction another writer overtook runs again.
         bar.set_position(0);
@@ -1128,6 +1142,43 @@ fn import_rows(
     Ok(counts)
 }
 
+/// Logs each row of `input` as a new interaction, through the plugins' hooks (`source`
+/// "import"): the spec's checks and defaults, `before_log` on the whole draft, `after_log`.
+fn import_entries(
+    h: &Hooked<'_>,
+    input: Input<'_>,
+    name: &str,
+    syntax: Syntax,
+    declared: &[FieldDef],
+    bar: &ProgressBar,
+) -> Result<Counts, Error> {
+    let mut counts = Counts::default();
+    each_row(input, name, syntax, &mut |place, cells, columns_changed| {
+        if columns_changed {
+            check_columns(
+                ImportKind::Entries,
+                (syntax, place),
+                &mut cells.iter().map(|c| c.0),
+                declared,
+            )?;
+        }
+        let (draft, values) = draft_from(place, cells, declared)?;
+        h.log_interaction(draft, values, EntrySource::Import)
+            .map_err(|e| {
+                let fix = if e.kind_word() == "plugin" {
+                    "fix that row, or the plugin (or disable it); nothing was imported"
+                } else {
+                    "fix that row; nothing was imported"
+                };
+                Error::invalid(place.to_string(), "row", e.message, fix)
+            })?;
+        counts.created += 1;
+        bar.inc(1);
+        Ok(true)
+    })?;
+    Ok(counts)
+}
+
 /// Whether a row is of a person whose company (`company_no`) is not in the database.
 fn company_missing(tx: &Tx<'_>, cells: &[(&str, &str)]) -> Result<bool, Error> {
     let cell = |name: &str| {
@@ -1338,18 +1389,7 @@ fn import_row(
             }
             Ok(change)
         }
-        ImportKind::Entries => {
-            let (draft, values) = draft_from(place, cells, declared)?;
-            let label = "entry".to_string();
-            tx.view()
-                .check_custom_values(FieldRecord::Entry, &label, &values)
-                .map_err(engine)?;
-            let no = tx.log_interaction(draft).map_err(engine)?;
-            let id = rapport_engine::ops::entry_id(no);
-            tx.custom_values_set(FieldRecord::Entry, &id, &label, &values)
-                .map_err(engine)?;
-            Ok(Change::Created)
-        }
+        ImportKind::Entries => unreachable!("imported by import_entries"),
         ImportKind::Database => unreachable!("imported by import_database"),
     }
 }

@@ -1216,8 +1216,10 @@ async fn import(
         } else {
             Vec::new()
         };
-        let reply =
-            import::import(&db, kind, input, &name, options, &define).map_err(|e| cli(&e))?;
+        // Entries it logs go through the plugins' hooks, as the client's user.
+        let host = server.host(&who, Arc::new(AtomicBool::new(false)))?;
+        let reply = import::import(&db, &host, kind, input, &name, options, &define)
+            .map_err(|e| cli(&e))?;
         Ok(axum::Json(reply))
     })
     .await

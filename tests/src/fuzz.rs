@@ -81,6 +81,7 @@ pub fn csv_import(bytes: &[u8]) {
     let before = db.fingerprint().expect("reads");
     let outcome = rapport::import::import(
         &db,
+        &rapport_script::ScriptHost::new(rapport_script::Limits::user()),
         rapport::import::ImportKind::Contacts,
         rapport::import::Input::Bytes(bytes),
         "fuzz.csv",

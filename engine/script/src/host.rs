@@ -76,6 +76,39 @@ pub struct PluginReport {
     pub broken: Vec<BrokenPlugin>,
 }
 
+/// One write transaction driven from Rust (an import), in which interactions are logged as
+/// `log_interaction` logs them: through the enabled plugins' hooks ([`ScriptHost::transaction`]).
+pub struct Hooked<'h> {
+    host: &'h ScriptHost,
+    name: &'h str,
+}
+
+impl Hooked<'_> {
+    /// Runs one workflow in the transaction.
+    pub fn write<R>(
+        &self,
+        work: impl FnOnce(&mut rapport_engine::Tx<'_>) -> rapport_engine::Result<R>,
+    ) -> rapport_engine::Result<R> {
+        let mut guard = self.host.shared.borrow_mut();
+        let session = guard
+            .as_mut()
+            .expect("a transaction's session is set while it runs");
+        session.write(work)
+    }
+
+    /// Logs an interaction as `log_interaction` does — the spec's checks, `before_log` on the
+    /// whole draft, the entry, `after_log` — telling the hooks it comes from `source`.
+    pub fn log_interaction(
+        &self,
+        draft: rapport_engine::ops::InteractionDraft,
+        custom: std::collections::BTreeMap<String, rapport_engine::model::FieldValue>,
+        source: rapport_engine::ops::EntrySource,
+    ) -> Result<u64, ScriptError> {
+        crate::api::log::log_one(&self.host.shared, draft, custom, source)
+            .map_err(|e| error::runtime(self.name, &e, &self.host.engine, &self.host.limits))
+    }
+}
+
 /// The engine user scripts run in: the whole language, and the streaming of results.
 fn user_engine(limits: Limits, probes: &Probes<'_>, stream: &StreamSlot) -> Engine {
     let mut engine = build_engine(limits, probes);
@@ -335,6 +368,40 @@ impl ScriptHost {
             .flat_map(|r| r.plugins.iter().filter(|p| p.enabled))
             .flat_map(LoadedPlugin::functions)
             .collect()
+    }
+
+    /// Runs `work` in one write transaction as a script's run would be — this host's user,
+    /// role and plugins — and commits it when `work` succeeds (drops it when it fails).
+    /// Entries it logs through [`Hooked::log_interaction`] go through the plugins' hooks.
+    pub fn transaction<T, E: From<rapport_engine::Error>>(
+        &self,
+        db: &Database,
+        name: &str,
+        work: impl FnOnce(&Hooked<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let hooks = self.plugins.clone().map(|p| -> Rc<dyn HookRunner> { p });
+        // In the write transaction from the start: nothing can overtake it.
+        let mut session =
+            Session::begin(db.backend().clone(), self.context(db), false, hooks, true)?;
+        session.caller = self.caller.clone();
+        *self.shared.borrow_mut() = Some(session);
+        self.printed.borrow_mut().clear();
+        let outcome = work(&Hooked { host: self, name });
+        let session = self
+            .shared
+            .borrow_mut()
+            .take()
+            .expect("the session set above");
+        match outcome {
+            Ok(value) => {
+                session.finish(true)?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = session.finish(false);
+                Err(e)
+            }
+        }
     }
 
     /// Gives the host a way to read how many bytes the process has allocated (e.g. from a

@@ -26,6 +26,6 @@ mod session;
 
 pub use capability::Caller;
 pub use error::{ErrorDetail, ScriptError, ScriptErrorKind};
-pub use host::{PluginReport, RunOptions, ScriptHost, ScriptOutput};
+pub use host::{Hooked, PluginReport, RunOptions, ScriptHost, ScriptOutput};
 pub use limits::Limits;
 pub use outcome::{ResultSink, Results, Streamed, Value, Variables};

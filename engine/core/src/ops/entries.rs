@@ -315,12 +315,17 @@ impl Tx<'_> {
     /// Logs one interaction by hand (spec 2): the checks in the spec's order, then one entry.
     /// Returns the new entry no.
     pub fn log_interaction(&mut self, draft: InteractionDraft) -> Result<u64> {
-        let proposal = self.propose_interaction(draft)?;
+        let proposal = self.propose_interaction(draft, EntrySource::Manual)?;
         self.write_interaction(proposal)
     }
 
     /// The entry logging `draft` would write, every check of spec 2 passed; writes nothing.
-    pub fn propose_interaction(&self, draft: InteractionDraft) -> Result<InteractionProposal> {
+    /// `source` says who logs it: by hand, or an import.
+    pub fn propose_interaction(
+        &self,
+        draft: InteractionDraft,
+        source: EntrySource,
+    ) -> Result<InteractionProposal> {
         const RECORD: &str = "interaction";
         let view = self.view();
         // 1–3: contact given, exists, not privacy-blocked.
@@ -476,7 +481,7 @@ impl Tx<'_> {
         let attachment =
             draft.attachment.is_some() || template_attachment != 0 || template.is_merge();
         Ok(InteractionProposal {
-            entry: ProposedEntry::new(entry, EntrySource::Manual, draft.deliver, attachment),
+            entry: ProposedEntry::new(entry, source, draft.deliver, attachment),
             attachment: draft.attachment,
             template_attachment,
         })

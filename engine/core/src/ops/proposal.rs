@@ -26,16 +26,19 @@ pub enum EntrySource {
     Document,
     /// A postponed interaction resumed.
     Resume,
+    /// A row of `rapport import entries`.
+    Import,
 }
 
 impl EntrySource {
-    /// The word scripts see (`manual`, `segment`, `document`, `resume`).
+    /// The word scripts see (`manual`, `segment`, `document`, `resume`, `import`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Manual => "manual",
             Self::Segment => "segment",
             Self::Document => "document",
             Self::Resume => "resume",
+            Self::Import => "import",
         }
     }
 }

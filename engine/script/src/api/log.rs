@@ -422,6 +422,36 @@ fn set_canceled(
     })
 }
 
+/// Logs one interaction (by hand, or a row of an import) through the plugins' hooks:
+/// `before_log` sees the entry as it would be written and may amend it, `after_log` sees it
+/// written; all of it, or nothing.
+pub(crate) fn log_one(
+    s: &Shared,
+    draft: InteractionDraft,
+    mut custom: Custom,
+    source: EntrySource,
+) -> RhaiResult<u64> {
+    group(s, || {
+        let check = |tx: &Tx<'_>, custom: &Custom| {
+            tx.view()
+                .check_custom_values(FieldRecord::Entry, "log_interaction", custom)
+        };
+        let mut proposal = with_write(s, Access::log(), |tx| {
+            check(tx, &custom)?;
+            tx.propose_interaction(draft, source)
+        })?;
+        before_log(s, &mut proposal.entry, &mut custom)?;
+        let no = with_write(s, Access::log(), |tx| {
+            check(tx, &custom)?;
+            let no = tx.write_interaction(proposal)?;
+            set_custom(tx, no, &custom)?;
+            Ok(no)
+        })?;
+        after_log(s, no, source)?;
+        Ok(no)
+    })
+}
+
 /// Logs a segment, then tells the plugins (`after_segment_logged`).
 fn log_segment(
     s: &Shared,
@@ -569,28 +599,8 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         "log_interaction",
         move |ctx: NativeCallContext, map: Map| -> RhaiResult<INT> {
             placed_result(&ctx, || -> RhaiResult<INT> {
-                group(&s, || {
-                    let (draft, mut custom) = draft_from(&map).map_err(engine_error)?;
-                    let check = |tx: &Tx<'_>, custom: &Custom| {
-                        tx.view()
-                            .check_custom_values(FieldRecord::Entry, "log_interaction", custom)
-                    };
-                    let mut proposal = with_write(&s, Access::log(), |tx| {
-                        check(tx, &custom)?;
-                        tx.propose_interaction(draft)
-                    })?;
-                    // before_log sees the entry as it would be written; it may amend it (or
-                    // veto by throwing).
-                    before_log(&s, &mut proposal.entry, &mut custom)?;
-                    let no = with_write(&s, Access::log(), |tx| {
-                        check(tx, &custom)?;
-                        let no = tx.write_interaction(proposal)?;
-                        set_custom(tx, no, &custom)?;
-                        Ok(no)
-                    })?;
-                    after_log(&s, no, EntrySource::Manual)?;
-                    Ok(no as INT)
-                })
+                let (draft, custom) = draft_from(&map).map_err(engine_error)?;
+                log_one(&s, draft, custom, EntrySource::Manual).map(|no| no as INT)
             })
         },
     );
