@@ -139,7 +139,7 @@ impl ApiError {
             message: e.to_string(),
             line: e.line,
             column: e.column,
-            printed: e.printed.clone(),
+            printed: e.printed.to_vec(),
         }
     }
 

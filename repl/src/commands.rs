@@ -560,8 +560,7 @@ fn plugin_tests(
     source: &plugin::PluginSource,
 ) -> Result<ExitCode, CliError> {
     let name = plugin::Manifest::parse(&source.manifest)
-        .map(|m| m.name)
-        .unwrap_or_else(|_| source.origin.clone());
+        .map_or_else(|_| source.origin.clone(), |m| m.name);
     if source.tests.is_empty() {
         return Err(CliError::Plugin {
             name,
@@ -604,7 +603,7 @@ fn plugin_tests(
                     "passed": o.failure.is_none(),
                     "error": o.failure.as_ref().map(ToString::to_string),
                     "line": o.failure.as_ref().and_then(|e| e.line),
-                    "printed": o.failure.as_ref().map_or(&o.printed, |e| &e.printed),
+                    "printed": o.failure.as_ref().map_or(o.printed.as_slice(), |e| &e.printed),
                 })
             })
             .collect();

@@ -906,6 +906,8 @@ pub fn import(
     if kind == ImportKind::Entries {
         // Each row is logged as log_interaction logs it: through the plugins' hooks.
         let result = host.transaction(db, name, |h| {
+            // From the start each time: a transaction another writer overtook runs again.
+            bar.set_position(0);
             for def in define {
                 h.write(|tx| tx.field_define(def))?;
             }
@@ -1165,12 +1167,17 @@ fn import_entries(
         let (draft, values) = draft_from(place, cells, declared)?;
         h.log_interaction(draft, values, EntrySource::Import)
             .map_err(|e| {
-                let fix = if e.kind_word() == "plugin" {
-                    "fix that row, or the plugin (or disable it); nothing was imported"
-                } else {
-                    "fix that row; nothing was imported"
+                let fix = match e.kind_word() {
+                    "plugin" => "fix that row, or the plugin (or disable it); nothing was imported",
+                    "storage" | "corrupt" | "read_only" | "database_in_use" | "conflict" => {
+                        "nothing was imported; import again once the database can be written"
+                    }
+                    _ => "fix that row; nothing was imported",
                 };
-                Error::invalid(place.to_string(), "row", e.message, fix)
+                // What the hooks printed comes before the message, as in a failed script's error.
+                let mut message = e.printed.to_vec();
+                message.push(e.message);
+                Error::invalid(place.to_string(), "row", message.join("\n"), fix)
             })?;
         counts.created += 1;
         bar.inc(1);

@@ -394,12 +394,10 @@ fn failure_at(
     column: Option<usize>,
     source: &str,
 ) -> String {
-    let mut text: String = printed.iter().map(|l| format!("{l}\n")).collect();
-    match caret(source, line, column) {
-        Some(caret) => text.push_str(&format!("error: {message}\n{caret}")),
-        None => text.push_str(&format!("error: {message}")),
-    }
-    text
+    let mut lines: Vec<String> = printed.to_vec();
+    lines.push(format!("error: {message}"));
+    lines.extend(caret(source, line, column));
+    lines.join("\n")
 }
 
 /// The failing source line with a caret under the column, for error messages.

@@ -256,6 +256,8 @@ pub struct Repl<'a> {
     quiet: bool,
     /// Where results go instead of standard output (`:output FILE`).
     output: Option<(PathBuf, std::fs::File)>,
+    /// Through a server: its enabled plugins' functions, asked once (`:reload` asks again).
+    remote_functions: std::cell::RefCell<Option<Vec<(String, String)>>>,
 }
 
 fn history_file() -> Option<PathBuf> {
@@ -281,6 +283,7 @@ impl<'a> Repl<'a> {
             failed: false,
             quiet: false,
             output: None,
+            remote_functions: std::cell::RefCell::new(None),
         }
     }
 
@@ -305,6 +308,7 @@ impl<'a> Repl<'a> {
             failed: false,
             quiet: false,
             output: None,
+            remote_functions: std::cell::RefCell::new(None),
         })
     }
 
@@ -321,16 +325,21 @@ impl<'a> Repl<'a> {
         match &self.at {
             Where::Local { host, .. } => host.plugin_functions(),
             Where::Remote { client, .. } => {
-                let list: serde_json::Value = client.get("/plugins").unwrap_or_default();
-                list["plugins"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|p| p["enabled"] == true)
-                    .filter_map(|p| p["functions"].as_str())
-                    .flat_map(|f| f.split("; ").filter(|f| !f.is_empty()))
-                    .map(|f| (f.to_string(), String::new()))
-                    .collect()
+                let mut cache = self.remote_functions.borrow_mut();
+                cache
+                    .get_or_insert_with(|| {
+                        let list: serde_json::Value = client.get("/plugins").unwrap_or_default();
+                        list["plugins"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|p| p["enabled"] == true)
+                            .filter_map(|p| p["functions"].as_str())
+                            .flat_map(|f| f.split("; ").filter(|f| !f.is_empty()))
+                            .map(|f| (f.to_string(), String::new()))
+                            .collect()
+                    })
+                    .clone()
             }
         }
     }
@@ -473,7 +482,7 @@ impl<'a> Repl<'a> {
                         Some(doc) => say(&format!("{}\n  {}", doc.signature, doc.summary)),
                         None if !plugin.is_empty() => {
                             for (sig, doc) in plugin {
-                                say(&format!("{sig}\n  {doc}").trim_end().to_string());
+                                say(format!("{sig}\n  {doc}").trim_end());
                             }
                         }
                         None if !fields.is_empty() => {
@@ -497,7 +506,7 @@ impl<'a> Repl<'a> {
                     if !plugin.is_empty() {
                         say("\nfunctions of enabled plugins (:help NAME::FUNCTION for one):");
                         for (sig, doc) in plugin {
-                            say(&format!("{sig:<34} {doc}").trim_end().to_string());
+                            say(format!("{sig:<34} {doc}").trim_end());
                         }
                     }
                     if !declared.is_empty() {
@@ -706,9 +715,12 @@ impl<'a> Repl<'a> {
                             note(&format!("error: {e}"));
                         }
                     },
-                    Where::Remote { .. } => note(
-                        "the server loads the plugins for every request: nothing to reload here",
-                    ),
+                    Where::Remote { .. } => {
+                        self.remote_functions.borrow_mut().take();
+                        note(
+                            "the server loads the plugins for every request; their functions are asked for again",
+                        );
+                    }
                 }
                 return true;
             }

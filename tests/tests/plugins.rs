@@ -8,7 +8,7 @@ use rapport_tests::{Workspace, assert_output, each_backend};
 
 /// The issue's first rule: no interaction over 500 unless the salesperson is a manager.
 const COST_GATE_MANIFEST: &str = "name = \"cost_gate\"\nversion = \"1.0\"\nrequires = \"0.1\"\nhooks = [\"before_log\"]\n[capabilities]\nread = [\"salespeople\"]\n";
-const COST_GATE: &str = r#"fn before_log(d) {
+const COST_GATE: &str = r"fn before_log(d) {
     if d.cost > 500 {
         let sp = salesperson(d.salesperson);
         if sp == () || sp.manager != true {
@@ -17,16 +17,16 @@ const COST_GATE: &str = r#"fn before_log(d) {
     }
     d
 }
-"#;
+";
 
 /// The issue's second rule: every interaction counts as a touch of its contact.
 const TOUCHES_MANIFEST: &str = "name = \"touches\"\nversion = \"1.0\"\nrequires = \"0.1\"\nhooks = [\"after_log\"]\n[capabilities]\nwrite = [\"contacts\"]\n";
-const TOUCHES: &str = r#"fn after_log(e) {
+const TOUCHES: &str = r"fn after_log(e) {
     let c = contact(e.contact_no);
     let n = if c.touches == () { 0 } else { c.touches };
     contact_update(e.contact_no, #{touches: n + 1});
 }
-"#;
+";
 
 /// The demo company, a manager MG (custom field `manager`), a DINNER template costing 600,
 /// quotes costing 600 too, and the contact field `touches`.

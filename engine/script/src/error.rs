@@ -71,7 +71,7 @@ pub struct ScriptError {
     pub detail: Option<Box<ErrorDetail>>,
     /// What the run (its hooks included) printed before it failed: the main way to see what a
     /// failing script or hook was doing.
-    pub printed: Vec<String>,
+    pub printed: Box<[String]>,
 }
 
 impl std::fmt::Display for ScriptError {
@@ -96,7 +96,7 @@ impl ScriptError {
             message: e.to_string(),
             kind: ScriptErrorKind::Storage,
             detail: Some(Box::new(detail_of(e))),
-            printed: Vec::new(),
+            printed: Box::default(),
         }
     }
 
@@ -116,7 +116,7 @@ impl ScriptError {
             message,
             kind,
             detail: None,
-            printed: Vec::new(),
+            printed: Box::default(),
         }
     }
 }

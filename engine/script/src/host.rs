@@ -104,8 +104,18 @@ impl Hooked<'_> {
         custom: std::collections::BTreeMap<String, rapport_engine::model::FieldValue>,
         source: rapport_engine::ops::EntrySource,
     ) -> Result<u64, ScriptError> {
-        crate::api::log::log_one(&self.host.shared, draft, custom, source)
-            .map_err(|e| error::runtime(self.name, &e, &self.host.engine, &self.host.limits))
+        // What the hooks print goes with a failure; a row that went through drops it.
+        let printed = || std::mem::take(&mut *self.host.printed.borrow_mut());
+        match crate::api::log::log_one(&self.host.shared, draft, custom, source) {
+            Ok(no) => {
+                printed();
+                Ok(no)
+            }
+            Err(e) => Err(ScriptError {
+                printed: printed().into_boxed_slice(),
+                ..error::runtime(self.name, &e, &self.host.engine, &self.host.limits)
+            }),
+        }
     }
 }
 
@@ -373,33 +383,45 @@ impl ScriptHost {
     /// Runs `work` in one write transaction as a script's run would be — this host's user,
     /// role and plugins — and commits it when `work` succeeds (drops it when it fails).
     /// Entries it logs through [`Hooked::log_interaction`] go through the plugins' hooks.
+    /// Overtaken by another writer (a backend that detects it at commit), `work` runs again
+    /// from the start, up to [`WRITE_ATTEMPTS`] times, as a script would.
     pub fn transaction<T, E: From<rapport_engine::Error>>(
         &self,
         db: &Database,
         name: &str,
-        work: impl FnOnce(&Hooked<'_>) -> Result<T, E>,
+        mut work: impl FnMut(&Hooked<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let hooks = self.plugins.clone().map(|p| -> Rc<dyn HookRunner> { p });
-        // In the write transaction from the start: nothing can overtake it.
-        let mut session =
-            Session::begin(db.backend().clone(), self.context(db), false, hooks, true)?;
-        session.caller = self.caller.clone();
-        *self.shared.borrow_mut() = Some(session);
-        self.printed.borrow_mut().clear();
-        let outcome = work(&Hooked { host: self, name });
-        let session = self
-            .shared
-            .borrow_mut()
-            .take()
-            .expect("the session set above");
-        match outcome {
-            Ok(value) => {
-                session.finish(true)?;
-                Ok(value)
-            }
-            Err(e) => {
+        let mut attempt = 1;
+        loop {
+            let hooks = self.plugins.clone().map(|p| -> Rc<dyn HookRunner> { p });
+            // In the write transaction from the start: nothing can overtake it before commit.
+            let mut session =
+                Session::begin(db.backend().clone(), self.context(db), false, hooks, true)?;
+            session.caller = self.caller.clone();
+            *self.shared.borrow_mut() = Some(session);
+            self.printed.borrow_mut().clear();
+            let outcome = work(&Hooked { host: self, name });
+            let session = self
+                .shared
+                .borrow_mut()
+                .take()
+                .expect("the session set above");
+            let committed = if session.conflicted() {
+                // Whatever `work` made of it, it worked on a state that is gone.
                 let _ = session.finish(false);
-                Err(e)
+                Err(rapport_engine::store::StoreError::Conflict.into())
+            } else {
+                match outcome {
+                    Ok(value) => session.finish(true).map(|()| value),
+                    Err(e) => {
+                        let _ = session.finish(false);
+                        return Err(e);
+                    }
+                }
+            };
+            match committed {
+                Err(e) if e.is_conflict() && attempt < WRITE_ATTEMPTS => attempt += 1,
+                other => return other.map_err(E::from),
             }
         }
     }
@@ -574,7 +596,7 @@ impl ScriptHost {
                     message: "cancelled; nothing was changed".into(),
                     kind: crate::ScriptErrorKind::Cancelled,
                     detail: None,
-                    printed: Vec::new(),
+                    printed: Box::default(),
                 });
             }
             // A run another writer overtook is void: it runs again from the same variables
@@ -709,7 +731,7 @@ impl ScriptHost {
                 match session.finish(!options.dry_run) {
                     Err(e) if e.is_conflict() => return Attempt::Conflicted,
                     Err(e) => Err(ScriptError {
-                        printed,
+                        printed: printed.into_boxed_slice(),
                         ..ScriptError::engine(name, &e)
                     }),
                     Ok(()) => {
@@ -726,7 +748,7 @@ impl ScriptHost {
             Err(e) => {
                 let _ = session.finish(false);
                 Err(ScriptError {
-                    printed,
+                    printed: printed.into_boxed_slice(),
                     ..error::runtime(name, &e, &self.engine, &self.limits)
                 })
             }

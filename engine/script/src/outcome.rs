@@ -192,7 +192,7 @@ impl Variables {
             message: format!("{name} cannot be given to a script: {e}"),
             kind: crate::ScriptErrorKind::Runtime,
             detail: None,
-            printed: Vec::new(),
+            printed: Box::default(),
         })?;
         self.0.set_or_push(name.to_string(), value);
         Ok(())

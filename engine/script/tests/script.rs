@@ -552,7 +552,7 @@ fn cancel_dry_run_reports_what_the_real_cancel_changes() {
     );
     assert_eq!(
         dry,
-        r#"{"canceled":true,"count":2,"dry_run":true,"entry_nos":[1,2],"more":0}"#
+        r#"{"canceled":true,"count":2,"dry_run":true,"entry_nos":[1,2],"more":0,"selected":2}"#
     );
     assert_eq!(real, "2");
     assert_eq!(flags(&db), r#"[[1, true, ""], [2, true, ""]]"#);
@@ -565,10 +565,17 @@ fn toggle_canceled_dry_run_reports_the_flag_the_real_toggle_sets() {
     exec(&db, "cancel(1)");
     let (dry, real) = dry_then_real(
         &db,
-        "let r = toggle_canceled(1, #{dry_run: true}); [r.count, r.canceled]",
+        "toggle_canceled(1, #{dry_run: true})",
         "[toggle_canceled(1), entry(1).canceled]",
     );
-    assert_eq!((dry.as_str(), real.as_str()), ("[1,false]", "[1,false]"));
+    assert_eq!(
+        (dry.as_str(), real.as_str()),
+        (
+            r#"{"canceled":false,"count":1,"dry_run":true,"entry_nos":[1],"more":0,"selected":1}"#,
+            "[1,false]"
+        ),
+        "one entry changes, to not canceled"
+    );
     assert_eq!(flags(&db), r#"[[1, false, ""]]"#);
 }
 

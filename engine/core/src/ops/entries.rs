@@ -64,7 +64,6 @@ pub struct InteractionProposal {
     /// The entry as it would be written.
     pub entry: ProposedEntry,
     attachment: Option<AttachmentContent>,
-    template_attachment: u64,
 }
 
 /// A postponed interaction's resumption worked out and checked, not yet written
@@ -315,10 +314,134 @@ impl Tx<'_> {
     /// Logs one interaction by hand (spec 2): the checks in the spec's order, then one entry.
     /// Returns the new entry no.
     pub fn log_interaction(&mut self, draft: InteractionDraft) -> Result<u64> {
-        let proposal = self.propose_interaction(draft, EntrySource::Manual)?;
+        let proposal = self
+            .view()
+            .propose_interaction(draft, EntrySource::Manual)?;
         self.write_interaction(proposal)
     }
 
+    /// Writes a proposed interaction (checking again what was amended): its attachment, its
+    /// campaign entry, its number. Returns the new entry no.
+    pub fn write_interaction(&mut self, proposal: InteractionProposal) -> Result<u64> {
+        let template_attachment = proposal.entry.template_attachment;
+        let mut entry = proposal.entry.checked(&self.view())?;
+        let postponed = entry.postponed;
+        entry.attachment_no = match &proposal.attachment {
+            Some(content) => self.store_attachment(content, 1, !postponed)?,
+            None if template_attachment != 0 => {
+                self.share_attachment(template_attachment, 1, !postponed)?
+            }
+            None => 0,
+        };
+        // A postponed interaction has no campaign entry; resuming it creates (or reuses) one.
+        if !entry.campaign_no.is_empty() && !postponed {
+            entry.campaign_entry_no = self.campaign_entry_for(
+                &entry.campaign_no,
+                "",
+                None,
+                0,
+                &entry.salesperson,
+                entry.date,
+            )?;
+        }
+        entry.entry_no = layout::next_number(self.kv, "entry")?;
+        self.insert_entry(&entry)?;
+        Ok(entry.entry_no)
+    }
+
+    /// Resumes a postponed interaction: fills the same entry, runs the delivery checks it skipped,
+    /// and clears `postponed` (so it enters lists and statistics).
+    pub fn resume_interaction(&mut self, entry_no: u64, changes: ResumeChanges) -> Result<()> {
+        let proposal = self.view().propose_resume(entry_no, changes)?;
+        self.write_resume(proposal)
+    }
+
+    /// Resumes as proposed (checking again what was amended): the campaign entry, the
+    /// attachment made read-only, the entry rewritten.
+    pub fn write_resume(&mut self, proposal: ResumeProposal) -> Result<()> {
+        let old = proposal.old;
+        let mut new = proposal.entry.checked(&self.view())?;
+        if new.campaign_no != old.campaign_no {
+            new.campaign_entry_no = 0;
+        }
+        if !new.campaign_no.is_empty() && new.campaign_entry_no == 0 {
+            new.campaign_entry_no =
+                self.campaign_entry_for(&new.campaign_no, "", None, 0, &new.salesperson, new.date)?;
+        }
+        if new.attachment_no != 0 {
+            self.mark_attachment_read_only(new.attachment_no)?;
+        }
+        self.update_entry(&old, &new)
+    }
+}
+
+impl View<'_> {
+    /// One entry by number.
+    pub fn entry(&self, entry_no: u64) -> Result<Option<InteractionLogEntry>> {
+        layout::get(self.kv, tables::ENTRIES, &keys::no(entry_no))
+    }
+
+    /// Tells the store that the entries `nos[i..]` are about to be read, a thousand at a time
+    /// ([`crate::store::KvRead::prefetch`]: one statement on a server instead of one a key).
+    /// Called with each position of a loop over `nos`; acts where a thousand starts.
+    pub(crate) fn prefetch_entries(&self, nos: &[u64], i: usize) -> Result<()> {
+        layout::prefetch_at(self.kv, tables::ENTRIES, nos, i, |&no| {
+            keys::no(no).into_bytes()
+        })
+    }
+
+    /// Visits every entry in entry-no order until `visit` returns `false`.
+    pub fn each_entry(
+        &self,
+        visit: &mut dyn FnMut(InteractionLogEntry) -> Result<bool>,
+    ) -> Result<()> {
+        layout::scan_all(self.kv, tables::ENTRIES, Order::Ascending, &mut |_, v| {
+            visit(crate::store::codec::decode(v, "interaction log entry")?)
+        })
+    }
+
+    /// The entry numbers under one entry-index prefix (see `layout::keys`).
+    pub(crate) fn entry_nos(&self, prefix: &Key, order: Order) -> Result<Vec<u64>> {
+        layout::index_nos(self.kv, tables::ENTRY_INDEX, prefix, order)
+    }
+
+    /// A contact's timeline: its entries (a company's: its own and its persons'), newest first,
+    /// without postponed ones.
+    pub fn timeline(&self, contact_no: &str) -> Result<Vec<InteractionLogEntry>> {
+        let no = normalize_code(contact_no);
+        let contact = self
+            .contact(&no)?
+            .ok_or_else(|| Error::not_found("contact", &no))?;
+        let prefix = if contact.is_person() {
+            keys::entries_of_contact(&no)
+        } else {
+            keys::entries_of_company(&no)
+        };
+        let mut out = Vec::new();
+        let nos = self.entry_nos(&prefix, Order::Descending)?;
+        for (i, &entry_no) in nos.iter().enumerate() {
+            self.prefetch_entries(&nos, i)?;
+            if let Some(e) = self.entry(entry_no)?
+                && !e.postponed
+            {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Entry numbers of the postponed interactions.
+    pub fn postponed_entries(&self) -> Result<Vec<u64>> {
+        self.entry_nos(&keys::postponed_entries(), Order::Ascending)
+    }
+
+    /// The last entry number handed out (entry numbers are never reused).
+    pub fn last_entry_no(&self) -> Result<u64> {
+        layout::last_number(self.kv, "entry")
+    }
+}
+
+impl View<'_> {
     /// The entry logging `draft` would write, every check of spec 2 passed; writes nothing.
     /// `source` says who logs it: by hand, or an import.
     pub fn propose_interaction(
@@ -327,7 +450,7 @@ impl Tx<'_> {
         source: EntrySource,
     ) -> Result<InteractionProposal> {
         const RECORD: &str = "interaction";
-        let view = self.view();
+        let view = *self;
         // 1–3: contact given, exists, not privacy-blocked.
         let contact_no = normalize_code(&draft.contact);
         if contact_no.is_empty() {
@@ -444,7 +567,8 @@ impl Tx<'_> {
         );
         entry.contact_no.clone_from(&contact.no);
         entry.contact_company_no.clone_from(&contact.company_no);
-        entry.subject = if draft.subject.trim().is_empty() {
+        let subject_defaulted = draft.subject.trim().is_empty();
+        entry.subject = if subject_defaulted {
             description.clone()
         } else {
             draft.subject.clone()
@@ -478,53 +602,24 @@ impl Tx<'_> {
             .into_iter()
             .map(|text| Comment { date, text })
             .collect();
-        let attachment =
-            draft.attachment.is_some() || template_attachment != 0 || template.is_merge();
+        let entry = ProposedEntry::new(entry, source)
+            .delivery(
+                draft.deliver,
+                draft.attachment.is_some() || template.is_merge(),
+                template_attachment,
+            )
+            .subject_defaulted(subject_defaulted);
         Ok(InteractionProposal {
-            entry: ProposedEntry::new(entry, source, draft.deliver, attachment),
+            entry,
             attachment: draft.attachment,
-            template_attachment,
         })
-    }
-
-    /// Writes a proposed interaction (checking again what was amended): its attachment, its
-    /// campaign entry, its number. Returns the new entry no.
-    pub fn write_interaction(&mut self, proposal: InteractionProposal) -> Result<u64> {
-        let mut entry = proposal.entry.checked(self)?;
-        let postponed = entry.postponed;
-        entry.attachment_no = match &proposal.attachment {
-            Some(content) => self.store_attachment(content, 1, !postponed)?,
-            None if proposal.template_attachment != 0 => {
-                self.share_attachment(proposal.template_attachment, 1, !postponed)?
-            }
-            None => 0,
-        };
-        // A postponed interaction has no campaign entry; resuming it creates (or reuses) one.
-        if !entry.campaign_no.is_empty() && !postponed {
-            entry.campaign_entry_no = self.campaign_entry_for(
-                &entry.campaign_no,
-                "",
-                None,
-                0,
-                &entry.salesperson,
-                entry.date,
-            )?;
-        }
-        entry.entry_no = layout::next_number(self.kv, "entry")?;
-        self.insert_entry(&entry)?;
-        Ok(entry.entry_no)
-    }
-
-    /// Resumes a postponed interaction: fills the same entry, runs the delivery checks it skipped,
-    /// and clears `postponed` (so it enters lists and statistics).
-    pub fn resume_interaction(&mut self, entry_no: u64, changes: ResumeChanges) -> Result<()> {
-        let proposal = self.propose_resume(entry_no, changes)?;
-        self.write_resume(proposal)
     }
 
     /// The entry resuming would leave, every check passed; writes nothing.
     pub fn propose_resume(&self, entry_no: u64, changes: ResumeChanges) -> Result<ResumeProposal> {
-        let old = self.require_entry(entry_no)?;
+        let old = self
+            .entry(entry_no)?
+            .ok_or_else(|| Error::not_found("interaction log entry", entry_no.to_string()))?;
         let record = format!("interaction log entry {entry_no}");
         if !old.postponed {
             return Err(Error::wrong_state(
@@ -533,7 +628,7 @@ impl Tx<'_> {
                 "only postponed interactions can be resumed",
             ));
         }
-        let view = self.view();
+        let view = *self;
         let contact = view
             .contact(&old.contact_no)?
             .ok_or_else(|| Error::not_found("contact", &old.contact_no))?;
@@ -601,93 +696,9 @@ impl Tx<'_> {
         );
         new.postponed = false;
         let attachment = new.attachment_no != 0 || is_merge;
-        Ok(ResumeProposal {
-            entry: ProposedEntry::new(new, EntrySource::Resume, changes.deliver, attachment),
-            old,
-        })
-    }
-
-    /// Resumes as proposed (checking again what was amended): the campaign entry, the
-    /// attachment made read-only, the entry rewritten.
-    pub fn write_resume(&mut self, proposal: ResumeProposal) -> Result<()> {
-        let old = proposal.old;
-        let mut new = proposal.entry.checked(self)?;
-        if new.campaign_no != old.campaign_no {
-            new.campaign_entry_no = 0;
-        }
-        if !new.campaign_no.is_empty() && new.campaign_entry_no == 0 {
-            new.campaign_entry_no =
-                self.campaign_entry_for(&new.campaign_no, "", None, 0, &new.salesperson, new.date)?;
-        }
-        if new.attachment_no != 0 {
-            self.mark_attachment_read_only(new.attachment_no)?;
-        }
-        self.update_entry(&old, &new)
-    }
-}
-
-impl View<'_> {
-    /// One entry by number.
-    pub fn entry(&self, entry_no: u64) -> Result<Option<InteractionLogEntry>> {
-        layout::get(self.kv, tables::ENTRIES, &keys::no(entry_no))
-    }
-
-    /// Tells the store that the entries `nos[i..]` are about to be read, a thousand at a time
-    /// ([`crate::store::KvRead::prefetch`]: one statement on a server instead of one a key).
-    /// Called with each position of a loop over `nos`; acts where a thousand starts.
-    pub(crate) fn prefetch_entries(&self, nos: &[u64], i: usize) -> Result<()> {
-        layout::prefetch_at(self.kv, tables::ENTRIES, nos, i, |&no| {
-            keys::no(no).into_bytes()
-        })
-    }
-
-    /// Visits every entry in entry-no order until `visit` returns `false`.
-    pub fn each_entry(
-        &self,
-        visit: &mut dyn FnMut(InteractionLogEntry) -> Result<bool>,
-    ) -> Result<()> {
-        layout::scan_all(self.kv, tables::ENTRIES, Order::Ascending, &mut |_, v| {
-            visit(crate::store::codec::decode(v, "interaction log entry")?)
-        })
-    }
-
-    /// The entry numbers under one entry-index prefix (see `layout::keys`).
-    pub(crate) fn entry_nos(&self, prefix: &Key, order: Order) -> Result<Vec<u64>> {
-        layout::index_nos(self.kv, tables::ENTRY_INDEX, prefix, order)
-    }
-
-    /// A contact's timeline: its entries (a company's: its own and its persons'), newest first,
-    /// without postponed ones.
-    pub fn timeline(&self, contact_no: &str) -> Result<Vec<InteractionLogEntry>> {
-        let no = normalize_code(contact_no);
-        let contact = self
-            .contact(&no)?
-            .ok_or_else(|| Error::not_found("contact", &no))?;
-        let prefix = if contact.is_person() {
-            keys::entries_of_contact(&no)
-        } else {
-            keys::entries_of_company(&no)
-        };
-        let mut out = Vec::new();
-        let nos = self.entry_nos(&prefix, Order::Descending)?;
-        for (i, &entry_no) in nos.iter().enumerate() {
-            self.prefetch_entries(&nos, i)?;
-            if let Some(e) = self.entry(entry_no)?
-                && !e.postponed
-            {
-                out.push(e);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Entry numbers of the postponed interactions.
-    pub fn postponed_entries(&self) -> Result<Vec<u64>> {
-        self.entry_nos(&keys::postponed_entries(), Order::Ascending)
-    }
-
-    /// The last entry number handed out (entry numbers are never reused).
-    pub fn last_entry_no(&self) -> Result<u64> {
-        layout::last_number(self.kv, "entry")
+        let entry = ProposedEntry::new(new, EntrySource::Resume)
+            .delivery(changes.deliver, attachment, 0)
+            .comments_dated(today);
+        Ok(ResumeProposal { entry, old })
     }
 }

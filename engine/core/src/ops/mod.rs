@@ -32,7 +32,7 @@ pub use entries::{
     InteractionDraft, InteractionProposal, MAX_ID, MAX_TEXT, ResumeChanges, ResumeProposal,
 };
 pub use fields::{MAX_FIELD_NAME, closest, unknown_field};
-pub use proposal::{AMENDABLE_FIELDS, EntryAmendment, EntrySource, ProposedEntry};
+pub use proposal::{AMENDABLE_FIELDS, CommentLine, EntryAmendment, EntrySource, ProposedEntry};
 pub use purge::{CanceledEntryFilter, PurgeReport};
 pub use segments::{LogSegmentOptions, LoggedSegmentOutcome, SegmentChanges, SegmentLogProposal};
 pub use settings::PluginSettings;
@@ -94,6 +94,7 @@ impl Default for Context {
 }
 
 /// Reads, on a snapshot or inside a write transaction.
+#[derive(Clone, Copy)]
 pub struct View<'a> {
     pub(crate) kv: &'a dyn KvRead,
     pub(crate) ctx: &'a Context,

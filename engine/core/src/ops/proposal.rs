@@ -7,7 +7,7 @@
 
 use chrono::{NaiveDate, NaiveTime};
 
-use super::Tx;
+use super::View;
 use super::entries::{apply_email_rule, check_length, check_not_negative};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -61,6 +61,9 @@ pub const AMENDABLE_FIELDS: &[&str] = &[
     "time",
 ];
 
+/// A comment line a caller gives: its date, if it says one, and its text.
+pub type CommentLine = (Option<NaiveDate>, String);
+
 /// Changes to a proposed entry (each `Some` replaces the field).
 #[derive(Debug, Clone, Default)]
 pub struct EntryAmendment {
@@ -82,8 +85,9 @@ pub struct EntryAmendment {
     pub correspondence: Option<Correspondence>,
     /// How the contact was reached.
     pub contact_via: Option<String>,
-    /// Comment lines (all of them; dated with the entry's date when new).
-    pub comments: Option<Vec<String>>,
+    /// Comment lines, all of them: a date (none: a line the entry has at that place keeps
+    /// its date, a new one gets the date new comments get) and the text.
+    pub comments: Option<Vec<CommentLine>>,
     /// Campaign no.
     pub campaign_no: Option<String>,
     /// Date.
@@ -101,23 +105,58 @@ pub struct ProposedEntry {
     deliver: bool,
     /// Whether it has an attachment (its own or its template's) or its template merges.
     attachment: bool,
-    amended: bool,
+    /// The template language's attachment it shares when written (0: none).
+    pub(crate) template_attachment: u64,
+    /// The date new comment lines get (the entry's; a resumed entry's: the work date).
+    comments_date: NaiveDate,
+    /// Its subject was left blank, so it is the description (and follows it).
+    subject_defaulted: bool,
+    /// A caller looked at it (hooks ran: the database may have changed since).
+    hooked: bool,
+    /// The fields amended.
+    changed: Vec<&'static str>,
 }
 
 impl ProposedEntry {
-    pub(crate) fn new(
-        entry: InteractionLogEntry,
-        source: EntrySource,
-        deliver: bool,
-        attachment: bool,
-    ) -> Self {
+    pub(crate) fn new(entry: InteractionLogEntry, source: EntrySource) -> Self {
+        let comments_date = entry.date;
         Self {
             entry,
             source,
-            deliver,
-            attachment,
-            amended: false,
+            deliver: false,
+            attachment: false,
+            template_attachment: 0,
+            comments_date,
+            subject_defaulted: false,
+            hooked: false,
+            changed: Vec::new(),
         }
+    }
+
+    /// Asked for delivery, with an attachment (or a merge template) or not, sharing the
+    /// template language's attachment `template_attachment`.
+    pub(crate) fn delivery(
+        mut self,
+        deliver: bool,
+        attachment: bool,
+        template_attachment: u64,
+    ) -> Self {
+        self.deliver = deliver;
+        self.attachment = attachment || template_attachment != 0;
+        self.template_attachment = template_attachment;
+        self
+    }
+
+    /// New comment lines are dated `date`.
+    pub(crate) fn comments_dated(mut self, date: NaiveDate) -> Self {
+        self.comments_date = date;
+        self
+    }
+
+    /// Its subject is the description because none was given.
+    pub(crate) fn subject_defaulted(mut self, defaulted: bool) -> Self {
+        self.subject_defaulted = defaulted;
+        self
     }
 
     /// The entry as it would be written (no 0 until it is, but for a resumed one).
@@ -130,15 +169,18 @@ impl ProposedEntry {
         self.source
     }
 
-    /// Applies changes; writing the entry checks their rules.
+    /// Applies what a caller (the `before_log` hooks) changed — nothing, when they changed
+    /// nothing: they ran all the same, so writing it checks again what the database says
+    /// about it (the contact, the salesperson, the campaign) and the rules of what changed.
     pub fn amend(&mut self, changes: EntryAmendment) {
+        self.hooked = true;
         let e = &mut self.entry;
-        let comments_date = changes.date.unwrap_or(e.date);
+        let old_date = e.date;
         macro_rules! set {
             ($($field:ident),+) => {$(
                 if let Some(v) = changes.$field {
                     e.$field = v;
-                    self.amended = true;
+                    self.changed.push(stringify!($field));
                 }
             )+};
         }
@@ -156,70 +198,106 @@ impl ProposedEntry {
             date,
             time
         );
-        if let Some(lines) = changes.comments {
-            let mut kept = Vec::with_capacity(lines.len());
-            for text in lines {
-                // A line the entry had keeps its date.
-                let date = e
-                    .comments
-                    .iter()
-                    .find(|c| c.text == text)
-                    .map_or(comments_date, |c| c.date);
-                kept.push(Comment { date, text });
+        if e.date != old_date && self.source != EntrySource::Resume {
+            // Comments are dated with the interaction: they move with it.
+            for c in e.comments.iter_mut().filter(|c| c.date == old_date) {
+                c.date = e.date;
             }
+            self.comments_date = e.date;
+        }
+        if let Some(lines) = changes.comments {
+            let kept = lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, (date, text))| {
+                    let had = e.comments.get(i).filter(|c| c.text == text).map(|c| c.date);
+                    Comment {
+                        date: date.or(had).unwrap_or(self.comments_date),
+                        text,
+                    }
+                })
+                .collect();
             e.comments = kept;
-            self.amended = true;
+            self.changed.push("comments");
         }
     }
 
-    /// The entry to write: when amended, the amended fields' rules are checked again (in the
-    /// transaction as it is now, after whatever the caller did in between).
-    pub(crate) fn checked(self, tx: &Tx<'_>) -> Result<InteractionLogEntry> {
-        if !self.amended {
+    /// The entry to write. When hooks ran, what they may have changed in the database is
+    /// checked again (the contact exists and is not privacy-blocked, the salesperson and the
+    /// campaign exist), and so are the rules of every field they amended.
+    pub(crate) fn checked(self, view: &View<'_>) -> Result<InteractionLogEntry> {
+        if !self.hooked {
             return Ok(self.entry);
         }
+        let changed = |field: &str| self.changed.contains(&field);
         let mut e = self.entry;
         let record = if e.entry_no == 0 {
             format!("interaction for contact {}", e.contact_no)
         } else {
             format!("interaction log entry {}", e.entry_no)
         };
-        let view = tx.view();
-        e.salesperson = normalize_code(&e.salesperson);
-        e.campaign_no = normalize_code(&e.campaign_no);
-        if e.description.trim().is_empty() {
-            return Err(Error::required(
-                &record,
-                "description",
-                "a before_log hook left it blank; give a description",
-            ));
+        let contact = view
+            .contact(&e.contact_no)?
+            .ok_or_else(|| Error::not_found("contact", &e.contact_no))?;
+        if contact.privacy_blocked {
+            return Err(Error::PrivacyBlocked {
+                contact: contact.no,
+            });
         }
-        check_length(&record, "description", &e.description)?;
-        check_length(&record, "subject", &e.subject)?;
-        check_length(&record, "contact_via", &e.contact_via)?;
-        for c in &e.comments {
-            check_length(&record, "comments", &c.text)?;
-        }
-        check_not_negative(&record, "cost", e.cost)?;
-        check_not_negative(&record, "duration", e.duration)?;
-        if e.salesperson.is_empty() && self.source != EntrySource::Document {
-            return Err(Error::required(
-                &record,
-                "salesperson",
-                "a before_log hook left it blank; name a salesperson",
-            ));
+        if changed("salesperson") {
+            e.salesperson = normalize_code(&e.salesperson);
+            if e.salesperson.is_empty() && self.source != EntrySource::Document {
+                return Err(Error::required(
+                    &record,
+                    "salesperson",
+                    "a before_log hook left it blank; name a salesperson",
+                ));
+            }
         }
         if !e.salesperson.is_empty() && view.salesperson(&e.salesperson)?.is_none() {
             return Err(Error::not_found("salesperson", &e.salesperson));
         }
+        if changed("campaign_no") {
+            e.campaign_no = normalize_code(&e.campaign_no);
+        }
         if !e.campaign_no.is_empty() && view.campaign(&e.campaign_no)?.is_none() {
             return Err(Error::not_found("campaign", &e.campaign_no));
         }
-        let contact = view
-            .contact(&e.contact_no)?
-            .ok_or_else(|| Error::not_found("contact", &e.contact_no))?;
+        if changed("description") {
+            if e.description.trim().is_empty() {
+                return Err(Error::required(
+                    &record,
+                    "description",
+                    "a before_log hook left it blank; give a description",
+                ));
+            }
+            check_length(&record, "description", &e.description)?;
+        }
+        let follows = changed("description") && self.subject_defaulted && !changed("subject");
+        if follows || (changed("subject") && e.subject.trim().is_empty()) {
+            e.subject.clone_from(&e.description);
+        }
+        check_length(&record, "subject", &e.subject)?;
+        if changed("contact_via") {
+            check_length(&record, "contact_via", &e.contact_via)?;
+        }
+        if changed("comments") {
+            for c in &e.comments {
+                check_length(&record, "comments", &c.text)?;
+            }
+        }
+        if changed("cost") {
+            check_not_negative(&record, "cost", e.cost)?;
+        }
+        if changed("duration") {
+            check_not_negative(&record, "duration", e.duration)?;
+        }
         let deliver = self.deliver && !e.postponed;
-        if deliver && e.correspondence != Correspondence::Blank && !self.attachment {
+        if changed("correspondence")
+            && deliver
+            && e.correspondence != Correspondence::Blank
+            && !self.attachment
+        {
             return Err(Error::NoAttachment {
                 record,
                 correspondence: e.correspondence.to_string(),
@@ -228,6 +306,13 @@ impl ProposedEntry {
         }
         if !e.postponed {
             e.correspondence = apply_email_rule(e.correspondence, &contact, deliver)?;
+        }
+        if self.source == EntrySource::Document && !changed("contact_via") {
+            // A document's entry says where it was e-mailed.
+            e.contact_via = match e.correspondence {
+                Correspondence::Email => contact.email.clone(),
+                _ => String::new(),
+            };
         }
         if deliver {
             e.delivery_status = if e.correspondence == Correspondence::Blank {

@@ -74,8 +74,9 @@ pub struct SegmentLogProposal {
     pub entries: Vec<ProposedEntry>,
     segment: Segment,
     options: LogSegmentOptions,
-    /// Each entry's template attachment (0 for none).
-    attachments: Vec<u64>,
+    /// The day it is logged (its entries' date, unless a hook changed one, and the logged
+    /// segment's).
+    today: NaiveDate,
 }
 
 /// What the checks of a segment line worked out for its entry.
@@ -509,107 +510,8 @@ impl Tx<'_> {
         segment_no: &str,
         options: LogSegmentOptions,
     ) -> Result<LoggedSegmentOutcome> {
-        let proposal = self.propose_segment_log(segment_no, options)?;
+        let proposal = self.view().propose_segment_log(segment_no, options)?;
         self.write_segment_log(proposal)
-    }
-
-    /// Refused if the segment was logged already (also when it was deleted and created again
-    /// under the same number), does not exist, or has no description.
-    fn loggable_segment(&self, segment_no: &str) -> Result<Segment> {
-        let segment_no = normalize_code(segment_no);
-        let lookup = keys::logged_segment_lookup(&segment_no);
-        if let Some(logged) = layout::get::<u64>(&*self.kv, tables::LOOKUP, &lookup)? {
-            return Err(Error::SegmentAlreadyLogged {
-                segment: segment_no,
-                logged_segment: logged,
-            });
-        }
-        let Some(s) = self.view().segment(&segment_no)? else {
-            return Err(Error::not_found("segment", segment_no));
-        };
-        if s.description.trim().is_empty() {
-            return Err(Error::required(
-                format!("segment {}", s.no),
-                "description",
-                "describe the segment before logging it",
-            ));
-        }
-        Ok(s)
-    }
-
-    /// The entries logging the segment would write, one per line with a contact, after every
-    /// line's checks (spec 2, "Log a segment", steps 1, 4 and 5); writes nothing.
-    pub fn propose_segment_log(
-        &self,
-        segment_no: &str,
-        options: LogSegmentOptions,
-    ) -> Result<SegmentLogProposal> {
-        let s = self.loggable_segment(segment_no)?;
-        let lines: Vec<SegmentLine> = self
-            .view()
-            .segment_lines(&s.no)?
-            .into_iter()
-            .filter(|l| !l.contact_no.is_empty())
-            .collect();
-        // 5. No line with a contact: error, nothing written.
-        if lines.is_empty() {
-            return Err(Error::SegmentEmpty { segment: s.no });
-        }
-        // 4. Every line's checks come first, so a refused log writes nothing at all.
-        let today = self.ctx.clock.today();
-        let time = self.ctx.clock.time();
-        let mut templates: BTreeMap<String, InteractionTemplate> = BTreeMap::new();
-        let mut entries = Vec::with_capacity(lines.len());
-        let mut attachments = Vec::with_capacity(lines.len());
-        for (i, line) in lines.iter().enumerate() {
-            layout::prefetch_at(&*self.kv, tables::CONTACTS, &lines, i, |l| {
-                keys::code(&l.contact_no).into_bytes()
-            })?;
-            let plan = self.plan_line(&s, line, options, &mut templates)?;
-            let template = &templates[&line.template];
-            let mut e = InteractionLogEntry::blank(0, today, time);
-            e.contact_no.clone_from(&line.contact_no);
-            e.contact_company_no = plan.contact_company_no;
-            e.subject = if line.subject.trim().is_empty() {
-                plan.description.clone()
-            } else {
-                line.subject.clone()
-            };
-            e.description = plan.description;
-            e.template.clone_from(&template.code);
-            e.group.clone_from(&template.group);
-            e.flow = line.flow;
-            e.initiated_by = line.initiated_by;
-            e.correspondence = plan.correspondence;
-            e.language = plan.language;
-            e.cost = line.cost;
-            e.duration = line.duration;
-            e.salesperson = plan.salesperson;
-            e.user.clone_from(&self.ctx.user);
-            e.campaign_no.clone_from(&line.campaign_no);
-            e.campaign_target = line.campaign_target;
-            e.campaign_response = line.campaign_response;
-            e.segment_no.clone_from(&s.no);
-            e.evaluation = line.evaluation;
-            e.contact_via.clone_from(&line.contact_via);
-            if options.deliver && plan.correspondence != Correspondence::Blank {
-                e.delivery_status = crate::model::DeliveryStatus::InProgress;
-            }
-            let attached = plan.template_attachment != 0 || template.is_merge();
-            entries.push(ProposedEntry::new(
-                e,
-                EntrySource::Segment,
-                options.deliver,
-                attached,
-            ));
-            attachments.push(plan.template_attachment);
-        }
-        Ok(SegmentLogProposal {
-            entries,
-            segment: s,
-            options,
-            attachments,
-        })
     }
 
     /// Logs a segment as proposed (checking again what was amended): the logged segment,
@@ -629,11 +531,10 @@ impl Tx<'_> {
             entries,
             segment: s,
             options,
-            attachments,
+            today,
         } = proposal;
         // Whatever ran since the proposal, the segment is still there and still not logged.
-        self.loggable_segment(&s.no)?;
-        let today = self.ctx.clock.today();
+        self.view().loggable_segment(&s.no)?;
         // 2. The logged segment.
         let logged_no = layout::next_number(self.kv, "logged_segment")?;
         let logged = LoggedSegment {
@@ -663,8 +564,9 @@ impl Tx<'_> {
         let mut follow_up_nos: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
         let total = entries.len() as u64;
-        for ((done, proposed), template_attachment) in (1_u64..).zip(entries).zip(attachments) {
-            let mut e = proposed.checked(self)?;
+        for (done, proposed) in (1_u64..).zip(entries) {
+            let template_attachment = proposed.template_attachment;
+            let mut e = proposed.checked(&self.view())?;
             if !e.campaign_no.is_empty() {
                 e.campaign_entry_no = self.campaign_entry_for(
                     &e.campaign_no,
@@ -725,106 +627,6 @@ impl Tx<'_> {
             logged_segment_no: logged_no,
             entry_nos,
             follow_up_segment,
-        })
-    }
-
-    /// Runs the checks of one segment line (spec 2, "Log a segment", step 4) and works out
-    /// what its entry gets; writes nothing. `templates` keeps the templates read so far.
-    fn plan_line(
-        &self,
-        s: &Segment,
-        line: &SegmentLine,
-        options: LogSegmentOptions,
-        templates: &mut BTreeMap<String, InteractionTemplate>,
-    ) -> Result<PlannedLine> {
-        let line_record = format!("segment {} line {}", s.no, line.line_no);
-        let view = self.view();
-        let contact = view
-            .contact(&line.contact_no)?
-            .ok_or_else(|| Error::not_found("contact", &line.contact_no))?;
-        if contact.privacy_blocked {
-            return Err(Error::PrivacyBlocked {
-                contact: contact.no,
-            });
-        }
-        if line.template.is_empty() {
-            return Err(Error::required(
-                &line_record,
-                "template",
-                format!("set a template on segment {}", s.no),
-            ));
-        }
-        if !templates.contains_key(&line.template) {
-            let t = view
-                .template(&line.template)?
-                .ok_or_else(|| Error::not_found("template", &line.template))?;
-            templates.insert(line.template.clone(), t);
-        }
-        let template = &templates[&line.template];
-        // Every logged line has a salesperson: the line's, else the segment's, else the contact's.
-        let salesperson = [&line.salesperson, &s.salesperson, &contact.salesperson]
-            .into_iter()
-            .find(|code| !code.is_empty())
-            .cloned()
-            .ok_or_else(|| {
-                Error::required(
-                    &line_record,
-                    "salesperson",
-                    format!(
-                        "the line, segment {} and contact {} have no salesperson; give the segment one (segment.update(#{{salesperson: …}})) or the contact one",
-                        s.no, contact.no
-                    ),
-                )
-            })?;
-        if view.salesperson(&salesperson)?.is_none() {
-            return Err(Error::not_found("salesperson", &salesperson));
-        }
-        if !line.campaign_no.is_empty() && view.campaign(&line.campaign_no)?.is_none() {
-            return Err(Error::not_found("campaign", &line.campaign_no));
-        }
-        check_not_negative(&line_record, "cost", line.cost)?;
-        check_not_negative(&line_record, "duration", line.duration)?;
-        let description = [&line.description, &s.description, &template.description]
-            .into_iter()
-            .find(|d| !d.trim().is_empty())
-            .cloned()
-            .unwrap_or_default();
-        let correspondence = resolve_correspondence(
-            Some((s.ignore_contact_correspondence, s.correspondence)),
-            template,
-            &contact,
-        );
-        let language = if line.language.is_empty() {
-            pick_language(template, &contact)
-        } else {
-            line.language.clone()
-        };
-        let template_attachment = template.language(&language).map_or(0, |l| l.attachment_no);
-        if template.wizard_action == WizardAction::Open && template_attachment == 0 {
-            return Err(Error::NoTemplateAttachment {
-                record: line_record,
-                template: template.code.clone(),
-                language,
-            });
-        }
-        if options.deliver
-            && correspondence != Correspondence::Blank
-            && template_attachment == 0
-            && !template.is_merge()
-        {
-            return Err(Error::NoAttachment {
-                record: line_record,
-                correspondence: correspondence.to_string(),
-                language,
-            });
-        }
-        Ok(PlannedLine {
-            contact_company_no: contact.company_no.clone(),
-            correspondence: apply_email_rule(correspondence, &contact, options.deliver)?,
-            salesperson,
-            description,
-            language,
-            template_attachment,
         })
     }
 
@@ -1006,5 +808,206 @@ impl View<'_> {
             }
         }
         Ok(n)
+    }
+}
+
+impl View<'_> {
+    /// Refused if the segment was logged already (also when it was deleted and created again
+    /// under the same number), does not exist, or has no description.
+    pub(crate) fn loggable_segment(&self, segment_no: &str) -> Result<Segment> {
+        let segment_no = normalize_code(segment_no);
+        let lookup = keys::logged_segment_lookup(&segment_no);
+        if let Some(logged) = layout::get::<u64>(self.kv, tables::LOOKUP, &lookup)? {
+            return Err(Error::SegmentAlreadyLogged {
+                segment: segment_no,
+                logged_segment: logged,
+            });
+        }
+        let Some(s) = self.segment(&segment_no)? else {
+            return Err(Error::not_found("segment", segment_no));
+        };
+        if s.description.trim().is_empty() {
+            return Err(Error::required(
+                format!("segment {}", s.no),
+                "description",
+                "describe the segment before logging it",
+            ));
+        }
+        Ok(s)
+    }
+
+    /// The entries logging the segment would write, one per line with a contact, after every
+    /// line's checks (spec 2, "Log a segment", steps 1, 4 and 5); writes nothing.
+    pub fn propose_segment_log(
+        &self,
+        segment_no: &str,
+        options: LogSegmentOptions,
+    ) -> Result<SegmentLogProposal> {
+        let s = self.loggable_segment(segment_no)?;
+        let lines: Vec<SegmentLine> = self
+            .segment_lines(&s.no)?
+            .into_iter()
+            .filter(|l| !l.contact_no.is_empty())
+            .collect();
+        // 5. No line with a contact: error, nothing written.
+        if lines.is_empty() {
+            return Err(Error::SegmentEmpty { segment: s.no });
+        }
+        // 4. Every line's checks come first, so a refused log writes nothing at all.
+        let today = self.ctx.clock.today();
+        let time = self.ctx.clock.time();
+        let mut templates: BTreeMap<String, InteractionTemplate> = BTreeMap::new();
+        let mut entries = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            layout::prefetch_at(self.kv, tables::CONTACTS, &lines, i, |l| {
+                keys::code(&l.contact_no).into_bytes()
+            })?;
+            let plan = self.plan_line(&s, line, options, &mut templates)?;
+            let template = &templates[&line.template];
+            let mut e = InteractionLogEntry::blank(0, today, time);
+            e.contact_no.clone_from(&line.contact_no);
+            e.contact_company_no = plan.contact_company_no;
+            e.subject = if line.subject.trim().is_empty() {
+                plan.description.clone()
+            } else {
+                line.subject.clone()
+            };
+            e.description = plan.description;
+            e.template.clone_from(&template.code);
+            e.group.clone_from(&template.group);
+            e.flow = line.flow;
+            e.initiated_by = line.initiated_by;
+            e.correspondence = plan.correspondence;
+            e.language = plan.language;
+            e.cost = line.cost;
+            e.duration = line.duration;
+            e.salesperson = plan.salesperson;
+            e.user.clone_from(&self.ctx.user);
+            e.campaign_no.clone_from(&line.campaign_no);
+            e.campaign_target = line.campaign_target;
+            e.campaign_response = line.campaign_response;
+            e.segment_no.clone_from(&s.no);
+            e.evaluation = line.evaluation;
+            e.contact_via.clone_from(&line.contact_via);
+            if options.deliver && plan.correspondence != Correspondence::Blank {
+                e.delivery_status = crate::model::DeliveryStatus::InProgress;
+            }
+            let subject_defaulted = line.subject.trim().is_empty();
+            entries.push(
+                ProposedEntry::new(e, EntrySource::Segment)
+                    .delivery(
+                        options.deliver,
+                        template.is_merge(),
+                        plan.template_attachment,
+                    )
+                    .subject_defaulted(subject_defaulted),
+            );
+        }
+        Ok(SegmentLogProposal {
+            entries,
+            segment: s,
+            options,
+            today,
+        })
+    }
+
+    /// Runs the checks of one segment line (spec 2, "Log a segment", step 4) and works out
+    /// what its entry gets; writes nothing. `templates` keeps the templates read so far.
+    fn plan_line(
+        &self,
+        s: &Segment,
+        line: &SegmentLine,
+        options: LogSegmentOptions,
+        templates: &mut BTreeMap<String, InteractionTemplate>,
+    ) -> Result<PlannedLine> {
+        let line_record = format!("segment {} line {}", s.no, line.line_no);
+        let view = *self;
+        let contact = view
+            .contact(&line.contact_no)?
+            .ok_or_else(|| Error::not_found("contact", &line.contact_no))?;
+        if contact.privacy_blocked {
+            return Err(Error::PrivacyBlocked {
+                contact: contact.no,
+            });
+        }
+        if line.template.is_empty() {
+            return Err(Error::required(
+                &line_record,
+                "template",
+                format!("set a template on segment {}", s.no),
+            ));
+        }
+        if !templates.contains_key(&line.template) {
+            let t = view
+                .template(&line.template)?
+                .ok_or_else(|| Error::not_found("template", &line.template))?;
+            templates.insert(line.template.clone(), t);
+        }
+        let template = &templates[&line.template];
+        // Every logged line has a salesperson: the line's, else the segment's, else the contact's.
+        let salesperson = [&line.salesperson, &s.salesperson, &contact.salesperson]
+            .into_iter()
+            .find(|code| !code.is_empty())
+            .cloned()
+            .ok_or_else(|| {
+                Error::required(
+                    &line_record,
+                    "salesperson",
+                    format!(
+                        "the line, segment {} and contact {} have no salesperson; give the segment one (segment.update(#{{salesperson: …}})) or the contact one",
+                        s.no, contact.no
+                    ),
+                )
+            })?;
+        if view.salesperson(&salesperson)?.is_none() {
+            return Err(Error::not_found("salesperson", &salesperson));
+        }
+        if !line.campaign_no.is_empty() && view.campaign(&line.campaign_no)?.is_none() {
+            return Err(Error::not_found("campaign", &line.campaign_no));
+        }
+        check_not_negative(&line_record, "cost", line.cost)?;
+        check_not_negative(&line_record, "duration", line.duration)?;
+        let description = [&line.description, &s.description, &template.description]
+            .into_iter()
+            .find(|d| !d.trim().is_empty())
+            .cloned()
+            .unwrap_or_default();
+        let correspondence = resolve_correspondence(
+            Some((s.ignore_contact_correspondence, s.correspondence)),
+            template,
+            &contact,
+        );
+        let language = if line.language.is_empty() {
+            pick_language(template, &contact)
+        } else {
+            line.language.clone()
+        };
+        let template_attachment = template.language(&language).map_or(0, |l| l.attachment_no);
+        if template.wizard_action == WizardAction::Open && template_attachment == 0 {
+            return Err(Error::NoTemplateAttachment {
+                record: line_record,
+                template: template.code.clone(),
+                language,
+            });
+        }
+        if options.deliver
+            && correspondence != Correspondence::Blank
+            && template_attachment == 0
+            && !template.is_merge()
+        {
+            return Err(Error::NoAttachment {
+                record: line_record,
+                correspondence: correspondence.to_string(),
+                language,
+            });
+        }
+        Ok(PlannedLine {
+            contact_company_no: contact.company_no.clone(),
+            correspondence: apply_email_rule(correspondence, &contact, options.deliver)?,
+            salesperson,
+            description,
+            language,
+            template_attachment,
+        })
     }
 }

@@ -719,7 +719,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                     // every new entry does: before_document, before_log, after_log,
                     // after_document.
                     let mut proposal =
-                        with_write(&s, Access::log(), |tx| tx.propose_document(&event))?;
+                        with_read(&s, Access::log(), |v| v.propose_document(&event))?;
                     let mut custom = Custom::new();
                     if let DocumentProposal::Entry(entry) = &mut proposal {
                         before_log(&s, entry, &mut custom)?;

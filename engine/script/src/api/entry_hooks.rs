@@ -17,7 +17,7 @@ use crate::value::{
 };
 use rapport_engine::model::{FieldRecord, FieldValue, InteractionLogEntry};
 use rapport_engine::ops::{
-    AMENDABLE_FIELDS, EntryAmendment, EntrySource, ProposedEntry, View, entry_id,
+    AMENDABLE_FIELDS, CommentLine, EntryAmendment, EntrySource, ProposedEntry, View, entry_id,
 };
 use rapport_engine::{Error, Result};
 
@@ -67,6 +67,8 @@ pub(crate) fn before_log(
     let original = draft_map(proposed, custom);
     let amended = fire(shared, "before_log", Dynamic::from_map(original.clone()))?;
     let Some(amended) = amended.try_cast::<Map>() else {
+        // Nothing amended; the hooks ran all the same (and may have written).
+        proposed.amend(EntryAmendment::default());
         return Ok(());
     };
     let (changes, more) = amendment(proposed.entry(), &original, &amended).map_err(engine_error)?;
@@ -90,6 +92,15 @@ pub(crate) fn after_log(shared: &Shared, entry_no: u64, source: EntrySource) -> 
     notify(shared, "after_log", Dynamic::from_map(entry))
 }
 
+/// The amendable fields that hold text: `()` clears them.
+const TEXT_FIELDS: &[&str] = &[
+    "description",
+    "subject",
+    "salesperson",
+    "contact_via",
+    "campaign_no",
+];
+
 /// What a hook changed in the draft: the amendable fields it changed, and custom values. A
 /// change to any other field of the entry is refused, naming it.
 fn amendment(
@@ -103,7 +114,7 @@ fn amendment(
         format!("interaction log entry {}", entry.entry_no)
     };
     let built_in = FieldRecord::Entry.built_in();
-    let mut changed = Map::new();
+    let mut touched = Map::new();
     for (key, value) in amended {
         if original
             .get(key)
@@ -125,9 +136,25 @@ fn amendment(
                 "leave it as it is, or veto the entry with throw",
             ));
         }
-        changed.insert(key.clone(), value.clone());
+        if value.is_unit() {
+            // () clears a text field (a blank subject is the description again); a number, a
+            // date or a flag needs a value.
+            if TEXT_FIELDS.contains(&key.as_str()) {
+                touched.insert(key.clone(), "".into());
+                continue;
+            }
+            if let Some(&field) = AMENDABLE_FIELDS.iter().find(|f| **f == key.as_str()) {
+                return Err(Error::invalid(
+                    &record,
+                    field,
+                    "was set to () by a before_log hook",
+                    "give it a value, or leave it as it was",
+                ));
+            }
+        }
+        touched.insert(key.clone(), value.clone());
     }
-    let mut f = Fields::new(&record, &changed);
+    let mut f = Fields::new(&record, &touched);
     let changes = EntryAmendment {
         description: f.text("description")?,
         subject: f.text("subject")?,
@@ -146,8 +173,9 @@ fn amendment(
     Ok((changes, f.custom()?))
 }
 
-/// Comment lines as a hook leaves them: strings, or the `#{date, text}` maps the draft has.
-fn comment_lines(record: &str, value: Option<&Dynamic>) -> Result<Option<Vec<String>>> {
+/// Comment lines as a hook leaves them: strings, or the `#{date, text}` maps the draft has
+/// (their date kept).
+fn comment_lines(record: &str, value: Option<&Dynamic>) -> Result<Option<Vec<CommentLine>>> {
     let Some(value) = value else {
         return Ok(None);
     };
@@ -165,13 +193,13 @@ fn comment_lines(record: &str, value: Option<&Dynamic>) -> Result<Option<Vec<Str
     let mut lines = Vec::with_capacity(items.len());
     for item in items.iter() {
         if item.is_string() {
-            lines.push(item.to_string());
+            lines.push((None, item.to_string()));
         } else if let Some(m) = item.read_lock::<Map>()
             && let Some(text) = m.get("text").filter(|t| t.is_string())
             && m.get("date")
                 .is_none_or(|d| d.is_unit() || to_date(d).is_some())
         {
-            lines.push(text.to_string());
+            lines.push((m.get("date").and_then(to_date), text.to_string()));
         } else {
             return Err(refused(item));
         }

@@ -27,9 +27,10 @@ use rapport_engine::model::{
 };
 use rapport_engine::ops::{
     CancelMode, CancelOutcome, CanceledEntryFilter, EntrySource, InteractionDraft,
-    LogSegmentOptions, LoggedSegmentOutcome, ResumeChanges, SegmentChanges, StatKind,
+    LogSegmentOptions, LoggedSegmentOutcome, ResumeChanges, SegmentChanges, StatKind, View,
+    entry_id,
 };
-use rapport_engine::{Error, Result, Tx};
+use rapport_engine::{Error, Result};
 
 /// How many entry numbers a dry run lists.
 const DRY_RUN_LIST: usize = 1000;
@@ -432,17 +433,17 @@ pub(crate) fn log_one(
     source: EntrySource,
 ) -> RhaiResult<u64> {
     group(s, || {
-        let check = |tx: &Tx<'_>, custom: &Custom| {
-            tx.view()
-                .check_custom_values(FieldRecord::Entry, "log_interaction", custom)
+        let check = |v: &View<'_>, custom: &Custom| {
+            v.check_custom_values(FieldRecord::Entry, "log_interaction", custom)
         };
-        let mut proposal = with_write(s, Access::log(), |tx| {
-            check(tx, &custom)?;
-            tx.propose_interaction(draft, source)
+        // Proposed on a read: a run whose log is vetoed (and caught) wrote nothing.
+        let mut proposal = with_read(s, Access::log(), |v| {
+            check(v, &custom)?;
+            v.propose_interaction(draft, source)
         })?;
         before_log(s, &mut proposal.entry, &mut custom)?;
         let no = with_write(s, Access::log(), |tx| {
-            check(tx, &custom)?;
+            check(&tx.view(), &custom)?;
             let no = tx.write_interaction(proposal)?;
             set_custom(tx, no, &custom)?;
             Ok(no)
@@ -462,8 +463,8 @@ fn log_segment(
         let out = if entries_hooked(s) {
             // Every line's entry through before_log first (a veto on any line logs nothing),
             // then all written, then after_log on each.
-            let mut proposal = with_write(s, Access::write(Kind::Segments), |tx| {
-                tx.propose_segment_log(no, options)
+            let mut proposal = with_read(s, Access::write(Kind::Segments), |v| {
+                v.propose_segment_log(no, options)
             })?;
             let mut customs = Vec::with_capacity(proposal.entries.len());
             for entry in &mut proposal.entries {
@@ -612,9 +613,12 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
                 let changes = resume_from(&map).map_err(engine_error)?;
                 let entry_no = entry_no as u64;
                 group(&s, || {
-                    let mut proposal =
-                        with_write(&s, Access::log(), |tx| tx.propose_resume(entry_no, changes))?;
-                    let mut custom = Custom::new();
+                    // The hooks see the entry's custom values too.
+                    let (mut proposal, mut custom) = with_read(&s, Access::log(), |v| {
+                        let proposal = v.propose_resume(entry_no, changes)?;
+                        let custom = v.custom_values(FieldRecord::Entry, &entry_id(entry_no))?;
+                        Ok((proposal, custom))
+                    })?;
                     before_log(&s, &mut proposal.entry, &mut custom)?;
                     with_write(&s, Access::log(), |tx| {
                         tx.write_resume(proposal)?;
