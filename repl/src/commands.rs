@@ -502,16 +502,13 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
                 .iter()
                 .find(|s| plugin::Manifest::parse(&s.manifest).is_ok_and(|m| m.name == name))
             else {
-                let reason = problems.iter().find(|p| p.is_about(&name)).map_or_else(
-                    || {
-                        "there is no plugin of that name, nor a plugin folder at that path"
-                            .to_string()
-                    },
-                    |p| format!("it does not load: {}", p.where_and_why()),
-                );
                 return Err(CliError::Plugin {
+                    reason: crate::shared::why_not_found(
+                        &problems,
+                        &name,
+                        "there is no plugin of that name, nor a plugin folder at that path",
+                    ),
                     name,
-                    reason,
                     fix: "rapport plugins list shows them; or give the plugin's folder",
                 });
             };

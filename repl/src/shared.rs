@@ -236,6 +236,15 @@ pub(crate) fn plugin_detail(report: &PluginReport, name: &str) -> Option<serde_j
     })
 }
 
+/// Why the plugin `name` is not among those loaded: the problem met loading it (a manifest or
+/// code error, with its file and position), else `none`.
+pub(crate) fn why_not_found(problems: &[plugin::PluginProblem], name: &str, none: &str) -> String {
+    problems.iter().find(|p| p.is_about(name)).map_or_else(
+        || none.to_string(),
+        |p| format!("it does not load: {}", p.where_and_why()),
+    )
+}
+
 /// Enables or disables a plugin for the database; says what it did.
 pub(crate) fn plugin_switch(db: &Database, name: &str, enable: bool) -> Result<String, CliError> {
     let name = name.to_string();
@@ -243,21 +252,10 @@ pub(crate) fn plugin_switch(db: &Database, name: &str, enable: bool) -> Result<S
         let mut host = ScriptHost::new(Limits::user());
         let report = load_plugins(db, &mut host)?;
         if !report.plugins.iter().any(|p| p.manifest.name == name) {
-            let reason = report
-                .problems
-                .iter()
-                .find(|p| p.is_about(&name))
-                .map_or_else(
-                    || {
-                        "there is no plugin of that name; rapport plugins list shows them"
-                            .to_string()
-                    },
-                    |p| format!("it does not load: {}", p.where_and_why()),
-                );
             return Err(CliError::Plugin {
+                reason: why_not_found(&report.problems, &name, "there is no plugin of that name"),
                 name,
-                reason,
-                fix: "fix it or pick another",
+                fix: "fix it (rapport plugins list shows them), or pick another",
             });
         }
     }

@@ -54,6 +54,21 @@ fn host(db: &Database, root: &Path) -> (ScriptHost, rapport_script::PluginReport
     (host, report)
 }
 
+/// A database (the test kit's) with one plugin, `name`, written into a folder and enabled, and
+/// a host with it (and the bundled ones); the folder lives as long as the `TempDir`.
+fn one_plugin(
+    name: &str,
+    manifest: &str,
+    source: &str,
+) -> (Database, tempfile::TempDir, ScriptHost) {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(dir.path(), name, manifest, source);
+    enable(&db, &[name]);
+    let (host, _) = host(&db, dir.path());
+    (db, dir, host)
+}
+
 /// Runs a script for its effect; it must succeed.
 fn exec(host: &ScriptHost, db: &Database, src: &str) {
     if let Err(e) = run(host, db, src) {
@@ -95,16 +110,11 @@ fn hooks_fire_in_order_of_the_enabled_list() {
 
 #[each_backend]
 fn a_veto_leaves_nothing_written_and_names_the_plugin_file_line_and_column() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, dir, host) = one_plugin(
         "gate",
         &manifest("gate", &["before_log"], &[], &[]),
         "fn before_log(d) {\n  if d.template == \"CALL\" {\n    throw \"no calls on Sundays\";\n  }\n  d\n}",
     );
-    enable(&db, &["gate"]);
-    let (host, _) = host(&db, dir.path());
     let before = db.fingerprint().unwrap();
     let err = run(
         &host,
@@ -125,16 +135,11 @@ fn a_veto_leaves_nothing_written_and_names_the_plugin_file_line_and_column() {
 
 #[each_backend]
 fn an_after_hook_error_undoes_the_operation_even_when_the_script_catches_it() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "audit",
         &manifest("audit", &["after_log"], &[], &[]),
         "fn after_log(e) { if e.cost > 5.0 { throw \"too expensive\"; } }",
     );
-    enable(&db, &["audit"]);
-    let (host, _) = host(&db, dir.path());
     exec(
         &host,
         &db,
@@ -151,16 +156,11 @@ fn an_after_hook_error_undoes_the_operation_even_when_the_script_catches_it() {
 
 #[each_backend]
 fn a_hook_may_write_inside_the_transaction() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "echo",
         &manifest("echo", &["after_log"], &[], &["entries"]),
         "fn after_log(e) { if e.template == \"INCOME\" { log_interaction(#{contact: e.contact_no, template: \"CALL\", description: \"Call back\"}); } }",
     );
-    enable(&db, &["echo"]);
-    let (host, _) = host(&db, dir.path());
     exec(
         &host,
         &db,
@@ -176,16 +176,11 @@ fn a_hook_may_write_inside_the_transaction() {
 
 #[each_backend]
 fn a_call_outside_the_capabilities_fails_naming_the_missing_capability() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "nosy",
         &manifest("nosy", &["before_log"], &["entries"], &[]),
         "fn before_log(d) { contact_update(d.contact_no, #{city: \"x\"}); d }",
     );
-    enable(&db, &["nosy"]);
-    let (host, _) = host(&db, dir.path());
     let before = db.fingerprint().unwrap();
     let err = run(
         &host,
@@ -199,16 +194,11 @@ fn a_call_outside_the_capabilities_fails_naming_the_missing_capability() {
 
 #[each_backend]
 fn a_hook_has_its_own_limits() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "spin",
         &manifest("spin", &["before_log"], &[], &[]),
         "fn before_log(d) { loop { } }",
     );
-    enable(&db, &["spin"]);
-    let (host, _) = host(&db, dir.path());
     let err = run(
         &host,
         &db,
@@ -514,16 +504,11 @@ fn four_paths(db: &Database, host: &ScriptHost) {
 
 #[each_backend]
 fn before_log_sees_every_new_entry_whole_with_the_path_that_made_it() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "stamp",
         &manifest("stamp", &["before_log"], &[], &[]),
         "fn before_log(d) { d.description = `${d.source} ${d.cost} ${d.duration} ${d.salesperson} ${d.group}`; d }",
     );
-    enable(&db, &["stamp"]);
-    let (host, _) = host(&db, dir.path());
     four_paths(&db, &host);
     let descriptions: Vec<_> = (1..=4).map(|n| entry(&db, n).description).collect();
     assert_eq!(
@@ -541,10 +526,7 @@ fn before_log_sees_every_new_entry_whole_with_the_path_that_made_it() {
 
 #[each_backend]
 fn after_log_sees_every_new_entry_with_the_path_that_made_it() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "touches",
         &manifest("touches", &["after_log"], &[], &["contacts"]),
         "fn after_log(e) {
@@ -553,8 +535,6 @@ fn after_log_sees_every_new_entry_with_the_path_that_made_it() {
             contact_update(e.contact_no, #{touches: n + 1, last_source: e.source});
         }",
     );
-    enable(&db, &["touches"]);
-    let (host, _) = host(&db, dir.path());
     exec(
         &host,
         &db,
@@ -577,16 +557,11 @@ fn after_log_sees_every_new_entry_with_the_path_that_made_it() {
 
 #[each_backend]
 fn an_amended_draft_is_checked_again_and_a_refusal_writes_nothing() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "bad",
         &manifest("bad", &["before_log"], &[], &[]),
         "fn before_log(d) { if d.source == \"segment\" { d.salesperson = \"NOBODY\" } else { d.cost = -1 } d }",
     );
-    enable(&db, &["bad"]);
-    let (host, _) = host(&db, dir.path());
     let before = db.fingerprint().unwrap();
     let err = run(
         &host,
@@ -609,16 +584,11 @@ fn an_amended_draft_is_checked_again_and_a_refusal_writes_nothing() {
 
 #[each_backend]
 fn a_before_log_hook_may_not_change_what_the_entry_is() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "mover",
         &manifest("mover", &["before_log"], &[], &[]),
         "fn before_log(d) { d.contact_no = \"P2\"; d }",
     );
-    enable(&db, &["mover"]);
-    let (host, _) = host(&db, dir.path());
     let err = run(
         &host,
         &db,
@@ -635,16 +605,11 @@ fn a_before_log_hook_may_not_change_what_the_entry_is() {
 
 #[each_backend]
 fn a_veto_of_one_segment_line_logs_none_of_the_segment() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "gate",
         &manifest("gate", &["before_log"], &[], &[]),
         "fn before_log(d) { if d.contact_no == \"P2\" { throw \"not P2\" } d }",
     );
-    enable(&db, &["gate"]);
-    let (host, _) = host(&db, dir.path());
     let segment = segment_of(&db, "BUS", &["P1", "P2"]);
     let before = db.fingerprint().unwrap();
     let err = run(&host, &db, &format!(r#"segment("{segment}").log()"#)).unwrap_err();
@@ -741,16 +706,11 @@ fn an_assertion_fails_the_run_at_its_line_saying_both_values() {
 
 #[each_backend]
 fn what_a_failing_hook_printed_comes_with_the_error() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "chatty",
         &manifest("chatty", &["before_log"], &[], &[]),
         "fn before_log(d) { print(`checking ${d.contact_no}`); throw \"no\" }",
     );
-    enable(&db, &["chatty"]);
-    let (host, _) = host(&db, dir.path());
     let err = run(
         &host,
         &db,
@@ -762,16 +722,11 @@ fn what_a_failing_hook_printed_comes_with_the_error() {
 
 #[each_backend]
 fn a_hook_that_amends_a_document_entry_keeps_what_it_did_not_touch() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "pricing",
         &manifest("pricing", &["before_log"], &[], &[]),
         "fn before_log(d) { d.cost = 99; d }",
     );
-    enable(&db, &["pricing"]);
-    let (host, _) = host(&db, dir.path());
     // A document template without a description: its entry's description stays blank.
     exec(
         &host,
@@ -788,10 +743,7 @@ fn a_hook_that_amends_a_document_entry_keeps_what_it_did_not_touch() {
 
 #[each_backend]
 fn a_hook_that_changes_the_date_moves_the_comments_and_a_blank_subject_follows_the_description() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "redate",
         &manifest("redate", &["before_log"], &[], &[]),
         r#"fn before_log(d) {
@@ -801,8 +753,6 @@ fn a_hook_that_changes_the_date_moves_the_comments_and_a_blank_subject_follows_t
             d
         }"#,
     );
-    enable(&db, &["redate"]);
-    let (host, _) = host(&db, dir.path());
     exec(
         &host,
         &db,
@@ -831,16 +781,11 @@ fn a_hook_that_changes_the_date_moves_the_comments_and_a_blank_subject_follows_t
 
 #[each_backend]
 fn a_hook_that_privacy_blocks_the_contact_stops_its_entry() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "blocker",
         &manifest("blocker", &["before_log"], &[], &["contacts"]),
         "fn before_log(d) { contact_update(d.contact_no, #{privacy_blocked: true}); d }",
     );
-    enable(&db, &["blocker"]);
-    let (host, _) = host(&db, dir.path());
     let before = db.fingerprint().unwrap();
     let err = run(
         &host,
@@ -858,16 +803,11 @@ fn a_hook_that_privacy_blocks_the_contact_stops_its_entry() {
 
 #[each_backend]
 fn a_hook_may_clear_text_but_not_a_number() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "clear",
         &manifest("clear", &["before_log"], &[], &[]),
         "fn before_log(d) { d.subject = (); if d.template == \"BUS\" { d.cost = (); } d }",
     );
-    enable(&db, &["clear"]);
-    let (host, _) = host(&db, dir.path());
     exec(
         &host,
         &db,
@@ -889,16 +829,11 @@ fn a_hook_may_clear_text_but_not_a_number() {
 
 #[each_backend]
 fn a_caught_veto_leaves_a_run_that_wrote_nothing() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "gate",
         &manifest("gate", &["before_log"], &[], &[]),
         "fn before_log(d) { throw \"no\" }",
     );
-    enable(&db, &["gate"]);
-    let (host, _) = host(&db, dir.path());
     let out = host
         .run(
             &db,
@@ -943,16 +878,11 @@ fn a_broken_plugin_stops_only_the_operations_its_hooks_cover() {
 
 #[each_backend]
 fn an_import_row_goes_through_before_log_with_source_import() {
-    let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    plugin_dir(
-        dir.path(),
+    let (db, _dir, host) = one_plugin(
         "stamp",
         &manifest("stamp", &["before_log"], &[], &[]),
         "fn before_log(d) { d.description = d.source; d }",
     );
-    enable(&db, &["stamp"]);
-    let (host, _) = host(&db, dir.path());
     let no = host
         .transaction(&db, "import", |h| {
             h.log_interaction(
