@@ -221,7 +221,7 @@ fn host(db: &Database, limits: ScriptLimits) -> Result<ScriptHost, CliError> {
     });
     host.set_memory_probe(crate::allocated);
     let report = load_plugins(db, &mut host)?;
-    warn_plugins(&report);
+    crate::shared::warn_plugins(&report);
     Ok(host)
 }
 
@@ -532,22 +532,6 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Says, on stderr, which plugins did not load, and which enabled ones therefore stop what
-/// they guard.
-pub(crate) fn warn_plugins(report: &rapport_script::PluginReport) {
-    for problem in &report.problems {
-        if !report.broken.iter().any(|b| problem.is_about(&b.name)) {
-            eprintln!("warning: {problem}; it is left out");
-        }
-    }
-    for broken in &report.broken {
-        eprintln!(
-            "warning: plugin {} is enabled but cannot be loaded ({}); operations its hooks guard are stopped until you mend it or run rapport plugins disable {}",
-            broken.name, broken.reason, broken.name
-        );
-    }
 }
 
 /// `rapport plugins test`: runs the plugin's tests and says how each went; fails when one does.

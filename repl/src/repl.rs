@@ -694,7 +694,7 @@ impl<'a> Repl<'a> {
                 match &mut self.at {
                     Where::Local { db, host, .. } => match crate::shared::load_plugins(db, host) {
                         Ok(report) => {
-                            crate::commands::warn_plugins(&report);
+                            crate::shared::warn_plugins(&report);
                             let enabled: Vec<_> = report
                                 .plugins
                                 .iter()

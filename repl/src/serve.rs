@@ -159,7 +159,7 @@ fn cli(e: &CliError) -> ApiError {
 pub fn run(db: Database, path: &Path, config: Config) -> Result<(), CliError> {
     // Plugins that do not load are said once, here (each request leaves them out quietly).
     let mut probe = ScriptHost::new(Limits::user());
-    crate::commands::warn_plugins(&shared::load_plugins(&db, &mut probe)?);
+    crate::shared::warn_plugins(&shared::load_plugins(&db, &mut probe)?);
     drop(probe);
     let db = Arc::new(db);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -236,6 +236,22 @@ pub(crate) fn plugin_detail(report: &PluginReport, name: &str) -> Option<serde_j
     })
 }
 
+/// Says, on stderr, which plugins did not load, and which enabled ones therefore stop what
+/// they guard.
+pub(crate) fn warn_plugins(report: &rapport_script::PluginReport) {
+    for problem in &report.problems {
+        if !report.broken.iter().any(|b| problem.is_about(&b.name)) {
+            eprintln!("warning: {problem}; it is left out");
+        }
+    }
+    for broken in &report.broken {
+        eprintln!(
+            "warning: plugin {} is enabled but cannot be loaded ({}); operations its hooks guard are stopped until you mend it or run rapport plugins disable {}",
+            broken.name, broken.reason, broken.name
+        );
+    }
+}
+
 /// Why the plugin `name` is not among those loaded: the problem met loading it (a manifest or
 /// code error, with its file and position), else `none`.
 pub(crate) fn why_not_found(problems: &[plugin::PluginProblem], name: &str, none: &str) -> String {

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use rhai::{Array, Dynamic, INT, Map};
 
 use rapport_engine::model::{
@@ -696,6 +696,24 @@ impl<'a> Fields<'a> {
         to_date(v)
             .map(Some)
             .ok_or_else(|| self.wrong(key, v, "a date, e.g. date(\"2026-11-29\")"))
+    }
+
+    /// A time of day, written `HH:MM` or `HH:MM:SS`.
+    pub fn time(&mut self, key: &'static str) -> Result<Option<NaiveTime>> {
+        match self.text(key)? {
+            None => Ok(None),
+            Some(t) => NaiveTime::parse_from_str(&t, "%H:%M:%S")
+                .or_else(|_| NaiveTime::parse_from_str(&t, "%H:%M"))
+                .map(Some)
+                .map_err(|_| {
+                    Error::invalid(
+                        &self.record,
+                        key,
+                        format!("\"{t}\" is not a time"),
+                        "write HH:MM or HH:MM:SS",
+                    )
+                }),
+        }
     }
 
     /// A spec word (`"outbound"`, `"hard_copy"`, …).

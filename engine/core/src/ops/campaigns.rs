@@ -13,7 +13,7 @@ impl Tx<'_> {
     pub fn campaign_create(&mut self, campaign: Campaign) -> Result<String> {
         let mut c = campaign;
         c.no = normalize_code(&c.no);
-        super::entries::check_id("campaign", "no", &c.no)?;
+        super::rules::check_id("campaign", "no", &c.no)?;
         let mut free = None;
         if c.no.is_empty() {
             let number = self

@@ -2,8 +2,9 @@
 //! each document type; a printed, e-mailed or posted document becomes one entry, or the caller is
 //! told exactly why it did not.
 
-use super::entries::{apply_email_rule, check_id, check_length, resolve_correspondence};
+use super::entries::resolve_correspondence;
 use super::proposal::{EntrySource, ProposedEntry};
+use super::rules::{apply_email_rule, check_id, check_length};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -33,7 +34,7 @@ impl DocumentOutcome {
     }
 }
 
-/// A document event worked out and checked, not yet written ([`Tx::propose_document`]): the
+/// A document event worked out and checked, not yet written ([`View::propose_document`]): the
 /// entry it would record, or why it records none.
 #[derive(Debug, Clone)]
 pub enum DocumentProposal {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::entries::check_length;
+use super::rules::check_length;
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};

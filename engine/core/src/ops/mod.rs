@@ -14,6 +14,7 @@ mod entries;
 mod fields;
 mod proposal;
 mod purge;
+mod rules;
 pub mod scan;
 mod segments;
 mod settings;
@@ -28,12 +29,11 @@ pub use columns::{ContactRow, RowTest, RowVerdict, RowVisit, in_columns};
 pub use contacts::{ContactDeleteOptions, ContactDeletion, INDEXED_CONTACT_FIELDS};
 pub use documents::{DocumentOutcome, DocumentProposal};
 pub use dump::{DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord};
-pub use entries::{
-    InteractionDraft, InteractionProposal, MAX_ID, MAX_TEXT, ResumeChanges, ResumeProposal,
-};
+pub use entries::{InteractionDraft, InteractionProposal, ResumeChanges, ResumeProposal};
 pub use fields::{MAX_FIELD_NAME, closest, unknown_field};
 pub use proposal::{AMENDABLE_FIELDS, CommentLine, EntryAmendment, EntrySource, ProposedEntry};
 pub use purge::{CanceledEntryFilter, PurgeReport};
+pub use rules::{MAX_ID, MAX_TEXT};
 pub use segments::{LogSegmentOptions, LoggedSegmentOutcome, SegmentChanges, SegmentLogProposal};
 pub use settings::PluginSettings;
 pub use stats::{ContactSummary, Counters, StatKind, Statistics};

@@ -8,7 +8,7 @@
 use chrono::{NaiveDate, NaiveTime};
 
 use super::View;
-use super::entries::{apply_email_rule, check_length, check_not_negative};
+use super::rules::{apply_email_rule, check_length, check_not_negative};
 use crate::error::{Error, Result};
 use crate::model::{
     Amount, Comment, Correspondence, DeliveryStatus, Evaluation, InteractionLogEntry,

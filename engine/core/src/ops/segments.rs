@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use super::entries::{apply_email_rule, check_not_negative, pick_language, resolve_correspondence};
+use super::entries::{pick_language, resolve_correspondence};
 use super::proposal::{EntrySource, ProposedEntry};
+use super::rules::{apply_email_rule, check_not_negative};
 use super::{Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -67,7 +68,7 @@ pub struct LoggedSegmentOutcome {
     pub follow_up_segment: Option<String>,
 }
 
-/// A segment's log worked out and checked, not yet written ([`Tx::propose_segment_log`]).
+/// A segment's log worked out and checked, not yet written ([`View::propose_segment_log`]).
 #[derive(Debug, Clone)]
 pub struct SegmentLogProposal {
     /// The entries, one per line with a contact, in line order, as they would be written.
@@ -123,7 +124,7 @@ impl Tx<'_> {
     pub fn segment_create(&mut self, segment: Segment) -> Result<String> {
         let mut s = segment;
         s.no = normalize_code(&s.no);
-        super::entries::check_id("segment", "no", &s.no)?;
+        super::rules::check_id("segment", "no", &s.no)?;
         let mut free = None;
         if s.no.is_empty() {
             let number = self
@@ -467,7 +468,7 @@ impl Tx<'_> {
                 "name the criteria to save",
             ));
         }
-        super::entries::check_id(&format!("segment {}", s.no), "criteria name", &name)?;
+        super::rules::check_id(&format!("segment {}", s.no), "criteria name", &name)?;
         let steps: Vec<_> = self
             .view()
             .criteria_steps(&s.no)?

@@ -168,7 +168,7 @@ fn amendment(
         comments: comment_lines(&record, f.raw("comments"))?,
         campaign_no: f.text("campaign_no")?,
         date: f.date("date")?,
-        time: super::log::time_of(&mut f)?,
+        time: f.time("time")?,
     };
     Ok((changes, f.custom()?))
 }

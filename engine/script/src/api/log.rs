@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveTime;
 use rhai::{Array, Dynamic, Engine, INT, Map, NativeCallContext};
 
 use super::entry_hooks::{
@@ -253,23 +252,6 @@ fn attachment(fields: &mut Fields<'_>) -> Result<Option<AttachmentContent>> {
     Ok(Some(AttachmentContent { file_name, content }))
 }
 
-pub(crate) fn time_of(f: &mut Fields<'_>) -> Result<Option<NaiveTime>> {
-    match f.text("time")? {
-        None => Ok(None),
-        Some(t) => NaiveTime::parse_from_str(&t, "%H:%M:%S")
-            .or_else(|_| NaiveTime::parse_from_str(&t, "%H:%M"))
-            .map(Some)
-            .map_err(|_| {
-                Error::invalid(
-                    "interaction",
-                    "time",
-                    format!("\"{t}\" is not a time"),
-                    "write HH:MM or HH:MM:SS",
-                )
-            }),
-    }
-}
-
 fn draft_from(map: &Map) -> Result<(InteractionDraft, BTreeMap<String, FieldValue>)> {
     let mut f = Fields::new("log_interaction", map);
     let draft = InteractionDraft {
@@ -279,7 +261,7 @@ fn draft_from(map: &Map) -> Result<(InteractionDraft, BTreeMap<String, FieldValu
         description: f.text("description")?.unwrap_or_default(),
         subject: f.text("subject")?.unwrap_or_default(),
         date: f.date("date")?,
-        time: time_of(&mut f)?,
+        time: f.time("time")?,
         cost: f.amount("cost")?,
         duration: f.amount("duration")?,
         evaluation: f.word("evaluation")?,
