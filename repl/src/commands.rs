@@ -36,19 +36,54 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     if let Some(Command::Completions { shell }) = &cli.command {
         return completions(*shell);
     }
-    // A plugin's tests from its folder need no database.
+    // A plugin's tests from its folder (or those of every plugin in a folder of plugins) need
+    // no database.
     if let Some(Command::Plugins {
         action: Some(PluginAction::Test { name }),
     }) = &cli.command
-        && Path::new(name).join("plugin.toml").is_file()
+        && Path::new(name).is_dir()
     {
-        let source = plugin::one_folder(Path::new(name)).map_err(|p| CliError::Plugin {
-            name: name.clone(),
-            reason: p.where_and_why(),
-            fix: "mend the plugin",
-        })?;
+        let dir = Path::new(name);
+        let sources = if dir.join("plugin.toml").is_file() {
+            vec![plugin::one_folder(dir).map_err(|p| CliError::Plugin {
+                name: name.clone(),
+                reason: p.where_and_why(),
+                fix: "mend the plugin",
+            })?]
+        } else {
+            let (found, problems) = plugin::from_folder(dir);
+            if let Some(p) = problems.first() {
+                return Err(CliError::Plugin {
+                    name: p.plugin.clone(),
+                    reason: p.where_and_why(),
+                    fix: "mend the plugin",
+                });
+            }
+            if found.is_empty() {
+                return Err(CliError::Plugin {
+                    name: name.clone(),
+                    reason:
+                        "the folder holds no plugin (no plugin.toml in it or in a folder in it)"
+                            .into(),
+                    fix: "give a plugin's folder, or a folder of plugins",
+                });
+            }
+            found
+        };
         let mut out = Out::stdout();
-        let code = plugin_tests(&mut out, cli.format, &source)?;
+        let mut code = ExitCode::SUCCESS;
+        for source in &sources {
+            if sources.len() > 1 && source.tests.is_empty() {
+                out.line(format!(
+                    "{}: no tests (no .rhai file in its tests folder)",
+                    source.origin
+                ))?;
+                continue;
+            }
+            if plugin_tests(&mut out, cli.format, source)? != ExitCode::SUCCESS {
+                code = ExitCode::FAILURE;
+            }
+        }
         out.flush()?;
         return Ok(code);
     }
@@ -494,7 +529,7 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
                 reason: "there is no plugin of that name".into(),
                 fix: "rapport plugins list shows them",
             })?;
-            ctx.out.line(output::render_json(detail, ctx.cli.format))?;
+            crate::shared::show_plugin(&mut ctx.out, ctx.cli.format, &detail)?;
         }
         PluginAction::Test { name } => {
             let (sources, problems) = crate::shared::plugin_sources(&ctx.db)?;

@@ -1168,7 +1168,7 @@ fn import_entries(
         h.log_interaction(draft, values, EntrySource::Import)
             .map_err(|e| {
                 let fix = match e.kind_word() {
-                    "plugin" => "fix that row, or the plugin (or disable it); nothing was imported",
+                    "vetoed" | "plugin" => "nothing was imported",
                     "storage" | "corrupt" | "read_only" | "database_in_use" | "conflict" => {
                         "nothing was imported; import again once the database can be written"
                     }
@@ -1177,7 +1177,8 @@ fn import_entries(
                 // What the hooks printed comes before the message, as in a failed script's error.
                 let mut message = e.printed.to_vec();
                 message.push(e.message);
-                Error::invalid(place.to_string(), "row", message.join("\n"), fix)
+                let problem = format!("is refused: {}", message.join("\n"));
+                Error::invalid(place.to_string(), "row", problem, fix)
             })?;
         counts.created += 1;
         bar.inc(1);

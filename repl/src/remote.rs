@@ -301,7 +301,7 @@ fn plugins(
                     reason: "the server has no plugin of that name".into(),
                     fix: "rapport plugins list shows them",
                 })?;
-            out.line(output::render_json(row, format))?;
+            shared::show_plugin(out, format, &row)?;
             return Ok(ExitCode::SUCCESS);
         }
         PluginAction::Test { name } => {

@@ -476,7 +476,12 @@ impl<'a> Repl<'a> {
                     let plugin = self
                         .plugin_functions()
                         .into_iter()
-                        .filter(|(sig, _)| sig.split('(').next() == Some(name))
+                        // A function (`retention::purge_older_than`), or all of a plugin's
+                        // (`retention`).
+                        .filter(|(sig, _)| {
+                            sig.split('(').next() == Some(name)
+                                || sig.starts_with(&format!("{name}::"))
+                        })
                         .collect::<Vec<_>>();
                     match lookup(name) {
                         Some(doc) => say(&format!("{}\n  {}", doc.signature, doc.summary)),
@@ -701,8 +706,15 @@ impl<'a> Repl<'a> {
                                 .filter(|p| p.enabled)
                                 .map(|p| p.manifest.name.as_str())
                                 .collect();
+                            let broken: Vec<_> =
+                                report.broken.iter().map(|b| b.name.as_str()).collect();
+                            let not_loaded = if broken.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; enabled but not loaded: {}", broken.join(", "))
+                            };
                             note(&format!(
-                                "plugins loaded again; enabled: {}",
+                                "plugins loaded again; enabled: {}{not_loaded}",
                                 if enabled.is_empty() {
                                     "none".to_string()
                                 } else {

@@ -203,6 +203,68 @@ pub(crate) fn plugin_rows(report: &PluginReport) -> Vec<serde_json::Value> {
     loaded.chain(broken).collect()
 }
 
+/// Shows one plugin (`plugins show`): in JSON or CSV as its record; in a table as lines of
+/// `field  value`, a list one item a line, each function with its doc line under it.
+pub(crate) fn show_plugin(
+    out: &mut Out,
+    format: Format,
+    detail: &serde_json::Value,
+) -> Result<(), CliError> {
+    if format != Format::Table {
+        return out.line(output::render_json(detail.clone(), format));
+    }
+    let Some(fields) = detail.as_object() else {
+        return Ok(());
+    };
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    const ORDER: &[&str] = &[
+        "name",
+        "version",
+        "enabled",
+        "loaded",
+        "problem",
+        "description",
+        "hooks",
+        "functions",
+        "capabilities",
+        "stops",
+        "from",
+        "file",
+    ];
+    let rank = |k: &str| ORDER.iter().position(|o| *o == k).unwrap_or(ORDER.len());
+    let mut ordered: Vec<_> = fields.iter().collect();
+    ordered.sort_by_key(|(k, _)| rank(k));
+    for (key, value) in ordered {
+        let mut lines: Vec<String> = match value {
+            serde_json::Value::Array(items) if items.is_empty() => vec!["none".into()],
+            serde_json::Value::Array(items) => items
+                .iter()
+                .flat_map(|item| match item.get("function") {
+                    Some(f) => {
+                        let doc = item.get("doc").map(text).unwrap_or_default();
+                        let mut pair = vec![text(f)];
+                        if !doc.is_empty() {
+                            pair.push(format!("  {doc}"));
+                        }
+                        pair
+                    }
+                    None => vec![text(item)],
+                })
+                .collect(),
+            other => vec![text(other)],
+        };
+        let first = lines.remove(0);
+        out.line(format!("{key:<13} {first}"))?;
+        for line in lines {
+            out.line(format!("{:<13} {line}", ""))?;
+        }
+    }
+    Ok(())
+}
+
 /// `plugins show NAME`: one plugin in full, or `None` when there is none of that name.
 pub(crate) fn plugin_detail(report: &PluginReport, name: &str) -> Option<serde_json::Value> {
     if let Some(p) = report.plugins.iter().find(|p| p.manifest.name == name) {
@@ -271,7 +333,7 @@ pub(crate) fn plugin_switch(db: &Database, name: &str, enable: bool) -> Result<S
             return Err(CliError::Plugin {
                 reason: why_not_found(&report.problems, &name, "there is no plugin of that name"),
                 name,
-                fix: "fix it (rapport plugins list shows them), or pick another",
+                fix: "mend it and enable it again (rapport plugins list shows the plugins)",
             });
         }
     }

@@ -240,6 +240,15 @@ fn innermost(e: &EvalAltResult) -> (&EvalAltResult, Position, Option<String>) {
     (err, pos, source)
 }
 
+/// Whether a failure is a script's own `throw` of a value (not an error map a call made): what a
+/// hook's veto is.
+pub(crate) fn is_throw(e: &EvalAltResult) -> bool {
+    match innermost(e).0 {
+        EvalAltResult::ErrorRuntime(value, _) => thrown(value).1.is_none(),
+        _ => false,
+    }
+}
+
 pub(crate) fn runtime(
     script: &str,
     e: &EvalAltResult,

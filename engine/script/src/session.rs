@@ -32,9 +32,20 @@ pub(crate) trait HookRunner {
     fn has_hook(&self, hook: &str) -> bool;
 
     /// Runs `hook` of every enabled plugin that has it, in order, as that plugin; a `before_`
-    /// hook that returns a map replaces the payload.
-    fn fire(&self, shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic>;
+    /// hook that returns a map replaces the payload, after `each` has seen it (with the
+    /// plugin's name) and given back what the next plugin gets.
+    fn fire_each(
+        &self,
+        shared: &Shared,
+        hook: &str,
+        payload: Dynamic,
+        each: &mut Amended<'_>,
+    ) -> RhaiResult<Dynamic>;
 }
+
+/// What a caller does with each `before_` hook's amended payload: it gets the plugin's name and
+/// the payload, and gives back what goes on (or refuses the plugin's change).
+pub(crate) type Amended<'a> = dyn FnMut(&str, Dynamic) -> RhaiResult<Dynamic> + 'a;
 
 enum Txn {
     Read(Box<dyn ReadTxn>),
@@ -366,6 +377,16 @@ pub(crate) fn set_acting(shared: &Shared, grant: Option<Grant>) {
 
 /// Runs `hook` of the enabled plugins on `payload` (not from inside another plugin's hook).
 pub(crate) fn fire(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic> {
+    fire_each(shared, hook, payload, &mut |_, amended| Ok(amended))
+}
+
+/// [`fire`], with `each` seeing what each plugin's `before_` hook amended.
+pub(crate) fn fire_each(
+    shared: &Shared,
+    hook: &str,
+    payload: Dynamic,
+    each: &mut Amended<'_>,
+) -> RhaiResult<Dynamic> {
     let runtime = shared.borrow().as_ref().and_then(|s| {
         if s.acting.is_some() {
             None
@@ -374,7 +395,7 @@ pub(crate) fn fire(shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<
         }
     });
     match runtime {
-        Some(runtime) => runtime.fire(shared, hook, payload),
+        Some(runtime) => runtime.fire_each(shared, hook, payload, each),
         None => Ok(payload),
     }
 }

@@ -153,10 +153,10 @@ fn a_capability_a_plugin_lacks_is_refused_with_kind_denied() {
         )
         .unwrap()
         .value;
-    // The hook's refusal is the plugin's; what it caught inside was "denied".
+    // The hook threw its own refusal (a veto); what it caught inside was "denied".
     assert_eq!(
         out.field("kind").and_then(|k| k.as_text()).as_deref(),
-        Some("plugin")
+        Some("vetoed")
     );
     assert!(
         out.field("message")

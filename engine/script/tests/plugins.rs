@@ -188,7 +188,11 @@ fn a_call_outside_the_capabilities_fails_naming_the_missing_capability() {
         r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
     )
     .unwrap_err();
-    assert!(err.message.contains("plugin nosy: it may not write contacts; add \"contacts\" to capabilities.write in its plugin.toml"), "{err}");
+    assert!(
+        err.message.contains("plugin nosy (")
+            && err.message.contains("hook before_log: it may not write contacts; add \"contacts\" to capabilities.write in its plugin.toml"),
+        "{err}"
+    );
     assert_eq!(before, db.fingerprint().unwrap());
 }
 
@@ -596,8 +600,9 @@ fn a_before_log_hook_may_not_change_what_the_entry_is() {
     )
     .unwrap_err();
     assert!(
-        err.message.contains("contact_no")
-            && err.message.contains("was changed by a before_log hook"),
+        err.message.contains(
+            "interaction for contact P1, as plugin mover's before_log hook left it: contact_no was changed, and a before_log hook may change only"
+        ),
         "{err}"
     );
     assert_eq!(db.read(|v| v.last_entry_no()).unwrap(), 0);
@@ -613,6 +618,12 @@ fn a_veto_of_one_segment_line_logs_none_of_the_segment() {
     let segment = segment_of(&db, "BUS", &["P1", "P2"]);
     let before = db.fingerprint().unwrap();
     let err = run(&host, &db, &format!(r#"segment("{segment}").log()"#)).unwrap_err();
+    assert!(
+        err.message.contains(&format!(
+            "segment {segment} line for contact P2: plugin gate"
+        )),
+        "the refusal says which line: {err}"
+    );
     assert!(err.message.contains("not P2"), "{err}");
     assert_eq!(before, db.fingerprint().unwrap());
 }
@@ -894,4 +905,99 @@ fn an_import_row_goes_through_before_log_with_source_import() {
         })
         .unwrap();
     assert_eq!(entry(&db, no).description, "import");
+}
+
+#[each_backend]
+fn a_veto_is_kind_vetoed_and_a_failing_hook_kind_plugin() {
+    let (db, _dir, host) = one_plugin(
+        "gate",
+        &manifest("gate", &["before_log"], &[], &[]),
+        "fn before_log(d) { if d.template == \"CALL\" { throw \"no calls\" } salespersn(d.salesperson) }",
+    );
+    let kinds = run(
+        &host,
+        &db,
+        r#"let kinds = [];
+           for t in ["CALL", "BUS"] {
+               try { log_interaction(#{contact: "P1", template: t}) } catch (e) { kinds.push(e.kind) }
+           }
+           kinds"#,
+    )
+    .unwrap();
+    assert_eq!(kinds.to_string(), r#"["vetoed", "plugin"]"#);
+}
+
+#[each_backend]
+fn a_refused_amendment_names_the_plugin_that_made_it() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "first",
+        &manifest("first", &["before_log"], &[], &[]),
+        "fn before_log(d) { d.description = \"Checked\"; d }",
+    );
+    plugin_dir(
+        dir.path(),
+        "second",
+        &manifest("second", &["before_log"], &[], &[]),
+        "fn before_log(d) { d.salesperson = \"ZZ\"; d }",
+    );
+    enable(&db, &["first", "second"]);
+    let (host, _) = host(&db, dir.path());
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.message.contains("salesperson ZZ does not exist")
+            && err
+                .message
+                .contains("plugin second's before_log hook set it")
+            && err.message.contains("rapport plugins disable second"),
+        "{err}"
+    );
+    assert_eq!(err.kind_word(), "not_found", "still the rule's own kind");
+}
+
+#[test]
+fn a_plugin_file_with_a_statement_at_its_top_level_does_not_load() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    plugin_dir(
+        dir.path(),
+        "chatty",
+        &manifest("chatty", &[], &[], &[]),
+        "fn f() { 1 }\nprint(\"loaded\");\n",
+    );
+    let (sources, _) = plugin::from_folder(dir.path());
+    let mut host = ScriptHost::new(Limits::user());
+    let report = host.load_plugins(&db, &sources).unwrap();
+    let problem = report
+        .problems
+        .iter()
+        .find(|p| p.plugin == "chatty")
+        .expect("refused");
+    assert_eq!(problem.line, Some(2));
+    assert!(
+        problem.message.contains("only define functions"),
+        "{problem}"
+    );
+}
+
+#[each_backend]
+fn on_cancel_toggled_tells_only_of_entries_that_changed() {
+    let (db, _dir, host) = one_plugin(
+        "watch",
+        &manifest("watch", &["on_cancel_toggled"], &[], &[]),
+        "fn on_cancel_toggled(c) { if c.entry_nos.is_empty() { throw \"told of nothing\" } }",
+    );
+    exec(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"}); cancel(1); cancel(1)"#,
+    );
+    assert!(entry(&db, 1).canceled);
 }

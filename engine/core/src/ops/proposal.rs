@@ -113,8 +113,8 @@ pub struct ProposedEntry {
     subject_defaulted: bool,
     /// A caller looked at it (hooks ran: the database may have changed since).
     hooked: bool,
-    /// The fields amended.
-    changed: Vec<&'static str>,
+    /// The fields amended, each with who amended it last (a plugin's name).
+    changed: Vec<(&'static str, String)>,
 }
 
 impl ProposedEntry {
@@ -169,10 +169,11 @@ impl ProposedEntry {
         self.source
     }
 
-    /// Applies what a caller (the `before_log` hooks) changed — nothing, when they changed
-    /// nothing: they ran all the same, so writing it checks again what the database says
-    /// about it (the contact, the salesperson, the campaign) and the rules of what changed.
-    pub fn amend(&mut self, changes: EntryAmendment) {
+    /// Applies what `by` (a plugin's `before_log` hook) changed — nothing, when it changed
+    /// nothing: hooks ran all the same, so writing it checks again what the database says
+    /// about it (the contact, the salesperson, the campaign) and the rules of what changed,
+    /// naming `by` when one of its changes breaks one.
+    pub fn amend(&mut self, changes: EntryAmendment, by: &str) {
         self.hooked = true;
         let e = &mut self.entry;
         let old_date = e.date;
@@ -180,7 +181,7 @@ impl ProposedEntry {
             ($($field:ident),+) => {$(
                 if let Some(v) = changes.$field {
                     e.$field = v;
-                    self.changed.push(stringify!($field));
+                    self.changed.push((stringify!($field), by.to_string()));
                 }
             )+};
         }
@@ -218,7 +219,7 @@ impl ProposedEntry {
                 })
                 .collect();
             e.comments = kept;
-            self.changed.push("comments");
+            self.changed.push(("comments", by.to_string()));
         }
     }
 
@@ -229,7 +230,20 @@ impl ProposedEntry {
         if !self.hooked {
             return Ok(self.entry);
         }
-        let changed = |field: &str| self.changed.contains(&field);
+        // Who changed a field last, if anyone did.
+        let by = |field: &str| {
+            self.changed
+                .iter()
+                .rev()
+                .find(|(f, _)| *f == field)
+                .map(|(_, by)| by.as_str())
+        };
+        let changed = |field: &str| by(field).is_some();
+        // A broken rule of a field a hook changed names the hook.
+        let blame = |field: &str, e: Error| match by(field) {
+            Some(plugin) if !plugin.is_empty() => blamed(e, plugin),
+            _ => e,
+        };
         let mut e = self.entry;
         let record = if e.entry_no == 0 {
             format!("interaction for contact {}", e.contact_no)
@@ -247,50 +261,53 @@ impl ProposedEntry {
         if changed("salesperson") {
             e.salesperson = normalize_code(&e.salesperson);
             if e.salesperson.is_empty() && self.source != EntrySource::Document {
-                return Err(Error::required(
-                    &record,
-                    "salesperson",
-                    "a before_log hook left it blank; name a salesperson",
-                ));
+                let blank = Error::required(&record, "salesperson", "name a salesperson");
+                return Err(blame("salesperson", blank));
             }
         }
         if !e.salesperson.is_empty() && view.salesperson(&e.salesperson)?.is_none() {
-            return Err(Error::not_found("salesperson", &e.salesperson));
+            return Err(blame(
+                "salesperson",
+                Error::not_found("salesperson", &e.salesperson),
+            ));
         }
         if changed("campaign_no") {
             e.campaign_no = normalize_code(&e.campaign_no);
         }
         if !e.campaign_no.is_empty() && view.campaign(&e.campaign_no)?.is_none() {
-            return Err(Error::not_found("campaign", &e.campaign_no));
+            return Err(blame(
+                "campaign_no",
+                Error::not_found("campaign", &e.campaign_no),
+            ));
         }
         if changed("description") {
             if e.description.trim().is_empty() {
-                return Err(Error::required(
-                    &record,
-                    "description",
-                    "a before_log hook left it blank; give a description",
-                ));
+                let blank = Error::required(&record, "description", "give a description");
+                return Err(blame("description", blank));
             }
-            check_length(&record, "description", &e.description)?;
+            check_length(&record, "description", &e.description)
+                .map_err(|x| blame("description", x))?;
         }
         let follows = changed("description") && self.subject_defaulted && !changed("subject");
         if follows || (changed("subject") && e.subject.trim().is_empty()) {
             e.subject.clone_from(&e.description);
         }
-        check_length(&record, "subject", &e.subject)?;
+        check_length(&record, "subject", &e.subject).map_err(|x| blame("subject", x))?;
         if changed("contact_via") {
-            check_length(&record, "contact_via", &e.contact_via)?;
+            check_length(&record, "contact_via", &e.contact_via)
+                .map_err(|x| blame("contact_via", x))?;
         }
         if changed("comments") {
             for c in &e.comments {
-                check_length(&record, "comments", &c.text)?;
+                check_length(&record, "comments", &c.text).map_err(|x| blame("comments", x))?;
             }
         }
         if changed("cost") {
-            check_not_negative(&record, "cost", e.cost)?;
+            check_not_negative(&record, "cost", e.cost).map_err(|x| blame("cost", x))?;
         }
         if changed("duration") {
-            check_not_negative(&record, "duration", e.duration)?;
+            check_not_negative(&record, "duration", e.duration)
+                .map_err(|x| blame("duration", x))?;
         }
         let deliver = self.deliver && !e.postponed;
         if changed("correspondence")
@@ -298,14 +315,16 @@ impl ProposedEntry {
             && e.correspondence != Correspondence::Blank
             && !self.attachment
         {
-            return Err(Error::NoAttachment {
-                record,
+            let missing = Error::NoAttachment {
+                record: record.clone(),
                 correspondence: e.correspondence.to_string(),
                 language: e.language.clone(),
-            });
+            };
+            return Err(blame("correspondence", missing));
         }
         if !e.postponed {
-            e.correspondence = apply_email_rule(e.correspondence, &contact, deliver)?;
+            e.correspondence = apply_email_rule(e.correspondence, &contact, deliver)
+                .map_err(|x| blame("correspondence", x))?;
         }
         if self.source == EntrySource::Document && !changed("contact_via") {
             // A document's entry says where it was e-mailed.
@@ -322,5 +341,34 @@ impl ProposedEntry {
             };
         }
         Ok(e)
+    }
+}
+
+/// A broken rule of a value `plugin`'s hook set: the same refusal, saying who set it and how
+/// to mend it (as a refusal of that field when the rule's own error has no place for it).
+fn blamed(e: Error, plugin: &str) -> Error {
+    let fix = format!(
+        "plugin {plugin}'s before_log hook set it: mend the plugin, or disable it with rapport plugins disable {plugin}"
+    );
+    match e {
+        Error::NotFound { record, key, .. } => Error::NotFound { record, key, fix },
+        Error::Required { record, field, .. } => Error::Required { record, field, fix },
+        Error::Invalid {
+            record,
+            field,
+            problem,
+            ..
+        } => Error::Invalid {
+            record,
+            field,
+            problem,
+            fix,
+        },
+        other => Error::invalid(
+            other.record().unwrap_or_default(),
+            other.field().unwrap_or("field"),
+            other.to_string(),
+            fix,
+        ),
     }
 }

@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use rhai::{Dynamic, Map};
+use rhai::{Dynamic, EvalAltResult, Map};
 
 use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error};
-use crate::session::{Shared, fire, has_hook, notify, with_read};
+use crate::session::{Shared, fire_each, has_hook, notify, with_read};
 use crate::value::{
     Fields, add_custom_fields, entry_map, field_value, to_date, to_json, type_name,
 };
@@ -65,16 +65,60 @@ pub(crate) fn before_log(
         return Ok(());
     }
     let original = draft_map(proposed, custom);
-    let amended = fire(shared, "before_log", Dynamic::from_map(original.clone()))?;
-    let Some(amended) = amended.try_cast::<Map>() else {
-        // Nothing amended; the hooks ran all the same (and may have written).
-        proposed.amend(EntryAmendment::default());
-        return Ok(());
-    };
-    let (changes, more) = amendment(proposed.entry(), &original, &amended).map_err(engine_error)?;
-    proposed.amend(changes);
-    custom.extend(more);
+    // Each plugin's changes, checked and applied as it leaves them: a change a plugin may not
+    // make, or a rule it breaks, names it.
+    let mut before = original.clone();
+    let _ = fire_each(
+        shared,
+        "before_log",
+        Dynamic::from_map(original),
+        &mut |plugin, amended| {
+            let Some(map) = amended.read_lock::<Map>().map(|m| m.clone()) else {
+                return Ok(amended);
+            };
+            let (changes, more) =
+                amendment(proposed.entry(), plugin, &before, &map).map_err(engine_error)?;
+            if !more.is_empty() {
+                let label = format!(
+                    "{}, as plugin {plugin}'s before_log hook left it",
+                    label_of(proposed.entry())
+                );
+                with_read(shared, Access::read(Kind::Entries), |v| {
+                    v.check_custom_values(FieldRecord::Entry, &label, &more)
+                })?;
+            }
+            proposed.amend(changes, plugin);
+            custom.extend(more);
+            before = map;
+            Ok(amended)
+        },
+    )?;
+    // The hooks ran, whatever they changed: writing checks the entry again.
+    proposed.amend(EntryAmendment::default(), "");
     Ok(())
+}
+
+/// A refusal of one entry of many (a segment's lines), saying which one.
+pub(crate) fn about(e: Box<EvalAltResult>, which: &str) -> Box<EvalAltResult> {
+    if let EvalAltResult::ErrorRuntime(value, at) = &*e
+        && let Some(map) = value.read_lock::<Map>()
+        && let Some(message) = map.get("message").filter(|m| m.is_string())
+    {
+        let mut map = map.clone();
+        let message = format!("{which}: {message}");
+        map.insert("message".into(), message.into());
+        return EvalAltResult::ErrorRuntime(Dynamic::from_map(map), *at).into();
+    }
+    e
+}
+
+/// How an entry is named in messages: a new one by its contact, a resumed one by its number.
+fn label_of(entry: &InteractionLogEntry) -> String {
+    if entry.entry_no == 0 {
+        format!("interaction for contact {}", entry.contact_no)
+    } else {
+        format!("interaction log entry {}", entry.entry_no)
+    }
 }
 
 /// Runs the `after_log` hooks on an entry just written.
@@ -105,14 +149,14 @@ const TEXT_FIELDS: &[&str] = &[
 /// change to any other field of the entry is refused, naming it.
 fn amendment(
     entry: &InteractionLogEntry,
+    plugin: &str,
     original: &Map,
     amended: &Map,
 ) -> Result<(EntryAmendment, Custom)> {
-    let record = if entry.entry_no == 0 {
-        format!("interaction for contact {}", entry.contact_no)
-    } else {
-        format!("interaction log entry {}", entry.entry_no)
-    };
+    let record = format!(
+        "{}, as plugin {plugin}'s before_log hook left it",
+        label_of(entry)
+    );
     let built_in = FieldRecord::Entry.built_in();
     let mut touched = Map::new();
     for (key, value) in amended {
@@ -130,7 +174,7 @@ fn amendment(
                 &record,
                 field,
                 format!(
-                    "was changed by a before_log hook, which may change only {}",
+                    "was changed, and a before_log hook may change only {}",
                     AMENDABLE_FIELDS.join(", ")
                 ),
                 "leave it as it is, or veto the entry with throw",
@@ -147,7 +191,7 @@ fn amendment(
                 return Err(Error::invalid(
                     &record,
                     field,
-                    "was set to () by a before_log hook",
+                    "was set to ()",
                     "give it a value, or leave it as it was",
                 ));
             }

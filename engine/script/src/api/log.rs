@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use rhai::{Array, Dynamic, Engine, INT, Map, NativeCallContext};
 
 use super::entry_hooks::{
-    Custom, after_log, before_log, entries_hooked, entry_with_custom, set_custom,
+    Custom, about, after_log, before_log, entries_hooked, entry_with_custom, set_custom,
 };
 use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error, placed_result};
@@ -400,7 +400,9 @@ fn set_canceled(
             ),
         );
         payload.insert("canceled".into(), Dynamic::from_bool(out.canceled));
-        notify(s, "on_cancel_toggled", Dynamic::from_map(payload))?;
+        if !out.changed.is_empty() {
+            notify(s, "on_cancel_toggled", Dynamic::from_map(payload))?;
+        }
         Ok(out)
     })
 }
@@ -451,7 +453,12 @@ fn log_segment(
             let mut customs = Vec::with_capacity(proposal.entries.len());
             for entry in &mut proposal.entries {
                 let mut custom = Custom::new();
-                before_log(s, entry, &mut custom)?;
+                let which = format!(
+                    "segment {} line for contact {}",
+                    entry.entry().segment_no,
+                    entry.entry().contact_no
+                );
+                before_log(s, entry, &mut custom).map_err(|e| about(e, &which))?;
                 customs.push(custom);
             }
             let out = with_write(s, Access::write(Kind::Segments), |tx| {

@@ -74,7 +74,13 @@ impl Manifest {
         }
         for h in &m.hooks {
             if !HOOKS.contains(&h.as_str()) {
-                return Err(format!("hook \"{h}\" is not one of {}", HOOKS.join(", ")));
+                let guess = rapport_engine::ops::closest(h, HOOKS.iter().copied())
+                    .map(|g| format!("did you mean {g}? "))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "hook \"{h}\" is not one of {}; {guess}mend its hooks list",
+                    HOOKS.join(", ")
+                ));
             }
         }
         for k in m.capabilities.read.iter().chain(&m.capabilities.write) {
@@ -162,6 +168,12 @@ mod tests {
             Manifest::parse(&GOOD.replace("before_document", "before_lunch"))
                 .unwrap_err()
                 .contains("before_lunch")
+        );
+        assert!(
+            Manifest::parse(&GOOD.replace("before_document", "before_documnet"))
+                .unwrap_err()
+                .contains("did you mean before_document?"),
+            "a misspelt hook gets a suggestion"
         );
         assert!(
             Manifest::parse(&GOOD.replace("\"contacts\"", "\"everything\""))

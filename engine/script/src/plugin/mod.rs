@@ -54,7 +54,7 @@ pub fn bundled() -> Vec<PluginSource> {
     }
     // Each bundled plugin's tests are listed here (a test keeps the list equal to the folders).
     bundled!(
-        "document_rules": ["letters.rhai", "persons.rhai", "follow_up.rhai"],
+        "document_rules": ["follow_up.rhai", "letters.rhai", "persons.rhai"],
         "retention": ["purge.rhai"],
         "duplicates": ["find.rhai"]
     )
@@ -188,8 +188,15 @@ impl BrokenPlugin {
 
     /// The error of an operation it stops.
     pub fn refusal(&self, hook: &str) -> String {
+        let guards = if self.hooks.is_some() {
+            format!("it guards this operation (hook {hook})")
+        } else {
+            format!(
+                "its manifest cannot be read to say which hooks it has, so it is taken to guard every hooked operation, this one too (hook {hook})"
+            )
+        };
         format!(
-            "plugin {} is enabled but cannot be loaded ({}); it guards this operation (hook {hook}), so nothing was done; mend the plugin, or disable it with rapport plugins disable {}",
+            "plugin {} is enabled but cannot be loaded ({}); {guards}, so nothing was done; mend the plugin, or disable it with rapport plugins disable {}",
             self.name, self.reason, self.name
         )
     }

@@ -12,7 +12,7 @@ use super::{BrokenPlugin, Manifest, PluginProblem, PluginSource};
 use crate::capability::Grant;
 use crate::error::{RhaiResult, ScriptError, error_value};
 use crate::limits::Limits;
-use crate::session::{HookRunner, Shared, set_acting};
+use crate::session::{Amended, HookRunner, Shared, set_acting};
 
 /// A plugin that compiled.
 #[derive(Debug, Clone)]
@@ -112,6 +112,14 @@ pub(crate) fn compile(
         problem(err.line, err.column, err.message)
     })?;
     ast.set_source(source.file.as_str());
+    if let Some(statement) = ast.statements().first() {
+        let at = statement.position();
+        return Err(problem(
+            at.line(),
+            at.position(),
+            "its top level must only define functions (it runs nothing of its own): move this statement into a function (a constant: a function that returns it)".into(),
+        ));
+    }
     for hook in &manifest.hooks {
         if !ast
             .iter_functions()
@@ -169,7 +177,13 @@ impl HookRunner for PluginRuntime {
         self.hooked(Some(hook)).next().is_some() || self.broken.iter().any(|b| b.covers(hook))
     }
 
-    fn fire(&self, shared: &Shared, hook: &str, payload: Dynamic) -> RhaiResult<Dynamic> {
+    fn fire_each(
+        &self,
+        shared: &Shared,
+        hook: &str,
+        payload: Dynamic,
+        each: &mut Amended<'_>,
+    ) -> RhaiResult<Dynamic> {
         if let Some(broken) = self.broken.iter().find(|b| b.covers(hook)) {
             return Err(error_value(
                 "plugin",
@@ -189,8 +203,9 @@ impl HookRunner for PluginRuntime {
                 (value.clone(),),
             );
             set_acting(shared, None);
+            let name = &plugin.manifest.name;
             match result {
-                Ok(v) if hook.starts_with("before_") && v.is_map() => value = v,
+                Ok(v) if hook.starts_with("before_") && v.is_map() => value = each(name, v)?,
                 Ok(_) => {}
                 Err(e) => {
                     let err: ScriptError =
@@ -199,12 +214,30 @@ impl HookRunner for PluginRuntime {
                         (Some(l), Some(c)) => format!("{}:{l}:{c}", plugin.file),
                         _ => plugin.file.clone(),
                     };
-                    let record = format!("plugin {} ({at}), hook {hook}", plugin.manifest.name);
-                    let message = format!(
-                        "{record}: {}; change the plugin, or disable it with rapport plugins disable",
-                        err.message
-                    );
-                    return Err(error_value("plugin", Some(record), None, message));
+                    let place = format!("plugin {name} ({at}), hook {hook}");
+                    // A capability refusal already names the plugin.
+                    let said = err
+                        .message
+                        .strip_prefix(&format!("plugin {name}: "))
+                        .unwrap_or(&err.message);
+                    // A `throw` of the plugin's own is a veto (it works as meant); anything
+                    // else is the plugin failing.
+                    let (kind, message) = if crate::error::is_throw(&e) {
+                        ("vetoed", format!("{place}: {said}"))
+                    } else {
+                        (
+                            "plugin",
+                            format!(
+                                "{place}: {said}; mend the plugin, or disable it with rapport plugins disable {name}"
+                            ),
+                        )
+                    };
+                    return Err(error_value(
+                        kind,
+                        Some(format!("plugin {name}")),
+                        Some(hook),
+                        message,
+                    ));
                 }
             }
         }
