@@ -203,6 +203,22 @@ pub(crate) fn plugin_rows(report: &PluginReport) -> Vec<serde_json::Value> {
     loaded.chain(broken).collect()
 }
 
+/// The order `plugins show` lists a plugin's fields in (others after them).
+const PLUGIN_FIELD_ORDER: &[&str] = &[
+    "name",
+    "version",
+    "enabled",
+    "loaded",
+    "problem",
+    "description",
+    "hooks",
+    "functions",
+    "capabilities",
+    "stops",
+    "from",
+    "file",
+];
+
 /// Shows one plugin (`plugins show`): in JSON or CSV as its record; in a table as lines of
 /// `field  value`, a list one item a line, each function with its doc line under it.
 pub(crate) fn show_plugin(
@@ -220,21 +236,12 @@ pub(crate) fn show_plugin(
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    const ORDER: &[&str] = &[
-        "name",
-        "version",
-        "enabled",
-        "loaded",
-        "problem",
-        "description",
-        "hooks",
-        "functions",
-        "capabilities",
-        "stops",
-        "from",
-        "file",
-    ];
-    let rank = |k: &str| ORDER.iter().position(|o| *o == k).unwrap_or(ORDER.len());
+    let rank = |k: &str| {
+        PLUGIN_FIELD_ORDER
+            .iter()
+            .position(|o| *o == k)
+            .unwrap_or(PLUGIN_FIELD_ORDER.len())
+    };
     let mut ordered: Vec<_> = fields.iter().collect();
     ordered.sort_by_key(|(k, _)| rank(k));
     for (key, value) in ordered {

@@ -99,6 +99,10 @@ pub(crate) fn before_log(
 }
 
 /// A refusal of one entry of many (a segment's lines), saying which one.
+#[expect(
+    clippy::unnecessary_box_returns,
+    reason = "Rhai's errors are always boxed"
+)]
 pub(crate) fn about(e: Box<EvalAltResult>, which: &str) -> Box<EvalAltResult> {
     if let EvalAltResult::ErrorRuntime(value, at) = &*e
         && let Some(map) = value.read_lock::<Map>()
