@@ -1167,8 +1167,9 @@ fn import_entries(
         let (draft, values) = draft_from(place, cells, declared)?;
         h.log_interaction(draft, values, EntrySource::Import)
             .map_err(|e| {
+                let by_plugin = matches!(e.kind_word(), "vetoed" | "plugin");
                 let fix = match e.kind_word() {
-                    "vetoed" | "plugin" => "nothing was imported",
+                    _ if by_plugin => "nothing was imported",
                     "storage" | "corrupt" | "read_only" | "database_in_use" | "conflict" => {
                         "nothing was imported; import again once the database can be written"
                     }
@@ -1177,7 +1178,12 @@ fn import_entries(
                 // What the hooks printed comes before the message, as in a failed script's error.
                 let mut message = e.printed.to_vec();
                 message.push(e.message);
-                let problem = format!("is refused: {}", message.join("\n"));
+                let said = message.join("\n");
+                let problem = if by_plugin {
+                    format!("is refused: {said}")
+                } else {
+                    said
+                };
                 Error::invalid(place.to_string(), "row", problem, fix)
             })?;
         counts.created += 1;
