@@ -319,7 +319,8 @@ pub enum PluginAction {
     /// Run a plugin's tests: the Rhai scripts in its tests/ folder, each in a fresh scratch
     /// database with the demo company and only this plugin enabled (assert, assert_eq).
     ///
-    /// Example: rapport plugins test document_rules; rapport plugins test ./my-plugins/gate;
+    /// Example: rapport plugins test document_rules; rapport plugins test ./my-plugins/gate (a
+    /// path has a / in it);
     /// rapport plugins test ./my-plugins (every plugin in it)
     Test {
         /// The plugin's name (bundled, or in a folder of this database), its folder, or a

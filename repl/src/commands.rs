@@ -41,9 +41,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     if let Some(Command::Plugins {
         action: Some(PluginAction::Test { name }),
     }) = &cli.command
+        // A path (not a plugin's name that happens to be a folder here too).
+        && (name.contains('/') || name.starts_with('.') || Path::new(name).is_absolute())
         && Path::new(name).is_dir()
     {
         let dir = Path::new(name);
+        let mut failed_to_load = false;
         let sources = if dir.join("plugin.toml").is_file() {
             vec![plugin::one_folder(dir).map_err(|p| CliError::Plugin {
                 name: name.clone(),
@@ -52,14 +55,14 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             })?]
         } else {
             let (found, problems) = plugin::from_folder(dir);
-            if let Some(p) = problems.first() {
-                return Err(CliError::Plugin {
-                    name: p.plugin.clone(),
-                    reason: p.where_and_why(),
-                    fix: "mend the plugin",
-                });
+            if !problems.is_empty() {
+                // Said, and the run fails; the other plugins' tests still run.
+                for p in &problems {
+                    eprintln!("error: {p}; its tests cannot run");
+                }
+                failed_to_load = true;
             }
-            if found.is_empty() {
+            if found.is_empty() && problems.is_empty() {
                 return Err(CliError::Plugin {
                     name: name.clone(),
                     reason:
@@ -71,7 +74,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             found
         };
         let mut out = Out::stdout();
-        let mut code = ExitCode::SUCCESS;
+        let mut code = if failed_to_load {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
         for source in &sources {
             if sources.len() > 1 && source.tests.is_empty() {
                 out.line(format!(

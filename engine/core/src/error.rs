@@ -165,6 +165,17 @@ pub enum Error {
     /// The storage layer failed (disk, file, transaction, a record that cannot be read).
     #[error(transparent)]
     Storage(#[from] StoreError),
+    /// A rule broken by a value a plugin's `before_log` hook set: the rule's own error (its
+    /// kind, record and field), saying which plugin set the value.
+    #[error(
+        "{error}; plugin {plugin}'s before_log hook set it: mend the plugin, or disable it with rapport plugins disable {plugin}"
+    )]
+    SetByPlugin {
+        /// The plugin.
+        plugin: String,
+        /// The rule's error.
+        error: Box<Error>,
+    },
 }
 
 /// What kind of failure an [`Error`] is, as a word scripts, clients and tests match on.
@@ -335,6 +346,7 @@ impl Error {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            Error::SetByPlugin { error, .. } => error.kind(),
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::Required { .. } => ErrorKind::Required,
@@ -367,6 +379,7 @@ impl Error {
     /// The record the error is about, as people name it (`contact CT000001`), when known.
     pub fn record(&self) -> Option<String> {
         match self {
+            Error::SetByPlugin { error, .. } => error.record(),
             Error::NotFound { record, key, .. } | Error::AlreadyExists { record, key, .. } => {
                 Some(format!("{record} {key}"))
             }
@@ -392,6 +405,7 @@ impl Error {
     /// The field the error is about, when there is one.
     pub fn field(&self) -> Option<&'static str> {
         match self {
+            Error::SetByPlugin { error, .. } => error.field(),
             Error::AlreadyExists { field, .. }
             | Error::Required { field, .. }
             | Error::Invalid { field, .. }

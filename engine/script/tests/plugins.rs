@@ -1001,3 +1001,109 @@ fn on_cancel_toggled_tells_only_of_entries_that_changed() {
     );
     assert!(entry(&db, 1).canceled);
 }
+
+/// A database with the plugins `(name, source)`, each with a `before_log` hook, enabled in order.
+fn before_log_plugins(plugins: &[(&str, &str)]) -> (Database, tempfile::TempDir, ScriptHost) {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, source) in plugins {
+        plugin_dir(
+            dir.path(),
+            name,
+            &manifest(name, &["before_log"], &[], &[]),
+            source,
+        );
+    }
+    let names: Vec<&str> = plugins.iter().map(|(n, _)| *n).collect();
+    enable(&db, &names);
+    let (host, _) = host(&db, dir.path());
+    (db, dir, host)
+}
+
+#[each_backend]
+fn a_bad_value_is_blamed_on_the_plugin_that_set_it_not_the_last_to_run() {
+    let (db, _dir, host) = before_log_plugins(&[
+        ("first", "fn before_log(d) { d.salesperson = \"ZZ\"; d }"),
+        (
+            "second",
+            "fn before_log(d) { d.description = \"Checked\"; d }",
+        ),
+    ]);
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.message
+            .contains("plugin first's before_log hook set it"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn a_rule_broken_by_a_plugin_keeps_its_kind() {
+    let (db, _dir, host) = before_log_plugins(&[(
+        "long",
+        "fn before_log(d) { let s = \"\"; s.pad(5000, \"x\"); d.subject = s; d }",
+    )]);
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind_word(), "too_long", "{err}");
+    assert!(
+        err.message.contains("plugin long's before_log hook set it"),
+        "{err}"
+    );
+}
+
+#[each_backend]
+fn each_plugin_gets_the_whole_entry_as_the_ones_before_it_left_it() {
+    let (db, _dir, host) = before_log_plugins(&[
+        ("partial", "fn before_log(d) { #{cost: 5} }"),
+        (
+            "redate",
+            "fn before_log(d) { d.date = date(\"2026-01-05\"); d }",
+        ),
+        (
+            "note",
+            "fn before_log(d) { if d.template != \"CALL\" || d.cost != 5.0 { throw \"not whole\" } d.comments.push(\"noted\"); d }",
+        ),
+    ]);
+    exec(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL", comments: ["first"]})"#,
+    );
+    let e = entry(&db, 1);
+    let comments: Vec<_> = e
+        .comments
+        .iter()
+        .map(|c| (c.date, c.text.as_str()))
+        .collect();
+    assert_eq!(
+        comments,
+        [(day("2026-01-05"), "first"), (day("2026-01-05"), "noted")],
+        "a later plugin's comments do not bring back the date an earlier one moved"
+    );
+    assert_eq!(e.cost.to_string(), "5");
+}
+
+#[each_backend]
+fn an_undeclared_field_a_plugin_sets_names_the_plugin() {
+    let (db, _dir, host) = before_log_plugins(&[("extra", "fn before_log(d) { d.mood = 1; d }")]);
+    let err = run(
+        &host,
+        &db,
+        r#"log_interaction(#{contact: "P1", template: "CALL"})"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.message.contains("mood") && err.message.contains("plugin extra's before_log hook"),
+        "{err}"
+    );
+}

@@ -169,12 +169,57 @@ impl ProposedEntry {
         self.source
     }
 
-    /// Applies what `by` (a plugin's `before_log` hook) changed — nothing, when it changed
-    /// nothing: hooks ran all the same, so writing it checks again what the database says
-    /// about it (the contact, the salesperson, the campaign) and the rules of what changed,
-    /// naming `by` when one of its changes breaks one.
-    pub fn amend(&mut self, changes: EntryAmendment, by: &str) {
+    /// Applies what `by` (a plugin's `before_log` hook) changed, refusing (naming `by`) a
+    /// change that breaks a rule of its own field: a blank description or salesperson, a text
+    /// too long, a cost or duration below zero. Nothing changed is an amendment too: hooks ran,
+    /// so writing the entry checks again what the database says about it (the contact, the
+    /// salesperson, the campaign).
+    pub fn amend(&mut self, changes: EntryAmendment, by: &str) -> Result<()> {
         self.hooked = true;
+        let record = if self.entry.entry_no == 0 {
+            format!("interaction for contact {}", self.entry.contact_no)
+        } else {
+            format!("interaction log entry {}", self.entry.entry_no)
+        };
+        let own = |e: Error| {
+            if by.is_empty() { e } else { blamed(e, by) }
+        };
+        // The rules of the values given, before any is applied.
+        if let Some(d) = &changes.description {
+            if d.trim().is_empty() {
+                return Err(own(Error::required(
+                    &record,
+                    "description",
+                    "give a description",
+                )));
+            }
+            check_length(&record, "description", d).map_err(own)?;
+        }
+        if let Some(v) = &changes.subject {
+            check_length(&record, "subject", v).map_err(own)?;
+        }
+        if let Some(v) = &changes.contact_via {
+            check_length(&record, "contact_via", v).map_err(own)?;
+        }
+        for (_, text) in changes.comments.iter().flatten() {
+            check_length(&record, "comments", text).map_err(own)?;
+        }
+        if let Some(v) = changes.cost {
+            check_not_negative(&record, "cost", v).map_err(own)?;
+        }
+        if let Some(v) = changes.duration {
+            check_not_negative(&record, "duration", v).map_err(own)?;
+        }
+        if let Some(v) = &changes.salesperson
+            && normalize_code(v).is_empty()
+            && self.source != EntrySource::Document
+        {
+            return Err(own(Error::required(
+                &record,
+                "salesperson",
+                "name a salesperson",
+            )));
+        }
         let e = &mut self.entry;
         let old_date = e.date;
         macro_rules! set {
@@ -199,19 +244,25 @@ impl ProposedEntry {
             date,
             time
         );
-        if e.date != old_date && self.source != EntrySource::Resume {
-            // Comments are dated with the interaction: they move with it.
+        e.salesperson = normalize_code(&e.salesperson);
+        e.campaign_no = normalize_code(&e.campaign_no);
+        // Comments are dated with the interaction: they move with it (a resumed entry's stay).
+        let moved = e.date != old_date && self.source != EntrySource::Resume;
+        if moved {
             for c in e.comments.iter_mut().filter(|c| c.date == old_date) {
                 c.date = e.date;
             }
             self.comments_date = e.date;
         }
         if let Some(lines) = changes.comments {
+            let new_date = e.date;
             let kept = lines
                 .into_iter()
                 .enumerate()
                 .map(|(i, (date, text))| {
                     let had = e.comments.get(i).filter(|c| c.text == text).map(|c| c.date);
+                    // A line that says the old date moved with the interaction too.
+                    let date = date.map(|d| if moved && d == old_date { new_date } else { d });
                     Comment {
                         date: date.or(had).unwrap_or(self.comments_date),
                         text,
@@ -221,11 +272,13 @@ impl ProposedEntry {
             e.comments = kept;
             self.changed.push(("comments", by.to_string()));
         }
+        Ok(())
     }
 
     /// The entry to write. When hooks ran, what they may have changed in the database is
-    /// checked again (the contact exists and is not privacy-blocked, the salesperson and the
-    /// campaign exist), and so are the rules of every field they amended.
+    /// checked again — the contact exists and is not privacy-blocked, the salesperson and the
+    /// campaign exist — and the correspondence against delivery and the e-mail rule; a broken
+    /// rule names the plugin that set the value.
     pub(crate) fn checked(self, view: &View<'_>) -> Result<InteractionLogEntry> {
         if !self.hooked {
             return Ok(self.entry);
@@ -239,7 +292,6 @@ impl ProposedEntry {
                 .map(|(_, by)| by.as_str())
         };
         let changed = |field: &str| by(field).is_some();
-        // A broken rule of a field a hook changed names the hook.
         let blame = |field: &str, e: Error| match by(field) {
             Some(plugin) if !plugin.is_empty() => blamed(e, plugin),
             _ => e,
@@ -258,21 +310,11 @@ impl ProposedEntry {
                 contact: contact.no,
             });
         }
-        if changed("salesperson") {
-            e.salesperson = normalize_code(&e.salesperson);
-            if e.salesperson.is_empty() && self.source != EntrySource::Document {
-                let blank = Error::required(&record, "salesperson", "name a salesperson");
-                return Err(blame("salesperson", blank));
-            }
-        }
         if !e.salesperson.is_empty() && view.salesperson(&e.salesperson)?.is_none() {
             return Err(blame(
                 "salesperson",
                 Error::not_found("salesperson", &e.salesperson),
             ));
-        }
-        if changed("campaign_no") {
-            e.campaign_no = normalize_code(&e.campaign_no);
         }
         if !e.campaign_no.is_empty() && view.campaign(&e.campaign_no)?.is_none() {
             return Err(blame(
@@ -280,34 +322,9 @@ impl ProposedEntry {
                 Error::not_found("campaign", &e.campaign_no),
             ));
         }
-        if changed("description") {
-            if e.description.trim().is_empty() {
-                let blank = Error::required(&record, "description", "give a description");
-                return Err(blame("description", blank));
-            }
-            check_length(&record, "description", &e.description)
-                .map_err(|x| blame("description", x))?;
-        }
         let follows = changed("description") && self.subject_defaulted && !changed("subject");
         if follows || (changed("subject") && e.subject.trim().is_empty()) {
             e.subject.clone_from(&e.description);
-        }
-        check_length(&record, "subject", &e.subject).map_err(|x| blame("subject", x))?;
-        if changed("contact_via") {
-            check_length(&record, "contact_via", &e.contact_via)
-                .map_err(|x| blame("contact_via", x))?;
-        }
-        if changed("comments") {
-            for c in &e.comments {
-                check_length(&record, "comments", &c.text).map_err(|x| blame("comments", x))?;
-            }
-        }
-        if changed("cost") {
-            check_not_negative(&record, "cost", e.cost).map_err(|x| blame("cost", x))?;
-        }
-        if changed("duration") {
-            check_not_negative(&record, "duration", e.duration)
-                .map_err(|x| blame("duration", x))?;
         }
         let deliver = self.deliver && !e.postponed;
         if changed("correspondence")
@@ -344,31 +361,11 @@ impl ProposedEntry {
     }
 }
 
-/// A broken rule of a value `plugin`'s hook set: the same refusal, saying who set it and how
-/// to mend it (as a refusal of that field when the rule's own error has no place for it).
+/// A broken rule of a value `plugin`'s hook set: the same refusal (its kind, record, field),
+/// saying who set it.
 fn blamed(e: Error, plugin: &str) -> Error {
-    let fix = format!(
-        "plugin {plugin}'s before_log hook set it: mend the plugin, or disable it with rapport plugins disable {plugin}"
-    );
-    match e {
-        Error::NotFound { record, key, .. } => Error::NotFound { record, key, fix },
-        Error::Required { record, field, .. } => Error::Required { record, field, fix },
-        Error::Invalid {
-            record,
-            field,
-            problem,
-            ..
-        } => Error::Invalid {
-            record,
-            field,
-            problem,
-            fix,
-        },
-        other => Error::invalid(
-            other.record().unwrap_or_default(),
-            other.field().unwrap_or("field"),
-            other.to_string(),
-            fix,
-        ),
+    Error::SetByPlugin {
+        plugin: plugin.to_string(),
+        error: Box::new(e),
     }
 }

@@ -64,14 +64,14 @@ pub(crate) fn before_log(
     if !has_hook(shared, "before_log") {
         return Ok(());
     }
-    let original = draft_map(proposed, custom);
     // Each plugin's changes, checked and applied as it leaves them: a change a plugin may not
-    // make, or a rule it breaks, names it.
-    let mut before = original.clone();
+    // make, or a rule it breaks, names it. The next plugin gets the entry as amended (whole,
+    // even when a plugin returned only some fields).
+    let mut before = draft_map(proposed, custom);
     let _ = fire_each(
         shared,
         "before_log",
-        Dynamic::from_map(original),
+        Dynamic::from_map(before.clone()),
         &mut |plugin, amended| {
             let Some(map) = amended.read_lock::<Map>().map(|m| m.clone()) else {
                 return Ok(amended);
@@ -87,15 +87,16 @@ pub(crate) fn before_log(
                     v.check_custom_values(FieldRecord::Entry, &label, &more)
                 })?;
             }
-            proposed.amend(changes, plugin);
+            proposed.amend(changes, plugin).map_err(engine_error)?;
             custom.extend(more);
-            before = map;
-            Ok(amended)
+            before = draft_map(proposed, custom);
+            Ok(Dynamic::from_map(before.clone()))
         },
     )?;
     // The hooks ran, whatever they changed: writing checks the entry again.
-    proposed.amend(EntryAmendment::default(), "");
-    Ok(())
+    proposed
+        .amend(EntryAmendment::default(), "")
+        .map_err(engine_error)
 }
 
 /// A refusal of one entry of many (a segment's lines), saying which one.
