@@ -548,7 +548,7 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
                     reason: crate::shared::why_not_found(
                         &problems,
                         &name,
-                        "there is no plugin of that name, nor a plugin folder at that path",
+                        "there is no plugin of that name (a folder is given as a path, e.g. ./NAME)",
                     ),
                     name,
                     fix: "rapport plugins list shows them; or give the plugin's folder",
