@@ -169,6 +169,15 @@ impl ProposedEntry {
         self.source
     }
 
+    /// How messages name it: a new entry by its contact, a resumed one by its number.
+    pub fn label(&self) -> String {
+        if self.entry.entry_no == 0 {
+            format!("interaction for contact {}", self.entry.contact_no)
+        } else {
+            format!("interaction log entry {}", self.entry.entry_no)
+        }
+    }
+
     /// Applies what `by` (a plugin's `before_log` hook) changed, refusing (naming `by`) a
     /// change that breaks a rule of its own field: a blank description or salesperson, a text
     /// too long, a cost or duration below zero. Nothing changed is an amendment too: hooks ran,
@@ -176,11 +185,7 @@ impl ProposedEntry {
     /// salesperson, the campaign).
     pub fn amend(&mut self, changes: EntryAmendment, by: &str) -> Result<()> {
         self.hooked = true;
-        let record = if self.entry.entry_no == 0 {
-            format!("interaction for contact {}", self.entry.contact_no)
-        } else {
-            format!("interaction log entry {}", self.entry.entry_no)
-        };
+        let record = self.label();
         let own = |e: Error| {
             if by.is_empty() { e } else { blamed(e, by) }
         };
@@ -296,12 +301,8 @@ impl ProposedEntry {
             Some(plugin) if !plugin.is_empty() => blamed(e, plugin),
             _ => e,
         };
+        let record = self.label();
         let mut e = self.entry;
-        let record = if e.entry_no == 0 {
-            format!("interaction for contact {}", e.contact_no)
-        } else {
-            format!("interaction log entry {}", e.entry_no)
-        };
         let contact = view
             .contact(&e.contact_no)?
             .ok_or_else(|| Error::not_found("contact", &e.contact_no))?;

@@ -15,7 +15,7 @@ use crate::session::{Shared, fire_each, has_hook, notify, with_read};
 use crate::value::{
     Fields, add_custom_fields, entry_map, field_value, to_date, to_json, type_name,
 };
-use rapport_engine::model::{FieldRecord, FieldValue, InteractionLogEntry};
+use rapport_engine::model::{FieldRecord, FieldValue};
 use rapport_engine::ops::{
     AMENDABLE_FIELDS, CommentLine, EntryAmendment, EntrySource, ProposedEntry, View, entry_id,
 };
@@ -76,13 +76,12 @@ pub(crate) fn before_log(
             let Some(map) = amended.read_lock::<Map>().map(|m| m.clone()) else {
                 return Ok(amended);
             };
-            let (changes, more) =
-                amendment(proposed.entry(), plugin, &before, &map).map_err(engine_error)?;
+            let label = format!(
+                "{}, as plugin {plugin}'s before_log hook left it",
+                proposed.label()
+            );
+            let (changes, more) = amendment(&label, &before, &map).map_err(engine_error)?;
             if !more.is_empty() {
-                let label = format!(
-                    "{}, as plugin {plugin}'s before_log hook left it",
-                    label_of(proposed.entry())
-                );
                 with_read(shared, Access::read(Kind::Entries), |v| {
                     v.check_custom_values(FieldRecord::Entry, &label, &more)
                 })?;
@@ -117,15 +116,6 @@ pub(crate) fn about(e: Box<EvalAltResult>, which: &str) -> Box<EvalAltResult> {
     e
 }
 
-/// How an entry is named in messages: a new one by its contact, a resumed one by its number.
-fn label_of(entry: &InteractionLogEntry) -> String {
-    if entry.entry_no == 0 {
-        format!("interaction for contact {}", entry.contact_no)
-    } else {
-        format!("interaction log entry {}", entry.entry_no)
-    }
-}
-
 /// Runs the `after_log` hooks on an entry just written.
 pub(crate) fn after_log(shared: &Shared, entry_no: u64, source: EntrySource) -> RhaiResult<()> {
     if !has_hook(shared, "after_log") {
@@ -152,16 +142,7 @@ const TEXT_FIELDS: &[&str] = &[
 
 /// What a hook changed in the draft: the amendable fields it changed, and custom values. A
 /// change to any other field of the entry is refused, naming it.
-fn amendment(
-    entry: &InteractionLogEntry,
-    plugin: &str,
-    original: &Map,
-    amended: &Map,
-) -> Result<(EntryAmendment, Custom)> {
-    let record = format!(
-        "{}, as plugin {plugin}'s before_log hook left it",
-        label_of(entry)
-    );
+fn amendment(record: &str, original: &Map, amended: &Map) -> Result<(EntryAmendment, Custom)> {
     let built_in = FieldRecord::Entry.built_in();
     let mut touched = Map::new();
     for (key, value) in amended {
@@ -176,7 +157,7 @@ fn amendment(
             .find(|f| **f == key.as_str() && !AMENDABLE_FIELDS.contains(f));
         if let Some(&field) = fixed {
             return Err(Error::invalid(
-                &record,
+                record,
                 field,
                 format!(
                     "was changed, and a before_log hook may change only {}",
@@ -194,7 +175,7 @@ fn amendment(
             }
             if let Some(&field) = AMENDABLE_FIELDS.iter().find(|f| **f == key.as_str()) {
                 return Err(Error::invalid(
-                    &record,
+                    record,
                     field,
                     "was set to ()",
                     "give it a value, or leave it as it was",
@@ -203,7 +184,7 @@ fn amendment(
         }
         touched.insert(key.clone(), value.clone());
     }
-    let mut f = Fields::new(&record, &touched);
+    let mut f = Fields::new(record, &touched);
     let changes = EntryAmendment {
         description: f.text("description")?,
         subject: f.text("subject")?,
@@ -214,7 +195,7 @@ fn amendment(
         attempt_failed: f.flag("attempt_failed")?,
         correspondence: f.word("correspondence")?,
         contact_via: f.text("contact_via")?,
-        comments: comment_lines(&record, f.raw("comments"))?,
+        comments: comment_lines(record, f.raw("comments"))?,
         campaign_no: f.text("campaign_no")?,
         date: f.date("date")?,
         time: f.time("time")?,
