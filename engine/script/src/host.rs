@@ -267,6 +267,17 @@ impl ScriptHost {
         }
     }
 
+    /// What this host's engines share with it, with `started` as the clock of their time limit.
+    fn probes<'a>(&'a self, started: &'a Rc<Cell<Instant>>) -> Probes<'a> {
+        Probes {
+            shared: &self.shared,
+            cancel: &self.cancel,
+            started,
+            memory: &self.memory,
+            printed: &self.printed,
+        }
+    }
+
     /// Checks and compiles plugins; the ones `db` has enabled get their functions under their
     /// names and their hooks. A plugin that fails is reported and left out; it never stops the host.
     pub fn load_plugins(
@@ -292,30 +303,11 @@ impl ScriptHost {
         if self.plugins.is_some() {
             // Loaded again (the REPL's :reload): a fresh engine, so that a plugin disabled or
             // gone since leaves no functions behind.
-            self.engine = user_engine(
-                self.limits,
-                &Probes {
-                    shared: &self.shared,
-                    cancel: &self.cancel,
-                    started: &self.started,
-                    memory: &self.memory,
-                    printed: &self.printed,
-                },
-                &self.stream,
-            );
+            self.engine = user_engine(self.limits, &self.probes(&self.started), &self.stream);
         }
         let started = Rc::new(Cell::new(Instant::now()));
         let hook_limits = Limits::hook();
-        let engine = build_engine(
-            hook_limits,
-            &Probes {
-                shared: &self.shared,
-                cancel: &self.cancel,
-                started: &started,
-                memory: &self.memory,
-                printed: &self.printed,
-            },
-        );
+        let engine = build_engine(hook_limits, &self.probes(&started));
         let mut report = PluginReport {
             problems: found_problems,
             ..PluginReport::default()

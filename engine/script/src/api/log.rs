@@ -26,8 +26,7 @@ use rapport_engine::model::{
 };
 use rapport_engine::ops::{
     CancelMode, CancelOutcome, CanceledEntryFilter, EntrySource, InteractionDraft,
-    LogSegmentOptions, LoggedSegmentOutcome, ResumeChanges, SegmentChanges, StatKind, View,
-    entry_id,
+    LogSegmentOptions, LoggedSegmentOutcome, ResumeChanges, SegmentChanges, StatKind, entry_id,
 };
 use rapport_engine::{Error, Result};
 
@@ -417,17 +416,16 @@ pub(crate) fn log_one(
     source: EntrySource,
 ) -> RhaiResult<u64> {
     group(s, || {
-        let check = |v: &View<'_>, custom: &Custom| {
-            v.check_custom_values(FieldRecord::Entry, "log_interaction", custom)
-        };
         // Proposed on a read: a run whose log is vetoed (and caught) wrote nothing.
         let mut proposal = with_read(s, Access::log(), |v| {
-            check(v, &custom)?;
+            v.check_custom_values(FieldRecord::Entry, "log_interaction", &custom)?;
             v.propose_interaction(draft, source)
         })?;
+        // Each plugin's custom values are checked as it leaves them, and set_custom checks
+        // them all again with the entry (a hook may have changed the declared fields; the
+        // group puts everything back then).
         before_log(s, &mut proposal.entry, &mut custom)?;
         let no = with_write(s, Access::log(), |tx| {
-            check(&tx.view(), &custom)?;
             let no = tx.write_interaction(proposal)?;
             set_custom(tx, no, &custom)?;
             Ok(no)
