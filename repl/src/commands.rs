@@ -507,11 +507,13 @@ fn export(ctx: &mut Ctx<'_>, what: ExportKind, file: Option<&Path>) -> Result<Ex
 
 /// `rapport plugins …`: list, enable, disable, add a folder.
 fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError> {
-    let mut host = ScriptHost::new(Limits::user());
-    let report = load_plugins(&ctx.db, &mut host)?;
+    // Compiled only for the actions that show plugins (enabling one compiles them itself, a
+    // test run reads its plugin's source).
+    let report = |db: &Database| load_plugins(db, &mut ScriptHost::new(Limits::user()));
     let mut settings = ctx.db.read(|v| v.plugin_settings())?;
     match action {
         PluginAction::List => {
+            let report = report(&ctx.db)?;
             ctx.out.line(output::render_json(
                 serde_json::Value::Array(plugin_rows(&report)),
                 ctx.cli.format,
@@ -531,11 +533,12 @@ fn plugins(ctx: &mut Ctx<'_>, action: PluginAction) -> Result<ExitCode, CliError
             show_done(&mut ctx.out, ctx.cli.format, json, &message)?;
         }
         PluginAction::Show { name } => {
-            let detail = plugin_detail(&report, &name).ok_or_else(|| CliError::Plugin {
-                name: name.clone(),
-                reason: "there is no plugin of that name".into(),
-                fix: "rapport plugins list shows them",
-            })?;
+            let detail =
+                plugin_detail(&report(&ctx.db)?, &name).ok_or_else(|| CliError::Plugin {
+                    name: name.clone(),
+                    reason: "there is no plugin of that name".into(),
+                    fix: "rapport plugins list shows them",
+                })?;
             crate::shared::show_plugin(&mut ctx.out, ctx.cli.format, &detail)?;
         }
         PluginAction::Test { name } => {

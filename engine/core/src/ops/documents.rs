@@ -126,9 +126,7 @@ impl View<'_> {
         let prefix = keys::entries_of_document(document_type, &normalize_code(document_no));
         self.entry_nos(&prefix, crate::store::Order::Ascending)
     }
-}
 
-impl View<'_> {
     /// What recording a document event would do (spec 2, steps 1–5); writes nothing.
     pub fn propose_document(&self, event: &DocumentEvent) -> Result<DocumentProposal> {
         let doc = event.document_type;

@@ -357,9 +357,7 @@ impl View<'_> {
     pub fn last_entry_no(&self) -> Result<u64> {
         layout::last_number(self.kv, "entry")
     }
-}
 
-impl View<'_> {
     /// The entry logging `draft` would write, every check of spec 2 passed; writes nothing.
     /// `source` says who logs it: by hand, or an import.
     pub fn propose_interaction(

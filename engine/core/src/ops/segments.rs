@@ -810,9 +810,7 @@ impl View<'_> {
         }
         Ok(n)
     }
-}
 
-impl View<'_> {
     /// Refused if the segment was logged already (also when it was deleted and created again
     /// under the same number), does not exist, or has no description.
     pub(crate) fn loggable_segment(&self, segment_no: &str) -> Result<Segment> {

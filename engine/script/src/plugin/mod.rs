@@ -154,17 +154,6 @@ pub struct PluginProblem {
     pub message: String,
 }
 
-impl PluginProblem {
-    /// Whether it is about the plugin `name` (by its name, or by its folder's when its
-    /// manifest could not be read).
-    pub fn is_about(&self, name: &str) -> bool {
-        self.plugin == name
-            || std::path::Path::new(&self.plugin)
-                .file_name()
-                .is_some_and(|f| f == name)
-    }
-}
-
 /// A plugin the database has enabled that cannot be found or loaded. It fails closed: every
 /// operation its hooks would run in is stopped (all hooked operations, when its manifest
 /// cannot be read to say which) until it is mended or disabled; plain reads go on.
@@ -203,28 +192,37 @@ impl BrokenPlugin {
 }
 
 impl PluginProblem {
+    /// Whether it is about the plugin `name` (by its name, or by its folder's when its
+    /// manifest could not be read).
+    pub fn is_about(&self, name: &str) -> bool {
+        self.plugin == name
+            || std::path::Path::new(&self.plugin)
+                .file_name()
+                .is_some_and(|f| f == name)
+    }
+
+    /// Its file, with the line and column when known (`main.rhai:3:5`).
+    fn place(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", self.file),
+            _ => self.file.clone(),
+        }
+    }
+
     /// Its file (and position) and what is wrong, without the plugin's name.
     pub fn where_and_why(&self) -> String {
-        match (self.line, self.column) {
-            (Some(l), Some(c)) => format!("{}:{l}:{c}: {}", self.file, self.message),
-            _ => format!("{}: {}", self.file, self.message),
-        }
+        format!("{}: {}", self.place(), self.message)
     }
 }
 
 impl std::fmt::Display for PluginProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.line, self.column) {
-            (Some(l), Some(c)) => write!(
-                f,
-                "plugin {} ({}:{l}:{c}): {}",
-                self.plugin, self.file, self.message
-            ),
-            _ => write!(
-                f,
-                "plugin {} ({}): {}",
-                self.plugin, self.file, self.message
-            ),
-        }
+        write!(
+            f,
+            "plugin {} ({}): {}",
+            self.plugin,
+            self.place(),
+            self.message
+        )
     }
 }
