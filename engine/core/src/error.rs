@@ -154,6 +154,18 @@ pub enum Error {
         /// What to do.
         fix: String,
     },
+    /// An undo refused because a later operation changed a record the undo would put back.
+    #[error("{record}: operation {by} changed it after operation {operation}; {fix}")]
+    ChangedSince {
+        /// The record (`interaction log entry 7`).
+        record: String,
+        /// The operation being undone.
+        operation: u64,
+        /// The later operation that changed the record.
+        by: u64,
+        /// What to do.
+        fix: String,
+    },
     /// A write kept conflicting with other writers and was given up.
     #[error(
         "the change conflicted with other writers {attempts} times in a row and was given up; nothing was changed, try again"
@@ -207,6 +219,8 @@ pub enum ErrorKind {
     InUse,
     /// The operation does not apply to the record as it is.
     WrongState,
+    /// A later operation changed what an undo would put back.
+    ChangedSince,
     /// Other writers kept conflicting.
     Conflict,
     /// Another process holds the database.
@@ -221,7 +235,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 18] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::Required,
@@ -235,6 +249,7 @@ impl ErrorKind {
         ErrorKind::ParentCanceled,
         ErrorKind::InUse,
         ErrorKind::WrongState,
+        ErrorKind::ChangedSince,
         ErrorKind::Conflict,
         ErrorKind::DatabaseInUse,
         ErrorKind::ReadOnly,
@@ -258,6 +273,7 @@ impl ErrorKind {
             ErrorKind::ParentCanceled => "parent_canceled",
             ErrorKind::InUse => "in_use",
             ErrorKind::WrongState => "wrong_state",
+            ErrorKind::ChangedSince => "changed_since",
             ErrorKind::Conflict => "conflict",
             ErrorKind::DatabaseInUse => "database_in_use",
             ErrorKind::ReadOnly => "read_only",
@@ -362,6 +378,7 @@ impl Error {
             Error::ParentCanceled { .. } => ErrorKind::ParentCanceled,
             Error::InUse { .. } => ErrorKind::InUse,
             Error::WrongState { .. } => ErrorKind::WrongState,
+            Error::ChangedSince { .. } => ErrorKind::ChangedSince,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Storage(e) => match e {
                 StoreError::Conflict => ErrorKind::Conflict,
@@ -391,6 +408,7 @@ impl Error {
             | Error::ParentCanceled { record, .. }
             | Error::InUse { record, .. }
             | Error::WrongState { record, .. }
+            | Error::ChangedSince { record, .. }
             | Error::Storage(StoreError::Corrupt { record, .. }) => Some(record.clone()),
             Error::PrivacyBlocked { contact } | Error::NoEmail { contact } => {
                 Some(format!("contact {contact}"))

@@ -43,6 +43,28 @@ pub fn derived_layout() -> Key {
     Key::new().tag(5)
 }
 
+/// `meta`: the history's settings (how long removed contents are kept).
+pub fn history_settings() -> Key {
+    Key::new().tag(6)
+}
+
+/// `meta`: the last operation whose changes the retention setting dropped.
+pub fn history_expired_through() -> Key {
+    Key::new().tag(7)
+}
+
+// ---- history ---------------------------------------------------------------------------
+
+/// `journal`: an operation's header; `journal_changes`: the prefix of its chunks.
+pub fn operation(no: u64) -> Key {
+    Key::new().u64(no)
+}
+
+/// `journal_changes`: one chunk of an operation's changes.
+pub fn operation_chunk(no: u64, chunk: u32) -> Key {
+    Key::new().u64(no).u64(u64::from(chunk))
+}
+
 // ---- records ---------------------------------------------------------------------------
 
 /// A record keyed by its code or no (contacts, salespeople, groups, templates, campaigns,
@@ -414,6 +436,10 @@ mod golden {
         demo_loaded_key: demo_loaded() => "03";
         plugin_settings_key: plugin_settings() => "04";
         derived_layout_key: derived_layout() => "05";
+        history_settings_key: history_settings() => "06";
+        history_expired_through_key: history_expired_through() => "07";
+        operation_key: operation(42) => "000000000000002a";
+        operation_chunk_key: operation_chunk(42, 3) => "000000000000002a" "0000000000000003";
         code_key: code("CT000001") => "43543030303030310001";
         code_key_escapes_nul: code("A\0B") => "4100ff420001";
         no_key: no(42) => "000000000000002a";

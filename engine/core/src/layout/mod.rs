@@ -69,9 +69,13 @@ pub mod tables {
     /// The contact fields filters test, column by column in blocks of contacts, by the key of
     /// each block's first contact (`ops/columns.rs`; derived from the contacts).
     pub const CONTACT_COLUMNS: Table = Table::new(24, "contact_columns");
+    /// The history: one header per committed write operation, by its no (`ops/history.rs`).
+    pub const JOURNAL: Table = Table::new(25, "journal");
+    /// The changes of each operation, in chunks, by (operation no, chunk no).
+    pub const JOURNAL_CHANGES: Table = Table::new(26, "journal_changes");
 
     /// Every table, in id order.
-    pub static ALL: [Table; 25] = [
+    pub static ALL: [Table; 27] = [
         META,
         CONTACTS,
         CONTACT_INDEX,
@@ -97,6 +101,8 @@ pub mod tables {
         CUSTOM_VALUES,
         USERS,
         CONTACT_COLUMNS,
+        JOURNAL,
+        JOURNAL_CHANGES,
     ];
 }
 

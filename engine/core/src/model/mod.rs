@@ -8,6 +8,7 @@ mod contact;
 mod document;
 mod entry;
 mod field;
+mod operation;
 mod segment;
 pub(crate) mod serde_date;
 mod user;
@@ -29,6 +30,7 @@ pub use entry::{
     InteractionLogEntry, LoggedSegment,
 };
 pub use field::{FieldDef, FieldRecord, FieldType};
+pub use operation::{Change, Doing, MAX_SCRIPT_KEPT, Operation, TableCount};
 pub use segment::{
     ContactFilter, ContactSelector, CriteriaAction, CriteriaStep, FieldCondition, FieldTest,
     SavedCriteria, Segment, SegmentLine, StepOptions,

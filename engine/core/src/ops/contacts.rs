@@ -262,7 +262,7 @@ impl Tx<'_> {
     }
 
     /// Deletes a contact's record, indexes and business relations; returns the relations.
-    fn remove_contact(&mut self, contact: &Contact) -> Result<Vec<BusinessRelation>> {
+    pub(super) fn remove_contact(&mut self, contact: &Contact) -> Result<Vec<BusinessRelation>> {
         let relations = self.view().relations_of(&contact.no)?;
         for relation in &relations {
             layout::remove(
@@ -533,7 +533,7 @@ impl Tx<'_> {
     }
 
     /// Takes `c` out of the name, company and field indexes.
-    fn unindex_contact(&mut self, c: &Contact) -> Result<()> {
+    pub(super) fn unindex_contact(&mut self, c: &Contact) -> Result<()> {
         layout::remove(self.kv, tables::CONTACT_INDEX, &name_key(c))?;
         if let Some(k) = company_key(c) {
             layout::remove(self.kv, tables::CONTACT_INDEX, &k)?;

@@ -93,6 +93,10 @@ const DERIVED: [Table; 5] = [
     tables::CONTACT_COLUMNS,
 ];
 
+/// The history's tables: not exported (an export moves the records; the history stays with
+/// the database it tells of, and its backups).
+const HISTORY: [Table; 2] = [tables::JOURNAL, tables::JOURNAL_CHANGES];
+
 /// The tables an export holds, in the order an import writes them: the meta records and the
 /// declared fields first (what the records are read by), then by table id.
 fn record_tables() -> impl Iterator<Item = Table> {
@@ -101,14 +105,17 @@ fn record_tables() -> impl Iterator<Item = Table> {
         tables::ALL
             .iter()
             .copied()
-            .filter(move |t| !DERIVED.contains(t) && !first.contains(t)),
+            .filter(move |t| !DERIVED.contains(t) && !HISTORY.contains(t) && !first.contains(t)),
     )
 }
 
 /// Whether a record is derived data: a derived table's, or the meta record of the derived
 /// data's shape (a new database writes its own).
-fn is_derived(table: Table, key: &[u8]) -> bool {
-    DERIVED.contains(&table) || (table == tables::META && key == keys::derived_layout().as_bytes())
+pub(super) fn is_derived(table: Table, key: &[u8]) -> bool {
+    DERIVED.contains(&table)
+        || (table == tables::META
+            && (key == keys::derived_layout().as_bytes()
+                || key == keys::history_expired_through().as_bytes()))
 }
 
 fn to_json<T: DeserializeOwned + Serialize>(bytes: &[u8], what: &str) -> Result<Value> {
@@ -148,6 +155,7 @@ fn shape_of(table: Table, key: &[u8]) -> Option<Shape> {
             2 => shape!(TemplateSetup),
             3 => shape!(bool),
             4 => shape!(PluginSettings),
+            6 => shape!(super::HistorySettings),
             _ => return None,
         },
         t if t == tables::CONTACTS => shape!(Contact),
@@ -356,6 +364,10 @@ impl Tx<'_> {
             })
         })?;
         let differences = self.view().integrity_check()?.differences;
+        self.history_receipt(
+            "restore",
+            format!("imported a whole database: {n} records from {source}"),
+        )?;
         if !differences.is_empty() {
             let shown: Vec<&str> = differences.iter().take(5).map(String::as_str).collect();
             return Err(Error::invalid(

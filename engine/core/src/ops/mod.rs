@@ -12,6 +12,7 @@ mod documents;
 mod dump;
 mod entries;
 mod fields;
+mod history;
 mod proposal;
 mod purge;
 mod rules;
@@ -31,6 +32,7 @@ pub use documents::{DocumentOutcome, DocumentProposal};
 pub use dump::{DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord};
 pub use entries::{InteractionDraft, InteractionProposal, ResumeChanges, ResumeProposal};
 pub use fields::{MAX_FIELD_NAME, closest, unknown_field};
+pub use history::{HistorySettings, Recorder, Recording, UndoReport, record_label};
 pub use proposal::{AMENDABLE_FIELDS, CommentLine, EntryAmendment, EntrySource, ProposedEntry};
 pub use purge::{CanceledEntryFilter, PurgeReport};
 pub use rules::{MAX_ID, MAX_TEXT};
@@ -67,6 +69,8 @@ pub struct Context {
     pub user: String,
     /// Told how long work (logging a segment, purging, canceling many entries) advances.
     pub progress: Option<Progress>,
+    /// What runs the work, as the history names each operation.
+    pub doing: crate::model::Doing,
 }
 
 impl Context {
@@ -89,6 +93,7 @@ impl Default for Context {
             clock: Clock::system(),
             user: user.to_uppercase(),
             progress: None,
+            doing: crate::model::Doing::default(),
         }
     }
 }

@@ -669,7 +669,7 @@ impl Tx<'_> {
         layout::mark(self.kv, tables::CONTACT_INDEX, &line_index_key(line))
     }
 
-    fn delete_line(&mut self, line: &SegmentLine) -> Result<()> {
+    pub(super) fn delete_line(&mut self, line: &SegmentLine) -> Result<()> {
         layout::remove(
             self.kv,
             tables::SEGMENT_LINES,
