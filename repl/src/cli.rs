@@ -120,6 +120,9 @@ pub enum Command {
         code: String,
         #[command(flatten)]
         limits: ScriptLimits,
+        /// The name the run goes by (a command that runs as a script: history, undo, erase).
+        #[arg(skip)]
+        name: Option<String>,
     },
     /// Load the demo company (groups, templates, setup, salespeople, 50 contacts, segments and
     /// history) and print its statistics per template. Running it again changes nothing.
@@ -282,6 +285,54 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// The history: every change to the database, one operation per command, script run,
+    /// REPL input or server request — who, when, what ran, what it changed. Newest first.
+    /// With a number, that operation and every record it changed.
+    ///
+    /// Example: rapport history --record CT000012
+    History {
+        /// One operation: every record it changed.
+        no: Option<u64>,
+        /// Only what happened to this record: a contact no (with its entries, segment lines
+        /// and business relations), an entry no, or a label ("template CALL").
+        #[arg(long, conflicts_with = "no")]
+        record: Option<String>,
+        /// Only operations of this user.
+        #[arg(long, conflicts_with = "no")]
+        user: Option<String>,
+        /// Only operations of this kind: command, eval, script, repl, request, undo, erase,
+        /// restore.
+        #[arg(long, conflicts_with = "no")]
+        kind: Option<String>,
+        /// Only operations on or after this day (YYYY-MM-DD).
+        #[arg(long, conflicts_with = "no")]
+        since: Option<NaiveDate>,
+        /// Show at most this many (the newest).
+        #[arg(long, default_value_t = 20, conflicts_with = "no")]
+        limit: u64,
+    },
+    /// Undo one operation of the history (rapport history shows their numbers): every record
+    /// it changed gets its value before back, as a new operation (which can be undone in
+    /// turn). Refused, changing nothing, when a later operation changed one of those records.
+    /// --dry-run shows what it would change.
+    ///
+    /// Example: rapport undo 42 --dry-run
+    Undo {
+        /// The operation's number.
+        no: u64,
+    },
+    /// Erase a person's data for good (a privacy request): the contact, its entries, segment
+    /// lines and business relations, and every trace of them in the history. It cannot be
+    /// undone; the history keeps a receipt that names no personal data.
+    ///
+    /// Example: rapport erase CT000012 --yes
+    Erase {
+        /// The contact no.
+        contact: String,
+        /// Confirm: the erasure cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Print a shell completion script.
     ///
     /// Example: rapport completions bash > /etc/bash_completion.d/rapport
@@ -370,7 +421,16 @@ pub fn settle(cli: &mut Cli) -> Result<(), rapport::error::CliError> {
         cli.command = Some(Command::Eval {
             code,
             limits: ScriptLimits::default(),
+            name: None,
         });
+    }
+    if let Some((name, code)) = history_script(cli).map_err(|(p, f)| refuse(&p, f))? {
+        cli.command = Some(Command::Eval {
+            code,
+            limits: ScriptLimits::default(),
+            name: Some(name),
+        });
+        cli.dry_run = false;
     }
     let script = matches!(
         cli.command,
@@ -389,4 +449,125 @@ pub fn settle(cli: &mut Cli) -> Result<(), rapport::error::CliError> {
         ));
     }
     Ok(())
+}
+
+/// A text as a script's string literal.
+fn literal(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// The script `history`, `undo` and `erase` run (locally or through a server), with the name
+/// the run goes by; `None` for other commands.
+fn history_script(cli: &Cli) -> Result<Option<(String, String)>, (String, &'static str)> {
+    let (name, code) = match &cli.command {
+        Some(Command::History { no: Some(no), .. }) => (
+            format!("history {no}"),
+            format!(
+                "let o = operation({no});\n\
+                 let undone = if o.undone_by > 0 {{ `; undone by operation ${{o.undone_by}}` }} else {{ \"\" }};\n\
+                 print(`operation ${{o.no}}: ${{o.date}} ${{o.time}} by ${{o.user}} (${{o.kind}}: ${{o.what}}): ${{o.changes}}${{undone}}`);\n\
+                 o.records.map(|r| #{{record: r.record, change: r.change, fields: r.fields}})"
+            ),
+        ),
+        Some(Command::History {
+            record: Some(record),
+            user,
+            kind,
+            since,
+            limit,
+            ..
+        }) => {
+            let mut keep = Vec::new();
+            if let Some(user) = user {
+                keep.push(format!("r.user == {}", literal(&user.to_uppercase())));
+            }
+            if let Some(kind) = kind {
+                keep.push(format!("r.kind == {}", literal(kind)));
+            }
+            if let Some(since) = since {
+                keep.push(format!("r.date >= date(\"{since}\")"));
+            }
+            let keep = if keep.is_empty() {
+                "true".to_string()
+            } else {
+                keep.join(" && ")
+            };
+            (
+                "history".to_string(),
+                format!(
+                    "let rows = [];\n\
+                     for r in history_of({record}) {{\n\
+                         if rows.len() >= {limit} {{ break; }}\n\
+                         if {keep} {{ rows.push(#{{no: r.no, date: r.date, time: r.time, user: r.user, record: r.record, change: r.change, fields: r.fields, kind: r.kind, what: r.what, undone_by: r.undone_by}}); }}\n\
+                     }}\n\
+                     rows",
+                    record = literal(record),
+                ),
+            )
+        }
+        Some(Command::History {
+            user,
+            kind,
+            since,
+            limit,
+            ..
+        }) => {
+            let mut query = "history()".to_string();
+            if let Some(user) = user {
+                query += &format!(".filter(#{{user: {}}})", literal(&user.to_uppercase()));
+            }
+            if let Some(kind) = kind {
+                query += &format!(".filter(#{{kind: {}}})", literal(kind));
+            }
+            if let Some(since) = since {
+                query += &format!(".where(|o| o.date >= date(\"{since}\"))");
+            }
+            (
+                "history".to_string(),
+                format!(
+                    "let rows = [];\n\
+                     for o in {query}.order_by(\"no\", \"desc\").limit({limit}).list() {{\n\
+                         rows.push(#{{no: o.no, date: o.date, time: o.time, user: o.user, kind: o.kind, what: o.what, changes: o.changes, undone_by: o.undone_by}});\n\
+                     }}\n\
+                     rows"
+                ),
+            )
+        }
+        Some(Command::Undo { no }) if cli.dry_run => (
+            format!("rapport undo {no} --dry-run"),
+            format!(
+                "let r = undo({no}, #{{dry_run: true}});\n\
+                 print(`dry run: undoing operation {no} would change ${{r.count}} record(s); nothing was changed`);\n\
+                 r.records.map(|c| #{{record: c.record, change: c.change, fields: c.fields}})"
+            ),
+        ),
+        Some(Command::Undo { no }) => (
+            format!("rapport undo {no}"),
+            format!(
+                "let r = undo({no});\n\
+                 print(`undid operation {no}: ${{r.count}} record(s) put back (rapport history shows the new operation)`);\n\
+                 r.records.map(|c| #{{record: c.record, change: c.change, fields: c.fields}})"
+            ),
+        ),
+        Some(Command::Erase { contact, yes }) => {
+            if cli.dry_run {
+                return Err((
+                    "erase has no dry run".to_string(),
+                    "rapport history --record CONTACT shows what an erasure would take",
+                ));
+            }
+            if !yes {
+                return Err((
+                    format!("erasing contact {contact} cannot be undone, and --yes was not given"),
+                    "add --yes to erase it for good (rapport history --record CONTACT shows what would go)",
+                ));
+            }
+            (
+                "rapport erase".to_string(),
+                format!("erase_contact({})", literal(contact)),
+            )
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some((name, code)))
 }

@@ -12,6 +12,7 @@ use rapport::import::{self, ImportKind, ImportOptions, Input};
 use rapport::out::Out;
 use rapport::output::{self, Format};
 use rapport::transfer::{self, ExportKind};
+use rapport_engine::model::Doing;
 use rapport_engine::ops::{Progress, StatKind};
 use rapport_engine::{Database, Error, ErrorKind};
 use rapport_script::demo::{self, DemoOutcome};
@@ -118,12 +119,18 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             max_import: max_import_mib * 1024 * 1024,
             grace: std::time::Duration::from_secs(*grace_seconds),
         };
+        // Each request is an operation of the history, named by the script it runs.
+        db.context_mut().doing = Doing {
+            kind: "request".into(),
+            ..Doing::default()
+        };
         crate::serve::run(db, &cli.db, config)?;
         return Ok(ExitCode::SUCCESS);
     }
     if !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         db.context_mut().progress = Some(progress_bar());
     }
+    db.context_mut().doing = doing(cli);
     let mut ctx = Ctx {
         cli,
         db,
@@ -135,7 +142,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     let code = match cli.command.as_ref().unwrap_or(&default) {
         Command::Repl { limits } => repl(&mut ctx, *limits),
         Command::Run { file, limits } => run_file(&mut ctx, file, *limits),
-        Command::Eval { code, limits } => eval(&mut ctx, code, *limits),
+        Command::Eval { code, limits, name } => {
+            eval(&mut ctx, name.as_deref().unwrap_or("eval"), code, *limits)
+        }
         Command::Demo => load_demo(&mut ctx),
         Command::Document { .. } => document(&mut ctx),
         Command::Import {
@@ -174,6 +183,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Users { action } => users(&mut ctx, action),
         Command::Completions { .. } => unreachable!("handled before the database opens"),
         Command::Serve { .. } => unreachable!("handled above"),
+        Command::History { .. } | Command::Undo { .. } | Command::Erase { .. } => {
+            unreachable!("cli::settle makes them scripts")
+        }
     }?;
     ctx.out.flush()?;
     Ok(code)
@@ -294,9 +306,14 @@ fn run_file(ctx: &mut Ctx<'_>, file: &Path, limits: ScriptLimits) -> Result<Exit
 }
 
 /// `rapport eval CODE` (and `rapport -c CODE`).
-fn eval(ctx: &mut Ctx<'_>, code: &str, limits: ScriptLimits) -> Result<ExitCode, CliError> {
+fn eval(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    code: &str,
+    limits: ScriptLimits,
+) -> Result<ExitCode, CliError> {
     let host = host(&ctx.db, limits)?;
-    script(ctx, &host, "eval", code)
+    script(ctx, &host, name, code)
 }
 
 /// Runs a script with its `--arg` variables; prints what it printed, then its result; on
@@ -740,4 +757,44 @@ fn progress_bar() -> Progress {
             }
         },
     ))
+}
+
+/// What the history says ran a command: its kind, and the command line (without a token).
+fn doing(cli: &Cli) -> Doing {
+    let kind = match &cli.command {
+        None | Some(Command::Repl { .. }) => "repl",
+        Some(Command::Run { .. }) => "script",
+        Some(Command::Eval { name: None, .. }) => "eval",
+        Some(Command::Eval { name: Some(n), .. }) if n.starts_with("rapport undo") => "undo",
+        Some(Command::Eval { name: Some(n), .. }) if n.starts_with("rapport erase") => "erase",
+        _ => "command",
+    };
+    let mut words = Vec::new();
+    let mut secret = false;
+    for arg in std::env::args().skip(1) {
+        if secret {
+            words.push("…".to_string());
+            secret = false;
+        } else if arg == "--token" {
+            secret = true;
+            words.push(arg);
+        } else if arg.starts_with("--token=") {
+            words.push("--token=…".to_string());
+        } else {
+            words.push(arg);
+        }
+    }
+    let mut what = format!("rapport {}", words.join(" "));
+    if what.len() > 1000 {
+        let mut end = 1000;
+        while !what.is_char_boundary(end) {
+            end -= 1;
+        }
+        what.truncate(end);
+    }
+    Doing {
+        kind: kind.to_string(),
+        what,
+        script: String::new(),
+    }
 }

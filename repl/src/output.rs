@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use rapport_engine::model::{
-    Campaign, Contact, InteractionLogEntry, InteractionTemplate, Salesperson, User,
+    Campaign, Contact, InteractionLogEntry, InteractionTemplate, Operation, Salesperson, User,
 };
 use rapport_script::{ResultSink, ScriptError, ScriptHost, ScriptOutput, Value as ScriptValue};
 use serde_json::Value;
@@ -54,6 +54,8 @@ const SPEC_ORDERS: &[&[&str]] = &[
     Salesperson::FIELDS,
     Campaign::FIELDS,
     User::FIELDS,
+    Operation::FIELDS,
+    Operation::CHANGE_FIELDS,
     // Statistics (`stats`, `stats KIND --all`).
     &[
         "kind",

@@ -55,9 +55,9 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
             };
             script(client, &mut out, cli, &script_run)?
         }
-        Some(Command::Eval { code, .. }) => {
+        Some(Command::Eval { code, name, .. }) => {
             let script_run = Script {
-                name: "eval",
+                name: name.as_deref().unwrap_or("eval"),
                 source: code,
                 params: shared::script_args(cli)?,
             };
@@ -185,6 +185,9 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
         }
         Some(Command::Serve { .. } | Command::Completions { .. }) => {
             unreachable!("these never go through a server")
+        }
+        Some(Command::History { .. } | Command::Undo { .. } | Command::Erase { .. }) => {
+            unreachable!("cli::settle makes them scripts")
         }
     };
     out.flush()?;

@@ -24,11 +24,13 @@ pub enum Kind {
     Segments,
     /// Statistics.
     Statistics,
+    /// The history: who did what (read); undo, its retention, erasure (write).
+    History,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Contacts,
         Kind::Salespeople,
         Kind::Catalogue,
@@ -36,6 +38,7 @@ impl Kind {
         Kind::Entries,
         Kind::Segments,
         Kind::Statistics,
+        Kind::History,
     ];
 
     /// The name in manifests.
@@ -48,6 +51,7 @@ impl Kind {
             Kind::Entries => "entries",
             Kind::Segments => "segments",
             Kind::Statistics => "statistics",
+            Kind::History => "history",
         }
     }
 

@@ -80,6 +80,12 @@ docs! {
     "logged_segment", "logged_segment(no) -> logged_segment | ()", "A logged segment, with .cancel(), .uncancel() and .entries().";
     "logged_segments", "logged_segments() -> query", "All logged segments, as a lazy query.";
     "delete_canceled_logged_segments", "delete_canceled_logged_segments(#{from, to, dry_run}) -> count | #{dry_run, count}", "Deletes canceled logged segments; their entries stay, unlinked.";
+    "history", "history() -> query", "The operations of the history (#{no, date, time, user, kind, changes, what, undoes, undone_by, plugins, script, script_sha256, counts, entry_nos, expired, erased}), oldest first, as a lazy query: every committed change, with who ran what.";
+    "history_of", "history_of(record) -> array", "Every change of the history about a record — a contact no (its entries, segment lines and relations too), an entry no, or a label (\"template CALL\") — newest first: #{no, date, time, user, kind, record, change, fields, what, undone_by, before, after}.";
+    "operation", "operation(no) -> map", "One operation of the history with `records`: every record it changed (#{record, change, fields, before, after}).";
+    "undo", "undo(no [, #{dry_run}]) -> #{dry_run, operation, count, counts, records}", "Undoes one operation as a new operation: every record it changed gets its value before back; refused (kind changed_since, nothing changed) when a later operation changed one of them. A dry run shows what it would change.";
+    "history_keep", "history_keep(days | ())", "How many days an operation's changes stay undoable (() : always, the default); older operations keep only their receipt.";
+    "erase_contact", "erase_contact(no) -> #{subject_sha256, contact, entries, segment_lines, operations, changes}", "Erases a person's data for good — the contact, its entries, segment lines and relations, and every trace in the history — leaving a receipt that names no personal data. Runs alone in its run; cannot be undone.";
     "stats", "stats(kind, code [, from, to]) -> #{count, cost, duration, avg_cost, avg_duration}", "Statistics of a template, group, contact, salesperson, campaign_entry or logged_segment.";
     "today", "today() -> date", "Today (documents and logged segments are dated with it).";
     "work_date", "work_date() -> date", "The work date (manual interactions are dated with it).";

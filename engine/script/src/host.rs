@@ -212,6 +212,7 @@ fn build_engine(limits: Limits, probes: &Probes<'_>) -> Engine {
     query::register(&mut engine, probes.shared);
     api::catalogue::register(&mut engine, probes.shared);
     api::log::register(&mut engine, probes.shared);
+    api::history::register(&mut engine, probes.shared);
     engine
 }
 
@@ -644,9 +645,19 @@ impl ScriptHost {
         writing: bool,
     ) -> Attempt {
         let hooks = self.plugins.clone().map(|p| -> Rc<dyn HookRunner> { p });
+        // The history names the run: what the host said runs it (or the script's name), and
+        // the script's text.
+        let mut ctx = self.context(db);
+        if ctx.doing.kind.is_empty() {
+            ctx.doing.kind = "script".into();
+        }
+        if ctx.doing.what.is_empty() {
+            ctx.doing.what = name.to_string();
+        }
+        ctx.doing.script = source.to_string();
         let session = match Session::begin(
             db.backend().clone(),
-            self.context(db),
+            ctx,
             mentions_try(source),
             hooks,
             writing,

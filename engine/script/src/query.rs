@@ -21,11 +21,11 @@ use crate::session::{Shared, with_read};
 use crate::value::{
     LoggedSegmentHandle, SegmentHandle, add_declared_fields, campaign_entry_map, campaign_map,
     compare, contact_field, contact_view_map, entry_view_map, group_map, logged_segment_map,
-    salesperson_map, segment_map, template_map,
+    operation_map, salesperson_map, segment_map, template_map,
 };
 use rapport_engine::model::{
     Campaign, CampaignEntry, ContactView, EntryView, InteractionGroup, InteractionTemplate,
-    LoggedSegment, Salesperson, Segment, normalize_code,
+    LoggedSegment, Operation, Salesperson, Segment, normalize_code,
 };
 use rapport_engine::model::{DocumentType, FieldDef, FieldRecord};
 use rapport_engine::ops::INDEXED_CONTACT_FIELDS;
@@ -62,6 +62,8 @@ pub enum Source {
     CampaignEntries,
     /// `salespeople()`
     Salespeople,
+    /// `history()`: the operations of the history
+    Operations,
 }
 
 impl Source {
@@ -77,6 +79,7 @@ impl Source {
             Source::Campaigns => "campaign",
             Source::CampaignEntries => "campaign entry",
             Source::Salespeople => "salesperson",
+            Source::Operations => "operation",
         }
     }
 
@@ -102,6 +105,7 @@ impl Source {
             Source::Groups => group_map(&InteractionGroup::default()),
             Source::Segments => segment_map(&Segment::default()),
             Source::LoggedSegments => logged_segment_map(&LoggedSegment::default()),
+            Source::Operations => operation_map(&Operation::default()),
             _ => campaign_entry_map(&CampaignEntry::default()),
         };
         map.keys().map(ToString::to_string).collect()
@@ -152,6 +156,7 @@ impl Source {
             Source::Campaigns => "campaigns",
             Source::CampaignEntries => "campaign_entries",
             Source::Salespeople => "salespeople",
+            Source::Operations => "history",
         }
     }
 
@@ -164,6 +169,7 @@ impl Source {
             Source::Segments | Source::LoggedSegments => Kind::Segments,
             Source::Campaigns | Source::CampaignEntries => Kind::Campaigns,
             Source::Salespeople => Kind::Salespeople,
+            Source::Operations => Kind::History,
         }
     }
 
@@ -178,6 +184,7 @@ impl Source {
             Source::Campaigns => RecordSource::Campaigns,
             Source::CampaignEntries => RecordSource::CampaignEntries,
             Source::Salespeople => RecordSource::Salespeople,
+            Source::Operations => RecordSource::Operations,
         }
     }
 
@@ -245,6 +252,7 @@ impl Source {
                 campaign_entry_map(&codec::decode::<CampaignEntry>(bytes, name)?)
             }
             Source::Salespeople => salesperson_map(&codec::decode::<Salesperson>(bytes, name)?),
+            Source::Operations => operation_map(&codec::decode::<Operation>(bytes, name)?),
         };
         Ok(Some(Rec::Map(map)))
     }
@@ -1060,6 +1068,7 @@ pub const SOURCES: &[Source] = &[
     Source::CampaignEntries,
     Source::Segments,
     Source::LoggedSegments,
+    Source::Operations,
 ];
 
 /// The entry fields a leading `.filter` equality reads from an index instead of every entry
@@ -1116,6 +1125,7 @@ impl Source {
             Source::Campaigns => campaign_map(&Campaign::default()),
             Source::CampaignEntries => campaign_entry_map(&CampaignEntry::default()),
             Source::Salespeople => salesperson_map(&Salesperson::default()),
+            Source::Operations => operation_map(&Operation::default()),
         };
         let indexed: Vec<&str> = match self {
             Source::Contacts => ["company_no", "name"]
@@ -1234,6 +1244,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared) {
         Source::Campaigns,
         Source::CampaignEntries,
         Source::Salespeople,
+        Source::Operations,
     ] {
         engine.register_fn(source.name(), move || Query {
             source,

@@ -13,6 +13,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use rapport_engine::model::Role;
+use rapport_engine::ops::Recording;
 use rapport_engine::store::journal::{Journal, Undo, roll_back_to};
 use rapport_engine::store::{
     Backend, KvRead, Order, ReadTxn, Result as StoreResult, StoreError, Table, Visit, WriteTxn,
@@ -98,6 +99,10 @@ pub(crate) struct Session {
     pub hooks: Option<Rc<dyn HookRunner>>,
     /// Who runs the script (the role outside hooks, file access).
     pub caller: Caller,
+    /// What the run changed, for the history (written as its operation at commit).
+    recording: Recording,
+    /// The run erased a person's data: it may write nothing else (its operation is a receipt).
+    erased: bool,
 }
 
 /// The session as the registered functions share it (set while a script runs).
@@ -132,6 +137,8 @@ impl Session {
             acting: None,
             hooks,
             caller: Caller::default(),
+            recording: Recording::new(),
+            erased: false,
         })
     }
 
@@ -139,6 +146,24 @@ impl Session {
     /// failed and was put back, do not count when nothing else was written).
     pub fn wrote(&self) -> bool {
         self.changed
+    }
+
+    /// Refuses an erasure in a run that wrote before it, and marks the run erased (nothing may
+    /// be written after it).
+    pub fn begin_erasure(&mut self) -> Result<()> {
+        if self.changed || self.recording.wrote() {
+            return Err(Error::wrong_state(
+                "script",
+                "it wrote before erase_contact, and an erasure runs alone (its history keeps only a receipt)",
+                "erase in a run of its own (rapport erase CONTACT, or erase_contact alone in a rapport eval)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Marks the run erased: nothing more may be written in it.
+    pub fn end_erasure(&mut self) {
+        self.erased = true;
     }
 
     /// Whether another writer overtook the run (then its outcome does not count).
@@ -231,16 +256,26 @@ impl Session {
         let Txn::Write(w) = &mut self.txn else {
             return Err(StoreError::Conflict.into());
         };
+        if self.erased {
+            return Err(Error::wrong_state(
+                "script",
+                "it erased a person's data, and an erasure is the last write of its run (its history keeps only a receipt)",
+                "write in another run (another rapport eval, REPL line or request)",
+            ));
+        }
+        self.recording
+            .set_acting(self.acting.as_ref().map(|g| g.plugin.as_str()));
+        let mut recorded = self.recording.over(&mut **w);
         if !self.journal && self.groups == 0 {
-            return work(&mut Tx::new(&mut **w, &self.ctx));
+            return work(&mut Tx::new(&mut recorded, &self.ctx));
         }
         let mark = self.undo.len();
         let outcome = work(&mut Tx::new(
-            &mut Journal::new(&mut **w, &mut self.undo),
+            &mut Journal::new(&mut recorded, &mut self.undo),
             &self.ctx,
         ));
         if outcome.is_err() {
-            roll_back_to(&mut **w, &mut self.undo, mark)?;
+            roll_back_to(&mut recorded, &mut self.undo, mark)?;
         } else if self.groups == 0 {
             self.undo.truncate(mark);
         }
@@ -258,7 +293,7 @@ impl Session {
         self.groups = self.groups.saturating_sub(1);
         if failed {
             if let Txn::Write(w) = &mut self.txn {
-                roll_back_to(&mut **w, &mut self.undo, mark)?;
+                roll_back_to(&mut self.recording.over(&mut **w), &mut self.undo, mark)?;
             }
         } else if self.groups == 0 {
             self.undo.truncate(mark);
@@ -270,7 +305,10 @@ impl Session {
     /// them.
     pub fn finish(self, keep: bool) -> Result<()> {
         match self.txn {
-            Txn::Write(w) if keep && self.changed => Ok(w.commit()?),
+            Txn::Write(mut w) if keep && self.changed => {
+                self.recording.finish(&mut *w, &self.ctx)?;
+                Ok(w.commit()?)
+            }
             Txn::Write(w) => Ok(w.abort()?),
             Txn::Read(_) | Txn::Empty => Ok(()),
         }

@@ -106,7 +106,7 @@ pub fn float_json(f: f64) -> serde_json::Value {
     serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
-fn date(d: NaiveDate) -> Dynamic {
+pub(crate) fn date(d: NaiveDate) -> Dynamic {
     Dynamic::from(Date(d))
 }
 
@@ -400,6 +400,45 @@ pub fn template_map(t: &InteractionTemplate) -> Map {
         "default_language" => text(&t.default_language),
         "wizard_action" => text(t.wizard_action.as_str()),
         "languages" => Dynamic::from_array(languages),
+    }
+}
+
+/// An operation of the history as a map (its changes are read with `operation(no)`).
+pub fn operation_map(o: &rapport_engine::model::Operation) -> Map {
+    let counts: Array = o
+        .counts
+        .iter()
+        .map(|c| {
+            Dynamic::from_map(record_map! {
+                "table" => text(&c.table),
+                "added" => int(c.added),
+                "changed" => int(c.changed),
+                "removed" => int(c.removed),
+            })
+        })
+        .collect();
+    let entry_nos: Array = o
+        .entry_nos
+        .iter()
+        .map(|&(first, last)| Dynamic::from_array(vec![int(first), int(last)]))
+        .collect();
+    record_map! {
+        "no" => int(o.no),
+        "date" => date(o.date),
+        "time" => text(&o.time.format("%H:%M:%S").to_string()),
+        "user" => text(&o.user),
+        "kind" => text(&o.kind),
+        "what" => text(&o.what),
+        "script" => text(&o.script),
+        "script_sha256" => text(&o.script_sha256),
+        "plugins" => Dynamic::from_array(o.plugins.iter().map(|p| text(p)).collect()),
+        "undoes" => int(o.undoes),
+        "undone_by" => int(o.undone_by),
+        "changes" => text(&o.summary()),
+        "counts" => Dynamic::from_array(counts),
+        "entry_nos" => Dynamic::from_array(entry_nos),
+        "expired" => Dynamic::from_bool(o.expired),
+        "erased" => int(o.erased),
     }
 }
 

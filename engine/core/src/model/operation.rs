@@ -83,16 +83,33 @@ impl Operation {
         "time",
         "user",
         "kind",
+        "changes",
         "what",
-        "script",
-        "script_sha256",
-        "plugins",
         "undoes",
         "undone_by",
+        "plugins",
+        "script",
+        "script_sha256",
         "counts",
         "entry_nos",
         "expired",
         "erased",
+    ];
+
+    /// The fields of one change as `history_of` and `operation(no).records` give them.
+    pub const CHANGE_FIELDS: &'static [&'static str] = &[
+        "no",
+        "date",
+        "time",
+        "user",
+        "kind",
+        "record",
+        "change",
+        "fields",
+        "what",
+        "undone_by",
+        "before",
+        "after",
     ];
 
     /// What it changed in `table` (`None`: nothing).

@@ -181,6 +181,25 @@ fn shape_of(table: Table, key: &[u8]) -> Option<Shape> {
     })
 }
 
+/// The values before and after of a change of the history, as an export writes them (JSON;
+/// `null` for a key without a value or a record this rapport cannot read).
+pub fn change_json(change: &crate::model::Change) -> (Option<Value>, Option<Value>) {
+    let Some(&table) = tables::ALL.get(usize::from(change.table)) else {
+        return (None, None);
+    };
+    let json = |bytes: &Option<Vec<u8>>| {
+        bytes.as_ref().map(|b| {
+            if b.is_empty() {
+                return Value::Null;
+            }
+            shape_of(table, &change.key)
+                .and_then(|shape| (shape.to_json)(b, table.name()).ok())
+                .unwrap_or(Value::Null)
+        })
+    };
+    (json(&change.before), json(&change.after))
+}
+
 /// Bytes from lower-case or upper-case hex.
 fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {

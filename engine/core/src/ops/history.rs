@@ -518,9 +518,9 @@ impl Change {
 pub struct UndoReport {
     /// The operation undone.
     pub operation: u64,
-    /// Each record put back: its label and what the undo does to it (`added`: it comes back,
-    /// `removed`: it goes, `changed`: its value before comes back).
-    pub records: Vec<(String, &'static str)>,
+    /// Each record put back, as a change of the undo (its value now, before the undo, and
+    /// the value the undo gives it).
+    pub records: Vec<Change>,
     /// The same, counted per table.
     pub counts: Vec<TableCount>,
 }
@@ -737,7 +737,12 @@ impl Tx<'_> {
                 "removed" => count.removed += 1,
                 _ => count.changed += 1,
             }
-            report.records.push((change.label(), what));
+            report.records.push(Change {
+                table: change.table,
+                key: change.key.clone(),
+                before: current.clone(),
+                after: target.clone(),
+            });
         }
         report.records.reverse();
         report.counts = counts.into_values().collect();

@@ -36,6 +36,8 @@ pub enum RecordSource {
     CampaignEntries,
     /// Salespeople.
     Salespeople,
+    /// The operations of the history ([`crate::model::Operation`]).
+    Operations,
 }
 
 impl RecordSource {
@@ -50,6 +52,7 @@ impl RecordSource {
             RecordSource::Campaigns => tables::CAMPAIGNS,
             RecordSource::CampaignEntries => tables::CAMPAIGN_ENTRIES,
             RecordSource::Salespeople => tables::SALESPEOPLE,
+            RecordSource::Operations => tables::JOURNAL,
         }
     }
 }

@@ -4,5 +4,6 @@
 
 pub mod catalogue;
 pub(crate) mod entry_hooks;
+pub(crate) mod history;
 pub mod log;
 pub mod types;
