@@ -297,7 +297,7 @@ pub enum Command {
         /// and business relations), an entry no, or a label ("template CALL").
         #[arg(long, conflicts_with = "no")]
         record: Option<String>,
-        /// Only operations of this user.
+        /// Only operations of this user (in any case).
         #[arg(long, conflicts_with = "no")]
         user: Option<String>,
         /// Only operations of this kind: command, eval, script, repl, request, undo, erase,
@@ -318,8 +318,10 @@ pub enum Command {
     ///
     /// Example: rapport undo 42 --dry-run
     Undo {
-        /// The operation's number.
-        no: u64,
+        /// The operations' numbers: several are undone together, in the order given (newest
+        /// first, as rapport history lists them), as one operation.
+        #[arg(required = true)]
+        nos: Vec<u64>,
     },
     /// Erase a person's data for good (a privacy request): the contact, its entries, segment
     /// lines and business relations, and every trace of them in the history. It cannot be
@@ -425,12 +427,14 @@ pub fn settle(cli: &mut Cli) -> Result<(), rapport::error::CliError> {
         });
     }
     if let Some((name, code)) = history_script(cli).map_err(|(p, f)| refuse(&p, f))? {
+        // Several operations undone in a dry run: the run itself is the dry run.
+        let several = matches!(&cli.command, Some(Command::Undo { nos }) if nos.len() > 1);
         cli.command = Some(Command::Eval {
             code,
             limits: ScriptLimits::default(),
             name: Some(name),
         });
-        cli.dry_run = false;
+        cli.dry_run = cli.dry_run && several;
     }
     let script = matches!(
         cli.command,
@@ -479,7 +483,10 @@ fn history_script(cli: &Cli) -> Result<Option<(String, String)>, (String, &'stat
         }) => {
             let mut keep = Vec::new();
             if let Some(user) = user {
-                keep.push(format!("r.user == {}", literal(&user.to_uppercase())));
+                keep.push(format!(
+                    "r.user.to_upper() == {}",
+                    literal(&user.to_uppercase())
+                ));
             }
             if let Some(kind) = kind {
                 keep.push(format!("r.kind == {}", literal(kind)));
@@ -514,7 +521,10 @@ fn history_script(cli: &Cli) -> Result<Option<(String, String)>, (String, &'stat
         }) => {
             let mut query = "history()".to_string();
             if let Some(user) = user {
-                query += &format!(".filter(#{{user: {}}})", literal(&user.to_uppercase()));
+                query += &format!(
+                    ".where(|o| o.user.to_upper() == {})",
+                    literal(&user.to_uppercase())
+                );
             }
             if let Some(kind) = kind {
                 query += &format!(".filter(#{{kind: {}}})", literal(kind));
@@ -533,22 +543,47 @@ fn history_script(cli: &Cli) -> Result<Option<(String, String)>, (String, &'stat
                 ),
             )
         }
-        Some(Command::Undo { no }) if cli.dry_run => (
-            format!("rapport undo {no} --dry-run"),
-            format!(
-                "let r = undo({no}, #{{dry_run: true}});\n\
-                 print(`dry run: undoing operation {no} would change ${{r.count}} record(s); nothing was changed`);\n\
-                 r.records.map(|c| #{{record: c.record, change: c.change, fields: c.fields}})"
-            ),
-        ),
-        Some(Command::Undo { no }) => (
-            format!("rapport undo {no}"),
-            format!(
-                "let r = undo({no});\n\
-                 print(`undid operation {no}: ${{r.count}} record(s) put back (rapport history shows the new operation)`);\n\
-                 r.records.map(|c| #{{record: c.record, change: c.change, fields: c.fields}})"
-            ),
-        ),
+        Some(Command::Undo { nos }) => {
+            let list = nos
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (name, options, said) = if cli.dry_run {
+                (
+                    format!("rapport undo {list} --dry-run"),
+                    "#{dry_run: true}",
+                    "dry run: undoing operation(s) {list} would change ${n} record(s); nothing was changed",
+                )
+            } else {
+                (
+                    format!("rapport undo {list}"),
+                    "#{}",
+                    "undid operation(s) {list}: ${n} record(s) put back (rapport history shows the new operation)",
+                )
+            };
+            // A dry run of several undoes them for real inside one dry run, so the second sees
+            // the first undone; undo's own dry run is for one.
+            let said = said.replace("{list}", &list);
+            let code = if cli.dry_run && nos.len() > 1 {
+                format!(
+                    "let rows = [];\n\
+                     for no in [{list}] {{ for c in undo(no).records {{ rows.push(#{{operation: no, record: c.record, change: c.change, fields: c.fields}}); }} }}\n\
+                     let n = rows.len();\n\
+                     print(`{said}`);\n\
+                     rows"
+                )
+            } else {
+                format!(
+                    "let rows = [];\n\
+                     for no in [{list}] {{ for c in undo(no, {options}).records {{ rows.push(#{{operation: no, record: c.record, change: c.change, fields: c.fields}}); }} }}\n\
+                     let n = rows.len();\n\
+                     print(`{said}`);\n\
+                     rows"
+                )
+            };
+            (name, code)
+        }
         Some(Command::Erase { contact, yes }) => {
             if cli.dry_run {
                 return Err((

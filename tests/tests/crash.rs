@@ -2,7 +2,8 @@
 //! logging, canceling, purging — one transaction per run, and is killed with SIGKILL at seeded
 //! random moments. After every kill the database is reopened and must hold every operation that
 //! finished fully, the killed one fully or not at all, pass the integrity check, and never have
-//! given one entry number to two entries.
+//! given one entry number to two entries; its history holds one record for each operation that
+//! committed and none for one that did not.
 //!
 //! It runs on a redb file and on PostgreSQL (`each_backend`; skipped, saying so, when
 //! `RAPPORT_TEST_POSTGRES` names no server): there the killed process is a client that dies in
@@ -43,6 +44,9 @@ struct State {
     canceled: usize,
     /// Every entry: its number and who it is.
     identities: Vec<(u64, String)>,
+    /// The operations of the history: how many, and what ran the last.
+    operations: usize,
+    last_what: String,
 }
 
 fn state(ws: &Workspace) -> State {
@@ -59,6 +63,8 @@ fn state(ws: &Workspace) -> State {
         entries_by_description: BTreeMap::new(),
         canceled: 0,
         identities: Vec::new(),
+        operations: 0,
+        last_what: String::new(),
     };
     db.read(|v| {
         v.each_contact(&mut |c| {
@@ -79,6 +85,11 @@ fn state(ws: &Workspace) -> State {
             }
             s.identities
                 .push((e.entry_no, format!("{} {}", e.contact_no, e.description)));
+            Ok(true)
+        })?;
+        v.operations(None, rapport_engine::store::Order::Ascending, &mut |op| {
+            s.operations += 1;
+            s.last_what = op.what;
             Ok(true)
         })
     })
@@ -172,6 +183,25 @@ fn check(op: Op, before: &State, after: &State, finished: bool) -> bool {
         !finished || full,
         "{op:?} finished but is not all there ({now})"
     );
+    // The history holds the operation exactly when it committed a change.
+    let committed = full && now != was;
+    assert_eq!(
+        after.operations,
+        before.operations + usize::from(committed),
+        "{op:?} (committed: {committed}) left {} operation record(s)",
+        after.operations - before.operations
+    );
+    if committed {
+        let word = match op {
+            Op::Import(_) => "import",
+            _ => ".rhai",
+        };
+        assert!(
+            after.last_what.contains(word),
+            "{op:?}: the last operation is {}",
+            after.last_what
+        );
+    }
     full
 }
 

@@ -325,7 +325,7 @@ fn undo_is_itself_an_operation_that_can_be_undone() {
     let logged = last(&db).no;
     undo(&db, logged).unwrap();
     let undoing = last(&db);
-    assert_eq!(undoing.undoes, logged);
+    assert_eq!(undoing.undoes, vec![logged]);
     assert_eq!(
         db.read(|v| v.operation(logged)).unwrap().unwrap().undone_by,
         undoing.no

@@ -432,7 +432,7 @@ pub fn operation_map(o: &rapport_engine::model::Operation) -> Map {
         "script" => text(&o.script),
         "script_sha256" => text(&o.script_sha256),
         "plugins" => Dynamic::from_array(o.plugins.iter().map(|p| text(p)).collect()),
-        "undoes" => int(o.undoes),
+        "undoes" => Dynamic::from_array(o.undoes.iter().map(|&n| int(n)).collect()),
         "undone_by" => int(o.undone_by),
         "changes" => text(&o.summary()),
         "counts" => Dynamic::from_array(counts),

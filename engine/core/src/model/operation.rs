@@ -59,8 +59,8 @@ pub struct Operation {
     pub script_sha256: String,
     /// The plugins whose hooks wrote during the operation.
     pub plugins: Vec<String>,
-    /// The operation this one undid (0: none).
-    pub undoes: u64,
+    /// The operations this one undid.
+    pub undoes: Vec<u64>,
     /// The operation that undid this one (0: none).
     pub undone_by: u64,
     /// What it changed, table by table (in table order).

@@ -200,6 +200,66 @@ pub fn change_json(change: &crate::model::Change) -> (Option<Value>, Option<Valu
     (json(&change.before), json(&change.after))
 }
 
+/// `text` with each of `words` replaced by `[erased]` (case-insensitively for ASCII letters).
+pub(super) fn scrub_text(text: &str, words: &std::collections::BTreeSet<String>) -> String {
+    let mut out = text.to_string();
+    for w in words.iter().filter(|w| !w.is_empty()) {
+        let mut from = 0;
+        while let Some(at) = out[from..]
+            .to_ascii_lowercase()
+            .find(&w.to_ascii_lowercase())
+            .map(|i| i + from)
+        {
+            out.replace_range(at..at + w.len(), "[erased]");
+            from = at + "[erased]".len();
+        }
+    }
+    out
+}
+
+/// A stored value with every text that names one of `words` taken out: a list's element that is
+/// one of them goes, a text that holds one has it replaced by `[erased]`. `None` when the value
+/// names none of them (or is of a shape this rapport cannot read).
+pub(crate) fn scrub_stored(
+    table: Table,
+    key: &[u8],
+    bytes: &[u8],
+    words: &std::collections::BTreeSet<String>,
+) -> Option<Vec<u8>> {
+    let mentions = |hay: &[u8]| {
+        words.iter().any(|w| {
+            !w.is_empty()
+                && hay
+                    .windows(w.len())
+                    .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+        })
+    };
+    if bytes.is_empty() || !mentions(bytes) {
+        return None;
+    }
+    let shape = shape_of(table, key)?;
+    let mut value = (shape.to_json)(bytes, table.name()).ok()?;
+    fn walk(v: &mut Value, words: &std::collections::BTreeSet<String>) {
+        match v {
+            Value::String(s) => *s = scrub_text(s, words),
+            Value::Array(items) => {
+                items.retain(|i| !matches!(i, Value::String(s) if words.iter().any(|w| s.eq_ignore_ascii_case(w))));
+                for i in items {
+                    walk(i, words);
+                }
+            }
+            Value::Object(fields) => {
+                for (_, f) in fields.iter_mut() {
+                    walk(f, words);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(&mut value, words);
+    (shape.from_json)(value).ok()
+}
+
 /// Bytes from lower-case or upper-case hex.
 fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::catalogue::Blob;
-use super::dump::is_derived;
+use super::dump::{is_derived, scrub_stored, scrub_text as scrub};
 use super::{Context, Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
@@ -207,9 +207,10 @@ impl Recording {
             .collect::<Result<Vec<_>>>()?
             .into_iter()
             .flatten()
-            .find(|o| o.undone_by == no)
-            .map_or(0, |o| o.no);
-        if op.counts.is_empty() && undoes == 0 && !is_receipt {
+            .filter(|o| o.undone_by == no)
+            .map(|o| o.no)
+            .collect::<Vec<_>>();
+        if op.counts.is_empty() && undoes.is_empty() && !is_receipt {
             return Ok(None);
         }
         op.no = no;
@@ -233,6 +234,10 @@ impl Recording {
             op.script_sha256 = hex(&Sha256::digest(ctx.doing.script.as_bytes()));
         }
         op.plugins = self.plugins.into_iter().collect();
+        // An operation that undid others is an undo, whatever ran it.
+        if !undoes.is_empty() && !is_receipt {
+            op.kind = "undo".to_string();
+        }
         op.undoes = undoes;
         layout::put(kv, tables::JOURNAL, &keys::operation(no), &op)?;
         expire(kv, ctx)?;
@@ -1077,6 +1082,20 @@ impl Tx<'_> {
         if let Some(c) = &contact {
             self.remove_contact(c)?;
         }
+        // Segment criteria and saved criteria list the contacts they picked by number.
+        let no_only = BTreeSet::from([no.clone()]);
+        for table in [tables::SEGMENT_STEPS, tables::SAVED_CRITERIA] {
+            let mut rewrites = Vec::new();
+            layout::scan_all(&*self.kv, table, Order::Ascending, &mut |k, v| {
+                if let Some(clean) = scrub_stored(table, k, v, &no_only) {
+                    rewrites.push((k.to_vec(), clean));
+                }
+                Ok(true)
+            })?;
+            for (k, v) in rewrites {
+                self.kv.put(table, &k, &v)?;
+            }
+        }
         // The history: every change that names the contact, and the custom values of its
         // entries, go; so do the person's words in the scripts kept.
         let mut erased_entries: BTreeSet<u64> = entry_nos.into_iter().collect();
@@ -1116,12 +1135,28 @@ impl Tx<'_> {
                 // Custom values of the person's entries (keyed by the entry's no).
                 kept.retain(|c| !c.is_custom_value_of(&erased_entries));
                 removed += (before - kept.len()) as u64;
+                // Other records that name the person (a segment's criteria list the contacts
+                // they added): the mentions go, the records stay.
+                let mut scrubbed = false;
+                for change in &mut kept {
+                    let table = table_of(change.table)?;
+                    for value in [&mut change.before, &mut change.after]
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(clean) = scrub_stored(table, &change.key, value, &words) {
+                            *value = clean;
+                            scrubbed = true;
+                            removed += 1;
+                        }
+                    }
+                }
                 let key = keys::operation_chunk(op.no, n);
                 if kept.is_empty() {
                     layout::remove(self.kv, tables::JOURNAL_CHANGES, &key)?;
                 } else {
                     kept_chunks += 1;
-                    if kept.len() != before {
+                    if kept.len() != before || scrubbed {
                         layout::put(self.kv, tables::JOURNAL_CHANGES, &key, &kept)?;
                     }
                 }
@@ -1154,23 +1189,6 @@ impl Tx<'_> {
         self.history_receipt("erase", what)?;
         Ok(erasure)
     }
-}
-
-/// `text` with each of `words` replaced by `[erased]` (case-insensitively for the ASCII ones).
-fn scrub(text: &str, words: &BTreeSet<String>) -> String {
-    let mut out = text.to_string();
-    for w in words.iter().filter(|w| !w.is_empty()) {
-        let mut from = 0;
-        while let Some(at) = out[from..]
-            .to_ascii_lowercase()
-            .find(&w.to_ascii_lowercase())
-            .map(|i| i + from)
-        {
-            out.replace_range(at..at + w.len(), "[erased]");
-            from = at + "[erased]".len();
-        }
-    }
-    out
 }
 
 impl Change {
