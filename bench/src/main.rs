@@ -523,7 +523,6 @@ fn main() {
         });
         floor
     };
-    drop(records);
     let sqlite_path = dir.path().join("sqlite.db");
     let mut conn = sqlite_open(&sqlite_path);
     conn.execute_batch(SCHEMA).unwrap();
@@ -1024,6 +1023,166 @@ fn main() {
         },
     ));
 
+    // 10. The history's cost: the same work on two fresh databases, one through
+    // `Database::write` (every commit leaves its operation record), one in a bare write
+    // transaction of the same backend (no record); then an undo of a segment log. Each
+    // operation changes data, so the whole sequence runs on fresh pairs — five times (three at
+    // reference scale) — and each row is the median; the side that goes first alternates.
+    eprintln!("history: the same work with and without its record");
+    let history_runs = if scale.contacts > 100_000 { 3 } else { 5 };
+    let history_rows = {
+        let bare =
+            |db: &Database,
+             work: &mut dyn FnMut(&mut rapport_engine::Tx<'_>) -> rapport_engine::Result<u64>|
+             -> u64 {
+                let mut txn = db.backend().begin_write().unwrap();
+                let n = work(&mut rapport_engine::Tx::new(&mut *txn, db.context())).unwrap();
+                txn.commit().unwrap();
+                n
+            };
+        let log_bucket = |bucket: f64| {
+            move |tx: &mut rapport_engine::Tx<'_>| -> rapport_engine::Result<u64> {
+                let no = tx.segment_create(Segment {
+                    description: format!("Bucket {bucket}"),
+                    template: "T00".into(),
+                    ..Segment::default()
+                })?;
+                let filter = ContactFilter::all().eq("bucket", FieldValue::Number(bucket));
+                tx.segment_add(
+                    &no,
+                    &ContactSelector::Filter(filter),
+                    StepOptions::default(),
+                )?;
+                Ok(tx
+                    .log_segment(&no, LogSegmentOptions::default())?
+                    .entry_nos
+                    .len() as u64)
+            }
+        };
+        let last_op = |db: &Database| {
+            db.read(|v| {
+                let mut last = 0;
+                v.operations(None, StoreOrder::Descending, &mut |op| {
+                    last = op.no;
+                    Ok(false)
+                })?;
+                Ok(last)
+            })
+            .unwrap()
+        };
+        let journal_changes = table("journal_changes");
+        let journal = table("journal");
+        let op_bytes = |db: &Database, no: u64| {
+            let read = db.backend().begin_read().unwrap();
+            let mut bytes = 0_u64;
+            let from = no.to_be_bytes();
+            let to = (no + 1).to_be_bytes();
+            for t in [journal, journal_changes] {
+                read.scan(t, &from, Some(&to), StoreOrder::Ascending, &mut |k, v| {
+                    bytes += (k.len() + v.len()) as u64;
+                    true
+                })
+                .unwrap();
+            }
+            bytes
+        };
+        type Work<'w> =
+            Box<dyn FnMut(&mut rapport_engine::Tx<'_>) -> rapport_engine::Result<u64> + 'w>;
+        let names = [
+            "import contacts in one transaction",
+            "segment from a filter, logged",
+            "cancel a logged segment",
+            "purge canceled entries",
+        ];
+        // Per row: the times with and without, peak memory, history bytes, records changed.
+        let mut samples: Vec<(Vec<Duration>, Vec<Duration>, f64, u64, u64)> =
+            vec![(Vec::new(), Vec::new(), 0.0, 0, 0); names.len() + 1];
+        for run in 0..history_runs {
+            let with = open_fresh(&format!("history_on_{run}"));
+            let without = open_fresh(&format!("history_off_{run}"));
+            setup_catalogue(&with);
+            setup_catalogue(&without);
+            let steps: Vec<Work<'_>> = vec![
+                Box::new(|tx| import(tx).map(|()| records.len() as u64)),
+                Box::new(log_bucket(3.0)),
+                Box::new(|tx| {
+                    tx.set_logged_segment_canceled(1, true)?;
+                    Ok(tx
+                        .view()
+                        .statistics(StatKind::LoggedSegment, "1", None)?
+                        .count)
+                }),
+                Box::new(|tx| {
+                    Ok(tx
+                        .delete_canceled_entries(&CanceledEntryFilter::default(), false)?
+                        .count as u64)
+                }),
+            ];
+            for (i, mut work) in steps.into_iter().enumerate() {
+                let mut side = |recorded: bool| {
+                    if recorded {
+                        measure(1, || with.write(|tx| work(tx)).unwrap())
+                    } else {
+                        measure(1, || bare(&without, &mut *work))
+                    }
+                };
+                // The side that goes first alternates between runs.
+                let (on, off) = if run % 2 == 0 {
+                    let off = side(false);
+                    (side(true), off)
+                } else {
+                    let on = side(true);
+                    (on, side(false))
+                };
+                compare(names[i], on.1, off.1);
+                let s = &mut samples[i];
+                s.0.push(on.0);
+                s.1.push(off.0);
+                s.2 = s.2.max(on.2);
+                s.3 = op_bytes(&with, last_op(&with));
+                s.4 = on.1;
+            }
+            // Undo of a segment log: the log, then its undo, on the database with the history.
+            let log4 = log_bucket(4.0);
+            let (logged, n, ..) = measure(1, || with.write(log4).unwrap());
+            let op = last_op(&with);
+            let (undone, undone_n, peak, _) = measure(1, || {
+                with.write(|tx| tx.undo(op)).unwrap().records.len() as u64
+            });
+            assert!(
+                undone_n > n,
+                "the undo put back {undone_n} records for {n} entries"
+            );
+            let report = with.read(|v| v.integrity_check()).unwrap();
+            assert!(
+                report.is_ok(),
+                "check after the undo: {:?}",
+                report.differences
+            );
+            let s = &mut samples[names.len()];
+            s.0.push(undone);
+            s.1.push(logged);
+            s.2 = s.2.max(peak);
+            s.3 = op_bytes(&with, last_op(&with));
+            s.4 = n;
+        }
+        let median = |v: &mut Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        samples
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut on, mut off, peak, bytes, n))| {
+                let name = names.get(i).map_or_else(
+                    || format!("undo of a segment log ({n} entries; \"without\": the log itself)"),
+                    |s| (*s).to_string(),
+                );
+                (name, median(&mut on), median(&mut off), peak, bytes, n)
+            })
+            .collect::<Vec<_>>()
+    };
+
     let side = if postgres.is_some() {
         "rapport on PostgreSQL"
     } else {
@@ -1062,6 +1221,29 @@ fn main() {
             } else {
                 String::new()
             }
+        );
+    }
+    println!();
+    println!(
+        "| the history's cost (median of {history_runs}) | with history | without | ratio | target | met | peak memory | history bytes | bytes per entry or contact |"
+    );
+    println!("|---|---:|---:|---:|---:|:-:|---:|---:|---:|");
+    for (name, on, off, peak, bytes, n) in &history_rows {
+        let ratio = on.as_secs_f64() / off.as_secs_f64().max(1e-9);
+        let undo = name.starts_with("undo");
+        println!(
+            "| {name} | {:.3} ms | {:.3} ms | {ratio:.3} | {} | {} | {peak:.1} MiB | {bytes} | {:.0} |",
+            on.as_secs_f64() * 1000.0,
+            off.as_secs_f64() * 1000.0,
+            if undo { "—" } else { "≤ 1.15" },
+            if undo {
+                "—"
+            } else if ratio <= 1.15 {
+                "yes"
+            } else {
+                "no"
+            },
+            *bytes as f64 / (*n).max(1) as f64,
         );
     }
     eprintln!("all answers matched");

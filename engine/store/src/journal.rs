@@ -58,6 +58,11 @@ impl KvWrite for Journal<'_> {
         self.inner.delete(table, key)
     }
 
+    fn insert(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        self.log.push((table, key.to_vec(), None));
+        self.inner.insert(table, key, value)
+    }
+
     fn remove(&mut self, table: Table, key: &[u8]) -> Result<()> {
         self.remember(table, key)?;
         self.inner.remove(table, key)

@@ -65,6 +65,14 @@ pub trait KvWrite: KvRead {
     /// Removes `key`; says whether it was there.
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool>;
 
+    /// Stores `value` under a `key` the caller knows is not there (a record made with a new
+    /// number, or one it just looked for and did not find). The same as [`KvWrite::put`] for a
+    /// store; a wrapper that remembers the values it replaces (an undo journal, the history)
+    /// need not ask for one.
+    fn insert(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put(table, key, value)
+    }
+
     /// Removes `key` if it is there, without asking whether it was (a backend where asking
     /// costs a round trip to a server, PostgreSQL, does not ask).
     fn remove(&mut self, table: Table, key: &[u8]) -> Result<()> {

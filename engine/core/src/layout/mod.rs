@@ -126,6 +126,16 @@ pub fn put<T: Serialize>(kv: &mut dyn KvWrite, table: Table, key: &Key, value: &
     Ok(kv.put(table, key.as_bytes(), &codec::encode(value)?)?)
 }
 
+/// Encodes and writes a record whose key the caller knows is new ([`KvWrite::insert`]).
+pub fn insert<T: Serialize>(
+    kv: &mut dyn KvWrite,
+    table: Table,
+    key: &Key,
+    value: &T,
+) -> Result<()> {
+    Ok(kv.insert(table, key.as_bytes(), &codec::encode(value)?)?)
+}
+
 /// Writes a key with no value (an index entry).
 pub fn mark(kv: &mut dyn KvWrite, table: Table, key: &Key) -> Result<()> {
     Ok(kv.put(table, key.as_bytes(), &[])?)

@@ -442,7 +442,12 @@ impl Tx<'_> {
             layout::mark(self.kv, tables::CONTACT_INDEX, &k)?;
         }
         self.index_contact_fields(c)?;
-        layout::put(self.kv, tables::CONTACTS, &keys::code(&c.no), c)?;
+        if old.is_none() {
+            // A new contact: its no was checked free.
+            layout::insert(self.kv, tables::CONTACTS, &keys::code(&c.no), c)?;
+        } else {
+            layout::put(self.kv, tables::CONTACTS, &keys::code(&c.no), c)?;
+        }
         self.columns_put(c)
     }
 

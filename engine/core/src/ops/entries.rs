@@ -159,9 +159,10 @@ pub(crate) fn pick_language(template: &InteractionTemplate, contact: &Contact) -
 }
 
 impl Tx<'_> {
-    /// Writes a new entry with its indexes and statistics.
+    /// Writes a new entry (its number is new: no record is under it) with its indexes and
+    /// statistics.
     pub(crate) fn insert_entry(&mut self, entry: &InteractionLogEntry) -> Result<()> {
-        layout::put(self.kv, tables::ENTRIES, &keys::no(entry.entry_no), entry)?;
+        layout::insert(self.kv, tables::ENTRIES, &keys::no(entry.entry_no), entry)?;
         for key in index_keys(entry) {
             layout::mark(self.kv, tables::ENTRY_INDEX, &key)?;
         }

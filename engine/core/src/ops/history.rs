@@ -24,7 +24,7 @@
 //! that (the header stays: the receipt); [`Tx::erase_contact`] deletes a person's data and takes
 //! it out of the history too, leaving a receipt that names no personal data.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Days;
 use serde::{Deserialize, Serialize};
@@ -43,9 +43,9 @@ use crate::store::key::{KeyReader, hex};
 use crate::store::{KvRead, KvWrite, Order, Table, codec};
 
 /// How many changes one stored chunk holds at most.
-const CHUNK_CHANGES: usize = 4096;
+const CHUNK_CHANGES: usize = 512;
 /// How many bytes of values one stored chunk holds at most (one change may exceed it).
-const CHUNK_BYTES: usize = 1 << 20;
+const CHUNK_BYTES: usize = 64 << 10;
 /// How many operations one commit expires at most (the rest at the next commits).
 const EXPIRE_PER_COMMIT: usize = 256;
 /// The header key of an operation being written by the workflow itself: an erasure's or a
@@ -79,12 +79,20 @@ fn table_of(id: u8) -> Result<Table> {
     })
 }
 
+/// A recorded key's value before the transaction's first write of it, and its value now
+/// (`None`: absent).
+#[derive(Debug)]
+struct Written {
+    before: Option<Vec<u8>>,
+    after: Option<Vec<u8>>,
+}
+
 /// What one transaction changed so far, to be written as its operation at commit.
 #[derive(Debug, Default)]
 pub struct Recording {
     /// Each recorded key written (its table's id, then the key), with its value before the
-    /// transaction's first write of it.
-    before: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// transaction's first write of it and its value now.
+    before: HashMap<Vec<u8>, Written>,
     /// Operation headers the transaction rewrote (an undo marks the one it undid).
     headers: BTreeSet<u64>,
     /// The plugins whose hooks wrote.
@@ -114,7 +122,16 @@ impl Recording {
         !self.before.is_empty() || !self.headers.is_empty()
     }
 
-    fn note(&mut self, inner: &dyn KvRead, table: Table, key: &[u8]) -> Result<()> {
+    /// Notes a write of `value` (`None`: a removal) at (`table`, `key`); `new`: the caller
+    /// knows nothing is there (no need to read what was).
+    fn note(
+        &mut self,
+        inner: &dyn KvRead,
+        table: Table,
+        key: &[u8],
+        value: Option<&[u8]>,
+        new: bool,
+    ) -> Result<()> {
         if table == tables::JOURNAL {
             if let Some(no) = KeyReader::new(key).u64() {
                 self.headers.insert(no);
@@ -132,9 +149,15 @@ impl Recording {
         let mut full = Vec::with_capacity(key.len() + 1);
         full.push(table.id() as u8);
         full.extend_from_slice(key);
-        if !self.before.contains_key(&full) {
-            let old = inner.get(table, key)?;
-            self.before.insert(full, old);
+        let after = value.map(<[u8]>::to_vec);
+        match self.before.entry(full) {
+            std::collections::hash_map::Entry::Occupied(mut written) => {
+                written.get_mut().after = after;
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let before = if new { None } else { inner.get(table, key)? };
+                slot.insert(Written { before, after });
+            }
         }
         Ok(())
     }
@@ -162,10 +185,12 @@ impl Recording {
                 let mut writer = ChunkWriter::new(no);
                 let mut counts: BTreeMap<u8, TableCount> = BTreeMap::new();
                 let mut entries = Ranges::default();
-                for (full, before) in self.before {
+                // In key order (table, then key): the order undo and the displays read.
+                let mut written: Vec<(Vec<u8>, Written)> = self.before.into_iter().collect();
+                written.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                for (full, Written { before, after }) in written {
                     let table = table_of(full[0])?;
                     let key = &full[1..];
-                    let after = kv.get(table, key)?;
                     if after == before {
                         continue;
                     }
@@ -388,21 +413,28 @@ crate::store::reads_through_inner!(Recorder<'_>);
 impl KvWrite for Recorder<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> crate::store::Result<()> {
         self.rec
-            .note(&*self.inner, table, key)
+            .note(&*self.inner, table, key, Some(value), false)
             .map_err(store_error)?;
         self.inner.put(table, key, value)
     }
 
+    fn insert(&mut self, table: Table, key: &[u8], value: &[u8]) -> crate::store::Result<()> {
+        self.rec
+            .note(&*self.inner, table, key, Some(value), true)
+            .map_err(store_error)?;
+        self.inner.insert(table, key, value)
+    }
+
     fn delete(&mut self, table: Table, key: &[u8]) -> crate::store::Result<bool> {
         self.rec
-            .note(&*self.inner, table, key)
+            .note(&*self.inner, table, key, None, false)
             .map_err(store_error)?;
         self.inner.delete(table, key)
     }
 
     fn remove(&mut self, table: Table, key: &[u8]) -> crate::store::Result<()> {
         self.rec
-            .note(&*self.inner, table, key)
+            .note(&*self.inner, table, key, None, false)
             .map_err(store_error)?;
         self.inner.remove(table, key)
     }
@@ -635,12 +667,12 @@ impl Tx<'_> {
                 "give at least 1 day, or () to keep every operation's changes",
             ));
         }
-        layout::put(
-            self.kv,
-            tables::META,
-            &keys::history_settings(),
-            &HistorySettings { keep_days: days },
-        )
+        let settings = HistorySettings { keep_days: days };
+        if self.view().history_settings()? == settings {
+            // Nothing changes (and no operation is recorded).
+            return Ok(());
+        }
+        layout::put(self.kv, tables::META, &keys::history_settings(), &settings)
     }
 
     /// Undoes operation `no` (see the module's documentation): every record it changed gets
