@@ -267,3 +267,40 @@ fn a_custom_value_of_a_field_not_declared_is_refused() {
     assert!(err.to_string().contains("manager"), "{err}");
     assert!(err.to_string().contains("do not hold together"), "{err}");
 }
+
+#[each_backend]
+fn a_whole_database_import_is_one_receipt_in_the_history_not_its_records() {
+    let source = busy_db();
+    let records = dump(&source);
+    let target = empty_db();
+    let n = restore(&target, &records).unwrap();
+    let ops = target
+        .read(|v| {
+            let mut ops = Vec::new();
+            v.operations(None, rapport_engine::store::Order::Ascending, &mut |op| {
+                ops.push(op);
+                Ok(true)
+            })?;
+            Ok(ops)
+        })
+        .unwrap();
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert_eq!(ops[0].kind, "restore");
+    assert_eq!(
+        ops[0].what,
+        format!("imported a whole database: {n} records from crm.jsonl")
+    );
+    assert!(
+        ops[0].counts.is_empty() && ops[0].chunks == 0,
+        "{:?}",
+        ops[0]
+    );
+    assert!(
+        target
+            .read(|v| v.operation_changes(ops[0].no))
+            .unwrap()
+            .is_empty()
+    );
+    let err = target.write(|tx| tx.undo(ops[0].no)).unwrap_err();
+    assert_eq!(err.kind(), rapport_engine::ErrorKind::WrongState, "{err}");
+}

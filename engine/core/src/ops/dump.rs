@@ -428,6 +428,12 @@ impl Tx<'_> {
                 "import into a new file (--db NEW.redb) or an empty PostgreSQL schema (?schema=NEW)",
             ));
         }
+        // Recorded as a receipt (the records are the export's), written first so the records
+        // are not kept for the history as they go in; its count is written at the end.
+        self.history_receipt(
+            "restore",
+            format!("imported a whole database from {source}"),
+        )?;
         let mut n = 0;
         let mut place = RestorePlace {
             order: record_tables().collect(),

@@ -99,6 +99,9 @@ pub struct Recording {
     plugins: BTreeSet<String>,
     /// The plugin acting now.
     acting: Option<String>,
+    /// The work writes a receipt of itself (an erasure, a whole-database import): its records
+    /// are not kept from then on (they are personal data, or a whole database).
+    receipt: bool,
 }
 
 impl Recording {
@@ -135,10 +138,14 @@ impl Recording {
         if table == tables::JOURNAL {
             if let Some(no) = KeyReader::new(key).u64() {
                 self.headers.insert(no);
+                if no == RECEIPT {
+                    self.receipt = true;
+                    self.before = HashMap::new();
+                }
             }
             return Ok(());
         }
-        if !recorded(table, key) {
+        if self.receipt || !recorded(table, key) {
             return Ok(());
         }
         if let Some(plugin) = &self.acting
@@ -1059,6 +1066,9 @@ impl Tx<'_> {
                 ));
             }
         }
+        // The receipt first: from here on the transaction's records are not kept for the
+        // history (they are the person's data); its counts are written at the end.
+        self.history_receipt("erase", "erased a contact".to_string())?;
         let mut erasure = Erasure {
             subject: hex(&Sha256::digest(no.as_bytes())),
             contact: contact.is_some(),
