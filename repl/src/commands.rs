@@ -759,6 +759,25 @@ fn progress_bar() -> Progress {
     ))
 }
 
+/// `text` with the password of a URL in it (`scheme://user:PASSWORD@host`) left out.
+fn without_password(text: &str) -> String {
+    let Some(scheme) = text.find("://") else {
+        return text.to_string();
+    };
+    let rest = &text[scheme + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:…{}",
+            &text[..scheme + 3],
+            &authority[..colon],
+            &text[scheme + 3 + at..]
+        ),
+        _ => text.to_string(),
+    }
+}
+
 /// What the history says ran a command: its kind, and the command line (without a token).
 fn doing(cli: &Cli) -> Doing {
     let kind = match &cli.command {
@@ -769,19 +788,24 @@ fn doing(cli: &Cli) -> Doing {
         Some(Command::Eval { name: Some(n), .. }) if n.starts_with("rapport erase") => "erase",
         _ => "command",
     };
+    // Secrets stay out of the history, which any user may read: a token, the values scripts
+    // are given (--arg, --argjson), a password in a database or server URL.
     let mut words = Vec::new();
     let mut secret = false;
-    for arg in std::env::args().skip(1) {
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy().into_owned();
+        let flag = arg.split('=').next().unwrap_or_default();
+        let hidden = matches!(flag, "--token" | "--arg" | "--argjson");
         if secret {
             words.push("…".to_string());
             secret = false;
-        } else if arg == "--token" {
+        } else if hidden && arg.contains('=') && arg.starts_with("--") {
+            words.push(format!("{flag}=…"));
+        } else if hidden {
             secret = true;
             words.push(arg);
-        } else if arg.starts_with("--token=") {
-            words.push("--token=…".to_string());
         } else {
-            words.push(arg);
+            words.push(without_password(&arg));
         }
     }
     let mut what = format!("rapport {}", words.join(" "));
@@ -796,5 +820,23 @@ fn doing(cli: &Cli) -> Doing {
         kind: kind.to_string(),
         what,
         script: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_url_keeps_its_user_and_host_but_not_its_password() {
+        assert_eq!(
+            without_password("postgresql://anna:s3cret@db.example/crm?schema=x"),
+            "postgresql://anna:…@db.example/crm?schema=x"
+        );
+        assert_eq!(
+            without_password("postgresql://anna@db.example/crm"),
+            "postgresql://anna@db.example/crm"
+        );
+        assert_eq!(without_password("crm.redb"), "crm.redb");
     }
 }

@@ -35,7 +35,7 @@ use rapport::client::{Discovery, new_token, random_id};
 use rapport::error::CliError;
 use rapport::import::{self, ImportKind, ImportOptions, Input};
 use rapport::transfer::{self, ExportFormat, ExportKind};
-use rapport_engine::model::Role;
+use rapport_engine::model::{Doing, Role};
 use rapport_engine::ops::{StatKind, token_hash};
 use rapport_engine::{Database, Error};
 use rapport_script::value::{contact_json_with, entry_json_with};
@@ -1138,7 +1138,7 @@ async fn plugin_set(
     headers: HeaderMap,
 ) -> Answer<axum::Json<Json>> {
     blocking(move || {
-        server.allowed(&headers, Role::Full, "change plugins")?;
+        let who = server.allowed(&headers, Role::Full, "change plugins")?;
         let enable = match action.as_str() {
             "enable" => true,
             "disable" => false,
@@ -1151,7 +1151,12 @@ async fn plugin_set(
                 ));
             }
         };
-        shared::plugin_switch(&server.db, &name, enable)
+        let db = server.db.as_user(&who.user).doing(Doing {
+            kind: "request".into(),
+            what: format!("plugins {action} {name}"),
+            script: String::new(),
+        });
+        shared::plugin_switch(&db, &name, enable)
             .map(|message| axum::Json(json!({ "message": message })))
             .map_err(|e| cli(&e))
     })
@@ -1244,11 +1249,16 @@ async fn user_add(
     headers: HeaderMap,
     body: Body,
 ) -> Answer<axum::Json<UserReply>> {
-    authorize(&server, &headers, Role::Full, "add users").await?;
+    let who = authorize(&server, &headers, Role::Full, "add users").await?;
     let body = body_of(&headers, body, server.config.max_request).await?;
     let request: UserRequest = json_of(&body, "user", r#"{"name": "anna", "role": "log"}"#)?;
     blocking(move || {
-        shared::user_add(&server.db, &request.name, &request.role)
+        let db = server.db.as_user(&who.user).doing(Doing {
+            kind: "request".into(),
+            what: format!("users add {}", request.name),
+            script: String::new(),
+        });
+        shared::user_add(&db, &request.name, &request.role)
             .map(axum::Json)
             .map_err(|e| cli(&e))
     })
@@ -1261,9 +1271,15 @@ async fn user_revoke(
     headers: HeaderMap,
 ) -> Answer<axum::Json<UserReply>> {
     blocking(move || {
-        server.allowed(&headers, Role::Full, "revoke users")?;
+        let who = server.allowed(&headers, Role::Full, "revoke users")?;
         let user = server
             .db
+            .as_user(&who.user)
+            .doing(Doing {
+                kind: "request".into(),
+                what: format!("users revoke {name}"),
+                script: String::new(),
+            })
             .write(|tx| tx.user_revoke(&name))
             .map_err(|e| engine(&e))?;
         // Its open REPL sessions end with it.

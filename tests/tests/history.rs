@@ -245,3 +245,36 @@ fn undo_through_a_server_needs_a_full_user() {
         );
     });
 }
+
+#[test]
+fn the_history_keeps_no_secret_given_on_the_command_line() {
+    // redb only: a password in a PostgreSQL URL is the other half (unit-tested in the binary).
+    let ws = Workspace::new();
+    ws.ok(&["-q", "demo"]);
+    ws.ok(&[
+        "eval",
+        r#"contact_update("CT000012", #{city: town})"#,
+        "--arg",
+        "town=hunter2town",
+    ]);
+    let all = ws.ok(&["--format", "json", "eval", "history().list()"]);
+    assert!(all.contains("--arg"), "{all}");
+    assert!(!all.contains("town=hunter2town"), "{all}");
+    // A file name that is not UTF-8 is kept as it can be: the run goes on.
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.rhai");
+    let path = ws.db().with_file_name(name);
+    std::fs::write(&path, r#"contact_update("CT000012", #{city: "Paris"})"#).unwrap();
+    let out = std::process::Command::new(rapport_tests::rapport_bin())
+        .arg("--db")
+        .arg(ws.db())
+        .arg("run")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -442,3 +442,179 @@ fn an_operation_that_failed_leaves_no_record_and_the_next_one_is_numbered_on() {
     log(&db, draft("P2", "CALL"));
     assert_eq!(last(&db).no, a + 1);
 }
+
+#[each_backend]
+fn undo_of_a_purge_is_not_refused_when_the_same_content_was_stored_again() {
+    let db = db();
+    let mut d = draft("P1", "CALL");
+    d.attachment = Some(attachment("offer.txt", b"only here"));
+    let a = log(&db, d);
+    db.write(|tx| tx.set_entries_canceled(&[a], CancelMode::Cancel, false))
+        .unwrap();
+    db.write(|tx| tx.delete_canceled_entries(&CanceledEntryFilter::default(), false))
+        .unwrap();
+    let purge = last(&db).no;
+    let mut again = draft("P2", "CALL");
+    again.attachment = Some(attachment("offer.txt", b"only here"));
+    log(&db, again);
+    undo(&db, purge).unwrap();
+    assert_consistent(&db);
+    assert_eq!(
+        db.read(|v| v.attachment_content(entry(&db, a).attachment_no))
+            .unwrap(),
+        Some(b"only here".to_vec())
+    );
+}
+
+#[each_backend]
+fn a_content_shared_by_many_entries_is_not_copied_into_the_history_each_time() {
+    let db = db();
+    let big = vec![7_u8; 100_000];
+    let mut first = draft("P1", "CALL");
+    first.attachment = Some(attachment("brochure.pdf", &big));
+    log(&db, first);
+    let mut second = draft("P2", "CALL");
+    second.attachment = Some(attachment("brochure.pdf", &big));
+    log(&db, second);
+    let changes = db.read(|v| v.operation_changes(last(&db).no)).unwrap();
+    let stored: usize = changes
+        .iter()
+        .map(|c| c.before.as_ref().map_or(0, Vec::len) + c.after.as_ref().map_or(0, Vec::len))
+        .sum();
+    assert!(
+        stored < 10_000,
+        "the second entry's operation keeps {stored} bytes"
+    );
+}
+
+#[each_backend]
+fn undo_of_a_field_declaration_is_refused_while_a_later_record_has_a_value() {
+    let db = db();
+    db.write(|tx| {
+        tx.field_define(&FieldDef {
+            record: FieldRecord::Entry,
+            name: "priority".into(),
+            field_type: FieldType::Number,
+            description: String::new(),
+        })
+    })
+    .unwrap();
+    let declared = last(&db).no;
+    let e = log(&db, draft("P1", "CALL"));
+    db.write(|tx| {
+        tx.custom_values_set(
+            FieldRecord::Entry,
+            &rapport_engine::ops::entry_id(e),
+            "entry",
+            &[("priority".to_string(), FieldValue::Number(3.0))]
+                .into_iter()
+                .collect(),
+        )
+    })
+    .unwrap();
+    let before = db.fingerprint().unwrap();
+    let err = undo(&db, declared).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InUse, "{err}");
+    assert!(err.to_string().contains("has a value of it"), "{err}");
+    assert_eq!(db.fingerprint().unwrap(), before);
+}
+
+#[each_backend]
+fn undo_of_an_operation_that_changed_users_is_refused() {
+    let db = db();
+    db.write(|tx| {
+        tx.user_add("anna", Role::Log, "rpt_0123456789abcdef0123456789abcdef")
+            .map(|_| ())
+    })
+    .unwrap();
+    db.write(|tx| tx.user_revoke("anna").map(|_| ())).unwrap();
+    let revoke = last(&db).no;
+    let err = undo(&db, revoke).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongState, "{err}");
+    assert!(err.to_string().contains("user anna"), "{err}");
+}
+
+#[each_backend]
+fn undoing_an_undo_makes_the_first_operation_undoable_again() {
+    let db = db();
+    let e = log(&db, draft("P1", "CALL"));
+    let logged = last(&db).no;
+    undo(&db, logged).unwrap();
+    let first_undo = last(&db).no;
+    undo(&db, first_undo).unwrap();
+    assert_eq!(
+        db.read(|v| v.operation(logged)).unwrap().unwrap().undone_by,
+        0
+    );
+    undo(&db, logged).unwrap();
+    assert!(db.read(|v| v.entry(e)).unwrap().is_none());
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn erasure_takes_the_persons_own_attachments_out_of_the_history() {
+    let db = db();
+    let mut d = draft("P2", "CALL");
+    d.attachment = Some(attachment("letter.txt", b"Dear Bart, about your divorce"));
+    log(&db, d);
+    db.write(|tx| tx.erase_contact("P2")).unwrap();
+    for op in operations(&db) {
+        for c in db.read(|v| v.operation_changes(op.no)).unwrap() {
+            for value in [&c.before, &c.after].into_iter().flatten() {
+                assert!(
+                    !value.windows(7).any(|w| w == b"divorce"),
+                    "operation {} keeps the letter in {}",
+                    op.no,
+                    c.label()
+                );
+            }
+        }
+    }
+    assert_consistent(&db);
+}
+
+#[each_backend]
+fn erasure_of_a_company_is_refused_while_entries_of_its_former_persons_name_it() {
+    let db = db();
+    log(&db, draft("P1", "CALL"));
+    // P1 leaves C1's history (its entries keep C1 as their company) when it is deleted.
+    db.write(|tx| {
+        let mut p = tx.view().contact("P1")?.unwrap();
+        p.company_no = "C2".into();
+        tx.contact_update(p)?;
+        let mut p2 = tx.view().contact("P2")?.unwrap();
+        p2.company_no = "C2".into();
+        tx.contact_update(p2)
+    })
+    .unwrap();
+    let before = db.fingerprint().unwrap();
+    let err = db.write(|tx| tx.erase_contact("C1")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InUse, "{err}");
+    assert!(err.to_string().contains("names it as its company"), "{err}");
+    assert_eq!(db.fingerprint().unwrap(), before);
+}
+
+#[each_backend]
+fn erasure_takes_out_whole_words_only_and_leaves_other_operations_undoable() {
+    let db = db();
+    db.write(|tx| {
+        tx.contact_create(Contact {
+            no: "P7".into(),
+            name: "Bart Dahlberg".into(),
+            kind: ContactKind::Person,
+            salesperson: "JO".into(),
+            ..Default::default()
+        })
+        .map(|_| ())
+    })
+    .unwrap();
+    let other = last(&db).no;
+    db.write(|tx| tx.erase_contact("P2")).unwrap();
+    let op = db.read(|v| v.operation(other)).unwrap().unwrap();
+    assert_eq!(op.erased, 0, "{op:?}");
+    assert_eq!(
+        db.read(|v| v.contact("P7")).unwrap().unwrap().name,
+        "Bart Dahlberg"
+    );
+    undo(&db, other).unwrap();
+}

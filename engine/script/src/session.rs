@@ -327,6 +327,13 @@ fn no_session() -> Box<EvalAltResult> {
     .into()
 }
 
+/// Refuses `access` when the acting plugin (if any) or the caller's role does not allow it.
+pub(crate) fn check_access(shared: &Shared, access: Access) -> RhaiResult<()> {
+    let guard = shared.borrow();
+    let session = guard.as_ref().ok_or_else(no_session)?;
+    session.check(access)
+}
+
 /// Runs a read against the run's transaction, if the acting plugin (if any) may.
 pub(crate) fn with_read<T>(
     shared: &Shared,

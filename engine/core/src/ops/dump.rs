@@ -200,9 +200,12 @@ pub fn change_json(change: &crate::model::Change) -> (Option<Value>, Option<Valu
     (json(&change.before), json(&change.after))
 }
 
-/// `text` with each of `words` replaced by `[erased]` (case-insensitively for ASCII letters).
+/// `text` with each of `words` replaced by `[erased]` where it stands as a word of its own
+/// (not inside a longer word: "Lee" is not taken out of "Leeds"), case-insensitively for ASCII
+/// letters.
 pub(super) fn scrub_text(text: &str, words: &std::collections::BTreeSet<String>) -> String {
     let mut out = text.to_string();
+    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     for w in words.iter().filter(|w| !w.is_empty()) {
         let mut from = 0;
         while let Some(at) = out[from..]
@@ -210,7 +213,12 @@ pub(super) fn scrub_text(text: &str, words: &std::collections::BTreeSet<String>)
             .find(&w.to_ascii_lowercase())
             .map(|i| i + from)
         {
-            out.replace_range(at..at + w.len(), "[erased]");
+            let end = at + w.len();
+            if alnum(out[..at].chars().next_back()) || alnum(out[end..].chars().next()) {
+                from = end;
+                continue;
+            }
+            out.replace_range(at..end, "[erased]");
             from = at + "[erased]".len();
         }
     }
@@ -238,7 +246,8 @@ pub(crate) fn scrub_stored(
         return None;
     }
     let shape = shape_of(table, key)?;
-    let mut value = (shape.to_json)(bytes, table.name()).ok()?;
+    let original = (shape.to_json)(bytes, table.name()).ok()?;
+    let mut value = original.clone();
     fn walk(v: &mut Value, words: &std::collections::BTreeSet<String>) {
         match v {
             Value::String(s) => *s = scrub_text(s, words),
@@ -257,6 +266,9 @@ pub(crate) fn scrub_stored(
         }
     }
     walk(&mut value, words);
+    if value == original {
+        return None;
+    }
     (shape.from_json)(value).ok()
 }
 

@@ -36,8 +36,8 @@ use super::{Context, Tx, View};
 use crate::error::{Error, Result};
 use crate::layout::{self, keys, tables};
 use crate::model::{
-    Attachment, BusinessRelation, Change, Contact, InteractionLogEntry, MAX_SCRIPT_KEPT, Operation,
-    SegmentLine, TableCount,
+    Attachment, BusinessRelation, Change, Contact, FieldRecord, InteractionLogEntry,
+    InteractionTemplate, MAX_SCRIPT_KEPT, Operation, SegmentLine, TableCount,
 };
 use crate::store::key::{KeyReader, hex};
 use crate::store::{KvRead, KvWrite, Order, Table, codec};
@@ -215,6 +215,7 @@ impl Recording {
                     {
                         entries.add(entry_no);
                     }
+                    let (before, after) = count_only(table, before, after)?;
                     writer.push(
                         kv,
                         Change {
@@ -275,6 +276,32 @@ impl Recording {
         expire(kv, ctx)?;
         Ok(Some(no))
     }
+}
+
+/// An attachment content whose count changed, not its bytes, is kept without the bytes (they
+/// are in the record; a template's attachment shared by thousands of entries is not copied
+/// into the history each time).
+fn count_only(
+    table: Table,
+    before: Option<Vec<u8>>,
+    after: Option<Vec<u8>>,
+) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+    if table != tables::BLOBS {
+        return Ok((before, after));
+    }
+    let (Some(b), Some(a)) = (&before, &after) else {
+        return Ok((before, after));
+    };
+    let (mut b, mut a): (Blob, Blob) = (
+        codec::decode(b, "attachment content")?,
+        codec::decode(a, "attachment content")?,
+    );
+    if b.content != a.content {
+        return Ok((before, after));
+    }
+    b.content = Vec::new();
+    a.content = Vec::new();
+    Ok((Some(codec::encode(&b)?), Some(codec::encode(&a)?)))
 }
 
 /// The first `max` bytes of `text`, cut at a character's start.
@@ -495,8 +522,9 @@ pub fn record_label(table: Table, key: &[u8]) -> String {
     }
 }
 
-/// The contacts a stored value refers to, as their nos (a contact itself, an entry's contact
-/// and company, a segment line's contact, a business relation's contact).
+/// The contacts a stored value refers to, as their nos, its own contact first (a contact
+/// itself; an entry's or a segment line's contact, then its company; a business relation's
+/// contact).
 fn contacts_named(table: Table, key: &[u8], value: &[u8]) -> Vec<String> {
     if table == tables::CONTACTS {
         return KeyReader::new(key).str().into_iter().collect();
@@ -731,6 +759,19 @@ impl Tx<'_> {
             ));
         }
         let changes = self.view().operation_changes(no)?;
+        // Who may reach the database is not undone: users and plugin settings have commands of
+        // their own, with their own rules (a revoked token stays revoked).
+        if let Some(c) = changes.iter().find(|c| {
+            c.table == tables::USERS.id() as u8
+                || (c.table == tables::META.id() as u8
+                    && c.key == keys::plugin_settings().as_bytes())
+        }) {
+            return Err(Error::wrong_state(
+                &record,
+                format!("it changed {}, which undo does not change", c.label()),
+                "change users with rapport users and plugins with rapport plugins",
+            ));
+        }
         // Every record is checked before the first write.
         let mut plan = Vec::with_capacity(changes.len());
         for change in changes {
@@ -792,6 +833,15 @@ impl Tx<'_> {
         report.counts = counts.into_values().collect();
         for (table, change, _, target) in &plan {
             self.check_references(*table, &change.key, target.as_deref(), no)?;
+        }
+        // An undo undone: what it undid is back, so those are no longer undone.
+        for &undone in &op.undoes {
+            if let Some(mut earlier) = self.view().operation(undone)?
+                && earlier.undone_by == no
+            {
+                earlier.undone_by = 0;
+                layout::put(self.kv, tables::JOURNAL, &keys::operation(undone), &earlier)?;
+            }
         }
         let mut op = op;
         op.undone_by = last_operation(&*self.kv)? + 1;
@@ -1006,7 +1056,86 @@ impl Tx<'_> {
                     ));
                 }
             }
-            None if table == tables::ATTACHMENTS || table == tables::BLOBS => {}
+            Some(bytes) if table == tables::RELATIONS => {
+                let r: BusinessRelation = codec::decode(bytes, "business relation")?;
+                if view.contact(&r.contact_no)?.is_none() {
+                    return Err(missing(format!("contact {}", r.contact_no)));
+                }
+            }
+            Some(_) if table == tables::CUSTOM_VALUES => {
+                // A value comes back only for a field that is still declared.
+                let mut r = KeyReader::new(key);
+                let record = r
+                    .tag()
+                    .and_then(|t| FieldRecord::ALL.iter().copied().find(|f| f.tag() == t));
+                let (_, field) = (r.str(), r.str().unwrap_or_default());
+                if let Some(record) = record
+                    && view.declared_field(record, &field)?.is_none()
+                {
+                    return Err(missing(format!(
+                        "the declared field {field} of {}",
+                        record.word()
+                    )));
+                }
+            }
+            Some(bytes) if table == tables::TEMPLATES => {
+                let t: InteractionTemplate = codec::decode(bytes, "template")?;
+                if view.group(&t.group)?.is_none() {
+                    return Err(missing(format!("interaction group {}", t.group)));
+                }
+            }
+            None if table == tables::FIELDS => {
+                let mut r = KeyReader::new(key);
+                let record = r
+                    .tag()
+                    .and_then(|t| FieldRecord::ALL.iter().copied().find(|f| f.tag() == t));
+                if let (Some(record), Some(name)) = (record, r.str())
+                    && let Some(user) = view.custom_field_user(record, &name)?
+                {
+                    return Err(Error::in_use(
+                        label,
+                        format!("undoing would remove it, and {user} has a value of it"),
+                        fix,
+                    ));
+                }
+            }
+            None if table == tables::SALESPEOPLE => {
+                let code = KeyReader::new(key).str().unwrap_or_default();
+                if layout::any_under(
+                    kv,
+                    tables::ENTRY_INDEX,
+                    &keys::entries_of_salesperson(&code),
+                )? {
+                    return Err(Error::in_use(
+                        label,
+                        "undoing would remove it, and entries name it",
+                        fix,
+                    ));
+                }
+            }
+            None if table == tables::GROUPS => {
+                let code = KeyReader::new(key).str().unwrap_or_default();
+                if let Some(t) = view.templates()?.into_iter().find(|t| t.group == code) {
+                    return Err(Error::in_use(
+                        label,
+                        format!("undoing would remove it, and template {} is of it", t.code),
+                        fix,
+                    ));
+                }
+            }
+            None if table == tables::TEMPLATES => {
+                let code = KeyReader::new(key).str().unwrap_or_default();
+                let setup = view.template_setup()?;
+                if let Some((doc, _)) = setup.templates.iter().find(|(_, t)| **t == code) {
+                    return Err(Error::in_use(
+                        label,
+                        format!(
+                            "undoing would remove it, and the template setup records {doc} with it"
+                        ),
+                        fix,
+                    ));
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -1066,6 +1195,28 @@ impl Tx<'_> {
                 ));
             }
         }
+        // Entries of other contacts that name it as their company (persons it had): erasing
+        // the company would leave them pointing nowhere.
+        let of_company = layout::index_nos(
+            &*self.kv,
+            tables::ENTRY_INDEX,
+            &keys::entries_of_company(&no),
+            Order::Ascending,
+        )?;
+        for entry_no in of_company {
+            if let Some(e) = self.view().entry(entry_no)?
+                && e.contact_no != no
+            {
+                return Err(Error::in_use(
+                    &record,
+                    format!(
+                        "interaction log entry {entry_no} of contact {} names it as its company",
+                        e.contact_no
+                    ),
+                    "erase that contact too, or delete the company (contact_delete) instead",
+                ));
+            }
+        }
         // The receipt first: from here on the transaction's records are not kept for the
         // history (they are the person's data); its counts are written at the end.
         self.history_receipt("erase", "erased a contact".to_string())?;
@@ -1074,7 +1225,8 @@ impl Tx<'_> {
             contact: contact.is_some(),
             ..Erasure::default()
         };
-        // What identifies the person in the texts the history keeps.
+        // What identifies the person, and their entries and attachments, gathered from the
+        // records and the whole history before anything is scrubbed.
         let mut words: BTreeSet<String> = BTreeSet::from([no.clone()]);
         fn remember(words: &mut BTreeSet<String>, c: &Contact) {
             for w in [&c.name, &c.email, &c.phone, &c.mobile] {
@@ -1086,14 +1238,20 @@ impl Tx<'_> {
         if let Some(c) = &contact {
             remember(&mut words, c);
         }
-        let entry_nos = layout::index_nos(
+        let mut entries: BTreeSet<u64> = BTreeSet::new();
+        let mut attachments: BTreeSet<u64> = BTreeSet::new();
+        let current = layout::index_nos(
             &*self.kv,
             tables::ENTRY_INDEX,
             &keys::entries_of_contact(&no),
             Order::Ascending,
         )?;
-        for entry_no in &entry_nos {
+        for entry_no in &current {
             let entry = self.require_entry(*entry_no)?;
+            entries.insert(entry.entry_no);
+            if entry.attachment_no != 0 {
+                attachments.insert(entry.attachment_no);
+            }
             self.remove_entry(&entry)?;
             erasure.entries += 1;
         }
@@ -1138,14 +1296,60 @@ impl Tx<'_> {
                 self.kv.put(table, &k, &v)?;
             }
         }
-        // The history: every change that names the contact, and the custom values of its
-        // entries, go; so do the person's words in the scripts kept.
-        let mut erased_entries: BTreeSet<u64> = entry_nos.into_iter().collect();
         let mut ops = Vec::new();
         self.view().operations(None, Order::Ascending, &mut |op| {
             ops.push(op);
             Ok(true)
         })?;
+        // The first pass: every value of the history that is the person's.
+        for op in &ops {
+            self.view().each_operation_chunk(op.no, &mut |_, chunk| {
+                for change in chunk.iter().filter(|c| c.names_contact(&no)) {
+                    for value in [&change.before, &change.after].into_iter().flatten() {
+                        if change.table == tables::ENTRIES.id() as u8 {
+                            if let Ok(e) = codec::decode::<InteractionLogEntry>(value, "entry") {
+                                entries.insert(e.entry_no);
+                                if e.attachment_no != 0 {
+                                    attachments.insert(e.attachment_no);
+                                }
+                            }
+                        } else if change.table == tables::CONTACTS.id() as u8
+                            && let Ok(c) = codec::decode::<Contact>(value, "contact")
+                        {
+                            remember(&mut words, &c);
+                        }
+                    }
+                }
+                Ok(true)
+            })?;
+        }
+        // The person's attachments: those only their entries used (gone now with them), and
+        // the contents only those used.
+        let mut gone_attachments = BTreeSet::new();
+        for a in attachments {
+            if self.view().attachment(a)?.is_none() {
+                gone_attachments.insert(a);
+            }
+        }
+        let mut contents = BTreeSet::new();
+        for op in &ops {
+            self.view().each_operation_chunk(op.no, &mut |_, chunk| {
+                for change in chunk
+                    .iter()
+                    .filter(|c| c.is_attachment_of(&gone_attachments))
+                {
+                    for value in [&change.before, &change.after].into_iter().flatten() {
+                        if let Ok(a) = codec::decode::<Attachment>(value, "attachment") {
+                            contents.insert(keys::blob(&a.content_hash).as_bytes().to_vec());
+                        }
+                    }
+                }
+                Ok(true)
+            })?;
+        }
+        contents.retain(|key| !matches!(self.kv.get(tables::BLOBS, key), Ok(Some(_))));
+        // The second pass: the person's changes go; other changes and the kept scripts lose
+        // every mention of them.
         for mut op in ops {
             let mut chunks = Vec::new();
             self.view().each_operation_chunk(op.no, &mut |n, chunk| {
@@ -1153,32 +1357,20 @@ impl Tx<'_> {
                 Ok(true)
             })?;
             let mut removed = 0u64;
+            let mut scrubbed_any = false;
             let mut kept_chunks = 0u32;
             for (n, chunk) in chunks {
                 let before = chunk.len();
-                let mut kept = Vec::with_capacity(before);
-                for change in chunk {
-                    if change.names_contact(&no) {
-                        if change.table == tables::ENTRIES.id() as u8
-                            && let Some(e) = KeyReader::new(&change.key).u64()
-                        {
-                            erased_entries.insert(e);
-                        }
-                        if change.table == tables::CONTACTS.id() as u8
-                            && let Some(c) = change.before.as_ref().or(change.after.as_ref())
-                            && let Ok(c) = codec::decode::<Contact>(c, "contact")
-                        {
-                            remember(&mut words, &c);
-                        }
-                    } else {
-                        kept.push(change);
-                    }
-                }
-                // Custom values of the person's entries (keyed by the entry's no).
-                kept.retain(|c| !c.is_custom_value_of(&erased_entries));
+                let mut kept: Vec<Change> = chunk
+                    .into_iter()
+                    .filter(|c| {
+                        !(c.names_contact(&no)
+                            || c.is_custom_value_of(&entries)
+                            || c.is_attachment_of(&gone_attachments)
+                            || (c.table == tables::BLOBS.id() as u8 && contents.contains(&c.key)))
+                    })
+                    .collect();
                 removed += (before - kept.len()) as u64;
-                // Other records that name the person (a segment's criteria list the contacts
-                // they added): the mentions go, the records stay.
                 let mut scrubbed = false;
                 for change in &mut kept {
                     let table = table_of(change.table)?;
@@ -1189,10 +1381,10 @@ impl Tx<'_> {
                         if let Some(clean) = scrub_stored(table, &change.key, value, &words) {
                             *value = clean;
                             scrubbed = true;
-                            removed += 1;
                         }
                     }
                 }
+                scrubbed_any |= scrubbed;
                 let key = keys::operation_chunk(op.no, n);
                 if kept.is_empty() {
                     layout::remove(self.kv, tables::JOURNAL_CHANGES, &key)?;
@@ -1205,7 +1397,11 @@ impl Tx<'_> {
             }
             let scrubbed_what = scrub(&op.what, &words);
             let scrubbed_script = scrub(&op.script, &words);
-            if removed > 0 || scrubbed_what != op.what || scrubbed_script != op.script {
+            if removed > 0
+                || scrubbed_any
+                || scrubbed_what != op.what
+                || scrubbed_script != op.script
+            {
                 erasure.operations += 1;
                 erasure.changes += removed;
                 op.erased += removed;
@@ -1220,13 +1416,10 @@ impl Tx<'_> {
         if contact.is_none() && erasure.operations == 0 && erasure.entries == 0 {
             return Err(Error::not_found("contact", &no));
         }
+        // No hash of the contact's number: numbers are few enough to try them all.
         let what = format!(
-            "erased a contact (sha256 {}): {} entries, {} segment lines, {} changes in {} operations of the history",
-            &erasure.subject[..16],
-            erasure.entries,
-            erasure.segment_lines,
-            erasure.changes,
-            erasure.operations
+            "erased a contact: {} entries, {} segment lines, {} changes in {} operations of the history",
+            erasure.entries, erasure.segment_lines, erasure.changes, erasure.operations
         );
         self.history_receipt("erase", what)?;
         Ok(erasure)
@@ -1234,16 +1427,28 @@ impl Tx<'_> {
 }
 
 impl Change {
-    /// Whether the change is of contact `no` or of a record that names it.
+    /// Whether the change is of contact `no`, or of an entry, segment line or business
+    /// relation of it (not of a record that names it as its company: that is another person's).
     fn names_contact(&self, no: &str) -> bool {
         let Ok(table) = table_of(self.table) else {
             return false;
         };
-        [&self.before, &self.after]
-            .into_iter()
-            .flatten()
-            .any(|v| contacts_named(table, &self.key, v).iter().any(|c| c == no))
-            || (table == tables::CONTACTS && KeyReader::new(&self.key).str().as_deref() == Some(no))
+        if table == tables::CONTACTS {
+            return KeyReader::new(&self.key).str().as_deref() == Some(no);
+        }
+        [&self.before, &self.after].into_iter().flatten().any(|v| {
+            contacts_named(table, &self.key, v)
+                .first()
+                .is_some_and(|c| c == no)
+        })
+    }
+
+    /// Whether the change is of one of `attachments` (their records, by no).
+    fn is_attachment_of(&self, attachments: &BTreeSet<u64>) -> bool {
+        self.table == tables::ATTACHMENTS.id() as u8
+            && KeyReader::new(&self.key)
+                .u64()
+                .is_some_and(|n| attachments.contains(&n))
     }
 
     /// Whether the change is of a custom value of one of `entries`.
@@ -1261,12 +1466,15 @@ impl Change {
 
 /// When only reference counts differ between a record and what the operation left (an
 /// attachment or its content, shared by entries of other operations), the value before with
-/// the others' references kept; `Ok(None)` when anything else differs.
+/// the others' references kept (`Some(None)`: none are left, it goes); `Ok(None)` when anything
+/// else differs. A content's change that only counted is stored without the content (it is in
+/// the record), and takes it from the record now.
 fn merge_references(
     table: Table,
     change: &Change,
     current: Option<&[u8]>,
 ) -> Result<Option<Option<Vec<u8>>>> {
+    /// Decodes a record and takes its count out (so the rest compares).
     fn refs_of<T: serde::de::DeserializeOwned>(
         bytes: Option<&[u8]>,
         refs: fn(&mut T) -> &mut u64,
@@ -1279,40 +1487,76 @@ fn merge_references(
             })
             .transpose()
     }
-    fn merge<T: serde::de::DeserializeOwned + Serialize + PartialEq>(
+    struct Rules<T> {
+        refs: fn(&mut T) -> &mut u64,
+        /// Whether two records are the same but for their counts.
+        same: fn(&T, &T) -> bool,
+        /// Completes a record stored without its content from the record now.
+        fill: fn(&mut T, &T),
+    }
+    fn merge<T: serde::de::DeserializeOwned + Serialize>(
         change: &Change,
         current: Option<&[u8]>,
-        refs: fn(&mut T) -> &mut u64,
+        rules: &Rules<T>,
     ) -> Result<Option<Option<Vec<u8>>>> {
-        let before = refs_of(change.before.as_deref(), refs)?;
-        let after = refs_of(change.after.as_deref(), refs)?;
-        let now = refs_of(current, refs)?;
-        // The record as the operation left it, and now, apart from the counts.
-        let (after_record, after_refs) = match after {
-            Some((r, n)) => (Some(r), n),
-            None => (None, 0),
+        let before = refs_of(change.before.as_deref(), rules.refs)?;
+        let after = refs_of(change.after.as_deref(), rules.refs)?;
+        let now = refs_of(current, rules.refs)?;
+        let counted = |mut record: T, n: u64| -> Result<Option<Option<Vec<u8>>>> {
+            *(rules.refs)(&mut record) = n;
+            Ok(Some(Some(codec::encode(&record)?)))
         };
-        let (now_record, now_refs) = match now {
-            Some((r, n)) => (Some(r), n),
-            None => (None, 0),
-        };
-        let others = now_refs.checked_sub(after_refs);
-        match (others, &before) {
-            (Some(others), Some(_)) if after_record.is_some() && after_record == now_record => {
-                let (mut record, n) = before.expect("matched");
-                *refs(&mut record) = n + others;
-                Ok(Some(Some(codec::encode(&record)?)))
+        match (before, after, now) {
+            // It changed its count; others changed it since.
+            (Some((mut b, bn)), Some((a, an)), Some((n, nn))) if (rules.same)(&a, &n) => {
+                match nn.checked_sub(an) {
+                    Some(others) => {
+                        (rules.fill)(&mut b, &n);
+                        counted(b, bn + others)
+                    }
+                    None => Ok(None),
+                }
             }
-            (Some(0), None) if after_record.is_some() && after_record == now_record => {
-                Ok(Some(None))
+            // It removed it; the same was stored again since.
+            (Some((mut b, bn)), None, Some((n, nn))) if (rules.same)(&b, &n) => {
+                (rules.fill)(&mut b, &n);
+                counted(b, bn + nn)
+            }
+            // It made it; others use it since.
+            (None, Some((a, an)), Some((n, nn))) if (rules.same)(&a, &n) => {
+                match nn.checked_sub(an) {
+                    Some(0) => Ok(Some(None)),
+                    Some(others) => counted(n, others),
+                    None => Ok(None),
+                }
             }
             _ => Ok(None),
         }
     }
     if table == tables::ATTACHMENTS {
-        merge::<Attachment>(change, current, |a| &mut a.references)
+        merge::<Attachment>(
+            change,
+            current,
+            &Rules {
+                refs: |a| &mut a.references,
+                same: |a, b| a == b,
+                fill: |_, _| {},
+            },
+        )
     } else if table == tables::BLOBS {
-        merge::<Blob>(change, current, |b| &mut b.references)
+        merge::<Blob>(
+            change,
+            current,
+            &Rules {
+                refs: |b| &mut b.references,
+                same: |a, b| a.content.is_empty() || b.content.is_empty() || a.content == b.content,
+                fill: |b, now| {
+                    if b.content.is_empty() {
+                        b.content.clone_from(&now.content);
+                    }
+                },
+            },
+        )
     } else {
         Ok(None)
     }

@@ -5,7 +5,7 @@ use rhai::{Array, Dynamic, Engine, INT, Map, NativeCallContext};
 
 use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error, placed_result};
-use crate::session::{Shared, dry_run as dry_run_of, with_read, with_write};
+use crate::session::{Shared, check_access, dry_run as dry_run_of, with_read, with_write};
 use crate::value::{Fields, operation_map};
 use rapport_engine::model::{Change, Operation, TableCount};
 use rapport_engine::ops::{UndoReport, change_json};
@@ -48,10 +48,57 @@ fn changed_fields(before: Option<&serde_json::Value>, after: Option<&serde_json:
         .join("; ")
 }
 
+/// The kind of record a change is of, as capabilities name them (`None`: the users, whose
+/// values no one reads here; the declared fields and settings anyone reads).
+fn kind_of(change: &Change) -> Option<Option<Kind>> {
+    let table = rapport_engine::SCHEMA
+        .tables()
+        .get(usize::from(change.table))
+        .map_or("", |t| t.name());
+    Some(Some(match table {
+        "users" => return None,
+        "contacts" | "relations" => Kind::Contacts,
+        "salespeople" => Kind::Salespeople,
+        "groups" | "templates" | "attachments" | "blobs" => Kind::Catalogue,
+        "campaigns" | "campaign_entries" => Kind::Campaigns,
+        "entries" => Kind::Entries,
+        "segments" | "segment_lines" | "segment_steps" | "saved_criteria" | "logged_segments"
+        | "lookup" => Kind::Segments,
+        // A custom value is of the record it belongs to (the key's first byte).
+        "custom_values" => match change.key.first() {
+            Some(1) => Kind::Contacts,
+            Some(2) => Kind::Salespeople,
+            Some(3) => Kind::Catalogue,
+            Some(4) => Kind::Campaigns,
+            _ => Kind::Entries,
+        },
+        "meta" if change.key.first() == Some(&2) => Kind::Catalogue,
+        _ => return Some(None),
+    }))
+}
+
+/// Which kinds of record the run (or the acting plugin) may read.
+fn readable(shared: &Shared) -> Vec<Kind> {
+    Kind::ALL
+        .into_iter()
+        .filter(|k| check_access(shared, Access::read(*k)).is_ok())
+        .collect()
+}
+
 /// One change as a map: the record, what happened to it, the fields it changed, its value
-/// before and after.
-fn change_map(change: &Change) -> Map {
-    let (before, after) = change_json(change);
+/// before and after — the values only when the run may read that kind of record (never a
+/// user's: it holds the hash of their token).
+fn change_map(change: &Change, readable: &[Kind]) -> Map {
+    let shown = match kind_of(change) {
+        None => false,
+        Some(None) => true,
+        Some(Some(kind)) => readable.contains(&kind),
+    };
+    let (before, after) = if shown {
+        change_json(change)
+    } else {
+        (None, None)
+    };
     let mut m = Map::new();
     m.insert("record".into(), change.label().into());
     m.insert("change".into(), change.what().into());
@@ -98,10 +145,11 @@ fn operation(shared: &Shared, no: INT) -> RhaiResult<Dynamic> {
             .ok_or_else(|| Error::not_found("operation", no.to_string()))?;
         Ok((op, v.operation_changes(no)?))
     })?;
+    let readable = readable(shared);
     let mut m = operation_map(&op);
     let records: Array = changes
         .iter()
-        .map(|c| Dynamic::from_map(change_map(c)))
+        .map(|c| Dynamic::from_map(change_map(c, &readable)))
         .collect();
     m.insert("records".into(), records.into());
     Ok(m.into())
@@ -118,6 +166,7 @@ fn history_of(shared: &Shared, record: &str) -> RhaiResult<Array> {
             "name a record: a contact no (\"CT000012\"), an entry no, or a label (\"template CALL\")",
         )));
     }
+    let readable = readable(shared);
     with_read(shared, Access::read(Kind::History), |v| {
         let mut ops: Vec<Operation> = Vec::new();
         v.operations(None, Order::Descending, &mut |op| {
@@ -130,7 +179,7 @@ fn history_of(shared: &Shared, record: &str) -> RhaiResult<Array> {
                 if !change.concerns(&record) {
                     continue;
                 }
-                let mut m = change_map(change);
+                let mut m = change_map(change, &readable);
                 for (key, value) in [
                     ("no", Dynamic::from_int(op.no as INT)),
                     ("date", crate::value::date(op.date)),
@@ -149,7 +198,7 @@ fn history_of(shared: &Shared, record: &str) -> RhaiResult<Array> {
     })
 }
 
-fn undo_report(report: &UndoReport, dry_run: bool) -> Dynamic {
+fn undo_report(report: &UndoReport, dry_run: bool, readable: &[Kind]) -> Dynamic {
     let mut m = Map::new();
     m.insert("dry_run".into(), dry_run.into());
     m.insert("operation".into(), (report.operation as INT).into());
@@ -158,7 +207,7 @@ fn undo_report(report: &UndoReport, dry_run: bool) -> Dynamic {
     let records: Array = report
         .records
         .iter()
-        .map(|c| Dynamic::from_map(change_map(c)))
+        .map(|c| Dynamic::from_map(change_map(c, readable)))
         .collect();
     m.insert("records".into(), records.into());
     m.into()
@@ -170,12 +219,28 @@ fn undo(shared: &Shared, no: INT, options: &Map) -> RhaiResult<Dynamic> {
     let mut f = Fields::new("undo", options);
     let dry_run = f.flag("dry_run").map_err(engine_error)?.unwrap_or(false);
     f.finish().map_err(engine_error)?;
+    // An undo writes the records the operation changed: it needs the right to write each kind
+    // of them, besides the history's.
+    check_access(shared, Access::write(Kind::History))?;
+    let changes = with_read(shared, Access::read(Kind::History), |v| {
+        v.operation_changes(no)
+    })?;
+    let mut kinds: Vec<Kind> = changes
+        .iter()
+        .filter_map(|c| kind_of(c).flatten())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    for kind in kinds {
+        check_access(shared, Access::write(kind))?;
+    }
+    let readable = readable(shared);
     let real = || with_write(shared, Access::write(Kind::History), |tx| tx.undo(no));
     if dry_run {
         let report = dry_run_of(shared, real)?;
-        return Ok(undo_report(&report, true));
+        return Ok(undo_report(&report, true, &readable));
     }
-    Ok(undo_report(&real()?, false))
+    Ok(undo_report(&real()?, false, &readable))
 }
 
 /// `history_keep(days)`: how long an operation's changes stay undoable (`()`: always).
@@ -207,6 +272,10 @@ fn history_keep(shared: &Shared, days: &Dynamic) -> RhaiResult<()> {
 
 /// `erase_contact(no)`: a person's data erased, from the history too; a receipt.
 fn erase_contact(shared: &Shared, no: &str) -> RhaiResult<Dynamic> {
+    // It deletes the person's contact, entries and segment lines.
+    for kind in [Kind::Contacts, Kind::Entries, Kind::Segments] {
+        check_access(shared, Access::write(kind))?;
+    }
     {
         let mut guard = shared.borrow_mut();
         if let Some(session) = guard.as_mut() {
