@@ -519,19 +519,20 @@ fn history_script(cli: &Cli) -> Result<Option<(String, String)>, (String, &'stat
             limit,
             ..
         }) => {
-            let mut query = "history()".to_string();
+            let mut steps = Vec::new();
             if let Some(user) = user {
-                query += &format!(
+                steps.push(format!(
                     ".where(|o| o.user.to_upper() == {})",
                     literal(&user.to_uppercase())
-                );
+                ));
             }
             if let Some(kind) = kind {
-                query += &format!(".filter(#{{kind: {}}})", literal(kind));
+                steps.push(format!(".filter(#{{kind: {}}})", literal(kind)));
             }
             if let Some(since) = since {
-                query += &format!(".where(|o| o.date >= date(\"{since}\"))");
+                steps.push(format!(".where(|o| o.date >= date(\"{since}\"))"));
             }
+            let query = format!("history(){}", steps.concat());
             (
                 "history".to_string(),
                 format!(

@@ -261,8 +261,7 @@ fn the_history_keeps_no_secret_given_on_the_command_line() {
     assert!(all.contains("--arg"), "{all}");
     assert!(!all.contains("town=hunter2town"), "{all}");
     // A file name that is not UTF-8 is kept as it can be: the run goes on.
-    use std::os::unix::ffi::OsStrExt;
-    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.rhai");
+    let name = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"caf\xe9.rhai");
     let path = ws.db().with_file_name(name);
     std::fs::write(&path, r#"contact_update("CT000012", #{city: "Paris"})"#).unwrap();
     let out = std::process::Command::new(rapport_tests::rapport_bin())

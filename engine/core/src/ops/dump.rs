@@ -225,6 +225,25 @@ pub(super) fn scrub_text(text: &str, words: &std::collections::BTreeSet<String>)
     out
 }
 
+/// Takes `words` out of a JSON value (see [`scrub_stored`]).
+fn walk(v: &mut Value, words: &std::collections::BTreeSet<String>) {
+    match v {
+        Value::String(s) => *s = scrub_text(s, words),
+        Value::Array(items) => {
+            items.retain(|i| !matches!(i, Value::String(s) if words.iter().any(|w| s.eq_ignore_ascii_case(w))));
+            for i in items {
+                walk(i, words);
+            }
+        }
+        Value::Object(fields) => {
+            for (_, f) in fields.iter_mut() {
+                walk(f, words);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A stored value with every text that names one of `words` taken out: a list's element that is
 /// one of them goes, a text that holds one has it replaced by `[erased]`. `None` when the value
 /// names none of them (or is of a shape this rapport cannot read).
@@ -248,23 +267,6 @@ pub(crate) fn scrub_stored(
     let shape = shape_of(table, key)?;
     let original = (shape.to_json)(bytes, table.name()).ok()?;
     let mut value = original.clone();
-    fn walk(v: &mut Value, words: &std::collections::BTreeSet<String>) {
-        match v {
-            Value::String(s) => *s = scrub_text(s, words),
-            Value::Array(items) => {
-                items.retain(|i| !matches!(i, Value::String(s) if words.iter().any(|w| s.eq_ignore_ascii_case(w))));
-                for i in items {
-                    walk(i, words);
-                }
-            }
-            Value::Object(fields) => {
-                for (_, f) in fields.iter_mut() {
-                    walk(f, words);
-                }
-            }
-            _ => {}
-        }
-    }
     walk(&mut value, words);
     if value == original {
         return None;

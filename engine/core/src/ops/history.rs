@@ -183,54 +183,53 @@ impl Recording {
             None
         };
         let is_receipt = receipt.is_some();
-        let mut op = match receipt {
-            // An erasure or a restore records what it did, not the records (they are personal
-            // data, or a whole database).
-            Some(receipt) => receipt,
-            None => {
-                let mut op = Operation::default();
-                let mut writer = ChunkWriter::new(no);
-                let mut counts: BTreeMap<u8, TableCount> = BTreeMap::new();
-                let mut entries = Ranges::default();
-                // In key order (table, then key): the order undo and the displays read.
-                let mut written: Vec<(Vec<u8>, Written)> = self.before.into_iter().collect();
-                written.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                for (full, Written { before, after }) in written {
-                    let table = table_of(full[0])?;
-                    let key = &full[1..];
-                    if after == before {
-                        continue;
-                    }
-                    let count = counts.entry(full[0]).or_insert_with(|| TableCount {
-                        table: table.name().to_string(),
-                        ..TableCount::default()
-                    });
-                    match (&before, &after) {
-                        (None, _) => count.added += 1,
-                        (_, None) => count.removed += 1,
-                        _ => count.changed += 1,
-                    }
-                    if table == tables::ENTRIES
-                        && let Some(entry_no) = KeyReader::new(key).u64()
-                    {
-                        entries.add(entry_no);
-                    }
-                    let (before, after) = count_only(table, before, after)?;
-                    writer.push(
-                        kv,
-                        Change {
-                            table: full[0],
-                            key: key.to_vec(),
-                            before,
-                            after,
-                        },
-                    )?;
+        // An erasure or a restore records what it did, not the records (they are personal data,
+        // or a whole database).
+        let mut op = if let Some(receipt) = receipt {
+            receipt
+        } else {
+            let mut op = Operation::default();
+            let mut writer = ChunkWriter::new(no);
+            let mut counts: BTreeMap<u8, TableCount> = BTreeMap::new();
+            let mut entries = Ranges::default();
+            // In key order (table, then key): the order undo and the displays read.
+            let mut written: Vec<(Vec<u8>, Written)> = self.before.into_iter().collect();
+            written.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (full, Written { before, after }) in written {
+                let table = table_of(full[0])?;
+                let key = &full[1..];
+                if after == before {
+                    continue;
                 }
-                op.chunks = writer.finish(kv)?;
-                op.counts = counts.into_values().collect();
-                op.entry_nos = entries.0;
-                op
+                let count = counts.entry(full[0]).or_insert_with(|| TableCount {
+                    table: table.name().to_string(),
+                    ..TableCount::default()
+                });
+                match (&before, &after) {
+                    (None, _) => count.added += 1,
+                    (_, None) => count.removed += 1,
+                    _ => count.changed += 1,
+                }
+                if table == tables::ENTRIES
+                    && let Some(entry_no) = KeyReader::new(key).u64()
+                {
+                    entries.add(entry_no);
+                }
+                let (before, after) = count_only(table, before, after)?;
+                writer.push(
+                    kv,
+                    Change {
+                        table: full[0],
+                        key: key.to_vec(),
+                        before,
+                        after,
+                    },
+                )?;
             }
+            op.chunks = writer.finish(kv)?;
+            op.counts = counts.into_values().collect();
+            op.entry_nos = entries.0;
+            op
         };
         let undoes = self
             .headers
@@ -278,6 +277,9 @@ impl Recording {
     }
 }
 
+/// A stored value before and after (`None`: absent).
+type BeforeAfter = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// An attachment content whose count changed, not its bytes, is kept without the bytes (they
 /// are in the record; a template's attachment shared by thousands of entries is not copied
 /// into the history each time).
@@ -285,7 +287,7 @@ fn count_only(
     table: Table,
     before: Option<Vec<u8>>,
     after: Option<Vec<u8>>,
-) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+) -> Result<BeforeAfter> {
     if table != tables::BLOBS {
         return Ok((before, after));
     }
@@ -780,7 +782,10 @@ impl Tx<'_> {
             let target = if current == change.after {
                 change.before.clone()
             } else if let Some(merged) = merge_references(table, &change, current.as_deref())? {
-                merged
+                match merged {
+                    Merged::Keep(value) => Some(value),
+                    Merged::Remove => None,
+                }
             } else {
                 let by = self
                     .view()
@@ -1142,6 +1147,15 @@ impl Tx<'_> {
     }
 }
 
+/// Notes what identifies a person in texts: their name, e-mail and phone numbers.
+fn remember(words: &mut BTreeSet<String>, c: &Contact) {
+    for w in [&c.name, &c.email, &c.phone, &c.mobile] {
+        if w.trim().chars().count() >= 3 {
+            words.insert(w.trim().to_string());
+        }
+    }
+}
+
 /// What an erasure did, in counts: it names no personal data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Erasure {
@@ -1228,13 +1242,6 @@ impl Tx<'_> {
         // What identifies the person, and their entries and attachments, gathered from the
         // records and the whole history before anything is scrubbed.
         let mut words: BTreeSet<String> = BTreeSet::from([no.clone()]);
-        fn remember(words: &mut BTreeSet<String>, c: &Contact) {
-            for w in [&c.name, &c.email, &c.phone, &c.mobile] {
-                if w.trim().chars().count() >= 3 {
-                    words.insert(w.trim().to_string());
-                }
-            }
-        }
         if let Some(c) = &contact {
             remember(&mut words, c);
         }
@@ -1464,6 +1471,12 @@ impl Change {
     }
 }
 
+/// What a merged reference count leaves: the record with its count, or nothing.
+enum Merged {
+    Keep(Vec<u8>),
+    Remove,
+}
+
 /// When only reference counts differ between a record and what the operation left (an
 /// attachment or its content, shared by entries of other operations), the value before with
 /// the others' references kept (`Some(None)`: none are left, it goes); `Ok(None)` when anything
@@ -1473,7 +1486,7 @@ fn merge_references(
     table: Table,
     change: &Change,
     current: Option<&[u8]>,
-) -> Result<Option<Option<Vec<u8>>>> {
+) -> Result<Option<Merged>> {
     /// Decodes a record and takes its count out (so the rest compares).
     fn refs_of<T: serde::de::DeserializeOwned>(
         bytes: Option<&[u8]>,
@@ -1498,13 +1511,13 @@ fn merge_references(
         change: &Change,
         current: Option<&[u8]>,
         rules: &Rules<T>,
-    ) -> Result<Option<Option<Vec<u8>>>> {
+    ) -> Result<Option<Merged>> {
         let before = refs_of(change.before.as_deref(), rules.refs)?;
         let after = refs_of(change.after.as_deref(), rules.refs)?;
         let now = refs_of(current, rules.refs)?;
-        let counted = |mut record: T, n: u64| -> Result<Option<Option<Vec<u8>>>> {
+        let counted = |mut record: T, n: u64| -> Result<Option<Merged>> {
             *(rules.refs)(&mut record) = n;
-            Ok(Some(Some(codec::encode(&record)?)))
+            Ok(Some(Merged::Keep(codec::encode(&record)?)))
         };
         match (before, after, now) {
             // It changed its count; others changed it since.
@@ -1525,7 +1538,7 @@ fn merge_references(
             // It made it; others use it since.
             (None, Some((a, an)), Some((n, nn))) if (rules.same)(&a, &n) => {
                 match nn.checked_sub(an) {
-                    Some(0) => Ok(Some(None)),
+                    Some(0) => Ok(Some(Merged::Remove)),
                     Some(others) => counted(n, others),
                     None => Ok(None),
                 }

@@ -48,15 +48,24 @@ fn changed_fields(before: Option<&serde_json::Value>, after: Option<&serde_json:
         .join("; ")
 }
 
-/// The kind of record a change is of, as capabilities name them (`None`: the users, whose
-/// values no one reads here; the declared fields and settings anyone reads).
-fn kind_of(change: &Change) -> Option<Option<Kind>> {
+/// Who may see a change's values.
+enum Readers {
+    /// Those who may read this kind of record.
+    Of(Kind),
+    /// Anyone (declared fields, settings).
+    Anyone,
+    /// No one here (the users: their values hold the hashes of their tokens).
+    NoOne,
+}
+
+/// The kind of record a change is of, as capabilities name them.
+fn kind_of(change: &Change) -> Readers {
     let table = rapport_engine::SCHEMA
         .tables()
         .get(usize::from(change.table))
         .map_or("", |t| t.name());
-    Some(Some(match table {
-        "users" => return None,
+    Readers::Of(match table {
+        "users" => return Readers::NoOne,
         "contacts" | "relations" => Kind::Contacts,
         "salespeople" => Kind::Salespeople,
         "groups" | "templates" | "attachments" | "blobs" => Kind::Catalogue,
@@ -73,8 +82,8 @@ fn kind_of(change: &Change) -> Option<Option<Kind>> {
             _ => Kind::Entries,
         },
         "meta" if change.key.first() == Some(&2) => Kind::Catalogue,
-        _ => return Some(None),
-    }))
+        _ => return Readers::Anyone,
+    })
 }
 
 /// Which kinds of record the run (or the acting plugin) may read.
@@ -90,9 +99,9 @@ fn readable(shared: &Shared) -> Vec<Kind> {
 /// user's: it holds the hash of their token).
 fn change_map(change: &Change, readable: &[Kind]) -> Map {
     let shown = match kind_of(change) {
-        None => false,
-        Some(None) => true,
-        Some(Some(kind)) => readable.contains(&kind),
+        Readers::NoOne => false,
+        Readers::Anyone => true,
+        Readers::Of(kind) => readable.contains(&kind),
     };
     let (before, after) = if shown {
         change_json(change)
@@ -227,7 +236,10 @@ fn undo(shared: &Shared, no: INT, options: &Map) -> RhaiResult<Dynamic> {
     })?;
     let mut kinds: Vec<Kind> = changes
         .iter()
-        .filter_map(|c| kind_of(c).flatten())
+        .filter_map(|c| match kind_of(c) {
+            Readers::Of(kind) => Some(kind),
+            Readers::Anyone | Readers::NoOne => None,
+        })
         .collect();
     kinds.sort();
     kinds.dedup();
