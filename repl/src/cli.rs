@@ -307,7 +307,7 @@ pub enum Command {
         /// Only operations on or after this day (YYYY-MM-DD).
         #[arg(long, conflicts_with = "no")]
         since: Option<NaiveDate>,
-        /// Show at most this many (the newest).
+        /// Show at most this many (the newest; 0: all).
         #[arg(long, default_value_t = 20, conflicts_with = "no")]
         limit: u64,
     },
@@ -455,6 +455,18 @@ pub fn settle(cli: &mut Cli) -> Result<(), rapport::error::CliError> {
     Ok(())
 }
 
+/// What `rapport history` says when it shows only the newest.
+const MORE: &str = "(more: --limit N shows N, --limit 0 all)";
+
+/// The most rows `--limit` lets `rapport history` show (0: all).
+fn cap(limit: u64) -> i64 {
+    if limit == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    }
+}
+
 /// A text as a script's string literal.
 fn literal(text: &str) -> String {
     serde_json::Value::from(text).to_string()
@@ -503,12 +515,16 @@ fn history_script(cli: &Cli) -> Result<Option<(String, String)>, (String, &'stat
                 "history".to_string(),
                 format!(
                     "let rows = [];\n\
+                     let more = false;\n\
                      for r in history_of({record}) {{\n\
-                         if rows.len() >= {limit} {{ break; }}\n\
-                         if {keep} {{ rows.push(#{{no: r.no, date: r.date, time: r.time, user: r.user, record: r.record, change: r.change, fields: r.fields, kind: r.kind, what: r.what, undone_by: r.undone_by}}); }}\n\
+                         if !({keep}) {{ continue; }}\n\
+                         if rows.len() >= {cap} {{ more = true; break; }}\n\
+                         rows.push(#{{no: r.no, date: r.date, time: r.time, user: r.user, record: r.record, change: r.change, fields: r.fields, kind: r.kind, what: r.what, undone_by: r.undone_by}});\n\
                      }}\n\
+                     if more {{ print(\"{MORE}\"); }}\n\
                      rows",
                     record = literal(record),
+                    cap = cap(*limit),
                 ),
             )
         }
@@ -537,10 +553,20 @@ fn history_script(cli: &Cli) -> Result<Option<(String, String)>, (String, &'stat
                 "history".to_string(),
                 format!(
                     "let rows = [];\n\
-                     for o in {query}.order_by(\"no\", \"desc\").limit({limit}).list() {{\n\
+                     let more = false;\n\
+                     for o in {query}.order_by(\"no\", \"desc\"){fetch}.list() {{\n\
+                         if rows.len() >= {cap} {{ more = true; break; }}\n\
                          rows.push(#{{no: o.no, date: o.date, time: o.time, user: o.user, kind: o.kind, what: o.what, changes: o.changes, undone_by: o.undone_by}});\n\
                      }}\n\
-                     rows"
+                     if more {{ print(\"{MORE}\"); }}\n\
+                     rows",
+                    cap = cap(*limit),
+                    // One more than shown: whether there are more.
+                    fetch = if *limit == 0 {
+                        String::new()
+                    } else {
+                        format!(".limit({})", limit + 1)
+                    },
                 ),
             )
         }

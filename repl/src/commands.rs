@@ -30,6 +30,9 @@ struct Ctx<'a> {
     cli: &'a Cli,
     db: Database,
     out: Out,
+    /// The script is one a command wrote (`history`, `undo`, `erase`): its errors show the
+    /// message, not a position in it.
+    generated: bool,
 }
 
 /// Runs the command the command line names (the REPL without one).
@@ -135,6 +138,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         cli,
         db,
         out: Out::stdout(),
+        generated: matches!(cli.command, Some(Command::Eval { name: Some(_), .. })),
     };
     let default = Command::Repl {
         limits: ScriptLimits::default(),
@@ -355,7 +359,11 @@ fn script(
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("{}", output::failure(&e, source));
+            if ctx.generated {
+                eprintln!("{}", output::command_failure(&e.printed, &e.message));
+            } else {
+                eprintln!("{}", output::failure(&e, source));
+            }
             Ok(ExitCode::FAILURE)
         }
     }

@@ -389,6 +389,14 @@ pub fn remote_failure(e: &ApiError, source: &str) -> String {
     failure_at(&e.printed, &e.message, e.line, e.column, source)
 }
 
+/// A failed run of a script a command wrote for the user (`history`, `undo`, `erase`): the
+/// message alone — its line and column are in a script the user never saw.
+pub fn command_failure(printed: &[String], message: &str) -> String {
+    let mut lines: Vec<String> = printed.to_vec();
+    lines.push(format!("error: {message}"));
+    lines.join("\n")
+}
+
 fn failure_at(
     printed: &[String],
     message: &str,

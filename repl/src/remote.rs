@@ -49,6 +49,7 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
                 file.display().to_string()
             };
             let script_run = Script {
+                generated: false,
                 name: &name,
                 source: &source,
                 params: shared::script_args(cli)?,
@@ -57,6 +58,7 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
         }
         Some(Command::Eval { code, name, .. }) => {
             let script_run = Script {
+                generated: name.is_some(),
                 name: name.as_deref().unwrap_or("eval"),
                 source: code,
                 params: shared::script_args(cli)?,
@@ -196,6 +198,8 @@ pub fn run(cli: &Cli, client: &Client) -> Result<ExitCode, CliError> {
 
 /// A script to run on the server.
 struct Script<'a> {
+    /// A script a command wrote (`history`, `undo`, `erase`): errors show the message alone.
+    generated: bool,
     name: &'a str,
     source: &'a str,
     /// Its `--arg` variables.
@@ -235,7 +239,11 @@ fn script(
         }
         Err(ClientError::Api(e)) => {
             out.flush()?;
-            eprintln!("{}", output::remote_failure(&e, source));
+            if run.generated {
+                eprintln!("{}", output::command_failure(&e.printed, &e.message));
+            } else {
+                eprintln!("{}", output::remote_failure(&e, source));
+            }
             Ok(ExitCode::FAILURE)
         }
         Err(e) => Err(e.into()),

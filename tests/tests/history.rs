@@ -277,3 +277,54 @@ fn the_history_keeps_no_secret_given_on_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn history_says_when_it_shows_only_the_newest_and_limit_zero_shows_all() {
+    let ws = Workspace::new();
+    ws.ok(&["-q", "demo"]);
+    for city in ["Bergen", "Narvik", "Tromso"] {
+        ws.ok(&[
+            "eval",
+            &format!(r#"contact_update("CT000012", #{{city: "{city}"}})"#),
+        ]);
+    }
+    let two = ws.ok(&["--format", "csv", "history", "--limit", "2"]);
+    assert_eq!(two.lines().count(), 3, "{two}");
+    let out = ws.run(&["--format", "csv", "history", "--limit", "2"]);
+    assert!(out.stderr.contains("--limit 0 all"), "{}", out.stderr);
+    let all = ws.ok(&["--format", "csv", "history", "--limit", "0"]);
+    assert_eq!(
+        all.lines().count(),
+        5,
+        "a header, the demo and three changes: {all}"
+    );
+    let some = ws.run(&[
+        "--format", "csv", "history", "--record", "CT000012", "--limit", "0",
+    ]);
+    assert!(!some.stderr.contains("--limit"), "{}", some.stderr);
+}
+
+#[test]
+fn a_command_that_fails_says_why_without_showing_its_script() {
+    let ws = Workspace::new();
+    ws.ok(&["-q", "demo"]);
+    let out = ws.run(&["undo", "99999"]);
+    assert!(!out.success);
+    assert_eq!(
+        out.stderr.trim(),
+        "error: operation 99999 does not exist; rapport history (or history()) lists the operations and their numbers"
+    );
+}
+
+#[test]
+fn a_repl_input_is_named_by_the_input_in_the_history() {
+    let ws = Workspace::new();
+    ws.ok(&["-q", "demo"]);
+    let out = ws.run_with_input(&[], "contact_update(\"CT000012\", #{city: \"Bergen\"})\n");
+    assert!(out.success, "{}", out.stderr);
+    let what = ws.ok(&["eval", r#"history().order_by("no", "desc").first().what"#]);
+    assert_eq!(
+        what.trim(),
+        r#"contact_update("CT000012", #{city: "Bergen"})"#
+    );
+}

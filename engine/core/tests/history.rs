@@ -312,7 +312,7 @@ fn undo_of_a_contact_creation_is_refused_while_a_later_entry_names_it() {
     assert_eq!(err.kind(), ErrorKind::InUse, "{err}");
     assert!(
         err.to_string()
-            .starts_with("contact P9: undoing would remove it, and entries name it"),
+            .starts_with("contact P9: undoing would remove it, and interaction log entry "),
         "{err}"
     );
     assert_eq!(db.fingerprint().unwrap(), before);
@@ -345,7 +345,7 @@ fn undo_of_an_unknown_operation_is_refused() {
     let err = undo(&db, 999).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "operation 999 does not exist; check the operation code or number, or create the operation first"
+        "operation 999 does not exist; rapport history (or history()) lists the operations and their numbers"
     );
 }
 
@@ -423,7 +423,13 @@ fn erasure_deletes_the_persons_data_and_takes_it_out_of_the_history() {
         receipt.script.is_empty() && !receipt.what.contains("P2"),
         "{receipt:?}"
     );
-    assert!(receipt.counts.is_empty());
+    assert_eq!(receipt.count_of("contacts").map(|c| c.removed), Some(1));
+    assert!(
+        receipt
+            .counts
+            .iter()
+            .all(|c| c.added == 0 && c.changed == 0)
+    );
     for no in [renamed, logged, receipt.no] {
         let err = undo(&db, no).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::WrongState, "{err}");
@@ -617,4 +623,35 @@ fn erasure_takes_out_whole_words_only_and_leaves_other_operations_undoable() {
         "Bart Dahlberg"
     );
     undo(&db, other).unwrap();
+}
+
+#[each_backend]
+fn erasure_leaves_other_records_texts_as_they_were() {
+    let db = db();
+    db.write(|tx| {
+        tx.contact_create(Contact {
+            no: "P8".into(),
+            name: "Outgoing".into(),
+            kind: ContactKind::Person,
+            salesperson: "JO".into(),
+            ..Default::default()
+        })
+        .map(|_| ())
+    })
+    .unwrap();
+    let template_ops: Vec<Operation> = operations(&db);
+    db.write(|tx| tx.erase_contact("P8")).unwrap();
+    for op in template_ops
+        .iter()
+        .filter(|o| o.count_of("templates").is_some())
+    {
+        let changes = db.read(|v| v.operation_changes(op.no)).unwrap();
+        let call = changes
+            .iter()
+            .find(|c| c.label() == "template CALL")
+            .expect("the template's change");
+        let template: InteractionTemplate =
+            rapport_engine::store::codec::decode(call.after.as_ref().unwrap(), "template").unwrap();
+        assert_eq!(template.description, "Outgoing call");
+    }
 }

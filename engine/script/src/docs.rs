@@ -85,7 +85,7 @@ docs! {
     "operation", "operation(no) -> map", "One operation of the history with `records`: every record it changed (#{record, change, fields, before, after}).";
     "undo", "undo(no [, #{dry_run}]) -> #{dry_run, operation, count, counts, records}", "Undoes one operation as a new operation: every record it changed gets its value before back; refused (kind changed_since, nothing changed) when a later operation changed one of them. A dry run shows what it would change.";
     "history_keep", "history_keep(days | ())", "How many days an operation's changes stay undoable (() : always, the default); older operations keep only their receipt.";
-    "erase_contact", "erase_contact(no) -> #{subject_sha256, contact, entries, segment_lines, operations, changes}", "Erases a person's data for good — the contact, its entries, segment lines and relations, and every trace in the history — leaving a receipt that names no personal data. Runs alone in its run; cannot be undone.";
+    "erase_contact", "erase_contact(no) -> #{contact, entries, segment_lines, operations, changes}", "Erases a person's data for good — the contact, its entries, segment lines and relations, and every trace in the history — leaving a receipt that names no personal data. Runs alone in its run; cannot be undone.";
     "stats", "stats(kind, code [, from, to]) -> #{count, cost, duration, avg_cost, avg_duration}", "Statistics of a template, group, contact, salesperson, campaign_entry or logged_segment.";
     "today", "today() -> date", "Today (documents and logged segments are dated with it).";
     "work_date", "work_date() -> date", "The work date (manual interactions are dated with it).";

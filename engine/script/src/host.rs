@@ -654,6 +654,14 @@ impl ScriptHost {
         if ctx.doing.what.is_empty() {
             ctx.doing.what = name.to_string();
         }
+        if ctx.doing.kind == "repl" {
+            // One input of a session: the history names it by the input itself.
+            let first = source
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            ctx.doing.what = first.chars().take(200).collect();
+        }
         ctx.doing.script = source.to_string();
         let session = match Session::begin(
             db.backend().clone(),

@@ -201,18 +201,22 @@ pub fn change_json(change: &crate::model::Change) -> (Option<Value>, Option<Valu
 }
 
 /// `text` with each of `words` replaced by `[erased]` where it stands as a word of its own
-/// (not inside a longer word: "Lee" is not taken out of "Leeds"), case-insensitively for ASCII
-/// letters.
+/// (not inside a longer word: "Lee" is not taken out of "Leeds"); as written ("Email" is not
+/// "EMAIL"), but an e-mail address in any case.
 pub(super) fn scrub_text(text: &str, words: &std::collections::BTreeSet<String>) -> String {
     let mut out = text.to_string();
     let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     for w in words.iter().filter(|w| !w.is_empty()) {
+        let any_case = w.contains('@');
+        let fold = |s: &str| {
+            if any_case {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_string()
+            }
+        };
         let mut from = 0;
-        while let Some(at) = out[from..]
-            .to_ascii_lowercase()
-            .find(&w.to_ascii_lowercase())
-            .map(|i| i + from)
-        {
+        while let Some(at) = fold(&out[from..]).find(&fold(w)).map(|i| i + from) {
             let end = at + w.len();
             if alnum(out[..at].chars().next_back()) || alnum(out[end..].chars().next()) {
                 from = end;
@@ -230,7 +234,7 @@ fn walk(v: &mut Value, words: &std::collections::BTreeSet<String>) {
     match v {
         Value::String(s) => *s = scrub_text(s, words),
         Value::Array(items) => {
-            items.retain(|i| !matches!(i, Value::String(s) if words.iter().any(|w| s.eq_ignore_ascii_case(w))));
+            items.retain(|i| !matches!(i, Value::String(s) if words.contains(s)));
             for i in items {
                 walk(i, words);
             }
@@ -447,6 +451,7 @@ impl Tx<'_> {
         self.history_receipt(
             "restore",
             format!("imported a whole database from {source}"),
+            Vec::new(),
         )?;
         let mut n = 0;
         let mut place = RestorePlace {
@@ -466,6 +471,7 @@ impl Tx<'_> {
         self.history_receipt(
             "restore",
             format!("imported a whole database: {n} records from {source}"),
+            Vec::new(),
         )?;
         if !differences.is_empty() {
             let shown: Vec<&str> = differences.iter().take(5).map(String::as_str).collect();

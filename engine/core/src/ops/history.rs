@@ -513,6 +513,37 @@ pub fn record_label(table: Table, key: &[u8]) -> String {
             let segment = text(&mut r);
             format!("segment {segment} step {}", r.u64().unwrap_or(0))
         }
+        t if t == tables::RELATIONS => {
+            let kind = text(&mut r);
+            format!("business relation {kind} {}", text(&mut r))
+        }
+        t if t == tables::BLOBS => {
+            let hash = text(&mut r);
+            format!("attachment content {}", hash.get(..12).unwrap_or(&hash))
+        }
+        t if t == tables::FIELDS => {
+            let record = r
+                .tag()
+                .and_then(|t| FieldRecord::ALL.iter().copied().find(|f| f.tag() == t))
+                .map_or("record", FieldRecord::word);
+            format!("field {} of {record}", text(&mut r))
+        }
+        t if t == tables::CUSTOM_VALUES => {
+            let record = r
+                .tag()
+                .and_then(|t| FieldRecord::ALL.iter().copied().find(|f| f.tag() == t));
+            let id = text(&mut r);
+            let field = text(&mut r);
+            match record {
+                Some(FieldRecord::Entry) => format!(
+                    "field {field} of interaction log entry {}",
+                    id.trim_start_matches('0')
+                ),
+                Some(record) => format!("field {field} of {} {id}", record.word()),
+                None => format!("custom value {}", hex(key)),
+            }
+        }
+        t if t == tables::LOOKUP => "a lookup of campaign entries and logged segments".to_string(),
         t if t == tables::META => match r.tag() {
             Some(2) => "template setup".to_string(),
             Some(3) => "demo marker".to_string(),
@@ -568,6 +599,13 @@ impl Change {
     /// relation names.
     pub fn concerns(&self, record: &str) -> bool {
         let label = self.label();
+        // "entry 7" is short for "interaction log entry 7".
+        let record = match record.get(..6) {
+            Some(head) if head.eq_ignore_ascii_case("entry ") => {
+                &format!("interaction log {record}")
+            }
+            _ => record,
+        };
         if label.eq_ignore_ascii_case(record)
             || label
                 .rsplit(' ')
@@ -718,10 +756,11 @@ impl Tx<'_> {
     /// are no longer kept, or when a record put back would refer to one that is gone.
     pub fn undo(&mut self, no: u64) -> Result<UndoReport> {
         let record = format!("operation {no}");
-        let op = self
-            .view()
-            .operation(no)?
-            .ok_or_else(|| Error::not_found("operation", no.to_string()))?;
+        let op = self.view().operation(no)?.ok_or_else(|| Error::NotFound {
+            record: "operation",
+            key: no.to_string(),
+            fix: "rapport history (or history()) lists the operations and their numbers".into(),
+        })?;
         if op.kind == "erase" || op.kind == "restore" {
             return Err(Error::wrong_state(
                 &record,
@@ -754,6 +793,13 @@ impl Tx<'_> {
             ));
         }
         if op.undone_by != 0 {
+            if self.view().operation(op.undone_by)?.is_none() {
+                return Err(Error::wrong_state(
+                    &record,
+                    "this same run undoes it already",
+                    "name each operation once",
+                ));
+            }
             return Err(Error::wrong_state(
                 &record,
                 format!("operation {} undid it already", op.undone_by),
@@ -1020,6 +1066,24 @@ impl Tx<'_> {
                         "business relations name it",
                     ),
                 ];
+                if let Some(entry) = layout::index_nos(
+                    kv,
+                    tables::ENTRY_INDEX,
+                    &keys::entries_of_contact(&contact_no),
+                    Order::Ascending,
+                )?
+                .first()
+                {
+                    return Err(Error::in_use(
+                        label,
+                        format!(
+                            "undoing would remove it, and interaction log entry {entry}, made later, names it"
+                        ),
+                        format!(
+                            "undo the operation that made entry {entry} first (rapport history --record {entry}); operation {no} was not undone"
+                        ),
+                    ));
+                }
                 for (prefix, index, why) in used {
                     if layout::any_under(kv, index, &prefix)? {
                         return Err(Error::in_use(
@@ -1159,8 +1223,6 @@ fn remember(words: &mut BTreeSet<String>, c: &Contact) {
 /// What an erasure did, in counts: it names no personal data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Erasure {
-    /// The SHA-256 of the erased contact's no, in hex: who asked can check the receipt is theirs.
-    pub subject: String,
     /// Entries deleted.
     pub entries: u64,
     /// Segment lines deleted.
@@ -1176,10 +1238,16 @@ pub struct Erasure {
 impl Tx<'_> {
     /// Writes the receipt of the running operation: what it did, in `what`, without the
     /// records it changed (numbered and dated at commit).
-    pub(crate) fn history_receipt(&mut self, kind: &str, what: String) -> Result<()> {
+    pub(crate) fn history_receipt(
+        &mut self,
+        kind: &str,
+        what: String,
+        counts: Vec<TableCount>,
+    ) -> Result<()> {
         let op = Operation {
             kind: kind.to_string(),
             what,
+            counts,
             ..Operation::default()
         };
         layout::put(self.kv, tables::JOURNAL, &keys::operation(RECEIPT), &op)
@@ -1193,6 +1261,13 @@ impl Tx<'_> {
     /// refused (erase or move the persons first). It cannot be undone.
     pub fn erase_contact(&mut self, no: &str) -> Result<Erasure> {
         let no = crate::model::normalize_code(no);
+        if no.is_empty() {
+            return Err(Error::required(
+                "erasure",
+                "contact",
+                "name the contact to erase by its no (CT000012)",
+            ));
+        }
         let record = format!("contact {no}");
         let contact = self.view().contact(&no)?;
         if let Some(c) = contact.as_ref().filter(|c| !c.is_person()) {
@@ -1233,9 +1308,8 @@ impl Tx<'_> {
         }
         // The receipt first: from here on the transaction's records are not kept for the
         // history (they are the person's data); its counts are written at the end.
-        self.history_receipt("erase", "erased a contact".to_string())?;
+        self.history_receipt("erase", "erased a contact".to_string(), Vec::new())?;
         let mut erasure = Erasure {
-            subject: hex(&Sha256::digest(no.as_bytes())),
             contact: contact.is_some(),
             ..Erasure::default()
         };
@@ -1378,6 +1452,8 @@ impl Tx<'_> {
                     })
                     .collect();
                 removed += (before - kept.len()) as u64;
+                // Other records that name the person by number (a segment's criteria list the
+                // contacts they added) lose the number; their own texts stay as they are.
                 let mut scrubbed = false;
                 for change in &mut kept {
                     let table = table_of(change.table)?;
@@ -1385,7 +1461,7 @@ impl Tx<'_> {
                         .into_iter()
                         .flatten()
                     {
-                        if let Some(clean) = scrub_stored(table, &change.key, value, &words) {
+                        if let Some(clean) = scrub_stored(table, &change.key, value, &no_only) {
                             *value = clean;
                             scrubbed = true;
                         }
@@ -1421,14 +1497,31 @@ impl Tx<'_> {
             }
         }
         if contact.is_none() && erasure.operations == 0 && erasure.entries == 0 {
-            return Err(Error::not_found("contact", &no));
+            return Err(Error::NotFound {
+                record: "contact",
+                key: no,
+                fix: "check the contact no: neither the contacts nor the history have it, so there is nothing to erase".into(),
+            });
         }
         // No hash of the contact's number: numbers are few enough to try them all.
         let what = format!(
             "erased a contact: {} entries, {} segment lines, {} changes in {} operations of the history",
             erasure.entries, erasure.segment_lines, erasure.changes, erasure.operations
         );
-        self.history_receipt("erase", what)?;
+        let removed = |table: Table, n: u64| TableCount {
+            table: table.name().to_string(),
+            removed: n,
+            ..TableCount::default()
+        };
+        let counts = [
+            removed(tables::CONTACTS, u64::from(erasure.contact)),
+            removed(tables::ENTRIES, erasure.entries),
+            removed(tables::SEGMENT_LINES, erasure.segment_lines),
+        ]
+        .into_iter()
+        .filter(|c| c.removed > 0)
+        .collect();
+        self.history_receipt("erase", what, counts)?;
         Ok(erasure)
     }
 }

@@ -104,20 +104,70 @@ fn change_map(change: &Change, readable: &[Kind]) -> Map {
         Readers::Of(kind) => readable.contains(&kind),
     };
     let (before, after) = if shown {
-        change_json(change)
+        let (b, a) = change_json(change);
+        (
+            record_value(change, change.before.as_deref(), b),
+            record_value(change, change.after.as_deref(), a),
+        )
     } else {
-        (None, None)
+        (Dynamic::UNIT, Dynamic::UNIT)
     };
+    let as_json = |v: &Dynamic| (!v.is_unit()).then(|| crate::value::to_json(v));
     let mut m = Map::new();
     m.insert("record".into(), change.label().into());
     m.insert("change".into(), change.what().into());
     m.insert(
         "fields".into(),
-        changed_fields(before.as_ref(), after.as_ref()).into(),
+        changed_fields(as_json(&before).as_ref(), as_json(&after).as_ref()).into(),
     );
-    m.insert("before".into(), json(before));
-    m.insert("after".into(), json(after));
+    m.insert("before".into(), before);
+    m.insert("after".into(), after);
     m
+}
+
+/// A stored record as scripts see it elsewhere (`entry(n)`, `contact(no)`: costs as numbers,
+/// the spec's words); a record of another kind as its export writes it.
+fn record_value(
+    change: &Change,
+    bytes: Option<&[u8]>,
+    exported: Option<serde_json::Value>,
+) -> Dynamic {
+    use crate::value as v;
+    use rapport_engine::model::{
+        Attachment, Campaign, CampaignEntry, Contact, InteractionGroup, InteractionLogEntry,
+        InteractionTemplate, LoggedSegment, Salesperson, Segment, SegmentLine,
+    };
+    use rapport_engine::store::codec;
+    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
+        return json(exported);
+    };
+    let table = rapport_engine::SCHEMA
+        .tables()
+        .get(usize::from(change.table))
+        .map_or("", |t| t.name());
+    let map = match table {
+        "contacts" => codec::decode::<Contact>(bytes, table).map(|c| v::contact_map(&c)),
+        "entries" => codec::decode::<InteractionLogEntry>(bytes, table).map(|e| v::entry_map(&e)),
+        "templates" => {
+            codec::decode::<InteractionTemplate>(bytes, table).map(|t| v::template_map(&t))
+        }
+        "groups" => codec::decode::<InteractionGroup>(bytes, table).map(|g| v::group_map(&g)),
+        "salespeople" => codec::decode::<Salesperson>(bytes, table).map(|s| v::salesperson_map(&s)),
+        "campaigns" => codec::decode::<Campaign>(bytes, table).map(|c| v::campaign_map(&c)),
+        "campaign_entries" => {
+            codec::decode::<CampaignEntry>(bytes, table).map(|c| v::campaign_entry_map(&c))
+        }
+        "segments" => codec::decode::<Segment>(bytes, table).map(|s| v::segment_map(&s)),
+        "segment_lines" => {
+            codec::decode::<SegmentLine>(bytes, table).map(|l| v::segment_line_map(&l))
+        }
+        "logged_segments" => {
+            codec::decode::<LoggedSegment>(bytes, table).map(|l| v::logged_segment_map(&l))
+        }
+        "attachments" => codec::decode::<Attachment>(bytes, table).map(|a| v::attachment_map(&a)),
+        _ => return json(exported),
+    };
+    map.map_or_else(|_| json(exported), Dynamic::from_map)
 }
 
 fn counts_array(counts: &[TableCount]) -> Array {
@@ -137,10 +187,10 @@ fn counts_array(counts: &[TableCount]) -> Array {
 fn operation_no(no: INT) -> Result<u64> {
     u64::try_from(no).ok().filter(|&n| n > 0).ok_or_else(|| {
         Error::invalid(
-            format!("operation {no}"),
+            "operation",
             "no",
-            "operations are numbered from 1",
-            "give the no that history() or rapport history shows",
+            format!("{no} is not an operation number (they start at 1)"),
+            "give a number rapport history (or history()) lists",
         )
     })
 }
@@ -301,7 +351,6 @@ fn erase_contact(shared: &Shared, no: &str) -> RhaiResult<Dynamic> {
         session.end_erasure();
     }
     let mut m = Map::new();
-    m.insert("subject_sha256".into(), erasure.subject.into());
     m.insert("contact".into(), erasure.contact.into());
     m.insert("entries".into(), (erasure.entries as INT).into());
     m.insert(
