@@ -882,15 +882,15 @@ fn main() {
     let last = rows.pop().unwrap().with_floor(entries_floor);
     rows.push(last);
 
-    // 6. Add a tenth of the contacts to a segment from a filter and log it.
-    let (r, rn, peak, trips) = measure(1, || {
-        db.write(|tx| {
+    // Adds the contacts of one bucket (a tenth) to a new segment and logs it; gives the entries.
+    let log_bucket = |bucket: f64| {
+        move |tx: &mut rapport_engine::Tx<'_>| -> rapport_engine::Result<u64> {
             let no = tx.segment_create(Segment {
-                description: "Bucket 3".into(),
+                description: format!("Bucket {bucket}"),
                 template: "T00".into(),
                 ..Segment::default()
             })?;
-            let filter = ContactFilter::all().eq("bucket", FieldValue::Number(3.0));
+            let filter = ContactFilter::all().eq("bucket", FieldValue::Number(bucket));
             tx.segment_add(
                 &no,
                 &ContactSelector::Filter(filter),
@@ -900,9 +900,11 @@ fn main() {
                 .log_segment(&no, LogSegmentOptions::default())?
                 .entry_nos
                 .len() as u64)
-        })
-        .unwrap()
-    });
+        }
+    };
+
+    // 6. Add a tenth of the contacts to a segment from a filter and log it.
+    let (r, rn, peak, trips) = measure(1, || db.write(log_bucket(3.0)).unwrap());
     let next_entry = scale.entries as i64 + 1;
     let (s, sn, ..) = measure(1, || {
         let tx = conn.transaction().unwrap();
@@ -1040,25 +1042,6 @@ fn main() {
                 txn.commit().unwrap();
                 n
             };
-        let log_bucket = |bucket: f64| {
-            move |tx: &mut rapport_engine::Tx<'_>| -> rapport_engine::Result<u64> {
-                let no = tx.segment_create(Segment {
-                    description: format!("Bucket {bucket}"),
-                    template: "T00".into(),
-                    ..Segment::default()
-                })?;
-                let filter = ContactFilter::all().eq("bucket", FieldValue::Number(bucket));
-                tx.segment_add(
-                    &no,
-                    &ContactSelector::Filter(filter),
-                    StepOptions::default(),
-                )?;
-                Ok(tx
-                    .log_segment(&no, LogSegmentOptions::default())?
-                    .entry_nos
-                    .len() as u64)
-            }
-        };
         let last_op = |db: &Database| {
             db.read(|v| {
                 let mut last = 0;
