@@ -148,8 +148,8 @@ impl Session {
         self.changed
     }
 
-    /// Refuses an erasure in a run that wrote before it, and marks the run erased (nothing may
-    /// be written after it).
+    /// Refuses an erasure in a run that wrote before it (its operation will be the erasure's
+    /// receipt alone).
     pub fn begin_erasure(&mut self) -> Result<()> {
         if self.changed || self.recording.wrote() {
             return Err(Error::wrong_state(

@@ -52,6 +52,15 @@ const EXPIRE_PER_COMMIT: usize = 256;
 /// restore's receipt, numbered at commit.
 const RECEIPT: u64 = 0;
 
+/// "operation N does not exist", and where the numbers are.
+pub fn no_such_operation(no: u64) -> Error {
+    Error::NotFound {
+        record: "operation",
+        key: no.to_string(),
+        fix: "rapport history (or history()) lists the operations and their numbers".into(),
+    }
+}
+
 /// The history's settings (a meta record).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistorySettings {
@@ -756,11 +765,10 @@ impl Tx<'_> {
     /// are no longer kept, or when a record put back would refer to one that is gone.
     pub fn undo(&mut self, no: u64) -> Result<UndoReport> {
         let record = format!("operation {no}");
-        let op = self.view().operation(no)?.ok_or_else(|| Error::NotFound {
-            record: "operation",
-            key: no.to_string(),
-            fix: "rapport history (or history()) lists the operations and their numbers".into(),
-        })?;
+        let op = self
+            .view()
+            .operation(no)?
+            .ok_or_else(|| no_such_operation(no))?;
         if op.kind == "erase" || op.kind == "restore" {
             return Err(Error::wrong_state(
                 &record,

@@ -32,7 +32,9 @@ pub use documents::{DocumentOutcome, DocumentProposal};
 pub use dump::{DUMP_FORMAT, DUMP_VERSION, DumpEnd, DumpHeader, DumpRecord, change_json};
 pub use entries::{InteractionDraft, InteractionProposal, ResumeChanges, ResumeProposal};
 pub use fields::{MAX_FIELD_NAME, closest, unknown_field};
-pub use history::{Erasure, HistorySettings, Recorder, Recording, UndoReport, record_label};
+pub use history::{
+    Erasure, HistorySettings, Recorder, Recording, UndoReport, no_such_operation, record_label,
+};
 pub use proposal::{AMENDABLE_FIELDS, CommentLine, EntryAmendment, EntrySource, ProposedEntry};
 pub use purge::{CanceledEntryFilter, PurgeReport};
 pub use rules::{MAX_ID, MAX_TEXT};

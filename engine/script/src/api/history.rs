@@ -201,7 +201,7 @@ fn operation(shared: &Shared, no: INT) -> RhaiResult<Dynamic> {
     let (op, changes) = with_read(shared, Access::read(Kind::History), |v| {
         let op = v
             .operation(no)?
-            .ok_or_else(|| Error::not_found("operation", no.to_string()))?;
+            .ok_or_else(|| rapport_engine::ops::no_such_operation(no))?;
         Ok((op, v.operation_changes(no)?))
     })?;
     let readable = readable(shared);
