@@ -124,6 +124,20 @@ fn day(n: u64) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(n % 330)
 }
 
+/// One write of the history's rows, on whichever database it is given.
+type Work<'w> = Box<dyn FnMut(&mut rapport_engine::Tx<'_>) -> rapport_engine::Result<u64> + 'w>;
+
+/// One row of the history's cost, as the runs go: times with and without the record, the peak
+/// memory, the history's bytes for the operation, how many records it changed.
+#[derive(Clone, Default)]
+struct HistorySample {
+    with: Vec<Duration>,
+    without: Vec<Duration>,
+    peak: f64,
+    bytes: u64,
+    records: u64,
+}
+
 /// One measured operation.
 struct Row {
     name: &'static str,
@@ -1069,8 +1083,6 @@ fn main() {
             }
             bytes
         };
-        type Work<'w> =
-            Box<dyn FnMut(&mut rapport_engine::Tx<'_>) -> rapport_engine::Result<u64> + 'w>;
         let names = [
             "import contacts in one transaction",
             "segment from a filter, logged",
@@ -1078,8 +1090,7 @@ fn main() {
             "purge canceled entries",
         ];
         // Per row: the times with and without, peak memory, history bytes, records changed.
-        let mut samples: Vec<(Vec<Duration>, Vec<Duration>, f64, u64, u64)> =
-            vec![(Vec::new(), Vec::new(), 0.0, 0, 0); names.len() + 1];
+        let mut samples = vec![HistorySample::default(); names.len() + 1];
         for run in 0..history_runs {
             let with = open_fresh(&format!("history_on_{run}"));
             let without = open_fresh(&format!("history_off_{run}"));
@@ -1119,11 +1130,11 @@ fn main() {
                 };
                 compare(names[i], on.1, off.1);
                 let s = &mut samples[i];
-                s.0.push(on.0);
-                s.1.push(off.0);
-                s.2 = s.2.max(on.2);
-                s.3 = op_bytes(&with, last_op(&with));
-                s.4 = on.1;
+                s.with.push(on.0);
+                s.without.push(off.0);
+                s.peak = s.peak.max(on.2);
+                s.bytes = op_bytes(&with, last_op(&with));
+                s.records = on.1;
             }
             // Undo of a segment log: the log, then its undo, on the database with the history.
             let log4 = log_bucket(4.0);
@@ -1143,11 +1154,11 @@ fn main() {
                 report.differences
             );
             let s = &mut samples[names.len()];
-            s.0.push(undone);
-            s.1.push(logged);
-            s.2 = s.2.max(peak);
-            s.3 = op_bytes(&with, last_op(&with));
-            s.4 = n;
+            s.with.push(undone);
+            s.without.push(logged);
+            s.peak = s.peak.max(peak);
+            s.bytes = op_bytes(&with, last_op(&with));
+            s.records = n;
         }
         let median = |v: &mut Vec<Duration>| {
             v.sort();
@@ -1156,12 +1167,20 @@ fn main() {
         samples
             .into_iter()
             .enumerate()
-            .map(|(i, (mut on, mut off, peak, bytes, n))| {
+            .map(|(i, mut s)| {
+                let (peak, bytes, n) = (s.peak, s.bytes, s.records);
                 let name = names.get(i).map_or_else(
                     || format!("undo of a segment log ({n} entries; \"without\": the log itself)"),
                     |s| (*s).to_string(),
                 );
-                (name, median(&mut on), median(&mut off), peak, bytes, n)
+                (
+                    name,
+                    median(&mut s.with),
+                    median(&mut s.without),
+                    peak,
+                    bytes,
+                    n,
+                )
             })
             .collect::<Vec<_>>()
     };
