@@ -165,3 +165,38 @@ fn a_backup_never_overwrites_a_file() {
     assert!(err.contains("exists"), "{err}");
     assert_eq!(std::fs::read(&existing).unwrap(), b"an older backup");
 }
+
+#[test]
+fn a_backup_never_deletes_a_file_it_did_not_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db();
+    // A file of the user's where the backup would write its unfinished copy.
+    let theirs = dir.path().join("crm.redb.partial");
+    std::fs::write(&theirs, b"not a backup").unwrap();
+    let backup = dir.path().join("crm.redb");
+    db.backup(&backup).unwrap();
+    assert_eq!(std::fs::read(&theirs).unwrap(), b"not a backup");
+    let copy = rapport_engine::Database::open(&backup).unwrap();
+    assert_eq!(copy.fingerprint().unwrap(), db.fingerprint().unwrap());
+    // Nothing of the backup's own is left beside it.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[test]
+fn backing_up_a_database_named_like_an_unfinished_backup_leaves_it_whole() {
+    // `rapport --db crm.partial backup crm` deleted the live database once.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("crm.partial");
+    let db = rapport_engine::Database::open(&live).unwrap();
+    fill(&db);
+    let before = db.fingerprint().unwrap();
+    db.backup(dir.path().join("crm")).unwrap();
+    assert_eq!(db.fingerprint().unwrap(), before);
+    drop(db);
+    let reopened = rapport_engine::Database::open(&live).unwrap();
+    assert_eq!(reopened.fingerprint().unwrap(), before);
+}
