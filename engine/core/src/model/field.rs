@@ -73,6 +73,11 @@ impl FieldRecord {
         }
     }
 
+    /// The record whose tag in keys is `tag` (the first byte of a custom value's key).
+    pub fn from_tag(tag: u8) -> Option<FieldRecord> {
+        Self::ALL.iter().copied().find(|f| f.tag() == tag)
+    }
+
     /// Its tag in keys.
     pub(crate) fn tag(self) -> u8 {
         match self {

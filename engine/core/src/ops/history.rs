@@ -533,14 +533,12 @@ pub fn record_label(table: Table, key: &[u8]) -> String {
         t if t == tables::FIELDS => {
             let record = r
                 .tag()
-                .and_then(|t| FieldRecord::ALL.iter().copied().find(|f| f.tag() == t))
+                .and_then(FieldRecord::from_tag)
                 .map_or("record", FieldRecord::word);
             format!("field {} of {record}", text(&mut r))
         }
         t if t == tables::CUSTOM_VALUES => {
-            let record = r
-                .tag()
-                .and_then(|t| FieldRecord::ALL.iter().copied().find(|f| f.tag() == t));
+            let record = r.tag().and_then(FieldRecord::from_tag);
             let id = text(&mut r);
             let field = text(&mut r);
             match record {
@@ -1007,6 +1005,13 @@ impl Tx<'_> {
                 ),
             )
         };
+        let in_use = |why: String| {
+            Error::in_use(
+                label.clone(),
+                format!("undoing would remove it, and {why}"),
+                fix.clone(),
+            )
+        };
         let kv = self.kv as &dyn KvRead;
         match target {
             Some(bytes) if table == tables::ENTRIES => {
@@ -1047,12 +1052,7 @@ impl Tx<'_> {
             }
             None if table == tables::CONTACTS => {
                 let contact_no = KeyReader::new(key).str().unwrap_or_default();
-                let used = [
-                    (
-                        keys::entries_of_contact(&contact_no),
-                        tables::ENTRY_INDEX,
-                        "entries name it",
-                    ),
+                let users = [
                     (
                         keys::entries_of_company(&contact_no),
                         tables::ENTRY_INDEX,
@@ -1074,14 +1074,19 @@ impl Tx<'_> {
                         "business relations name it",
                     ),
                 ];
-                if let Some(entry) = layout::index_nos(
+                // The first entry that names it, by its number (the scan stops there).
+                let mut first_entry = None;
+                layout::scan_prefix(
                     kv,
                     tables::ENTRY_INDEX,
                     &keys::entries_of_contact(&contact_no),
                     Order::Ascending,
-                )?
-                .first()
-                {
+                    &mut |k, _| {
+                        first_entry = Some(layout::trailing_u64(k));
+                        Ok(false)
+                    },
+                )?;
+                if let Some(entry) = first_entry {
                     return Err(Error::in_use(
                         label,
                         format!(
@@ -1092,15 +1097,9 @@ impl Tx<'_> {
                         ),
                     ));
                 }
-                for (prefix, index, why) in used {
+                for (prefix, index, why) in users {
                     if layout::any_under(kv, index, &prefix)? {
-                        return Err(Error::in_use(
-                            label,
-                            format!(
-                                "undoing would remove it, and {why} that later operations made"
-                            ),
-                            fix,
-                        ));
+                        return Err(in_use(format!("{why} that later operations made")));
                     }
                 }
             }
@@ -1111,10 +1110,8 @@ impl Tx<'_> {
                     tables::SEGMENT_LINES,
                     &keys::lines_of_segment(&segment_no),
                 )? {
-                    return Err(Error::in_use(
-                        label,
-                        "undoing would remove it, and it has lines that later operations added",
-                        fix,
+                    return Err(in_use(
+                        "it has lines that later operations added".to_string(),
                     ));
                 }
             }
@@ -1126,11 +1123,7 @@ impl Tx<'_> {
                     keys::entries_of_campaign_entry(entry_no)
                 };
                 if layout::any_under(kv, tables::ENTRY_INDEX, &prefix)? {
-                    return Err(Error::in_use(
-                        label,
-                        "undoing would remove it, and entries of it remain",
-                        fix,
-                    ));
+                    return Err(in_use("entries of it remain".to_string()));
                 }
             }
             Some(bytes) if table == tables::RELATIONS => {
@@ -1142,9 +1135,7 @@ impl Tx<'_> {
             Some(_) if table == tables::CUSTOM_VALUES => {
                 // A value comes back only for a field that is still declared.
                 let mut r = KeyReader::new(key);
-                let record = r
-                    .tag()
-                    .and_then(|t| FieldRecord::ALL.iter().copied().find(|f| f.tag() == t));
+                let record = r.tag().and_then(FieldRecord::from_tag);
                 let (_, field) = (r.str(), r.str().unwrap_or_default());
                 if let Some(record) = record
                     && view.declared_field(record, &field)?.is_none()
@@ -1163,17 +1154,11 @@ impl Tx<'_> {
             }
             None if table == tables::FIELDS => {
                 let mut r = KeyReader::new(key);
-                let record = r
-                    .tag()
-                    .and_then(|t| FieldRecord::ALL.iter().copied().find(|f| f.tag() == t));
+                let record = r.tag().and_then(FieldRecord::from_tag);
                 if let (Some(record), Some(name)) = (record, r.str())
                     && let Some(user) = view.custom_field_user(record, &name)?
                 {
-                    return Err(Error::in_use(
-                        label,
-                        format!("undoing would remove it, and {user} has a value of it"),
-                        fix,
-                    ));
+                    return Err(in_use(format!("{user} has a value of it")));
                 }
             }
             None if table == tables::SALESPEOPLE => {
@@ -1183,34 +1168,20 @@ impl Tx<'_> {
                     tables::ENTRY_INDEX,
                     &keys::entries_of_salesperson(&code),
                 )? {
-                    return Err(Error::in_use(
-                        label,
-                        "undoing would remove it, and entries name it",
-                        fix,
-                    ));
+                    return Err(in_use("entries name it".to_string()));
                 }
             }
             None if table == tables::GROUPS => {
                 let code = KeyReader::new(key).str().unwrap_or_default();
                 if let Some(t) = view.templates()?.into_iter().find(|t| t.group == code) {
-                    return Err(Error::in_use(
-                        label,
-                        format!("undoing would remove it, and template {} is of it", t.code),
-                        fix,
-                    ));
+                    return Err(in_use(format!("template {} is of it", t.code)));
                 }
             }
             None if table == tables::TEMPLATES => {
                 let code = KeyReader::new(key).str().unwrap_or_default();
                 let setup = view.template_setup()?;
                 if let Some((doc, _)) = setup.templates.iter().find(|(_, t)| **t == code) {
-                    return Err(Error::in_use(
-                        label,
-                        format!(
-                            "undoing would remove it, and the template setup records {doc} with it"
-                        ),
-                        fix,
-                    ));
+                    return Err(in_use(format!("the template setup records {doc} with it")));
                 }
             }
             _ => {}

@@ -7,7 +7,7 @@ use crate::capability::{Access, Kind};
 use crate::error::{RhaiResult, engine_error, placed_result};
 use crate::session::{Shared, check_access, dry_run as dry_run_of, with_read, with_write};
 use crate::value::{Fields, operation_map};
-use rapport_engine::model::{Change, Operation, TableCount};
+use rapport_engine::model::{Change, FieldRecord, Operation, TableCount};
 use rapport_engine::ops::{UndoReport, change_json};
 use rapport_engine::store::Order;
 use rapport_engine::{Error, Result};
@@ -74,12 +74,12 @@ fn kind_of(change: &Change) -> Readers {
         "segments" | "segment_lines" | "segment_steps" | "saved_criteria" | "logged_segments"
         | "lookup" => Kind::Segments,
         // A custom value is of the record it belongs to (the key's first byte).
-        "custom_values" => match change.key.first() {
-            Some(1) => Kind::Contacts,
-            Some(2) => Kind::Salespeople,
-            Some(3) => Kind::Catalogue,
-            Some(4) => Kind::Campaigns,
-            _ => Kind::Entries,
+        "custom_values" => match change.key.first().copied().and_then(FieldRecord::from_tag) {
+            Some(FieldRecord::Contact) => Kind::Contacts,
+            Some(FieldRecord::Salesperson) => Kind::Salespeople,
+            Some(FieldRecord::Template) => Kind::Catalogue,
+            Some(FieldRecord::Campaign) => Kind::Campaigns,
+            Some(FieldRecord::Entry) | None => Kind::Entries,
         },
         "meta" if change.key.first() == Some(&2) => Kind::Catalogue,
         _ => return Readers::Anyone,
